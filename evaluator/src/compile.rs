@@ -1,0 +1,978 @@
+//! From the wire model to the validated form the engine runs on: money in minor units,
+//! percentages exact, promotions in application order and indexed by what they target.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{BundleError, EvaluationError, FieldError, InputError};
+use crate::model::{
+    AmountPer, Audience, BundlePayload, DiscountClass, EvaluationInput, ItemSelector, LimitsSpec,
+    PercentScope, PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
+};
+use crate::money::{Currency, DecimalString, Percent, MAX_MINOR};
+use crate::time::Instant;
+
+/// Most lines a cart may have.
+pub const MAX_LINES: usize = 1_000;
+/// Most units on one line.
+pub const MAX_QUANTITY: u64 = 1_000_000;
+/// Most codes one request may carry.
+pub const MAX_CODES: usize = 20;
+/// Longest code accepted, in bytes.
+pub const MAX_CODE_LEN: usize = 64;
+
+/// A parsed, validated and indexed bundle payload, ready to evaluate many carts.
+#[derive(Debug)]
+pub struct Bundle {
+    pub(crate) id: Arc<str>,
+    pub(crate) version: u64,
+    pub(crate) audience: Audience,
+    pub(crate) issued_at: Instant,
+    pub(crate) expires_at: Instant,
+    pub(crate) currency: Currency,
+    pub(crate) policy: Policy,
+    /// In application order: priority descending, then id ascending.
+    pub(crate) promotions: Vec<Promotion>,
+    pub(crate) index: Index,
+    pub(crate) code_sets: Vec<CodeSet>,
+}
+
+impl Bundle {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    pub fn audience(&self) -> Audience {
+        self.audience
+    }
+    pub fn currency(&self) -> &'static str {
+        self.currency.code()
+    }
+    pub fn issued_at(&self) -> Instant {
+        self.issued_at
+    }
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+    pub fn promotion_count(&self) -> usize {
+        self.promotions.len()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Floor {
+    PercentOfOriginal(Percent),
+    PerUnit(i64),
+}
+
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub spec: PricingPolicy,
+    pub floor: Option<Floor>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CodeSet {
+    pub id: Arc<str>,
+    /// Normalized (trimmed, upper-case) and sorted.
+    pub codes: Vec<String>,
+}
+
+/// Sorted string set with `contains` by binary search.
+#[derive(Debug, Default)]
+pub(crate) struct Set(Vec<String>);
+
+impl Set {
+    fn new(mut v: Vec<String>) -> Set {
+        v.sort();
+        v.dedup();
+        Set(v)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn contains(&self, s: &str) -> bool {
+        self.0.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+    }
+    pub fn contains_opt(&self, s: Option<&str>) -> bool {
+        s.is_some_and(|s| self.contains(s))
+    }
+    pub fn any(&self, v: &[String]) -> bool {
+        v.iter().any(|s| self.contains(s))
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.0.iter()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Selector {
+    pub skus: Set,
+    pub products: Set,
+    pub categories: Set,
+    pub brands: Set,
+    pub tags: Set,
+    pub exclude_skus: Set,
+    pub exclude_products: Set,
+    pub exclude_categories: Set,
+    pub exclude_brands: Set,
+    pub exclude_tags: Set,
+    pub exclude_on_sale: bool,
+    pub low_stock_at_most: Option<u64>,
+}
+
+impl Selector {
+    fn new(s: &ItemSelector) -> Selector {
+        Selector {
+            skus: Set::new(s.skus.clone()),
+            products: Set::new(s.products.clone()),
+            categories: Set::new(s.categories.clone()),
+            brands: Set::new(s.brands.clone()),
+            tags: Set::new(s.tags.clone()),
+            exclude_skus: Set::new(s.exclude_skus.clone()),
+            exclude_products: Set::new(s.exclude_products.clone()),
+            exclude_categories: Set::new(s.exclude_categories.clone()),
+            exclude_brands: Set::new(s.exclude_brands.clone()),
+            exclude_tags: Set::new(s.exclude_tags.clone()),
+            exclude_on_sale: s.exclude_on_sale,
+            low_stock_at_most: s.low_stock_at_most,
+        }
+    }
+
+    /// True when no include list is given: every line is targeted (before exclusions).
+    pub fn includes_all(&self) -> bool {
+        self.skus.is_empty()
+            && self.products.is_empty()
+            && self.categories.is_empty()
+            && self.brands.is_empty()
+            && self.tags.is_empty()
+    }
+
+    /// Whether the line is targeted, ignoring stock (stock is judged separately for the trace).
+    pub fn matches(&self, line: &Line) -> bool {
+        let included = self.includes_all()
+            || self.skus.contains(&line.sku)
+            || self.products.contains_opt(line.product.as_deref())
+            || self.categories.any(&line.categories)
+            || self.brands.contains_opt(line.brand.as_deref())
+            || self.tags.any(&line.tags);
+        let excluded = self.exclude_skus.contains(&line.sku)
+            || self.exclude_products.contains_opt(line.product.as_deref())
+            || self.exclude_categories.any(&line.categories)
+            || self.exclude_brands.contains_opt(line.brand.as_deref())
+            || self.exclude_tags.any(&line.tags)
+            || (self.exclude_on_sale && line.on_sale);
+        let low_stock_ok = match self.low_stock_at_most {
+            None => true,
+            Some(max) => line.stock_available.is_some_and(|s| s <= max),
+        };
+        included && !excluded && low_stock_ok
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Conditions {
+    pub min_subtotal: Option<i64>,
+    pub max_subtotal: Option<i64>,
+    pub min_quantity: Option<u64>,
+    pub customer_tiers: Set,
+    pub customer_segments: Set,
+    pub first_order: Option<bool>,
+    pub regions: Set,
+    pub channels: Set,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TierReward {
+    Percent(Percent),
+    Amount(i64),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tier {
+    /// Units for a quantity basis, minor units for a spend basis.
+    pub threshold: i64,
+    pub reward: TierReward,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum VolumeReward {
+    UnitPrice(i64),
+    Percent(Percent),
+}
+
+#[derive(Debug)]
+pub(crate) enum Reward {
+    PercentOffLines(Percent),
+    PercentOffOrder(Percent),
+    AmountOff {
+        amount: i64,
+        per: AmountPer,
+    },
+    FixedPrice(i64),
+    BuyXGetY {
+        buy: u64,
+        get: u64,
+        get_items: Option<Selector>,
+        percent: Percent,
+        max_applications: Option<u64>,
+    },
+    Tiered {
+        basis: TierBasis,
+        tiers: Vec<Tier>,
+    },
+    Volume(Vec<(u64, VolumeReward)>),
+    Shipping {
+        off: TierReward,
+        methods: Set,
+        countries: Set,
+    },
+}
+
+impl Reward {
+    pub fn class(&self) -> DiscountClass {
+        match self {
+            Reward::PercentOffOrder(_)
+            | Reward::AmountOff {
+                per: AmountPer::Order,
+                ..
+            } => DiscountClass::Order,
+            Reward::Shipping { .. } => DiscountClass::Shipping,
+            _ => DiscountClass::Product,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Promotion {
+    pub id: Arc<str>,
+    pub name: Arc<str>,
+    pub priority: i32,
+    pub starts_at: Option<Instant>,
+    pub ends_at: Option<Instant>,
+    pub intervals: Option<Vec<(Instant, Instant)>>,
+    pub code_set: Option<usize>,
+    pub items: Selector,
+    pub conditions: Conditions,
+    pub reward: Reward,
+    pub loyalty: Vec<(String, Percent)>,
+    pub cap: Option<i64>,
+    pub class: DiscountClass,
+    pub exclusive: bool,
+    /// Indexed by `DiscountClass as usize`.
+    pub combines_with: [bool; 3],
+    pub group: Option<u32>,
+    pub limits: LimitsSpec,
+    pub budget: Option<i64>,
+}
+
+impl Promotion {
+    pub fn combines_with(&self, class: DiscountClass) -> bool {
+        self.combines_with
+            .get(class as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether this promotion and `other` may both apply.
+    pub fn compatible(&self, other: &Promotion) -> bool {
+        !self.exclusive
+            && !other.exclusive
+            && self.combines_with(other.class)
+            && other.combines_with(self.class)
+            && (self.group.is_none() || self.group != other.group)
+    }
+}
+
+/// Promotions by what they target, so a cart only looks at the promotions it can match.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub all_lines: Vec<u32>,
+    pub by_sku: HashMap<String, Vec<u32>>,
+    pub by_product: HashMap<String, Vec<u32>>,
+    pub by_category: HashMap<String, Vec<u32>>,
+    pub by_brand: HashMap<String, Vec<u32>>,
+    pub by_tag: HashMap<String, Vec<u32>>,
+}
+
+impl Index {
+    fn build(promotions: &[Promotion]) -> Index {
+        let mut index = Index::default();
+        for (i, p) in promotions.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let s = &p.items;
+            if s.includes_all() {
+                index.all_lines.push(i);
+                continue;
+            }
+            let add = |map: &mut HashMap<String, Vec<u32>>, set: &Set| {
+                for key in set.iter() {
+                    map.entry(key.clone()).or_default().push(i);
+                }
+            };
+            add(&mut index.by_sku, &s.skus);
+            add(&mut index.by_product, &s.products);
+            add(&mut index.by_category, &s.categories);
+            add(&mut index.by_brand, &s.brands);
+            add(&mut index.by_tag, &s.tags);
+        }
+        index
+    }
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> BundleError {
+    BundleError::Invalid(FieldError::new(path, message))
+}
+
+/// Normalizes a code as shoppers type it: surrounding space trimmed, ASCII upper-case.
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+impl Bundle {
+    /// Parses and validates a payload from its exact JSON bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Bundle, BundleError> {
+        let payload: BundlePayload = crate::error::parse_json(bytes).map_err(BundleError::Parse)?;
+        Bundle::compile(&payload)
+    }
+
+    /// Validates a payload already in memory.
+    pub fn compile(p: &BundlePayload) -> Result<Bundle, BundleError> {
+        if p.format != FORMAT_VERSION {
+            return Err(invalid(
+                "format",
+                format!(
+                    "unsupported format `{}` (this evaluator reads {FORMAT_VERSION})",
+                    p.format
+                ),
+            ));
+        }
+        if p.bundle_id.is_empty() {
+            return Err(invalid("bundleId", "must not be empty"));
+        }
+        if p.expires_at <= p.issued_at {
+            return Err(invalid("expiresAt", "must be after `issuedAt`"));
+        }
+        let currency = Currency::from_code(&p.currency)
+            .ok_or_else(|| invalid("currency", format!("unknown currency `{}`", p.currency)))?;
+        let policy = compile_policy(&p.pricing, currency)?;
+
+        let mut code_sets = Vec::with_capacity(p.code_sets.len());
+        for (i, cs) in p.code_sets.iter().enumerate() {
+            let path = format!("codeSets[{i}]");
+            if cs.id.is_empty() {
+                return Err(invalid(format!("{path}.id"), "must not be empty"));
+            }
+            if code_sets.iter().any(|c: &CodeSet| *c.id == *cs.id) {
+                return Err(invalid(
+                    format!("{path}.id"),
+                    format!("duplicate code set id `{}`", cs.id),
+                ));
+            }
+            let mut codes = Vec::with_capacity(cs.codes.len());
+            for (j, c) in cs.codes.iter().enumerate() {
+                let n = normalize_code(c);
+                if n.is_empty() || n.len() > MAX_CODE_LEN {
+                    return Err(invalid(
+                        format!("{path}.codes[{j}]"),
+                        format!("a code must have 1 to {MAX_CODE_LEN} characters"),
+                    ));
+                }
+                codes.push(n);
+            }
+            codes.sort();
+            codes.dedup();
+            code_sets.push(CodeSet {
+                id: Arc::from(cs.id.as_str()),
+                codes,
+            });
+        }
+
+        let mut groups: Vec<&str> = Vec::new();
+        let mut promotions = Vec::with_capacity(p.promotions.len());
+        for (i, spec) in p.promotions.iter().enumerate() {
+            let path = format!("promotions[{i}]");
+            if promotions.iter().any(|q: &Promotion| *q.id == *spec.id) {
+                return Err(invalid(
+                    format!("{path}.id"),
+                    format!("duplicate promotion id `{}`", spec.id),
+                ));
+            }
+            let group = match &spec.stacking.group {
+                None => None,
+                Some(g) => Some(match groups.iter().position(|x| *x == g.as_str()) {
+                    Some(k) => k,
+                    None => {
+                        groups.push(g.as_str());
+                        groups.len() - 1
+                    }
+                }),
+            };
+            let group = group.map(|g| u32::try_from(g).unwrap_or(u32::MAX));
+            promotions.push(compile_promotion(spec, &path, currency, &code_sets, group)?);
+        }
+        promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        let index = Index::build(&promotions);
+        Ok(Bundle {
+            id: Arc::from(p.bundle_id.as_str()),
+            version: p.version,
+            audience: p.audience,
+            issued_at: p.issued_at,
+            expires_at: p.expires_at,
+            currency,
+            policy,
+            promotions,
+            index,
+            code_sets,
+        })
+    }
+}
+
+fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, BundleError> {
+    let floor = match &spec.line_floor {
+        None => None,
+        Some(f) => match (&f.percent_of_original, &f.per_unit) {
+            (Some(p), None) => Some(Floor::PercentOfOriginal(
+                Percent::from_decimal(p, "pricing.lineFloor.percentOfOriginal")
+                    .map_err(BundleError::Invalid)?,
+            )),
+            (None, Some(a)) => Some(Floor::PerUnit(
+                currency
+                    .to_minor(a, "pricing.lineFloor.perUnit")
+                    .map_err(BundleError::Invalid)?,
+            )),
+            _ => {
+                return Err(invalid(
+                    "pricing.lineFloor",
+                    "give exactly one of `percentOfOriginal` and `perUnit`",
+                ))
+            }
+        },
+    };
+    Ok(Policy {
+        spec: spec.clone(),
+        floor,
+    })
+}
+
+fn compile_promotion(
+    spec: &PromotionSpec,
+    path: &str,
+    currency: Currency,
+    code_sets: &[CodeSet],
+    group: Option<u32>,
+) -> Result<Promotion, BundleError> {
+    let money = |v: &DecimalString, field: &str| {
+        currency
+            .to_minor(v, &format!("{path}.{field}"))
+            .map_err(BundleError::Invalid)
+    };
+    let percent = |v: &DecimalString, field: &str| {
+        Percent::from_decimal(v, &format!("{path}.{field}")).map_err(BundleError::Invalid)
+    };
+    if spec.id.is_empty() || spec.id.len() > 128 {
+        return Err(invalid(
+            format!("{path}.id"),
+            "must have 1 to 128 characters",
+        ));
+    }
+    if let (Some(s), Some(e)) = (spec.starts_at, spec.ends_at) {
+        if e <= s {
+            return Err(invalid(
+                format!("{path}.endsAt"),
+                "must be after `startsAt`",
+            ));
+        }
+    }
+    let intervals = match &spec.intervals {
+        None => None,
+        Some(list) => {
+            let mut out: Vec<(Instant, Instant)> = Vec::with_capacity(list.len());
+            for (k, iv) in list.iter().enumerate() {
+                if iv.end <= iv.start {
+                    return Err(invalid(
+                        format!("{path}.intervals[{k}]"),
+                        "`end` must be after `start`",
+                    ));
+                }
+                if out.last().is_some_and(|&(_, prev_end)| iv.start < prev_end) {
+                    return Err(invalid(
+                        format!("{path}.intervals[{k}]"),
+                        "intervals must be sorted and must not overlap",
+                    ));
+                }
+                out.push((iv.start, iv.end));
+            }
+            Some(out)
+        }
+    };
+    let code_set = match &spec.code_set {
+        None => None,
+        Some(id) => Some(
+            code_sets
+                .iter()
+                .position(|c| *c.id == **id)
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{path}.codeSet"),
+                        format!("unknown code set `{id}`"),
+                    )
+                })?,
+        ),
+    };
+    let c = &spec.conditions;
+    let conditions = Conditions {
+        min_subtotal: c
+            .min_subtotal
+            .as_ref()
+            .map(|v| money(v, "conditions.minSubtotal"))
+            .transpose()?,
+        max_subtotal: c
+            .max_subtotal
+            .as_ref()
+            .map(|v| money(v, "conditions.maxSubtotal"))
+            .transpose()?,
+        min_quantity: c.min_quantity,
+        customer_tiers: Set::new(c.customer_tiers.clone()),
+        customer_segments: Set::new(c.customer_segments.clone()),
+        first_order: c.first_order,
+        regions: Set::new(c.regions.clone()),
+        channels: Set::new(c.channels.clone()),
+    };
+    if let (Some(lo), Some(hi)) = (conditions.min_subtotal, conditions.max_subtotal) {
+        if hi < lo {
+            return Err(invalid(
+                format!("{path}.conditions.maxSubtotal"),
+                "must not be below `minSubtotal`",
+            ));
+        }
+    }
+    let reward = compile_reward(&spec.reward, path, &money, &percent)?;
+    let mut loyalty = Vec::with_capacity(spec.loyalty_bonus.len());
+    for (k, b) in spec.loyalty_bonus.iter().enumerate() {
+        if loyalty
+            .iter()
+            .any(|(t, _): &(String, Percent)| *t == b.tier)
+        {
+            return Err(invalid(
+                format!("{path}.loyaltyBonus[{k}].tier"),
+                format!("duplicate tier `{}`", b.tier),
+            ));
+        }
+        loyalty.push((
+            b.tier.clone(),
+            percent(&b.percent, &format!("loyaltyBonus[{k}].percent"))?,
+        ));
+    }
+    let cap = spec
+        .max_discount
+        .as_ref()
+        .map(|v| money(v, "maxDiscount"))
+        .transpose()?;
+    let budget = spec
+        .limits
+        .budget
+        .as_ref()
+        .map(|v| money(v, "limits.budget"))
+        .transpose()?;
+    let mut combines_with = [false; 3];
+    for class in &spec.stacking.combines_with {
+        if let Some(slot) = combines_with.get_mut(*class as usize) {
+            *slot = true;
+        }
+    }
+    let class = reward.class();
+    Ok(Promotion {
+        id: Arc::from(spec.id.as_str()),
+        name: Arc::from(spec.name.as_str()),
+        priority: spec.priority,
+        starts_at: spec.starts_at,
+        ends_at: spec.ends_at,
+        intervals,
+        code_set,
+        items: Selector::new(&spec.items),
+        conditions,
+        reward,
+        loyalty,
+        cap,
+        class,
+        exclusive: spec.stacking.exclusive,
+        combines_with,
+        group,
+        limits: spec.limits.clone(),
+        budget,
+    })
+}
+
+fn compile_reward(
+    spec: &RewardSpec,
+    path: &str,
+    money: &dyn Fn(&DecimalString, &str) -> Result<i64, BundleError>,
+    percent: &dyn Fn(&DecimalString, &str) -> Result<Percent, BundleError>,
+) -> Result<Reward, BundleError> {
+    let one_of = |field: &str, a: bool, b: bool, names: (&str, &str)| {
+        if a == b {
+            Err(invalid(
+                format!("{path}.{field}"),
+                format!("give exactly one of `{}` and `{}`", names.0, names.1),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match spec {
+        RewardSpec::PercentOff { percent: p, on } => {
+            let p = percent(p, "reward.percent")?;
+            match on {
+                PercentScope::Lines => Reward::PercentOffLines(p),
+                PercentScope::Order => Reward::PercentOffOrder(p),
+            }
+        }
+        RewardSpec::AmountOff { amount, per } => Reward::AmountOff {
+            amount: money(amount, "reward.amount")?,
+            per: *per,
+        },
+        RewardSpec::FixedPrice { price } => Reward::FixedPrice(money(price, "reward.price")?),
+        RewardSpec::BuyXGetY {
+            buy_quantity,
+            get_quantity,
+            get_items,
+            percent: p,
+            max_applications,
+        } => {
+            if *buy_quantity == 0 || *get_quantity == 0 {
+                return Err(invalid(
+                    format!("{path}.reward"),
+                    "`buyQuantity` and `getQuantity` must be at least 1",
+                ));
+            }
+            if *max_applications == Some(0) {
+                return Err(invalid(
+                    format!("{path}.reward.maxApplications"),
+                    "must be at least 1",
+                ));
+            }
+            Reward::BuyXGetY {
+                buy: u64::from(*buy_quantity),
+                get: u64::from(*get_quantity),
+                get_items: get_items.as_ref().map(Selector::new),
+                percent: match p {
+                    Some(p) => percent(p, "reward.percent")?,
+                    None => Percent::HUNDRED,
+                },
+                max_applications: max_applications.map(u64::from),
+            }
+        }
+        RewardSpec::Tiered { basis, tiers } => {
+            if tiers.is_empty() {
+                return Err(invalid(format!("{path}.reward.tiers"), "must not be empty"));
+            }
+            let mut out: Vec<Tier> = Vec::with_capacity(tiers.len());
+            for (k, t) in tiers.iter().enumerate() {
+                let tp = format!("reward.tiers[{k}]");
+                let threshold = match (basis, t.min_quantity, &t.min_spend) {
+                    (TierBasis::Quantity, Some(q), None) => {
+                        i64::try_from(q).ok().filter(|q| *q >= 1).ok_or_else(|| {
+                            invalid(format!("{path}.{tp}.minQuantity"), "must be at least 1")
+                        })?
+                    }
+                    (TierBasis::Spend, None, Some(s)) => money(s, &format!("{tp}.minSpend"))?,
+                    (TierBasis::Quantity, ..) => {
+                        return Err(invalid(
+                            format!("{path}.{tp}"),
+                            "a quantity tier needs `minQuantity` only",
+                        ))
+                    }
+                    (TierBasis::Spend, ..) => {
+                        return Err(invalid(
+                            format!("{path}.{tp}"),
+                            "a spend tier needs `minSpend` only",
+                        ))
+                    }
+                };
+                one_of(
+                    &tp,
+                    t.percent.is_some(),
+                    t.amount.is_some(),
+                    ("percent", "amount"),
+                )?;
+                let reward = match (&t.percent, &t.amount) {
+                    (Some(p), _) => TierReward::Percent(percent(p, &format!("{tp}.percent"))?),
+                    (None, Some(a)) => TierReward::Amount(money(a, &format!("{tp}.amount"))?),
+                    (None, None) => TierReward::Amount(0),
+                };
+                if out.last().is_some_and(|prev| prev.threshold >= threshold) {
+                    return Err(invalid(
+                        format!("{path}.{tp}"),
+                        "tier thresholds must increase strictly",
+                    ));
+                }
+                out.push(Tier { threshold, reward });
+            }
+            Reward::Tiered {
+                basis: *basis,
+                tiers: out,
+            }
+        }
+        RewardSpec::Volume { tiers } => {
+            if tiers.is_empty() {
+                return Err(invalid(format!("{path}.reward.tiers"), "must not be empty"));
+            }
+            let mut out: Vec<(u64, VolumeReward)> = Vec::with_capacity(tiers.len());
+            for (k, t) in tiers.iter().enumerate() {
+                let tp = format!("reward.tiers[{k}]");
+                one_of(
+                    &tp,
+                    t.unit_price.is_some(),
+                    t.percent.is_some(),
+                    ("unitPrice", "percent"),
+                )?;
+                if t.min_quantity == 0 || out.last().is_some_and(|(q, _)| *q >= t.min_quantity) {
+                    return Err(invalid(
+                        format!("{path}.{tp}.minQuantity"),
+                        "must be at least 1 and increase strictly",
+                    ));
+                }
+                let reward = match (&t.unit_price, &t.percent) {
+                    (Some(u), _) => VolumeReward::UnitPrice(money(u, &format!("{tp}.unitPrice"))?),
+                    (None, Some(p)) => VolumeReward::Percent(percent(p, &format!("{tp}.percent"))?),
+                    (None, None) => VolumeReward::Percent(Percent::ZERO),
+                };
+                out.push((t.min_quantity, reward));
+            }
+            Reward::Volume(out)
+        }
+        RewardSpec::ShippingOff {
+            percent: p,
+            amount,
+            methods,
+            countries,
+        } => {
+            one_of(
+                "reward",
+                p.is_some(),
+                amount.is_some(),
+                ("percent", "amount"),
+            )?;
+            let off = match (p, amount) {
+                (Some(p), _) => TierReward::Percent(percent(p, "reward.percent")?),
+                (None, Some(a)) => TierReward::Amount(money(a, "reward.amount")?),
+                (None, None) => TierReward::Amount(0),
+            };
+            Reward::Shipping {
+                off,
+                methods: Set::new(methods.clone()),
+                countries: Set::new(countries.clone()),
+            }
+        }
+    })
+}
+
+/// A validated cart line.
+#[derive(Debug)]
+pub(crate) struct Line {
+    pub id: String,
+    pub sku: String,
+    pub product: Option<String>,
+    pub categories: Vec<String>,
+    pub brand: Option<String>,
+    pub tags: Vec<String>,
+    pub unit_price: i64,
+    pub quantity: u64,
+    /// `unit_price × quantity`, in the price basis (gross when prices include tax).
+    pub amount: i64,
+    pub tax_rate: Percent,
+    pub on_sale: bool,
+    pub stock_available: Option<u64>,
+    pub unit_cost: Option<i64>,
+}
+
+impl Line {
+    pub fn out_of_stock(&self) -> bool {
+        self.stock_available.is_some_and(|s| s < self.quantity)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shipping {
+    pub method: String,
+    pub amount: i64,
+    pub country: Option<String>,
+    pub tax_rate: Percent,
+}
+
+/// A validated evaluation input.
+#[derive(Debug)]
+pub(crate) struct Input {
+    pub lines: Vec<Line>,
+    /// Line indices sorted by line id: the deterministic tie-break order.
+    pub by_id: Vec<u16>,
+    pub customer: crate::model::CustomerSpec,
+    pub now: Instant,
+    pub channel: Option<String>,
+    pub shipping: Option<Shipping>,
+    /// Normalized entered codes.
+    pub codes: Vec<String>,
+}
+
+fn input_invalid(path: impl Into<String>, message: impl Into<String>) -> InputError {
+    InputError::Invalid(FieldError::new(path, message))
+}
+
+/// Parses an evaluation input strictly from JSON bytes.
+pub fn parse_input(bytes: &[u8]) -> Result<EvaluationInput, InputError> {
+    crate::error::parse_json(bytes).map_err(InputError::Parse)
+}
+
+pub(crate) fn compile_input_inner(
+    spec: &EvaluationInput,
+    currency: Currency,
+) -> Result<Result<Input, EvaluationError>, InputError> {
+    let cart_currency = Currency::from_code(&spec.cart.currency).ok_or_else(|| {
+        input_invalid(
+            "cart.currency",
+            format!("unknown currency `{}`", spec.cart.currency),
+        )
+    })?;
+    if spec.cart.lines.len() > MAX_LINES {
+        return Err(input_invalid(
+            "cart.lines",
+            format!(
+                "{} lines is more than the {MAX_LINES} a cart may have",
+                spec.cart.lines.len()
+            ),
+        ));
+    }
+    let mut lines = Vec::with_capacity(spec.cart.lines.len());
+    let mut subtotal: i64 = 0;
+    for (i, l) in spec.cart.lines.iter().enumerate() {
+        let path = format!("cart.lines[{i}]");
+        if l.id.is_empty() {
+            return Err(input_invalid(format!("{path}.id"), "must not be empty"));
+        }
+        if l.quantity == 0 || l.quantity > MAX_QUANTITY {
+            return Err(input_invalid(
+                format!("{path}.quantity"),
+                format!("`{}` is not between 1 and {MAX_QUANTITY}", l.quantity),
+            ));
+        }
+        let unit_price = cart_currency
+            .to_minor(&l.unit_price, &format!("{path}.unitPrice"))
+            .map_err(InputError::Invalid)?;
+        let amount = i64::try_from(l.quantity)
+            .ok()
+            .and_then(|q| unit_price.checked_mul(q))
+            .filter(|a| *a <= MAX_MINOR)
+            .ok_or_else(|| {
+                input_invalid(format!("{path}"), "unit price times quantity is too large")
+            })?;
+        subtotal = subtotal
+            .checked_add(amount)
+            .filter(|s| *s <= MAX_MINOR)
+            .ok_or_else(|| input_invalid("cart.lines", "the cart subtotal is too large"))?;
+        let tax_rate = match &l.tax_rate {
+            None => Percent::ZERO,
+            Some(r) => {
+                Percent::from_decimal(r, &format!("{path}.taxRate")).map_err(InputError::Invalid)?
+            }
+        };
+        let unit_cost = l
+            .unit_cost
+            .as_ref()
+            .map(|c| cart_currency.to_minor(c, &format!("{path}.unitCost")))
+            .transpose()
+            .map_err(InputError::Invalid)?;
+        lines.push(Line {
+            id: l.id.clone(),
+            sku: l.sku.clone(),
+            product: l.product.clone(),
+            categories: l.categories.clone(),
+            brand: l.brand.clone(),
+            tags: l.tags.clone(),
+            unit_price,
+            quantity: l.quantity,
+            amount,
+            tax_rate,
+            on_sale: l.on_sale,
+            stock_available: l.stock_available,
+            unit_cost,
+        });
+    }
+    let mut by_id: Vec<u16> = (0..lines.len())
+        .filter_map(|i| u16::try_from(i).ok())
+        .collect();
+    by_id.sort_by(|&a, &b| {
+        let ia = lines.get(usize::from(a)).map(|l| l.id.as_str());
+        let ib = lines.get(usize::from(b)).map(|l| l.id.as_str());
+        ia.cmp(&ib)
+    });
+    for w in by_id.windows(2) {
+        if let [a, b] = w {
+            let (la, lb) = (lines.get(usize::from(*a)), lines.get(usize::from(*b)));
+            if let (Some(la), Some(lb)) = (la, lb) {
+                if la.id == lb.id {
+                    return Err(input_invalid(
+                        format!("cart.lines[{}].id", a.max(b)),
+                        format!("duplicate line id `{}`", la.id),
+                    ));
+                }
+            }
+        }
+    }
+    let shipping = match &spec.context.shipping {
+        None => None,
+        Some(s) => Some(Shipping {
+            method: s.method.clone(),
+            amount: cart_currency
+                .to_minor(&s.amount, "context.shipping.amount")
+                .map_err(InputError::Invalid)?,
+            country: s.country.clone(),
+            tax_rate: match &s.tax_rate {
+                None => Percent::ZERO,
+                Some(r) => Percent::from_decimal(r, "context.shipping.taxRate")
+                    .map_err(InputError::Invalid)?,
+            },
+        }),
+    };
+    if spec.context.codes.len() > MAX_CODES {
+        return Err(input_invalid(
+            "context.codes",
+            format!("more than {MAX_CODES} codes"),
+        ));
+    }
+    let mut codes = Vec::with_capacity(spec.context.codes.len());
+    for (i, c) in spec.context.codes.iter().enumerate() {
+        let n = normalize_code(c);
+        if n.is_empty() || n.len() > MAX_CODE_LEN {
+            return Err(input_invalid(
+                format!("context.codes[{i}]"),
+                format!("a code must have 1 to {MAX_CODE_LEN} characters"),
+            ));
+        }
+        codes.push(n);
+    }
+    if cart_currency != currency {
+        return Ok(Err(EvaluationError::CurrencyMismatch {
+            cart: cart_currency.code().to_string(),
+            bundle: currency.code().to_string(),
+        }));
+    }
+    Ok(Ok(Input {
+        lines,
+        by_id,
+        customer: spec.customer.clone().unwrap_or_default(),
+        now: spec.context.now,
+        channel: spec.context.channel.clone(),
+        shipping,
+        codes,
+    }))
+}
+
+pub(crate) fn compile_input(
+    spec: &EvaluationInput,
+    currency: Currency,
+) -> Result<Input, crate::Error> {
+    Ok(compile_input_inner(spec, currency)??)
+}

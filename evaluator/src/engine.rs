@@ -1,0 +1,1025 @@
+//! Evaluation: which promotions are eligible, what each would give, which combination is best
+//! for the shopper, and the explained result.
+
+use std::sync::Arc;
+
+use crate::allocate::{allocate, clamp_and_respread};
+use crate::compile::{Bundle, Floor, Input, Promotion, Reward, Selector, TierReward, VolumeReward};
+use crate::error::EvaluationError;
+use crate::evaluation::{
+    Allocation as AllocationOut, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount,
+    LineOutcome, Reason, ShippingOutcome, Unlock,
+};
+use crate::model::{AmountPer, Compounding, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis};
+use crate::money::{div_round, gross_up, net_of, percent_of, Percent, Rounding, PERCENT_UNIT};
+use crate::select;
+
+const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
+
+/// Everything about one evaluation that does not change while combinations are tried.
+pub(crate) struct Ctx<'a> {
+    pub bundle: &'a Bundle,
+    pub input: &'a Input,
+    /// `ranks[line]`: the line's position in line-id order (tie-breaks).
+    pub ranks: Vec<u32>,
+    /// The lowest amount each line may be discounted to.
+    pub floors: Vec<i64>,
+    pub original: Vec<i64>,
+    pub shipping: i64,
+    /// What the shopper would pay with no promotion at all.
+    pub baseline_payable: i64,
+}
+
+/// An eligible promotion, with what it targets and what it gives on its own.
+pub(crate) struct Candidate<'a> {
+    /// Position in the bundle's application order.
+    pub order: usize,
+    pub promo: &'a Promotion,
+    /// Targeted, in-stock lines in cart order.
+    pub lines: Vec<u16>,
+    /// Buy-X-get-Y: the lines whose units may be given; otherwise equal to `lines`.
+    pub get_lines: Vec<u16>,
+    /// The percentage of a percentage reward, loyalty bonus included.
+    pub percent: Percent,
+    /// The tier reached (tiered rewards).
+    pub tier: Option<TierReward>,
+    pub code: Option<String>,
+    /// What the shopper saves with this promotion alone.
+    pub saving: i64,
+}
+
+/// What one promotion takes off: per line (dense, cart order) and off shipping.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Effect {
+    pub lines: Vec<i64>,
+    pub shipping: i64,
+}
+
+impl Effect {
+    pub fn total(&self) -> Option<i64> {
+        self.lines
+            .iter()
+            .try_fold(self.shipping, |a, d| a.checked_add(*d))
+    }
+}
+
+/// A combination applied to the cart.
+pub(crate) struct Outcome {
+    pub effects: Vec<Effect>,
+    pub remaining: Vec<i64>,
+    pub shipping_remaining: i64,
+    pub payable: i64,
+    pub discount: i64,
+}
+
+fn overflow(what: &str) -> EvaluationError {
+    EvaluationError::Overflow(what.to_string())
+}
+
+fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
+    v.get(i).copied().unwrap_or_default()
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(bundle: &'a Bundle, input: &'a Input) -> Result<Ctx<'a>, EvaluationError> {
+        let n = input.lines.len();
+        let mut ranks = vec![0_u32; n];
+        for (rank, &line) in input.by_id.iter().enumerate() {
+            if let Some(r) = ranks.get_mut(usize::from(line)) {
+                *r = u32::try_from(rank).unwrap_or(u32::MAX);
+            }
+        }
+        let rounding = bundle.policy.spec.rounding;
+        let floors = input
+            .lines
+            .iter()
+            .map(|l| match bundle.policy.floor {
+                None => Some(0),
+                Some(Floor::PercentOfOriginal(p)) => percent_of(l.amount, p, rounding),
+                Some(Floor::PerUnit(u)) => i64::try_from(l.quantity)
+                    .ok()
+                    .and_then(|q| u.checked_mul(q))
+                    .map(|f| f.min(l.amount)),
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| overflow("line floor"))?;
+        let original: Vec<i64> = input.lines.iter().map(|l| l.amount).collect();
+        let shipping = input.shipping.as_ref().map_or(0, |s| s.amount);
+        let mut ctx = Ctx {
+            bundle,
+            input,
+            ranks,
+            floors,
+            original,
+            shipping,
+            baseline_payable: 0,
+        };
+        ctx.baseline_payable = ctx
+            .payable(&ctx.original, shipping)
+            .ok_or_else(|| overflow("cart total"))?;
+        Ok(ctx)
+    }
+
+    fn rounding(&self) -> Rounding {
+        self.bundle.policy.spec.rounding
+    }
+
+    fn inclusive(&self) -> bool {
+        self.bundle.policy.spec.tax_mode == TaxMode::Inclusive
+    }
+
+    /// Tax on a line or shipping amount as it stands.
+    pub fn tax(&self, amount: i64, rate: Percent) -> Option<i64> {
+        if self.inclusive() {
+            net_of(amount, rate, self.rounding()).map(|net| amount - net)
+        } else {
+            percent_of(amount, rate, self.rounding())
+        }
+    }
+
+    /// What the shopper pays for these line amounts and this shipping amount.
+    pub fn payable(&self, lines: &[i64], shipping: i64) -> Option<i64> {
+        let mut total = shipping;
+        if !self.inclusive() {
+            let ship_rate = self
+                .input
+                .shipping
+                .as_ref()
+                .map_or(Percent::ZERO, |s| s.tax_rate);
+            total = total.checked_add(self.tax(shipping, ship_rate)?)?;
+        }
+        for (line, amount) in self.input.lines.iter().zip(lines) {
+            total = total.checked_add(*amount)?;
+            if !self.inclusive() {
+                total = total.checked_add(self.tax(*amount, line.tax_rate)?)?;
+            }
+        }
+        Some(total)
+    }
+
+    /// A percentage of a line amount, rounded at the declared point.
+    fn percent_of_line(&self, amount: i64, quantity: u64, p: Percent) -> Option<i64> {
+        match self.bundle.policy.spec.rounding_point {
+            RoundingPoint::Line => percent_of(amount, p, self.rounding()),
+            RoundingPoint::Unit => {
+                let q = i128::from(quantity);
+                let num = i128::from(amount).checked_mul(i128::from(p.units()))?;
+                let per_unit = div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?;
+                i64::try_from(per_unit.checked_mul(q)?).ok()
+            }
+        }
+    }
+
+    /// A fixed amount in the price basis of a line: grossed up when amounts are net but
+    /// prices include tax.
+    fn fixed_in_price_basis(&self, amount: i64, rate: Percent) -> Option<i64> {
+        if self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net {
+            gross_up(amount, rate, self.rounding())
+        } else {
+            Some(amount)
+        }
+    }
+
+    fn allocate(&self, total: i64, lines: &[u16], weights: &[i64]) -> Option<Vec<i64>> {
+        let ranks: Vec<u32> = lines
+            .iter()
+            .map(|&l| at(&self.ranks, usize::from(l)))
+            .collect();
+        allocate(
+            total,
+            weights,
+            &ranks,
+            self.bundle.policy.spec.allocation,
+            self.rounding(),
+        )
+    }
+
+    /// Applies promotions in application order and prices the result.
+    pub fn apply(&self, set: &[&Candidate]) -> Result<Outcome, EvaluationError> {
+        let mut remaining = self.original.clone();
+        let mut shipping_remaining = self.shipping;
+        let mut effects = Vec::with_capacity(set.len());
+        let sequential = self.bundle.policy.spec.compounding == Compounding::Sequential;
+        for c in set {
+            let caps: Vec<i64> = remaining
+                .iter()
+                .zip(&self.floors)
+                .map(|(r, f)| (r - f).max(0))
+                .collect();
+            let effect = if sequential {
+                self.effect(c, &remaining, shipping_remaining, &caps, shipping_remaining)
+            } else {
+                self.effect(c, &self.original, self.shipping, &caps, shipping_remaining)
+            }
+            .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
+            for (r, d) in remaining.iter_mut().zip(&effect.lines) {
+                *r -= d;
+            }
+            shipping_remaining -= effect.shipping;
+            effects.push(effect);
+        }
+        let payable = self
+            .payable(&remaining, shipping_remaining)
+            .ok_or_else(|| overflow("cart total"))?;
+        let discount = effects
+            .iter()
+            .try_fold(0_i64, |a, e| a.checked_add(e.total()?))
+            .ok_or_else(|| overflow("discount total"))?;
+        Ok(Outcome {
+            effects,
+            remaining,
+            shipping_remaining,
+            payable,
+            discount,
+        })
+    }
+
+    /// What one promotion takes off, computed on `base` amounts and limited to `caps`.
+    fn effect(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        shipping_base: i64,
+        caps: &[i64],
+        shipping_cap: i64,
+    ) -> Option<Effect> {
+        let lines = &self.input.lines;
+        let mut d = vec![0_i64; lines.len()];
+        let mut shipping = 0_i64;
+        let targets: &[u16] = match c.promo.reward {
+            Reward::BuyXGetY { .. } => &c.get_lines,
+            _ => &c.lines,
+        };
+        let line = |i: u16| lines.get(usize::from(i));
+        let b = |i: u16| at(base, usize::from(i));
+        match &c.promo.reward {
+            Reward::PercentOffLines(_) => self.percent_lines(&c.lines, base, c.percent, &mut d)?,
+            Reward::PercentOffOrder(_) => {
+                let sum = c
+                    .lines
+                    .iter()
+                    .try_fold(0_i64, |a, &i| a.checked_add(b(i)))?;
+                let total = percent_of(sum, c.percent, self.rounding())?;
+                self.spread(total, &c.lines, base, &mut d)?;
+            }
+            Reward::AmountOff { amount, per } => match per {
+                AmountPer::Unit | AmountPer::Line => {
+                    for &i in &c.lines {
+                        let l = line(i)?;
+                        let each = self.fixed_in_price_basis(*amount, l.tax_rate)?;
+                        let off = if *per == AmountPer::Unit {
+                            each.checked_mul(i64::try_from(l.quantity).ok()?)?
+                        } else {
+                            each
+                        };
+                        *d.get_mut(usize::from(i))? = off.min(b(i));
+                    }
+                }
+                AmountPer::Order => self.fixed_order(*amount, &c.lines, base, &mut d)?,
+            },
+            Reward::FixedPrice(price) => {
+                for &i in &c.lines {
+                    let l = line(i)?;
+                    let target = price.checked_mul(i64::try_from(l.quantity).ok()?)?;
+                    *d.get_mut(usize::from(i))? = (b(i) - target).max(0);
+                }
+            }
+            Reward::Volume(tiers) => {
+                for &i in &c.lines {
+                    let l = line(i)?;
+                    let tier = tiers.iter().rev().find(|(q, _)| l.quantity >= *q);
+                    let off = match tier {
+                        None => 0,
+                        Some((_, VolumeReward::UnitPrice(p))) => {
+                            let target = p.checked_mul(i64::try_from(l.quantity).ok()?)?;
+                            (b(i) - target).max(0)
+                        }
+                        Some((_, VolumeReward::Percent(p))) => {
+                            let p = self.with_loyalty(c.promo, *p);
+                            self.percent_of_line(b(i), l.quantity, p)?
+                        }
+                    };
+                    *d.get_mut(usize::from(i))? = off;
+                }
+            }
+            Reward::Tiered { .. } => match c.tier {
+                None => {}
+                Some(TierReward::Percent(p)) => {
+                    let p = self.with_loyalty(c.promo, p);
+                    self.percent_lines(&c.lines, base, p, &mut d)?;
+                }
+                Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
+            },
+            Reward::BuyXGetY {
+                buy,
+                get,
+                percent,
+                max_applications,
+                ..
+            } => self.buy_x_get_y(c, base, *buy, *get, *percent, *max_applications, &mut d)?,
+            Reward::Shipping { off, .. } => {
+                let rate = self
+                    .input
+                    .shipping
+                    .as_ref()
+                    .map_or(Percent::ZERO, |s| s.tax_rate);
+                shipping = match off {
+                    TierReward::Percent(p) => percent_of(shipping_base, *p, self.rounding())?,
+                    TierReward::Amount(a) => {
+                        self.fixed_in_price_basis(*a, rate)?.min(shipping_base)
+                    }
+                };
+            }
+        }
+        // A cap on what the promotion may give: the capped amount is spread over its parts.
+        if let Some(cap) = c.promo.cap {
+            let total = d.iter().try_fold(shipping, |a, x| a.checked_add(*x))?;
+            if total > cap {
+                let mut weights: Vec<i64> =
+                    targets.iter().map(|&i| at(&d, usize::from(i))).collect();
+                weights.push(shipping);
+                let mut ids: Vec<u16> = targets.to_vec();
+                ids.push(u16::MAX);
+                let ranks: Vec<u32> = ids
+                    .iter()
+                    .map(|&i| {
+                        if i == u16::MAX {
+                            u32::MAX
+                        } else {
+                            at(&self.ranks, usize::from(i))
+                        }
+                    })
+                    .collect();
+                let parts = allocate(
+                    cap,
+                    &weights,
+                    &ranks,
+                    self.bundle.policy.spec.allocation,
+                    self.rounding(),
+                )?;
+                for (&i, part) in ids.iter().zip(parts) {
+                    if i == u16::MAX {
+                        shipping = part;
+                    } else {
+                        *d.get_mut(usize::from(i))? = part;
+                    }
+                }
+            }
+        }
+        // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
+        let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
+        let part_caps: Vec<i64> = targets.iter().map(|&i| at(caps, usize::from(i))).collect();
+        let ranks: Vec<u32> = targets
+            .iter()
+            .map(|&i| at(&self.ranks, usize::from(i)))
+            .collect();
+        clamp_and_respread(
+            &mut parts,
+            &part_caps,
+            &ranks,
+            self.bundle.policy.spec.allocation,
+            self.rounding(),
+        )?;
+        for (&i, part) in targets.iter().zip(parts) {
+            *d.get_mut(usize::from(i))? = part;
+        }
+        Some(Effect {
+            lines: d,
+            shipping: shipping.clamp(0, shipping_cap.max(0)),
+        })
+    }
+
+    pub fn with_loyalty(&self, promo: &Promotion, p: Percent) -> Percent {
+        let tier = self.input.customer.tier.as_deref();
+        match promo.loyalty.iter().find(|(t, _)| Some(t.as_str()) == tier) {
+            Some((_, bonus)) => p.plus_capped(*bonus),
+            None => p,
+        }
+    }
+
+    fn percent_lines(
+        &self,
+        targets: &[u16],
+        base: &[i64],
+        p: Percent,
+        d: &mut [i64],
+    ) -> Option<()> {
+        for &i in targets {
+            let l = self.input.lines.get(usize::from(i))?;
+            *d.get_mut(usize::from(i))? =
+                self.percent_of_line(at(base, usize::from(i)), l.quantity, p)?;
+        }
+        Some(())
+    }
+
+    /// One amount spread over the targeted lines in proportion to their amounts.
+    fn spread(&self, total: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
+        let weights: Vec<i64> = targets.iter().map(|&i| at(base, usize::from(i))).collect();
+        let parts = self.allocate(total, targets, &weights)?;
+        for (&i, part) in targets.iter().zip(parts) {
+            *d.get_mut(usize::from(i))? = part;
+        }
+        Some(())
+    }
+
+    /// A fixed amount off the targeted lines together (order amount, tier amount).
+    fn fixed_order(&self, amount: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
+        let sum = targets
+            .iter()
+            .try_fold(0_i64, |a, &i| a.checked_add(at(base, usize::from(i))))?;
+        let net_basis =
+            self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net;
+        if !net_basis {
+            return self.spread(amount.min(sum), targets, base, d);
+        }
+        // The amount is net: spread it, then gross each part up at its line's rate.
+        self.spread(amount, targets, base, d)?;
+        for &i in targets {
+            let rate = self.input.lines.get(usize::from(i))?.tax_rate;
+            let slot = d.get_mut(usize::from(i))?;
+            *slot = gross_up(*slot, rate, self.rounding())?;
+        }
+        Some(())
+    }
+
+    /// Buy X get Y: applications as many as the units allow (up to the limit), the cheapest
+    /// givable units discounted, the dearer ones counted as bought.
+    #[allow(clippy::too_many_arguments)]
+    fn buy_x_get_y(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        buy: u64,
+        get: u64,
+        percent: Percent,
+        max_applications: Option<u64>,
+        d: &mut [i64],
+    ) -> Option<()> {
+        let lines = &self.input.lines;
+        let qty = |i: u16| lines.get(usize::from(i)).map_or(0, |l| l.quantity);
+        let in_buy = |i: u16| c.lines.contains(&i);
+        let in_get = |i: u16| c.get_lines.contains(&i);
+        let mut buy_only = 0_u64;
+        let mut get_only = 0_u64;
+        let mut both = 0_u64;
+        for &i in &c.lines {
+            if in_get(i) {
+                both = both.checked_add(qty(i))?;
+            } else {
+                buy_only = buy_only.checked_add(qty(i))?;
+            }
+        }
+        for &i in &c.get_lines {
+            if !in_buy(i) {
+                get_only = get_only.checked_add(qty(i))?;
+            }
+        }
+        let feasible = |k: u64| -> bool {
+            let (Some(need_buy), Some(need_get)) = (k.checked_mul(buy), k.checked_mul(get)) else {
+                return false;
+            };
+            need_buy.saturating_sub(buy_only) + need_get.saturating_sub(get_only) <= both
+        };
+        let mut lo = 0_u64;
+        let mut hi = (buy_only + both) / buy;
+        if let Some(m) = max_applications {
+            hi = hi.min(m);
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if feasible(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let k = lo;
+        if k == 0 {
+            return Some(());
+        }
+        let mut to_give = k.checked_mul(get)?;
+        // Shared units that must stay on the buy side.
+        let mut shared_left = both - k.checked_mul(buy)?.saturating_sub(buy_only);
+        let mut order: Vec<u16> = c.get_lines.clone();
+        order.sort_by(|&a, &b| {
+            // Cheapest unit first: base[a] / qty[a] against base[b] / qty[b], then line id.
+            let ua = i128::from(at(base, usize::from(a))) * i128::from(qty(b));
+            let ub = i128::from(at(base, usize::from(b))) * i128::from(qty(a));
+            ua.cmp(&ub)
+                .then_with(|| at(&self.ranks, usize::from(a)).cmp(&at(&self.ranks, usize::from(b))))
+        });
+        for i in order {
+            if to_give == 0 {
+                break;
+            }
+            let mut take = qty(i).min(to_give);
+            if in_buy(i) {
+                take = take.min(shared_left);
+                shared_left -= take;
+            }
+            if take == 0 {
+                continue;
+            }
+            to_give -= take;
+            let q = i128::from(qty(i));
+            let num =
+                i128::from(at(base, usize::from(i))).checked_mul(i128::from(percent.units()))?;
+            let off = match self.bundle.policy.spec.rounding_point {
+                RoundingPoint::Unit => div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?
+                    .checked_mul(i128::from(take))?,
+                RoundingPoint::Line => div_round(
+                    num.checked_mul(i128::from(take))?,
+                    HUNDRED.checked_mul(q)?,
+                    self.rounding(),
+                )?,
+            };
+            *d.get_mut(usize::from(i))? = i64::try_from(off).ok()?;
+        }
+        Some(())
+    }
+}
+
+/// Promotions that target at least one line of the cart (or every line): the only ones the
+/// engine looks at closely.
+fn candidates_mask(bundle: &Bundle, input: &Input) -> Vec<bool> {
+    let mut mask = vec![false; bundle.promotions.len()];
+    let mut mark = |ids: Option<&Vec<u32>>| {
+        for &i in ids.into_iter().flatten() {
+            if let Some(m) = mask.get_mut(i as usize) {
+                *m = true;
+            }
+        }
+    };
+    mark(Some(&bundle.index.all_lines));
+    let idx = &bundle.index;
+    for line in &input.lines {
+        mark(idx.by_sku.get(&line.sku));
+        if let Some(p) = &line.product {
+            mark(idx.by_product.get(p));
+        }
+        if let Some(b) = &line.brand {
+            mark(idx.by_brand.get(b));
+        }
+        for c in &line.categories {
+            mark(idx.by_category.get(c));
+        }
+        for t in &line.tags {
+            mark(idx.by_tag.get(t));
+        }
+    }
+    mask
+}
+
+/// What is missing for a promotion held back only by thresholds.
+struct Gap {
+    spend: i64,
+    quantity: u64,
+    tier: Option<TierReward>,
+}
+
+enum Verdict<'a> {
+    Eligible(Candidate<'a>),
+    Ineligible(Reason, Option<(Candidate<'a>, Gap)>),
+}
+
+fn matching(ctx: &Ctx, sel: &Selector) -> Result<Vec<u16>, Reason> {
+    let mut matched = false;
+    let mut lines = Vec::new();
+    for (i, l) in ctx.input.lines.iter().enumerate() {
+        if sel.matches(l) {
+            matched = true;
+            if !l.out_of_stock() {
+                lines.push(u16::try_from(i).map_err(|_| Reason::NoEligibleItems)?);
+            }
+        }
+    }
+    match (matched, lines.is_empty()) {
+        (false, _) => Err(Reason::NoEligibleItems),
+        (true, true) => Err(Reason::OutOfStock),
+        _ => Ok(lines),
+    }
+}
+
+fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion) -> Verdict<'a> {
+    let input = ctx.input;
+    let now = input.now;
+    let fail = |r: Reason| Verdict::Ineligible(r, None);
+    let lines = match matching(ctx, &promo.items) {
+        Ok(l) => l,
+        Err(r) => return fail(r),
+    };
+    if let Some(s) = promo.starts_at {
+        if now < s {
+            return fail(Reason::NotStarted { starts_at: s });
+        }
+    }
+    if let Some(e) = promo.ends_at {
+        if now >= e {
+            return fail(Reason::Ended { ended_at: e });
+        }
+    }
+    if let Some(iv) = &promo.intervals {
+        if !iv.iter().any(|(s, e)| *s <= now && now < *e) {
+            let next_start = iv.iter().map(|(s, _)| *s).find(|s| *s > now);
+            return fail(Reason::OutsideWindow { next_start });
+        }
+    }
+    let cond = &promo.conditions;
+    if !cond.channels.is_empty() && !cond.channels.contains_opt(input.channel.as_deref()) {
+        return fail(Reason::ChannelMismatch {
+            channel: input.channel.clone(),
+        });
+    }
+    let customer = &input.customer;
+    if !cond.customer_tiers.is_empty()
+        && !cond.customer_tiers.contains_opt(customer.tier.as_deref())
+    {
+        return fail(Reason::CustomerTierMismatch);
+    }
+    if !cond.customer_segments.is_empty() && !cond.customer_segments.any(&customer.segments) {
+        return fail(Reason::SegmentMismatch);
+    }
+    if let Some(first) = cond.first_order {
+        let is_first = customer.orders_count == Some(0);
+        let is_returning = customer.orders_count.is_some_and(|n| n > 0);
+        if (first && !is_first) || (!first && !is_returning) {
+            return fail(Reason::FirstOrderMismatch { required: first });
+        }
+    }
+    if !cond.regions.is_empty() && !cond.regions.contains_opt(customer.region.as_deref()) {
+        return fail(Reason::RegionMismatch);
+    }
+    let code = match promo.code_set.and_then(|k| ctx.bundle.code_sets.get(k)) {
+        None => None,
+        Some(set) => {
+            match input
+                .codes
+                .iter()
+                .find(|c| set.codes.binary_search(c).is_ok())
+            {
+                Some(c) => Some(c.clone()),
+                None => return fail(Reason::CodeMissing),
+            }
+        }
+    };
+    if let Reward::Shipping {
+        methods, countries, ..
+    } = &promo.reward
+    {
+        let ok = input.shipping.as_ref().is_some_and(|s| {
+            (methods.is_empty() || methods.contains(&s.method))
+                && (countries.is_empty() || countries.contains_opt(s.country.as_deref()))
+        });
+        if !ok {
+            return fail(Reason::ShippingNotEligible);
+        }
+    }
+    let get_lines = match &promo.reward {
+        Reward::BuyXGetY {
+            get_items: Some(sel),
+            ..
+        } => match matching(ctx, sel) {
+            Ok(l) => l,
+            Err(r) => return fail(r),
+        },
+        _ => lines.clone(),
+    };
+    let percent = match &promo.reward {
+        Reward::PercentOffLines(p) | Reward::PercentOffOrder(p) => ctx.with_loyalty(promo, *p),
+        _ => Percent::ZERO,
+    };
+    let mut cand = Candidate {
+        order,
+        promo,
+        lines,
+        get_lines,
+        percent,
+        tier: None,
+        code,
+        saving: 0,
+    };
+
+    // Thresholds, on the targeted lines before any discount.
+    let currency = ctx.bundle.currency;
+    let (mut subtotal, mut quantity) = (0_i64, 0_u64);
+    for &i in &cand.lines {
+        if let Some(l) = input.lines.get(usize::from(i)) {
+            subtotal = subtotal.saturating_add(l.amount);
+            quantity = quantity.saturating_add(l.quantity);
+        }
+    }
+    let mut reason: Option<Reason> = None;
+    let mut gap = Gap {
+        spend: 0,
+        quantity: 0,
+        tier: None,
+    };
+    if let Some(min) = cond.min_subtotal {
+        if subtotal < min {
+            gap.spend = min - subtotal;
+            reason = Some(Reason::BelowMinimumSubtotal {
+                minimum: currency.format(min),
+                current: currency.format(subtotal),
+                missing: currency.format(min - subtotal),
+            });
+        }
+    }
+    if let Some(max) = cond.max_subtotal {
+        if subtotal > max {
+            return fail(Reason::AboveMaximumSubtotal {
+                maximum: currency.format(max),
+                current: currency.format(subtotal),
+            });
+        }
+    }
+    if let Some(min) = cond.min_quantity {
+        if quantity < min {
+            gap.quantity = min - quantity;
+            reason.get_or_insert(Reason::BelowMinimumQuantity {
+                minimum: min,
+                current: quantity,
+                missing: min - quantity,
+            });
+        }
+    }
+    if let Reward::Tiered { basis, tiers } = &promo.reward {
+        let reached = match basis {
+            TierBasis::Quantity => i64::try_from(quantity).unwrap_or(i64::MAX),
+            TierBasis::Spend => subtotal,
+        };
+        cand.tier = tiers
+            .iter()
+            .rev()
+            .find(|t| t.threshold <= reached)
+            .map(|t| t.reward);
+        if cand.tier.is_none() {
+            if let Some(lowest) = tiers.first() {
+                let missing = lowest.threshold - reached;
+                gap.tier = Some(lowest.reward);
+                match basis {
+                    TierBasis::Quantity => {
+                        let missing = u64::try_from(missing).unwrap_or(0);
+                        gap.quantity = gap.quantity.max(missing);
+                        reason.get_or_insert(Reason::BelowMinimumQuantity {
+                            minimum: u64::try_from(lowest.threshold).unwrap_or(0),
+                            current: quantity,
+                            missing,
+                        });
+                    }
+                    TierBasis::Spend => {
+                        gap.spend = gap.spend.max(missing);
+                        reason.get_or_insert(Reason::BelowMinimumSubtotal {
+                            minimum: currency.format(lowest.threshold),
+                            current: currency.format(subtotal),
+                            missing: currency.format(missing),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Reward::BuyXGetY {
+        buy,
+        get,
+        get_items: None,
+        ..
+    } = &promo.reward
+    {
+        let need = buy.saturating_add(*get);
+        if quantity < need {
+            // Not an unlock hint: at the current cart there is no unit to give yet.
+            return fail(reason.unwrap_or(Reason::BelowMinimumQuantity {
+                minimum: need,
+                current: quantity,
+                missing: need - quantity,
+            }));
+        }
+    }
+    match reason {
+        None => Verdict::Eligible(cand),
+        Some(r) => {
+            // Adding the missing spend must not push the subtotal above a maximum.
+            let hint_ok = cond
+                .max_subtotal
+                .is_none_or(|max| subtotal.saturating_add(gap.spend) <= max);
+            if hint_ok {
+                cand.tier = gap.tier.or(cand.tier);
+                Verdict::Ineligible(r, Some((cand, gap)))
+            } else {
+                Verdict::Ineligible(r, None)
+            }
+        }
+    }
+}
+
+/// Evaluates a compiled input against a bundle.
+pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, EvaluationError> {
+    if input.now >= bundle.expires_at {
+        return Err(EvaluationError::BundleExpired {
+            bundle_id: bundle.id.to_string(),
+            expires_at: bundle.expires_at.to_string(),
+            now: input.now.to_string(),
+        });
+    }
+    let ctx = Ctx::new(bundle, input)?;
+    let mask = candidates_mask(bundle, input);
+    let currency = bundle.currency;
+    let mut not_applied: Vec<(usize, Reason)> = Vec::new();
+    let mut unlocks = Vec::new();
+    let mut eligible: Vec<Candidate> = Vec::new();
+    for (order, promo) in bundle.promotions.iter().enumerate() {
+        if !mask.get(order).copied().unwrap_or(false) {
+            not_applied.push((order, Reason::NoEligibleItems));
+            continue;
+        }
+        match check(&ctx, order, promo) {
+            Verdict::Eligible(mut cand) => {
+                let alone = ctx.apply(&[&cand])?;
+                if alone.discount == 0 {
+                    not_applied.push((order, Reason::NoDiscount));
+                } else {
+                    cand.saving = ctx.baseline_payable - alone.payable;
+                    eligible.push(cand);
+                }
+            }
+            Verdict::Ineligible(reason, hint) => {
+                if let Some((cand, gap)) = hint {
+                    let would_give = ctx.apply(&[&cand])?.discount;
+                    if would_give > 0 {
+                        unlocks.push(Unlock {
+                            promotion_id: promo.id.clone(),
+                            name: promo.name.clone(),
+                            missing_spend: (gap.spend > 0).then(|| currency.format(gap.spend)),
+                            missing_quantity: (gap.quantity > 0).then_some(gap.quantity),
+                            would_give: currency.format(would_give),
+                        });
+                    }
+                }
+                not_applied.push((order, reason));
+            }
+        }
+    }
+
+    let chosen = select::best(&ctx, &eligible)?;
+    let set: Vec<&Candidate> = chosen.iter().filter_map(|&k| eligible.get(k)).collect();
+    let outcome = ctx.apply(&set)?;
+    for (k, cand) in eligible.iter().enumerate() {
+        if chosen.contains(&k) {
+            continue;
+        }
+        let conflicts: Vec<Arc<str>> = set
+            .iter()
+            .filter(|w| !w.promo.compatible(cand.promo))
+            .map(|w| w.promo.id.clone())
+            .collect();
+        let reason = if conflicts.is_empty() {
+            Reason::LostToCombination {
+                winners: set.iter().map(|w| w.promo.id.clone()).collect(),
+            }
+        } else {
+            Reason::NotCombinable { with: conflicts }
+        };
+        not_applied.push((cand.order, reason));
+    }
+    not_applied.sort_by_key(|(order, _)| *order);
+
+    build(&ctx, &set, &outcome, not_applied, unlocks)
+}
+
+fn build(
+    ctx: &Ctx,
+    set: &[&Candidate],
+    outcome: &Outcome,
+    not_applied: Vec<(usize, Reason)>,
+    unlocks: Vec<Unlock>,
+) -> Result<Evaluation, EvaluationError> {
+    let bundle = ctx.bundle;
+    let input = ctx.input;
+    let cur = bundle.currency;
+    let fmt = |v: i64| cur.format(v);
+    let mut tax_total = 0_i64;
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.iter().enumerate() {
+        let total = at(&outcome.remaining, i);
+        let tax = ctx
+            .tax(total, l.tax_rate)
+            .ok_or_else(|| overflow("line tax"))?;
+        tax_total = tax_total
+            .checked_add(tax)
+            .ok_or_else(|| overflow("tax total"))?;
+        let allocations: Vec<AllocationOut> = set
+            .iter()
+            .zip(&outcome.effects)
+            .filter_map(|(c, e)| {
+                let a = at(&e.lines, i);
+                (a > 0).then(|| AllocationOut {
+                    promotion_id: c.promo.id.clone(),
+                    amount: fmt(a),
+                })
+            })
+            .collect();
+        lines.push(LineOutcome {
+            id: l.id.clone(),
+            quantity: l.quantity,
+            unit_price: fmt(l.unit_price),
+            amount: fmt(l.amount),
+            discount: fmt(l.amount - total),
+            total: fmt(total),
+            tax_rate: l.tax_rate.format(),
+            tax: fmt(tax),
+            cost: l
+                .unit_cost
+                .and_then(|c| c.checked_mul(i64::try_from(l.quantity).ok()?))
+                .map(fmt),
+            allocations,
+        });
+    }
+    let shipping = match &input.shipping {
+        None => None,
+        Some(s) => {
+            let total = outcome.shipping_remaining;
+            let tax = ctx
+                .tax(total, s.tax_rate)
+                .ok_or_else(|| overflow("shipping tax"))?;
+            tax_total = tax_total
+                .checked_add(tax)
+                .ok_or_else(|| overflow("tax total"))?;
+            Some(ShippingOutcome {
+                method: s.method.clone(),
+                amount: fmt(s.amount),
+                discount: fmt(s.amount - total),
+                total: fmt(total),
+                tax: fmt(tax),
+            })
+        }
+    };
+    let mut applied = Vec::with_capacity(set.len());
+    let mut pending_ledger = Vec::new();
+    for (c, e) in set.iter().zip(&outcome.effects) {
+        let total = e.total().ok_or_else(|| overflow("discount"))?;
+        let p = c.promo;
+        applied.push(AppliedDiscount {
+            promotion_id: p.id.clone(),
+            name: p.name.clone(),
+            class: p.class,
+            amount: fmt(total),
+            lines: input
+                .lines
+                .iter()
+                .zip(&e.lines)
+                .filter(|(_, a)| **a > 0)
+                .map(|(l, a)| LineAmount {
+                    line_id: l.id.clone(),
+                    amount: fmt(*a),
+                })
+                .collect(),
+            shipping: (e.shipping > 0).then(|| fmt(e.shipping)),
+            code: c.code.clone(),
+        });
+        let lim = &p.limits;
+        if lim.total_uses.is_some()
+            || lim.per_customer.is_some()
+            || lim.per_day.is_some()
+            || p.budget.is_some()
+            || lim.single_use_codes
+        {
+            pending_ledger.push(LedgerCheck {
+                promotion_id: p.id.clone(),
+                discount: fmt(total),
+                total_uses: lim.total_uses,
+                per_customer: lim.per_customer,
+                per_day: lim.per_day,
+                budget: p.budget.map(fmt),
+                single_use_code: lim.single_use_codes && c.code.is_some(),
+                code: c.code.clone(),
+                customer_id: input.customer.id.clone(),
+            });
+        }
+    }
+    let subtotal: i64 = ctx.original.iter().sum();
+    Ok(Evaluation {
+        bundle_id: bundle.id.clone(),
+        bundle_version: bundle.version,
+        currency: cur.code(),
+        evaluated_at: input.now,
+        tax_mode: bundle.policy.spec.tax_mode,
+        subtotal: fmt(subtotal),
+        discount_total: fmt(outcome.discount),
+        shipping,
+        tax_total: fmt(tax_total),
+        total: fmt(outcome.payable),
+        lines,
+        applied,
+        not_applied: not_applied
+            .into_iter()
+            .filter_map(|(order, reason)| {
+                bundle.promotions.get(order).map(|p| Ineligible {
+                    promotion_id: p.id.clone(),
+                    reason,
+                })
+            })
+            .collect(),
+        unlocks,
+        pending_ledger,
+    })
+}

@@ -1,0 +1,98 @@
+//! One error enum per operation. Messages are lowercase, one line, no final period, user input
+//! in backticks, context joined with colons. A promotion that does not apply is never an error:
+//! it is an [`crate::Ineligible`] entry of the evaluation.
+
+use thiserror::Error;
+
+/// Something wrong with one field of the input, named by its JSON path (`cart.lines[2].quantity`).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{path}: {message}")]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A bundle payload that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum BundleError {
+    /// Not well-formed JSON of the payload's shape (unknown field, duplicate key, wrong type).
+    #[error("bundle: {0}")]
+    Parse(FieldError),
+    /// Well-formed but inconsistent (unknown currency, percentage above 100, duplicate id).
+    #[error("bundle: {0}")]
+    Invalid(FieldError),
+}
+
+/// A cart, customer or context that cannot be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum InputError {
+    #[error("input: {0}")]
+    Parse(FieldError),
+    #[error("input: {0}")]
+    Invalid(FieldError),
+}
+
+/// A valid bundle and a valid input that cannot be evaluated together.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum EvaluationError {
+    #[error("cart currency `{cart}` does not match bundle currency `{bundle}`")]
+    CurrencyMismatch { cart: String, bundle: String },
+    #[error("bundle `{bundle_id}` expired at {expires_at}, evaluation time is {now}")]
+    BundleExpired {
+        bundle_id: String,
+        expires_at: String,
+        now: String,
+    },
+    #[error("bundle `{bundle_id}` is not valid before {issued_at}, evaluation time is {now}")]
+    BundleNotYetValid {
+        bundle_id: String,
+        issued_at: String,
+        now: String,
+    },
+    #[error("arithmetic overflow: {0}")]
+    Overflow(String),
+}
+
+/// Any failure of [`crate::evaluate_json`]: the input's or the bundle's, or of their combination.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Evaluation(#[from] EvaluationError),
+}
+
+impl Error {
+    /// A stable machine code: `bundle`, `input` or `evaluation`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Bundle(_) => "invalidBundle",
+            Error::Input(_) => "invalidInput",
+            Error::Evaluation(_) => "evaluationFailed",
+        }
+    }
+}
+
+/// Parses JSON strictly into `T`, naming the path of the first offending field.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_string() } else { path };
+        let inner = e.into_inner();
+        FieldError::new(path, inner.to_string())
+    })?;
+    de.end().map_err(|e| FieldError::new("$", e.to_string()))?;
+    Ok(value)
+}

@@ -1,0 +1,209 @@
+//! The evaluation: what the shopper pays and why, line by line and promotion by promotion.
+//! Money is a decimal string with exactly the currency's places. Lists follow a fixed order:
+//! lines in cart order, promotions in application order (priority descending, then id).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::{DiscountClass, TaxMode};
+use crate::time::Instant;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    pub bundle_id: Arc<str>,
+    pub bundle_version: u64,
+    pub currency: &'static str,
+    pub evaluated_at: Instant,
+    pub tax_mode: TaxMode,
+    /// Sum of the line amounts before any discount (gross when prices include tax).
+    pub subtotal: String,
+    /// Line discounts plus the shipping discount.
+    pub discount_total: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<ShippingOutcome>,
+    /// All tax: lines and shipping (included in `total` when prices include tax).
+    pub tax_total: String,
+    /// What the shopper pays.
+    pub total: String,
+    pub lines: Vec<LineOutcome>,
+    /// The receipt: one entry per applied promotion with its total and its parts.
+    pub applied: Vec<AppliedDiscount>,
+    /// Every promotion that did not apply, with the reason.
+    pub not_applied: Vec<Ineligible>,
+    /// Promotions held back only by a spend or quantity threshold: what is missing.
+    pub unlocks: Vec<Unlock>,
+    /// Limits the ledger must confirm before the applied discounts are final.
+    pub pending_ledger: Vec<LedgerCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingOutcome {
+    pub method: String,
+    pub amount: String,
+    pub discount: String,
+    pub total: String,
+    pub tax: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineOutcome {
+    pub id: String,
+    pub quantity: u64,
+    pub unit_price: String,
+    /// `unitPrice × quantity`.
+    pub amount: String,
+    pub discount: String,
+    /// `amount − discount`.
+    pub total: String,
+    pub tax_rate: String,
+    /// Tax on `total` (part of it when prices include tax).
+    pub tax: String,
+    /// `unitCost × quantity`, when the cart gives a unit cost (for margin reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// The discount of this line by promotion; the parts sum to `discount`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<Allocation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    pub promotion_id: Arc<str>,
+    pub amount: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedDiscount {
+    pub promotion_id: Arc<str>,
+    pub name: Arc<str>,
+    pub class: DiscountClass,
+    /// Total of this promotion: its line parts plus its shipping part.
+    pub amount: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<LineAmount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<String>,
+    /// The code that unlocked it, as normalized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineAmount {
+    pub line_id: String,
+    pub amount: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ineligible {
+    pub promotion_id: Arc<str>,
+    pub reason: Reason,
+}
+
+/// Why a promotion did not apply. `code` is the stable machine-readable tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "code",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Reason {
+    /// No cart line is targeted by the promotion.
+    NoEligibleItems,
+    /// Targeted lines exist, but none can be fulfilled from stock.
+    OutOfStock,
+    NotStarted {
+        starts_at: Instant,
+    },
+    Ended {
+        ended_at: Instant,
+    },
+    /// Outside every interval of a recurring window.
+    OutsideWindow {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_start: Option<Instant>,
+    },
+    ChannelMismatch {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
+    CustomerTierMismatch,
+    SegmentMismatch,
+    /// `required: true` is for first orders only, `false` for returning customers only.
+    FirstOrderMismatch {
+        required: bool,
+    },
+    RegionMismatch,
+    /// A code of the promotion's code set was not entered.
+    CodeMissing,
+    BelowMinimumSubtotal {
+        minimum: String,
+        current: String,
+        missing: String,
+    },
+    AboveMaximumSubtotal {
+        maximum: String,
+        current: String,
+    },
+    BelowMinimumQuantity {
+        minimum: u64,
+        current: u64,
+        missing: u64,
+    },
+    /// The shipping reward does not cover the chosen method or country, or there is no shipping.
+    ShippingNotEligible,
+    /// Eligible, but it would take nothing off this cart.
+    NoDiscount,
+    /// Eligible, but it cannot be combined with these applied promotions.
+    NotCombinable {
+        with: Vec<Arc<str>>,
+    },
+    /// Eligible and combinable, but the best combination for the shopper does without it.
+    LostToCombination {
+        winners: Vec<Arc<str>>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unlock {
+    pub promotion_id: Arc<str>,
+    pub name: Arc<str>,
+    /// Targeted spend still missing (before discounts, in the price basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_spend: Option<String>,
+    /// Targeted units still missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_quantity: Option<u64>,
+    /// What the promotion would take off the current cart once unlocked.
+    pub would_give: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerCheck {
+    pub promotion_id: Arc<str>,
+    pub discount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_uses: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_customer: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub single_use_code: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+}

@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+
+mod allocate;
+mod compile;
+mod engine;
+mod error;
+mod evaluation;
+pub mod model;
+pub mod money;
+mod select;
+pub mod time;
+
+pub use compile::{
+    normalize_code, parse_input, Bundle, MAX_CODES, MAX_CODE_LEN, MAX_LINES, MAX_QUANTITY,
+};
+pub use error::{BundleError, Error, EvaluationError, FieldError, InputError};
+pub use evaluation::{
+    Allocation, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount, LineOutcome,
+    Reason, ShippingOutcome, Unlock,
+};
+pub use model::{BundlePayload, EvaluationInput};
+pub use select::MAX_NODES;
+
+/// Evaluates one input against a compiled bundle: a pure function of its arguments (the time is
+/// `input.context.now`), deterministic, and free of panics.
+pub fn evaluate(bundle: &Bundle, input: &EvaluationInput) -> Result<Evaluation, Error> {
+    let compiled = compile::compile_input(input, bundle.currency)?;
+    Ok(engine::run(bundle, &compiled)?)
+}
+
+/// JSON in, JSON out: parses the payload and the input strictly, evaluates, and serializes the
+/// evaluation. The one entry point every binding (CLI, wasm, Worker, ledger) shares.
+pub fn evaluate_json(bundle: &[u8], input: &[u8]) -> Result<String, Error> {
+    let bundle = Bundle::from_json(bundle)?;
+    let input = parse_input(input)?;
+    let evaluation = evaluate(&bundle, &input)?;
+    to_json(&evaluation)
+}
+
+/// Serializes an evaluation as compact JSON (the byte-identical form compared across hosts).
+pub fn to_json(evaluation: &Evaluation) -> Result<String, Error> {
+    serde_json::to_string(evaluation)
+        .map_err(|e| Error::Evaluation(EvaluationError::Overflow(format!("serialization: {e}"))))
+}

@@ -1,0 +1,470 @@
+//! The JSON contract, defined once: the bundle payload and the evaluation input as they appear
+//! on the wire (camelCase, money as decimal strings, unknown fields and duplicate keys refused).
+//! `docs/json-reference.md` documents every field; [`crate::compile`] turns these into the
+//! validated, indexed form the engine runs on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{DecimalString, Rounding};
+use crate::time::Instant;
+
+/// The current (and only) payload format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The signed part of a bundle: everything the evaluator needs, nothing it does not.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BundlePayload {
+    pub format: u32,
+    pub bundle_id: String,
+    pub audience: Audience,
+    pub version: u64,
+    pub issued_at: Instant,
+    pub expires_at: Instant,
+    pub currency: String,
+    /// IANA zone the shop counts days in (per-day limits, reports); informational here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub pricing: PricingPolicy,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_sets: Vec<CodeSetSpec>,
+    pub promotions: Vec<PromotionSpec>,
+}
+
+/// Who a bundle is for: the edge (may hold code material) or the public storefront.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Audience {
+    Edge,
+    Storefront,
+}
+
+/// The declared arithmetic of a bundle. Every field has a documented default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct PricingPolicy {
+    pub tax_mode: TaxMode,
+    pub rounding: Rounding,
+    pub rounding_point: RoundingPoint,
+    pub allocation: Allocation,
+    pub compounding: Compounding,
+    pub fixed_amount_basis: FixedAmountBasis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_floor: Option<LineFloorSpec>,
+    pub stacking: StackingMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaxMode {
+    /// Prices are net; tax is added on top.
+    #[default]
+    Exclusive,
+    /// Prices are gross; tax is the part of them above net.
+    Inclusive,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RoundingPoint {
+    /// A percentage is taken of the line amount and rounded once per line.
+    #[default]
+    Line,
+    /// A percentage is taken of one unit, rounded, then multiplied by the quantity.
+    Unit,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Allocation {
+    /// Floor every share, then one minor unit each to the largest remainders (ties: line id).
+    #[default]
+    LargestRemainder,
+    /// Floor every share, then one minor unit each to the first lines in cart order.
+    RemainderToFirst,
+    /// Floor every share but the last line's, which takes what is left.
+    RemainderToLast,
+    /// Round the running total line by line and carry the rounding error forward.
+    CarryForward,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Compounding {
+    /// Each discount is taken of what earlier (higher-priority) discounts left.
+    #[default]
+    Sequential,
+    /// Every discount is taken of the original amounts.
+    Original,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FixedAmountBasis {
+    /// A fixed amount comes off the price as shown (gross when prices include tax).
+    #[default]
+    Gross,
+    /// A fixed amount comes off the net price; with tax-inclusive prices it is grossed up per line.
+    Net,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StackingMode {
+    /// The best allowed combination of promotions applies.
+    #[default]
+    BestCombination,
+    /// Only the single best promotion applies.
+    BestOnly,
+}
+
+/// A floor no line may be discounted below: a share of its original amount or a price per unit.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LineFloorSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_of_original: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit: Option<DecimalString>,
+}
+
+/// Named public codes of one set. (Signed bundles replace plaintext with keyed hashes.)
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CodeSetSpec {
+    pub id: String,
+    pub codes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromotionSpec {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Higher applies first and wins ties; default 0.
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Instant>,
+    /// UTC intervals (expanded from a recurring window by the signer); when present the
+    /// promotion is live only inside one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Vec<IntervalSpec>>,
+    /// The code set whose code must be entered; absent for automatic promotions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_set: Option<String>,
+    #[serde(default)]
+    pub items: ItemSelector,
+    #[serde(default)]
+    pub conditions: ConditionsSpec,
+    pub reward: RewardSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loyalty_bonus: Vec<LoyaltyBonusSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_discount: Option<DecimalString>,
+    #[serde(default)]
+    pub stacking: StackingSpec,
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IntervalSpec {
+    pub start: Instant,
+    pub end: Instant,
+}
+
+/// Which cart lines a promotion targets. Include lists are alternatives (a line matching any
+/// of them is in; no include list at all means every line); exclusions always win.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ItemSelector {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skus: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_skus: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_products: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_categories: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_brands: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tags: Vec<String>,
+    /// Leave out lines already on sale.
+    pub exclude_on_sale: bool,
+    /// Only lines whose available stock is at most this (low-stock clearance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_stock_at_most: Option<u64>,
+}
+
+/// Cart, customer and context conditions; all that are given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ConditionsSpec {
+    /// Minimum subtotal of the targeted lines, before discounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_subtotal: Option<DecimalString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subtotal: Option<DecimalString>,
+    /// Minimum number of targeted units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_quantity: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub customer_tiers: Vec<String>,
+    /// The customer must be in at least one of these segments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub customer_segments: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_order: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum RewardSpec {
+    /// A percentage off every targeted line (`on: lines`, product class) or off the targeted
+    /// subtotal as one amount spread over the lines (`on: order`, order class).
+    PercentOff {
+        percent: DecimalString,
+        #[serde(default)]
+        on: PercentScope,
+    },
+    /// A fixed amount off each targeted unit, each targeted line, or the order.
+    AmountOff {
+        amount: DecimalString,
+        per: AmountPer,
+    },
+    /// Each targeted unit for this price (when that is cheaper).
+    FixedPrice { price: DecimalString },
+    /// Buy `buyQuantity` targeted units, get `getQuantity` units of `getItems` (default: the
+    /// targeted items) at `percent` off (default 100: free), cheapest units first.
+    BuyXGetY {
+        buy_quantity: u32,
+        get_quantity: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        get_items: Option<ItemSelector>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<DecimalString>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_applications: Option<u32>,
+    },
+    /// The best tier reached by the targeted quantity or spend.
+    Tiered {
+        basis: TierBasis,
+        tiers: Vec<TierSpec>,
+    },
+    /// Per-line quantity breaks: each line gets the tier its own quantity reaches.
+    Volume { tiers: Vec<VolumeTierSpec> },
+    /// Shipping off (100 % is free shipping), optionally only for some methods or countries.
+    ShippingOff {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<DecimalString>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<DecimalString>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        methods: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        countries: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PercentScope {
+    #[default]
+    Lines,
+    Order,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AmountPer {
+    Unit,
+    Line,
+    Order,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TierBasis {
+    Quantity,
+    Spend,
+}
+
+/// One tier: a threshold (`minQuantity` or `minSpend`, matching the basis) and a reward
+/// (`percent` off each line, or `amount` off the targeted lines together).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TierSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_quantity: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_spend: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<DecimalString>,
+}
+
+/// One volume break: from `minQuantity` units on a line, a `unitPrice` or a `percent` off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VolumeTierSpec {
+    pub min_quantity: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<DecimalString>,
+}
+
+/// Extra percentage points for a customer tier, added to a percentage reward.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoyaltyBonusSpec {
+    pub tier: String,
+    pub percent: DecimalString,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DiscountClass {
+    Product,
+    Order,
+    Shipping,
+}
+
+/// How a promotion combines with others. By default it combines with nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct StackingSpec {
+    /// Applies alone: never combined with any other promotion.
+    pub exclusive: bool,
+    /// Classes of other promotions this one may be combined with (both sides must agree).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub combines_with: Vec<DiscountClass>,
+    /// At most one promotion of a named group applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// Limits that need shared state: reported to the ledger, never decided by the evaluator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LimitsSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_uses: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_customer: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<DecimalString>,
+    pub single_use_codes: bool,
+}
+
+/// What is evaluated: a cart, who is buying, and the circumstances.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EvaluationInput {
+    pub cart: CartSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerSpec>,
+    pub context: ContextSpec,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CartSpec {
+    pub currency: String,
+    pub lines: Vec<LineSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LineSpec {
+    pub id: String,
+    pub sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub unit_price: DecimalString,
+    pub quantity: u64,
+    /// Percent, e.g. `"20"` or `"8.875"`; default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<DecimalString>,
+    #[serde(default)]
+    pub on_sale: bool,
+    /// Units in stock; absent means not tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_available: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_cost: Option<DecimalString>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CustomerSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContextSpec {
+    pub now: Instant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<ShippingSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ShippingSpec {
+    pub method: String,
+    pub amount: DecimalString,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<DecimalString>,
+}

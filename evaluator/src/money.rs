@@ -1,0 +1,357 @@
+//! Money, currencies, percentages and rounding: exact integer arithmetic, never floats.
+//!
+//! Amounts are `i64` minor units of one currency (cents for USD, yen for JPY, fils for KWD).
+//! Percentages (discounts and tax rates) are `u64` millionths of a percent, so `12.5%` is
+//! `12_500_000` and every product fits comfortably in `i128` before it is rounded once.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::FieldError;
+
+/// The largest amount accepted anywhere, in minor units (10^15: ten trillion dollars).
+pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
+/// Scale of [`Percent`]: one percent is this many units.
+pub const PERCENT_UNIT: u64 = 1_000_000;
+const HUNDRED_PERCENT: u64 = 100 * PERCENT_UNIT;
+
+/// An ISO 4217 currency this build knows, with its minor-unit exponent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Currency {
+    code: &'static str,
+    exponent: u32,
+}
+
+/// ISO 4217 codes and their minor-unit exponents (codes not listed are refused).
+const CURRENCIES: &[(&str, u32)] = &[
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PEN", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("ZAR", 2),
+];
+
+impl Currency {
+    /// Looks a currency code up; `None` for a code this build does not know.
+    pub fn from_code(code: &str) -> Option<Currency> {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|&(code, exponent)| Currency { code, exponent })
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn exponent(&self) -> u32 {
+        self.exponent
+    }
+
+    /// Converts a parsed decimal into minor units, refusing more places than the currency has.
+    pub fn to_minor(&self, value: &DecimalString, path: &str) -> Result<i64, FieldError> {
+        let d = value.0;
+        if d.scale() > self.exponent {
+            return Err(FieldError::new(
+                path,
+                format!(
+                    "`{d}` has more decimal places than `{}` allows ({})",
+                    self.code, self.exponent
+                ),
+            ));
+        }
+        let minor = d
+            .checked_mul(Decimal::from(10_i64.pow(self.exponent)))
+            .and_then(|m| i64::try_from(m.normalize().mantissa()).ok())
+            .filter(|m| *m <= MAX_MINOR)
+            .ok_or_else(|| FieldError::new(path, format!("amount `{d}` is too large")))?;
+        Ok(minor)
+    }
+
+    /// Formats minor units as a decimal string with exactly the currency's places.
+    pub fn format(&self, minor: i64) -> String {
+        format_minor(minor, self.exponent)
+    }
+}
+
+/// Formats minor units as a decimal string with `exponent` places (`-1234`, 2 → `"-12.34"`).
+pub fn format_minor(minor: i64, exponent: u32) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if exponent == 0 {
+        return format!("{sign}{abs}");
+    }
+    let div = 10_u64.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / div,
+        abs % div,
+        width = exponent as usize
+    )
+}
+
+/// A non-negative decimal read from a JSON string such as `"19.99"`.
+///
+/// Only plain digits with an optional fraction are accepted: no sign, exponent, underscores or
+/// spaces, and never a JSON number (a float would already have lost the exact value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DecimalString(pub Decimal);
+
+impl DecimalString {
+    pub fn parse(s: &str) -> Result<DecimalString, String> {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (s, None),
+        };
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if s.starts_with('-') {
+            return Err(format!("`{s}` is negative"));
+        }
+        if !digits(int) || frac.is_some_and(|f| !digits(f)) || s.len() > 28 {
+            return Err(format!(
+                "`{s}` is not a plain decimal string such as \"19.99\""
+            ));
+        }
+        Decimal::from_str_exact(s)
+            .map(DecimalString)
+            .map_err(|_| format!("`{s}` is not a representable decimal"))
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DecimalString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal string such as \"19.99\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalString, E> {
+                DecimalString::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl Serialize for DecimalString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// A percentage in millionths of a percent (`"12.5"` → `12_500_000`), between 0 and 100.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Percent(u64);
+
+impl Percent {
+    pub const ZERO: Percent = Percent(0);
+    pub const HUNDRED: Percent = Percent(HUNDRED_PERCENT);
+
+    pub fn from_decimal(value: &DecimalString, path: &str) -> Result<Percent, FieldError> {
+        let d = value.0;
+        if d.scale() > 6 {
+            return Err(FieldError::new(
+                path,
+                format!("percentage `{d}` has more than 6 decimal places"),
+            ));
+        }
+        if d > Decimal::from(100) {
+            return Err(FieldError::new(
+                path,
+                format!("percentage `{d}` is above 100"),
+            ));
+        }
+        let scaled = d.mantissa() * 10_i128.pow(6 - d.scale());
+        u64::try_from(scaled)
+            .map(Percent)
+            .map_err(|_| FieldError::new(path, format!("percentage `{d}` is invalid")))
+    }
+
+    pub fn units(self) -> u64 {
+        self.0
+    }
+
+    /// Adds percentage points, saturating at 100 %.
+    pub fn plus_capped(self, other: Percent) -> Percent {
+        Percent(self.0.saturating_add(other.0).min(HUNDRED_PERCENT))
+    }
+
+    /// Formats as a decimal string without trailing zeros (`12_500_000` → `"12.5"`).
+    pub fn format(self) -> String {
+        let int = self.0 / PERCENT_UNIT;
+        let frac = self.0 % PERCENT_UNIT;
+        if frac == 0 {
+            return int.to_string();
+        }
+        let s = format!("{int}.{frac:06}");
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+/// How an exact quotient becomes whole minor units. `Down` and `Up` are toward and away from
+/// zero: for a discount, `Down` gives the shopper less and `Up` gives more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rounding {
+    #[default]
+    HalfUp,
+    HalfEven,
+    HalfDown,
+    Down,
+    Up,
+}
+
+/// `num / den` rounded by `mode`, for `num >= 0` and `den > 0`; `None` on bad operands.
+pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
+    if num < 0 || den <= 0 {
+        return None;
+    }
+    let q = num / den;
+    let r = num % den;
+    let twice = r.checked_mul(2)?;
+    let up = match mode {
+        Rounding::Down => false,
+        Rounding::Up => r > 0,
+        Rounding::HalfUp => twice >= den,
+        Rounding::HalfDown => twice > den,
+        Rounding::HalfEven => twice > den || (twice == den && q % 2 == 1),
+    };
+    Some(if up { q + 1 } else { q })
+}
+
+/// `amount × percent`, rounded once; `None` if the operands are out of range.
+pub fn percent_of(amount: i64, percent: Percent, mode: Rounding) -> Option<i64> {
+    let num = i128::from(amount).checked_mul(i128::from(percent.units()))?;
+    div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
+}
+
+/// `amount × (100 % + rate)`: a net amount grossed up by a tax rate.
+pub fn gross_up(net: i64, rate: Percent, mode: Rounding) -> Option<i64> {
+    let factor = i128::from(HUNDRED_PERCENT) + i128::from(rate.units());
+    let num = i128::from(net).checked_mul(factor)?;
+    div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
+}
+
+/// The net part of a tax-inclusive gross amount: `gross / (100 % + rate)`.
+pub fn net_of(gross: i64, rate: Percent, mode: Rounding) -> Option<i64> {
+    let factor = i128::from(HUNDRED_PERCENT) + i128::from(rate.units());
+    let num = i128::from(gross).checked_mul(i128::from(HUNDRED_PERCENT))?;
+    div_round(num, factor, mode).and_then(|v| i64::try_from(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> DecimalString {
+        DecimalString::parse(s).unwrap()
+    }
+
+    #[test]
+    fn decimal_grammar_is_strict() {
+        for bad in [
+            "", "-1", "1e5", "1_000", " 1", "1.", ".5", "+1", "1.2.3", "0x10",
+        ] {
+            assert!(DecimalString::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(dec("19.99").0.to_string(), "19.99");
+    }
+
+    #[test]
+    fn minor_units_per_exponent() {
+        let usd = Currency::from_code("USD").unwrap();
+        let jpy = Currency::from_code("JPY").unwrap();
+        let kwd = Currency::from_code("KWD").unwrap();
+        assert_eq!(usd.to_minor(&dec("19.9"), "p").unwrap(), 1990);
+        assert_eq!(jpy.to_minor(&dec("1500"), "p").unwrap(), 1500);
+        assert_eq!(kwd.to_minor(&dec("1.005"), "p").unwrap(), 1005);
+        assert!(usd.to_minor(&dec("1.999"), "p").is_err());
+        assert!(usd.to_minor(&dec("99999999999999999999"), "p").is_err());
+        assert_eq!(kwd.format(1005), "1.005");
+        assert_eq!(jpy.format(-15), "-15");
+        assert_eq!(usd.format(5), "0.05");
+    }
+
+    #[test]
+    fn rounding_modes() {
+        use Rounding::*;
+        let cases = [
+            (25, 10, [3, 2, 2, 2, 3]),
+            (35, 10, [4, 4, 3, 3, 4]),
+            (31, 10, [3, 3, 3, 3, 4]),
+            (30, 10, [3, 3, 3, 3, 3]),
+        ];
+        for (n, d, expected) in cases {
+            let got = [HalfUp, HalfEven, HalfDown, Down, Up].map(|m| div_round(n, d, m).unwrap());
+            assert_eq!(got, expected, "{n}/{d}");
+        }
+    }
+
+    #[test]
+    fn percent_parse_and_format() {
+        let p = Percent::from_decimal(&dec("12.5"), "p").unwrap();
+        assert_eq!(p.units(), 12_500_000);
+        assert_eq!(p.format(), "12.5");
+        assert!(Percent::from_decimal(&dec("100.1"), "p").is_err());
+        assert!(Percent::from_decimal(&dec("1.0000001"), "p").is_err());
+        assert_eq!(percent_of(1999, p, Rounding::HalfUp), Some(250));
+        assert_eq!(
+            net_of(1200, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),
+            Some(1000)
+        );
+        assert_eq!(
+            gross_up(1000, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),
+            Some(1200)
+        );
+    }
+}
