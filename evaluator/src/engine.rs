@@ -812,17 +812,17 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion) -> Verdict<'a> {
     }
 }
 
-/// Evaluates a compiled input against a bundle.
-pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, EvaluationError> {
-    if input.now >= bundle.expires_at {
-        return Err(EvaluationError::BundleExpired {
-            bundle_id: bundle.id.to_string(),
-            expires_at: bundle.expires_at.to_string(),
-            now: input.now.to_string(),
-        });
-    }
-    let ctx = Ctx::new(bundle, input)?;
-    let mask = candidates_mask(bundle, input);
+/// Every promotion judged on its own: the eligible ones with their standalone savings, the
+/// others with their reasons, and unlock hints.
+pub(crate) struct Assessment<'a> {
+    pub eligible: Vec<Candidate<'a>>,
+    pub not_applied: Vec<(usize, Reason)>,
+    pub unlocks: Vec<Unlock>,
+}
+
+pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationError> {
+    let bundle = ctx.bundle;
+    let mask = candidates_mask(bundle, ctx.input);
     let currency = bundle.currency;
     let mut not_applied: Vec<(usize, Reason)> = Vec::new();
     let mut unlocks = Vec::new();
@@ -832,7 +832,7 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
             not_applied.push((order, Reason::NoEligibleItems));
             continue;
         }
-        match check(&ctx, order, promo) {
+        match check(ctx, order, promo) {
             Verdict::Eligible(mut cand) => {
                 let alone = ctx.apply(&[&cand])?;
                 if alone.discount == 0 {
@@ -859,7 +859,28 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
             }
         }
     }
+    Ok(Assessment {
+        eligible,
+        not_applied,
+        unlocks,
+    })
+}
 
+/// Evaluates a compiled input against a bundle.
+pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, EvaluationError> {
+    if input.now >= bundle.expires_at {
+        return Err(EvaluationError::BundleExpired {
+            bundle_id: bundle.id.to_string(),
+            expires_at: bundle.expires_at.to_string(),
+            now: input.now.to_string(),
+        });
+    }
+    let ctx = Ctx::new(bundle, input)?;
+    let Assessment {
+        eligible,
+        mut not_applied,
+        unlocks,
+    } = assess(&ctx)?;
     let chosen = select::best(&ctx, &eligible)?;
     let set: Vec<&Candidate> = chosen.iter().filter_map(|&k| eligible.get(k)).collect();
     let outcome = ctx.apply(&set)?;

@@ -89,9 +89,15 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "$".to_string() } else { path };
         let inner = e.into_inner();
-        FieldError::new(path, inner.to_string())
+        let message = inner.to_string();
+        if path == "." {
+            // No field to name: keep serde_json's line and column.
+            return FieldError::new("$", message);
+        }
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        let message = message.strip_suffix(&position).unwrap_or(&message).to_string();
+        FieldError::new(path, message)
     })?;
     de.end().map_err(|e| FieldError::new("$", e.to_string()))?;
     Ok(value)

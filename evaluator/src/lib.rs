@@ -7,6 +7,8 @@ mod error;
 mod evaluation;
 pub mod model;
 pub mod money;
+#[cfg(test)]
+mod proptests;
 mod select;
 pub mod time;
 

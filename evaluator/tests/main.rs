@@ -1,1 +1,3 @@
+//! The evaluator's one integration-test binary.
 
+mod it;

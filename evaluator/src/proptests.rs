@@ -1,0 +1,392 @@
+//! Properties of the evaluator on random bundles and carts, and the slow, obvious reference for
+//! the stacking choice (every allowed subset priced) compared with the branch-and-bound search.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::compile::{compile_input, Bundle};
+use crate::engine::{assess, Ctx};
+use crate::model::EvaluationInput;
+use crate::select::{allowed, better, price, Score};
+use crate::{evaluate, Evaluation};
+
+const CATEGORIES: [&str; 3] = ["c0", "c1", "c2"];
+const SKUS: [&str; 4] = ["s0", "s1", "s2", "s3"];
+
+fn money(minor: u32, exponent: u32) -> String {
+    crate::money::format_minor(i64::from(minor), exponent)
+}
+
+#[derive(Clone, Debug)]
+struct Scenario {
+    bundle: Value,
+    input: Value,
+    exponent: u32,
+}
+
+fn pick<T: Clone + std::fmt::Debug + 'static>(items: Vec<T>) -> impl Strategy<Value = T> {
+    proptest::sample::select(items)
+}
+
+fn items() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!({})),
+        pick(CATEGORIES.to_vec()).prop_map(|c| json!({ "categories": [c] })),
+        pick(SKUS.to_vec()).prop_map(|s| json!({ "skus": [s] })),
+        (pick(CATEGORIES.to_vec()), any::<bool>())
+            .prop_map(|(c, sale)| json!({ "categories": [c], "excludeOnSale": sale })),
+    ]
+}
+
+fn reward(exp: u32) -> impl Strategy<Value = Value> {
+    let pct = (1_u32..=100).prop_map(|p| p.to_string());
+    prop_oneof![
+        (pct.clone(), any::<bool>()).prop_map(|(p, order)| json!({
+            "type": "percentOff", "percent": p, "on": if order { "order" } else { "lines" }
+        })),
+        (1_u32..3000, pick(vec!["unit", "line", "order"]))
+            .prop_map(move |(a, per)| json!({ "type": "amountOff", "amount": money(a, exp), "per": per })),
+        (1_u32..3000).prop_map(move |p| json!({ "type": "fixedPrice", "price": money(p, exp) })),
+        (1_u32..3, 1_u32..3, pct.clone(), proptest::option::of(1_u32..3)).prop_map(|(b, g, p, m)| {
+            let mut r = json!({ "type": "buyXGetY", "buyQuantity": b, "getQuantity": g, "percent": p });
+            if let Some(m) = m {
+                r["maxApplications"] = json!(m);
+            }
+            r
+        }),
+        (1_u64..4, 1_u32..40, 1_u32..40).prop_map(|(q, p1, p2)| json!({
+            "type": "tiered", "basis": "quantity",
+            "tiers": [ { "minQuantity": q, "percent": p1.to_string() }, { "minQuantity": q + 3, "percent": (p1 + p2).min(100).to_string() } ]
+        })),
+        (100_u32..5000, 1_u32..2000).prop_map(move |(s, a)| json!({
+            "type": "tiered", "basis": "spend", "tiers": [ { "minSpend": money(s, exp), "amount": money(a, exp) } ]
+        })),
+        (2_u64..4, 1_u32..50).prop_map(|(q, p)| json!({
+            "type": "volume", "tiers": [ { "minQuantity": q, "percent": p.to_string() } ]
+        })),
+        (pct, any::<bool>()).prop_map(|(p, express)| {
+            let mut r = json!({ "type": "shippingOff", "percent": p });
+            if express {
+                r["methods"] = json!(["express"]);
+            }
+            r
+        }),
+    ]
+}
+
+fn promotion(i: usize, exp: u32) -> impl Strategy<Value = Value> {
+    (
+        items(),
+        reward(exp),
+        0_i32..3,
+        proptest::option::of(0_u32..6000),
+        proptest::option::of(1_u64..6),
+        proptest::option::of(1_u32..3000),
+        (
+            proptest::bool::weighted(0.1),
+            proptest::sample::subsequence(vec!["product", "order", "shipping"], 0..=3),
+            proptest::option::weighted(0.3, pick(vec!["g0", "g1"])),
+        ),
+        proptest::option::weighted(0.3, 1_u32..20),
+    )
+        .prop_map(
+            move |(items, reward, priority, min_sub, min_qty, cap, (exclusive, combines, group), bonus)| {
+                let mut conditions = json!({});
+                if let Some(m) = min_sub {
+                    conditions["minSubtotal"] = json!(money(m, exp));
+                }
+                if let Some(q) = min_qty {
+                    conditions["minQuantity"] = json!(q);
+                }
+                let mut p = json!({
+                    "id": format!("p{i}"), "name": format!("promotion {i}"), "priority": priority,
+                    "items": items, "conditions": conditions, "reward": reward,
+                    "stacking": { "exclusive": exclusive, "combinesWith": combines },
+                });
+                if let Some(g) = group {
+                    p["stacking"]["group"] = json!(g);
+                }
+                if let Some(c) = cap {
+                    p["maxDiscount"] = json!(money(c, exp));
+                }
+                if let Some(b) = bonus {
+                    p["loyaltyBonus"] = json!([{ "tier": "gold", "percent": b.to_string() }]);
+                }
+                p
+            },
+        )
+}
+
+fn line(i: usize, exp: u32) -> impl Strategy<Value = Value> {
+    (
+        pick(SKUS.to_vec()),
+        pick(CATEGORIES.to_vec()),
+        1_u32..5000,
+        1_u64..5,
+        pick(vec!["0", "5", "8.875", "20"]),
+        proptest::bool::weighted(0.2),
+        proptest::option::weighted(0.2, 0_u64..6),
+    )
+        .prop_map(move |(sku, cat, price, qty, tax, sale, stock)| {
+            let mut l = json!({
+                "id": format!("l{i}"), "sku": sku, "categories": [cat], "unitPrice": money(price, exp),
+                "quantity": qty, "taxRate": tax, "onSale": sale,
+            });
+            if let Some(s) = stock {
+                l["stockAvailable"] = json!(s);
+            }
+            l
+        })
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (pick(vec![("USD", 2_u32), ("JPY", 0), ("KWD", 3)]), 1_usize..7, 1_usize..8)
+        .prop_flat_map(|((currency, exp), n_promos, n_lines)| {
+            let promos: Vec<_> = (0..n_promos).map(|i| promotion(i, exp)).collect();
+            let lines: Vec<_> = (0..n_lines).map(|i| line(i, exp)).collect();
+            (
+                Just((currency, exp)),
+                promos,
+                lines,
+                (
+                    pick(vec!["exclusive", "inclusive"]),
+                    pick(vec!["halfUp", "halfEven", "halfDown", "down", "up"]),
+                    pick(vec!["line", "unit"]),
+                    pick(vec!["largestRemainder", "remainderToFirst", "remainderToLast", "carryForward"]),
+                    pick(vec!["sequential", "original"]),
+                    pick(vec!["gross", "net"]),
+                    proptest::option::weighted(0.2, 1_u32..60),
+                    proptest::bool::weighted(0.15),
+                ),
+                (proptest::option::of((pick(vec!["standard", "express"]), 0_u32..2000)), any::<bool>()),
+            )
+        })
+        .prop_map(|((currency, exp), promos, lines, policy, (shipping, gold))| {
+            let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
+            let mut pricing = json!({
+                "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
+                "compounding": compounding, "fixedAmountBasis": basis,
+                "stacking": if best_only { "bestOnly" } else { "bestCombination" },
+            });
+            if let Some(f) = floor {
+                pricing["lineFloor"] = json!({ "percentOfOriginal": f.to_string() });
+            }
+            let bundle = json!({
+                "format": 1, "bundleId": "prop", "audience": "edge", "version": 1,
+                "issuedAt": "2026-01-01T00:00:00Z", "expiresAt": "2027-01-01T00:00:00Z",
+                "currency": currency, "pricing": pricing, "promotions": promos,
+            });
+            let mut context = json!({ "now": "2026-06-01T12:00:00Z" });
+            if let Some((method, amount)) = shipping {
+                context["shipping"] = json!({ "method": method, "amount": money(amount, exp), "taxRate": "10" });
+            }
+            let input = json!({
+                "cart": { "currency": currency, "lines": lines },
+                "customer": { "id": "c1", "tier": if gold { "gold" } else { "silver" } },
+                "context": context,
+            });
+            Scenario {
+                bundle,
+                input,
+                exponent: exp,
+            }
+        })
+}
+
+fn compile(s: &Scenario) -> (Bundle, EvaluationInput) {
+    let bundle = Bundle::from_json(&serde_json::to_vec(&s.bundle).unwrap()).unwrap();
+    let input: EvaluationInput = serde_json::from_value(s.input.clone()).unwrap();
+    (bundle, input)
+}
+
+/// Minor units of a formatted amount.
+fn minor(s: &str) -> i64 {
+    s.replace('.', "").parse().unwrap()
+}
+
+fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError> {
+    let mut line_discounts = 0;
+    let mut line_totals = 0;
+    let mut taxes = 0;
+    for l in &e.lines {
+        let (amount, discount, total) = (minor(&l.amount), minor(&l.discount), minor(&l.total));
+        prop_assert!(discount >= 0 && discount <= amount, "line {} discount {discount} of {amount}", l.id);
+        prop_assert_eq!(total, amount - discount);
+        prop_assert!(total >= 0 && minor(&l.tax) >= 0);
+        let parts: i64 = l.allocations.iter().map(|a| minor(&a.amount)).sum();
+        prop_assert_eq!(parts, discount, "allocations of line {} must sum to its discount", l.id);
+        line_discounts += discount;
+        line_totals += total;
+        taxes += minor(&l.tax);
+    }
+    let mut shipping_total = 0;
+    let mut shipping_discount = 0;
+    if let Some(s) = &e.shipping {
+        prop_assert!(minor(&s.discount) <= minor(&s.amount) && minor(&s.total) >= 0);
+        shipping_total = minor(&s.total);
+        shipping_discount = minor(&s.discount);
+        taxes += minor(&s.tax);
+    }
+    let mut applied_sum = 0;
+    for a in &e.applied {
+        let parts: i64 = a.lines.iter().map(|l| minor(&l.amount)).sum::<i64>()
+            + a.shipping.as_deref().map_or(0, minor);
+        prop_assert_eq!(parts, minor(&a.amount), "parts of {} must sum to its amount", a.promotion_id);
+        prop_assert!(minor(&a.amount) > 0);
+        applied_sum += minor(&a.amount);
+    }
+    prop_assert_eq!(applied_sum, minor(&e.discount_total));
+    prop_assert_eq!(line_discounts + shipping_discount, minor(&e.discount_total));
+    prop_assert_eq!(minor(&e.tax_total), taxes);
+    let expected_total = if inclusive {
+        line_totals + shipping_total
+    } else {
+        line_totals + shipping_total + taxes
+    };
+    prop_assert_eq!(minor(&e.total), expected_total);
+    prop_assert!(minor(&e.total) >= 0);
+    Ok(())
+}
+
+/// Sorts what depends on cart order (per-promotion line lists) so answers can be compared.
+fn canonical(e: &Evaluation) -> Value {
+    let mut v = serde_json::to_value(e).unwrap();
+    let lines = v["lines"].as_array_mut().unwrap();
+    lines.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    for a in v["applied"].as_array_mut().unwrap() {
+        if let Some(ls) = a.get_mut("lines").and_then(Value::as_array_mut) {
+            ls.sort_by(|x, y| x["lineId"].as_str().cmp(&y["lineId"].as_str()));
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn totals_are_consistent_and_never_negative(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        check_invariants(&e, s.bundle["pricing"]["taxMode"] == "inclusive")?;
+        // Determinism: the same call gives the same bytes.
+        let again = evaluate(&bundle, &input).unwrap();
+        prop_assert_eq!(crate::to_json(&e).unwrap(), crate::to_json(&again).unwrap());
+    }
+
+    #[test]
+    fn line_order_does_not_change_the_answer(mut s in scenario(), seed in any::<u64>()) {
+        // The other allocation methods are defined by cart order.
+        s.bundle["pricing"]["allocation"] = json!("largestRemainder");
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        let mut shuffled = input.clone();
+        let n = shuffled.cart.lines.len();
+        // A deterministic shuffle from the seed.
+        let mut state = seed | 1;
+        for i in (1..n).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            shuffled.cart.lines.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let f = evaluate(&bundle, &shuffled).unwrap();
+        prop_assert_eq!(canonical(&e), canonical(&f));
+    }
+
+    #[test]
+    fn branch_and_bound_finds_the_reference_best(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let compiled = compile_input(&input, bundle.currency).unwrap();
+        let ctx = Ctx::new(&bundle, &compiled).unwrap();
+        let cands = assess(&ctx).unwrap().eligible;
+        prop_assume!(cands.len() <= 10);
+        if std::env::var_os("PROPTEST_STATS").is_some() {
+            eprintln!("candidates: {}", cands.len());
+        }
+        let orders = |k: usize| cands[k].order;
+        // The reference: price every allowed subset, keep the best by the documented rule.
+        let mut best = Score { payable: ctx.baseline_payable, discount: 0, set: vec![] };
+        let best_only = s.bundle["pricing"]["stacking"] == "bestOnly";
+        for mask in 1_u32..(1 << cands.len()) {
+            let set: Vec<usize> = (0..cands.len()).filter(|k| mask & (1 << k) != 0).collect();
+            if (best_only && set.len() > 1) || !allowed(&cands, &set) {
+                continue;
+            }
+            let score = price(&ctx, &cands, &set).unwrap();
+            if better(&score, &best, &orders) {
+                best = score;
+            }
+        }
+        let chosen = crate::select::best(&ctx, &cands).unwrap();
+        let chosen_score = price(&ctx, &cands, &chosen).unwrap();
+        prop_assert_eq!(&chosen, &best.set, "search chose {:?} ({} payable), reference {:?} ({} payable)",
+            chosen, chosen_score.payable, best.set, best.payable);
+    }
+
+    #[test]
+    fn discounts_never_exceed_the_targeted_amount(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        // Each promotion's line parts stay within the lines' amounts (and so within its targets).
+        for a in &e.applied {
+            for part in &a.lines {
+                let line = e.lines.iter().find(|l| l.id == part.line_id).unwrap();
+                prop_assert!(minor(&part.amount) <= minor(&line.amount));
+            }
+        }
+    }
+
+    #[test]
+    fn unlock_hints_are_exact(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        for u in &e.unlocks {
+            let promo = s.bundle["promotions"].as_array().unwrap().iter()
+                .find(|p| p["id"] == *u.promotion_id).unwrap();
+            let spend = u.missing_spend.as_deref().map_or(0, minor);
+            let qty = u.missing_quantity.unwrap_or(0).max(1);
+            // A new line the promotion targets, carrying exactly the missing spend (at least one
+            // minor unit per unit so quantity counts too).
+            let per_unit = ((spend + qty as i64 - 1) / qty as i64).max(1);
+            let exact = add_targeted(&input, promo, per_unit, qty, s.exponent);
+            prop_assert!(!blocked_by_threshold(&bundle, &exact, &u.promotion_id),
+                "adding {qty} x {per_unit} did not unlock {}", u.promotion_id);
+            if u.missing_quantity.unwrap_or(0) > 1 {
+                let fewer = add_targeted(&input, promo, per_unit * 2, qty - 1, s.exponent);
+                prop_assert!(blocked_by_threshold(&bundle, &fewer, &u.promotion_id));
+            }
+            if spend > 0 && qty == 1 {
+                let less = add_targeted(&input, promo, spend - 1, 1, s.exponent);
+                prop_assert!(spend == 1 || blocked_by_threshold(&bundle, &less, &u.promotion_id),
+                    "one minor unit less still unlocked {}", u.promotion_id);
+            }
+        }
+    }
+}
+
+/// The input with one more line that `promo` targets: `qty` units at `unit_price` minor units.
+fn add_targeted(input: &EvaluationInput, promo: &Value, unit_price: i64, qty: u64, exp: u32) -> EvaluationInput {
+    let items = &promo["items"];
+    let sku = items["skus"].get(0).and_then(Value::as_str).unwrap_or("s-new");
+    let category = items["categories"].get(0).and_then(Value::as_str).unwrap_or("c-new");
+    let mut out = input.clone();
+    if unit_price <= 0 {
+        return out;
+    }
+    let line = json!({
+        "id": "zz-added", "sku": sku, "categories": [category],
+        "unitPrice": crate::money::format_minor(unit_price, exp), "quantity": qty,
+    });
+    out.cart.lines.push(serde_json::from_value(line).unwrap());
+    out
+}
+
+fn blocked_by_threshold(bundle: &Bundle, input: &EvaluationInput, id: &str) -> bool {
+    let e = evaluate(bundle, input).unwrap();
+    e.not_applied.iter().any(|n| {
+        &*n.promotion_id == id
+            && matches!(
+                n.reason,
+                crate::Reason::BelowMinimumSubtotal { .. } | crate::Reason::BelowMinimumQuantity { .. }
+            )
+    })
+}
