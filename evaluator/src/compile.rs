@@ -81,7 +81,7 @@ pub(crate) struct CodeSet {
 }
 
 /// Sorted string set with `contains` by binary search.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Set(Vec<String>);
 
 impl Set {
@@ -107,7 +107,7 @@ impl Set {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Selector {
     pub skus: Set,
     pub products: Set,
@@ -184,26 +184,26 @@ pub(crate) struct Conditions {
     pub channels: Set,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum TierReward {
     Percent(Percent),
     Amount(i64),
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Tier {
     /// Units for a quantity basis, minor units for a spend basis.
     pub threshold: i64,
     pub reward: TierReward,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum VolumeReward {
     UnitPrice(i64),
     Percent(Percent),
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Reward {
     PercentOffLines(Percent),
     PercentOffOrder(Percent),
@@ -276,13 +276,15 @@ impl Promotion {
             .unwrap_or(false)
     }
 
-    /// Whether this promotion and `other` may both apply.
-    pub fn compatible(&self, other: &Promotion) -> bool {
-        !self.exclusive
-            && !other.exclusive
-            && self.combines_with(other.class)
-            && other.combines_with(self.class)
-            && (self.group.is_none() || self.group != other.group)
+    /// Whether the stacking flags let this promotion and `other` both apply (exclusivity and
+    /// groups aside): each accepts the other's class.
+    pub fn classes_combine(&self, other: &Promotion) -> bool {
+        self.combines_with(other.class) && other.combines_with(self.class)
+    }
+
+    /// Whether this promotion or `other` refuses the other whatever lines they target.
+    pub fn always_conflicts(&self, other: &Promotion) -> bool {
+        self.exclusive || other.exclusive || (self.group.is_some() && self.group == other.group)
     }
 }
 
@@ -435,12 +437,12 @@ fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, Bu
         None => None,
         Some(f) => match (&f.percent_of_original, &f.per_unit) {
             (Some(p), None) => Some(Floor::PercentOfOriginal(
-                Percent::from_decimal(p, "pricing.lineFloor.percentOfOriginal")
+                Percent::from_decimal(p, &|| "pricing.lineFloor.percentOfOriginal".into())
                     .map_err(BundleError::Invalid)?,
             )),
             (None, Some(a)) => Some(Floor::PerUnit(
                 currency
-                    .to_minor(a, "pricing.lineFloor.perUnit")
+                    .to_minor(a, &|| "pricing.lineFloor.perUnit".into())
                     .map_err(BundleError::Invalid)?,
             )),
             _ => {
@@ -466,11 +468,11 @@ fn compile_promotion(
 ) -> Result<Promotion, BundleError> {
     let money = |v: &DecimalString, field: &str| {
         currency
-            .to_minor(v, &format!("{path}.{field}"))
+            .to_minor(v, &|| format!("{path}.{field}"))
             .map_err(BundleError::Invalid)
     };
     let percent = |v: &DecimalString, field: &str| {
-        Percent::from_decimal(v, &format!("{path}.{field}")).map_err(BundleError::Invalid)
+        Percent::from_decimal(v, &|| format!("{path}.{field}")).map_err(BundleError::Invalid)
     };
     if spec.id.is_empty() || spec.id.len() > 128 {
         return Err(invalid(
@@ -848,40 +850,37 @@ pub(crate) fn compile_input_inner(
     let mut lines = Vec::with_capacity(spec.cart.lines.len());
     let mut subtotal: i64 = 0;
     for (i, l) in spec.cart.lines.iter().enumerate() {
-        let path = format!("cart.lines[{i}]");
+        let path = || format!("cart.lines[{i}]");
         if l.id.is_empty() {
-            return Err(input_invalid(format!("{path}.id"), "must not be empty"));
+            return Err(input_invalid(format!("{}.id", path()), "must not be empty"));
         }
         if l.quantity == 0 || l.quantity > MAX_QUANTITY {
             return Err(input_invalid(
-                format!("{path}.quantity"),
+                format!("{}.quantity", path()),
                 format!("`{}` is not between 1 and {MAX_QUANTITY}", l.quantity),
             ));
         }
         let unit_price = cart_currency
-            .to_minor(&l.unit_price, &format!("{path}.unitPrice"))
+            .to_minor(&l.unit_price, &|| format!("{}.unitPrice", path()))
             .map_err(InputError::Invalid)?;
         let amount = i64::try_from(l.quantity)
             .ok()
             .and_then(|q| unit_price.checked_mul(q))
             .filter(|a| *a <= MAX_MINOR)
-            .ok_or_else(|| {
-                input_invalid(format!("{path}"), "unit price times quantity is too large")
-            })?;
+            .ok_or_else(|| input_invalid(path(), "unit price times quantity is too large"))?;
         subtotal = subtotal
             .checked_add(amount)
             .filter(|s| *s <= MAX_MINOR)
             .ok_or_else(|| input_invalid("cart.lines", "the cart subtotal is too large"))?;
         let tax_rate = match &l.tax_rate {
             None => Percent::ZERO,
-            Some(r) => {
-                Percent::from_decimal(r, &format!("{path}.taxRate")).map_err(InputError::Invalid)?
-            }
+            Some(r) => Percent::from_decimal(r, &|| format!("{}.taxRate", path()))
+                .map_err(InputError::Invalid)?,
         };
         let unit_cost = l
             .unit_cost
             .as_ref()
-            .map(|c| cart_currency.to_minor(c, &format!("{path}.unitCost")))
+            .map(|c| cart_currency.to_minor(c, &|| format!("{}.unitCost", path())))
             .transpose()
             .map_err(InputError::Invalid)?;
         lines.push(Line {
@@ -926,12 +925,12 @@ pub(crate) fn compile_input_inner(
         Some(s) => Some(Shipping {
             method: s.method.clone(),
             amount: cart_currency
-                .to_minor(&s.amount, "context.shipping.amount")
+                .to_minor(&s.amount, &|| "context.shipping.amount".into())
                 .map_err(InputError::Invalid)?,
             country: s.country.clone(),
             tax_rate: match &s.tax_rate {
                 None => Percent::ZERO,
-                Some(r) => Percent::from_decimal(r, "context.shipping.taxRate")
+                Some(r) => Percent::from_decimal(r, &|| "context.shipping.taxRate".into())
                     .map_err(InputError::Invalid)?,
             },
         }),

@@ -10,7 +10,9 @@ use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount,
     LineOutcome, Reason, ShippingOutcome, Unlock,
 };
-use crate::model::{AmountPer, Compounding, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis};
+use crate::model::{
+    AmountPer, Compounding, DiscountClass, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis,
+};
 use crate::money::{div_round, gross_up, net_of, percent_of, Percent, Rounding, PERCENT_UNIT};
 use crate::select;
 
@@ -37,7 +39,8 @@ pub(crate) struct Candidate<'a> {
     pub promo: &'a Promotion,
     /// Targeted, in-stock lines in cart order.
     pub lines: Vec<u16>,
-    /// Buy-X-get-Y: the lines whose units may be given; otherwise equal to `lines`.
+    /// Buy-X-get-Y: the lines whose units may be given (`lines` when it has no `getItems`);
+    /// empty for every other reward.
     pub get_lines: Vec<u16>,
     /// The percentage of a percentage reward, loyalty bonus included.
     pub percent: Percent,
@@ -46,6 +49,37 @@ pub(crate) struct Candidate<'a> {
     pub code: Option<String>,
     /// What the shopper saves with this promotion alone.
     pub saving: i64,
+    /// What this promotion takes off on its own.
+    pub alone: Effect,
+    /// Bit set of the lines it may discount (`lines` ∪ `get_lines`).
+    pub mask: Vec<u64>,
+}
+
+impl Candidate<'_> {
+    /// Whether both may apply: neither is exclusive, they are not in one group, and each accepts
+    /// the other's class — except that two product discounts on different lines never meet.
+    pub fn compatible(&self, other: &Candidate) -> bool {
+        let (a, b) = (self.promo, other.promo);
+        if a.always_conflicts(b) {
+            return false;
+        }
+        if a.classes_combine(b) {
+            return true;
+        }
+        a.class == DiscountClass::Product
+            && b.class == DiscountClass::Product
+            && self.mask.iter().zip(&other.mask).all(|(x, y)| x & y == 0)
+    }
+}
+
+fn line_mask(n: usize, lines: &[u16], more: &[u16]) -> Vec<u64> {
+    let mut mask = vec![0_u64; n.div_ceil(64)];
+    for &i in lines.iter().chain(more) {
+        if let Some(w) = mask.get_mut(usize::from(i) / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    mask
 }
 
 /// What one promotion takes off: per line (dense, cart order) and off shipping.
@@ -137,6 +171,32 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// What the shopper pays for line `i` at `amount` (tax added when prices exclude it).
+    pub fn line_payable(&self, i: usize, amount: i64) -> Option<i64> {
+        if self.inclusive() {
+            return Some(amount);
+        }
+        let rate = self
+            .input
+            .lines
+            .get(i)
+            .map_or(Percent::ZERO, |l| l.tax_rate);
+        amount.checked_add(self.tax(amount, rate)?)
+    }
+
+    /// What the shopper pays for shipping at `amount`.
+    pub fn shipping_payable(&self, amount: i64) -> Option<i64> {
+        if self.inclusive() {
+            return Some(amount);
+        }
+        let rate = self
+            .input
+            .shipping
+            .as_ref()
+            .map_or(Percent::ZERO, |s| s.tax_rate);
+        amount.checked_add(self.tax(amount, rate)?)
+    }
+
     /// What the shopper pays for these line amounts and this shipping amount.
     pub fn payable(&self, lines: &[i64], shipping: i64) -> Option<i64> {
         let mut total = shipping;
@@ -199,24 +259,8 @@ impl<'a> Ctx<'a> {
         let mut remaining = self.original.clone();
         let mut shipping_remaining = self.shipping;
         let mut effects = Vec::with_capacity(set.len());
-        let sequential = self.bundle.policy.spec.compounding == Compounding::Sequential;
         for c in set {
-            let caps: Vec<i64> = remaining
-                .iter()
-                .zip(&self.floors)
-                .map(|(r, f)| (r - f).max(0))
-                .collect();
-            let effect = if sequential {
-                self.effect(c, &remaining, shipping_remaining, &caps, shipping_remaining)
-            } else {
-                self.effect(c, &self.original, self.shipping, &caps, shipping_remaining)
-            }
-            .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
-            for (r, d) in remaining.iter_mut().zip(&effect.lines) {
-                *r -= d;
-            }
-            shipping_remaining -= effect.shipping;
-            effects.push(effect);
+            effects.push(self.step(c, &mut remaining, &mut shipping_remaining)?);
         }
         let payable = self
             .payable(&remaining, shipping_remaining)
@@ -234,13 +278,46 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// What one promotion takes off, computed on `base` amounts and limited to `caps`.
+    /// Applies one more promotion to `remaining` (and shipping) in place: the search's step.
+    pub fn step(
+        &self,
+        c: &Candidate,
+        remaining: &mut [i64],
+        shipping_remaining: &mut i64,
+    ) -> Result<Effect, EvaluationError> {
+        let effect = if self.bundle.policy.spec.compounding == Compounding::Sequential {
+            self.effect(
+                c,
+                remaining,
+                *shipping_remaining,
+                remaining,
+                *shipping_remaining,
+            )
+        } else {
+            self.effect(
+                c,
+                &self.original,
+                self.shipping,
+                remaining,
+                *shipping_remaining,
+            )
+        }
+        .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
+        for (r, d) in remaining.iter_mut().zip(&effect.lines) {
+            *r -= d;
+        }
+        *shipping_remaining -= effect.shipping;
+        Ok(effect)
+    }
+
+    /// What one promotion takes off, computed on `base` amounts and limited to what is left of
+    /// each line above its floor (`remaining − floor`) and of shipping.
     fn effect(
         &self,
         c: &Candidate,
         base: &[i64],
         shipping_base: i64,
-        caps: &[i64],
+        remaining: &[i64],
         shipping_cap: i64,
     ) -> Option<Effect> {
         let lines = &self.input.lines;
@@ -367,8 +444,16 @@ impl<'a> Ctx<'a> {
             }
         }
         // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
+        let room =
+            |i: u16| (at(remaining, usize::from(i)) - at(&self.floors, usize::from(i))).max(0);
+        if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) {
+            return Some(Effect {
+                lines: d,
+                shipping: shipping.clamp(0, shipping_cap.max(0)),
+            });
+        }
         let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
-        let part_caps: Vec<i64> = targets.iter().map(|&i| at(caps, usize::from(i))).collect();
+        let part_caps: Vec<i64> = targets.iter().map(|&i| room(i)).collect();
         let ranks: Vec<u32> = targets
             .iter()
             .map(|&i| at(&self.ranks, usize::from(i)))
@@ -539,35 +624,34 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Promotions that target at least one line of the cart (or every line): the only ones the
-/// engine looks at closely.
-fn candidates_mask(bundle: &Bundle, input: &Input) -> Vec<bool> {
-    let mut mask = vec![false; bundle.promotions.len()];
-    let mut mark = |ids: Option<&Vec<u32>>| {
-        for &i in ids.into_iter().flatten() {
-            if let Some(m) = mask.get_mut(i as usize) {
-                *m = true;
-            }
-        }
-    };
-    mark(Some(&bundle.index.all_lines));
+/// Which lines each promotion's include lists hit, from the bundle's index: `(promotion, line)`
+/// pairs sorted and deduplicated. Promotions that target every line are not listed: they are
+/// always looked at. Only these promotions are looked at closely.
+fn index_hits(bundle: &Bundle, input: &Input) -> Vec<(u32, u16)> {
     let idx = &bundle.index;
-    for line in &input.lines {
-        mark(idx.by_sku.get(&line.sku));
+    let mut hits = Vec::with_capacity(input.lines.len() * 4);
+    for (i, line) in input.lines.iter().enumerate() {
+        let Ok(i) = u16::try_from(i) else { break };
+        let mut add = |ids: Option<&Vec<u32>>| {
+            hits.extend(ids.into_iter().flatten().map(|&p| (p, i)));
+        };
+        add(idx.by_sku.get(&line.sku));
         if let Some(p) = &line.product {
-            mark(idx.by_product.get(p));
+            add(idx.by_product.get(p));
         }
         if let Some(b) = &line.brand {
-            mark(idx.by_brand.get(b));
+            add(idx.by_brand.get(b));
         }
         for c in &line.categories {
-            mark(idx.by_category.get(c));
+            add(idx.by_category.get(c));
         }
         for t in &line.tags {
-            mark(idx.by_tag.get(t));
+            add(idx.by_tag.get(t));
         }
     }
-    mask
+    hits.sort_unstable();
+    hits.dedup();
+    hits
 }
 
 /// What is missing for a promotion held back only by thresholds.
@@ -582,16 +666,25 @@ enum Verdict<'a> {
     Ineligible(Reason, Option<(Candidate<'a>, Gap)>),
 }
 
-fn matching(ctx: &Ctx, sel: &Selector) -> Result<Vec<u16>, Reason> {
+/// The targeted, in-stock lines among `among` (every line when `None`).
+fn matching(ctx: &Ctx, sel: &Selector, among: Option<&[u16]>) -> Result<Vec<u16>, Reason> {
     let mut matched = false;
     let mut lines = Vec::new();
-    for (i, l) in ctx.input.lines.iter().enumerate() {
-        if sel.matches(l) {
-            matched = true;
-            if !l.out_of_stock() {
-                lines.push(u16::try_from(i).map_err(|_| Reason::NoEligibleItems)?);
+    let mut consider = |i: u16| {
+        if let Some(l) = ctx.input.lines.get(usize::from(i)) {
+            if sel.matches(l) {
+                matched = true;
+                if !l.out_of_stock() {
+                    lines.push(i);
+                }
             }
         }
+    };
+    match among {
+        Some(hits) => hits.iter().copied().for_each(&mut consider),
+        None => (0..ctx.input.lines.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .for_each(&mut consider),
     }
     match (matched, lines.is_empty()) {
         (false, _) => Err(Reason::NoEligibleItems),
@@ -600,11 +693,11 @@ fn matching(ctx: &Ctx, sel: &Selector) -> Result<Vec<u16>, Reason> {
     }
 }
 
-fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion) -> Verdict<'a> {
+fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>) -> Verdict<'a> {
     let input = ctx.input;
     let now = input.now;
     let fail = |r: Reason| Verdict::Ineligible(r, None);
-    let lines = match matching(ctx, &promo.items) {
+    let lines = match matching(ctx, &promo.items, hits) {
         Ok(l) => l,
         Err(r) => return fail(r),
     };
@@ -678,11 +771,14 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion) -> Verdict<'a> {
         Reward::BuyXGetY {
             get_items: Some(sel),
             ..
-        } => match matching(ctx, sel) {
+        } => match matching(ctx, sel, None) {
             Ok(l) => l,
             Err(r) => return fail(r),
         },
-        _ => lines.clone(),
+        Reward::BuyXGetY {
+            get_items: None, ..
+        } => lines.clone(),
+        _ => Vec::new(),
     };
     let percent = match &promo.reward {
         Reward::PercentOffLines(p) | Reward::PercentOffOrder(p) => ctx.with_loyalty(promo, *p),
@@ -697,7 +793,10 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion) -> Verdict<'a> {
         tier: None,
         code,
         saving: 0,
+        alone: Effect::default(),
+        mask: Vec::new(),
     };
+    cand.mask = line_mask(input.lines.len(), &cand.lines, &cand.get_lines);
 
     // Thresholds, on the targeted lines before any discount.
     let currency = ctx.bundle.currency;
@@ -822,23 +921,38 @@ pub(crate) struct Assessment<'a> {
 
 pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationError> {
     let bundle = ctx.bundle;
-    let mask = candidates_mask(bundle, ctx.input);
+    let hits = index_hits(bundle, ctx.input);
+    let mut cursor = 0;
+    let mut hit_lines: Vec<u16> = Vec::new();
     let currency = bundle.currency;
-    let mut not_applied: Vec<(usize, Reason)> = Vec::new();
+    let mut not_applied: Vec<(usize, Reason)> = Vec::with_capacity(bundle.promotions.len());
     let mut unlocks = Vec::new();
     let mut eligible: Vec<Candidate> = Vec::new();
     for (order, promo) in bundle.promotions.iter().enumerate() {
-        if !mask.get(order).copied().unwrap_or(false) {
+        hit_lines.clear();
+        while let Some(&(p, line)) = hits.get(cursor) {
+            if p as usize != order {
+                break;
+            }
+            hit_lines.push(line);
+            cursor += 1;
+        }
+        let among = if promo.items.includes_all() {
+            None
+        } else if hit_lines.is_empty() {
             not_applied.push((order, Reason::NoEligibleItems));
             continue;
-        }
-        match check(ctx, order, promo) {
+        } else {
+            Some(hit_lines.as_slice())
+        };
+        match check(ctx, order, promo, among) {
             Verdict::Eligible(mut cand) => {
-                let alone = ctx.apply(&[&cand])?;
+                let mut alone = ctx.apply(&[&cand])?;
                 if alone.discount == 0 {
                     not_applied.push((order, Reason::NoDiscount));
                 } else {
                     cand.saving = ctx.baseline_payable - alone.payable;
+                    cand.alone = alone.effects.pop().unwrap_or_default();
                     eligible.push(cand);
                 }
             }
@@ -883,14 +997,37 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
     } = assess(&ctx)?;
     let chosen = select::best(&ctx, &eligible)?;
     let set: Vec<&Candidate> = chosen.iter().filter_map(|&k| eligible.get(k)).collect();
-    let outcome = ctx.apply(&set)?;
+    let mut outcome = ctx.apply(&set)?;
+    // A promotion of the combination that ends up taking nothing (what it targets was already
+    // discounted away) is not on the receipt and uses no limit.
+    let mut kept = Vec::with_capacity(set.len());
+    let mut effects = Vec::with_capacity(set.len());
+    let mut emptied = Vec::new();
+    for (c, e) in set.iter().zip(std::mem::take(&mut outcome.effects)) {
+        if e.total() == Some(0) {
+            emptied.push(c.order);
+        } else {
+            kept.push(*c);
+            effects.push(e);
+        }
+    }
+    outcome.effects = effects;
+    let set = kept;
+    for order in emptied {
+        not_applied.push((
+            order,
+            Reason::LostToCombination {
+                winners: set.iter().map(|w| w.promo.id.clone()).collect(),
+            },
+        ));
+    }
     for (k, cand) in eligible.iter().enumerate() {
         if chosen.contains(&k) {
             continue;
         }
         let conflicts: Vec<Arc<str>> = set
             .iter()
-            .filter(|w| !w.promo.compatible(cand.promo))
+            .filter(|w| !w.compatible(cand))
             .map(|w| w.promo.id.clone())
             .collect();
         let reason = if conflicts.is_empty() {

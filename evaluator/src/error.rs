@@ -52,12 +52,6 @@ pub enum EvaluationError {
         expires_at: String,
         now: String,
     },
-    #[error("bundle `{bundle_id}` is not valid before {issued_at}, evaluation time is {now}")]
-    BundleNotYetValid {
-        bundle_id: String,
-        issued_at: String,
-        now: String,
-    },
     #[error("arithmetic overflow: {0}")]
     Overflow(String),
 }
@@ -96,7 +90,10 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
             return FieldError::new("$", message);
         }
         let position = format!(" at line {} column {}", inner.line(), inner.column());
-        let message = message.strip_suffix(&position).unwrap_or(&message).to_string();
+        let message = message
+            .strip_suffix(&position)
+            .unwrap_or(&message)
+            .to_string();
         FieldError::new(path, message)
     })?;
     de.end().map_err(|e| FieldError::new("$", e.to_string()))?;

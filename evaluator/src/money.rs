@@ -98,11 +98,16 @@ impl Currency {
     }
 
     /// Converts a parsed decimal into minor units, refusing more places than the currency has.
-    pub fn to_minor(&self, value: &DecimalString, path: &str) -> Result<i64, FieldError> {
+    /// `path` names the field for the error; it is only called when there is one.
+    pub fn to_minor(
+        &self,
+        value: &DecimalString,
+        path: &dyn Fn() -> String,
+    ) -> Result<i64, FieldError> {
         let d = value.0;
         if d.scale() > self.exponent {
             return Err(FieldError::new(
-                path,
+                path(),
                 format!(
                     "`{d}` has more decimal places than `{}` allows ({})",
                     self.code, self.exponent
@@ -113,7 +118,7 @@ impl Currency {
             .checked_mul(Decimal::from(10_i64.pow(self.exponent)))
             .and_then(|m| i64::try_from(m.normalize().mantissa()).ok())
             .filter(|m| *m <= MAX_MINOR)
-            .ok_or_else(|| FieldError::new(path, format!("amount `{d}` is too large")))?;
+            .ok_or_else(|| FieldError::new(path(), format!("amount `{d}` is too large")))?;
         Ok(minor)
     }
 
@@ -125,18 +130,35 @@ impl Currency {
 
 /// Formats minor units as a decimal string with `exponent` places (`-1234`, 2 → `"-12.34"`).
 pub fn format_minor(minor: i64, exponent: u32) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    if exponent == 0 {
-        return format!("{sign}{abs}");
+    // Digits from the right, the decimal point after `exponent` of them (hot: no `format!`).
+    let mut buf = [0_u8; 32];
+    let mut pos = buf.len();
+    let mut abs = minor.unsigned_abs();
+    let mut written = 0_u32;
+    while written <= exponent || abs > 0 {
+        if written == exponent && exponent > 0 {
+            pos -= 1;
+            if let Some(b) = buf.get_mut(pos) {
+                *b = b'.';
+            }
+        }
+        pos -= 1;
+        if let Some(b) = buf.get_mut(pos) {
+            // `abs % 10` is below 10, so the cast cannot truncate.
+            *b = b'0' + (abs % 10) as u8;
+        }
+        abs /= 10;
+        written += 1;
     }
-    let div = 10_u64.pow(exponent);
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / div,
-        abs % div,
-        width = exponent as usize
-    )
+    if minor < 0 {
+        pos -= 1;
+        if let Some(b) = buf.get_mut(pos) {
+            *b = b'-';
+        }
+    }
+    buf.get(pos..)
+        .map(|digits| digits.iter().map(|&b| char::from(b)).collect())
+        .unwrap_or_default()
 }
 
 /// A non-negative decimal read from a JSON string such as `"19.99"`.
@@ -197,24 +219,27 @@ impl Percent {
     pub const ZERO: Percent = Percent(0);
     pub const HUNDRED: Percent = Percent(HUNDRED_PERCENT);
 
-    pub fn from_decimal(value: &DecimalString, path: &str) -> Result<Percent, FieldError> {
+    pub fn from_decimal(
+        value: &DecimalString,
+        path: &dyn Fn() -> String,
+    ) -> Result<Percent, FieldError> {
         let d = value.0;
         if d.scale() > 6 {
             return Err(FieldError::new(
-                path,
+                path(),
                 format!("percentage `{d}` has more than 6 decimal places"),
             ));
         }
         if d > Decimal::from(100) {
             return Err(FieldError::new(
-                path,
+                path(),
                 format!("percentage `{d}` is above 100"),
             ));
         }
         let scaled = d.mantissa() * 10_i128.pow(6 - d.scale());
         u64::try_from(scaled)
             .map(Percent)
-            .map_err(|_| FieldError::new(path, format!("percentage `{d}` is invalid")))
+            .map_err(|_| FieldError::new(path(), format!("percentage `{d}` is invalid")))
     }
 
     pub fn units(self) -> u64 {
@@ -255,6 +280,20 @@ pub enum Rounding {
 pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
     if num < 0 || den <= 0 {
         return None;
+    }
+    // Most operands fit in 64 bits, where division is several times cheaper.
+    if let (Ok(n), Ok(d)) = (u64::try_from(num), u64::try_from(den)) {
+        let (q, r) = (n / d, n % d);
+        let twice = u128::from(r) * 2;
+        let d = u128::from(d);
+        let up = match mode {
+            Rounding::Down => false,
+            Rounding::Up => r > 0,
+            Rounding::HalfUp => twice >= d,
+            Rounding::HalfDown => twice > d,
+            Rounding::HalfEven => twice > d || (twice == d && q % 2 == 1),
+        };
+        return Some(i128::from(q) + i128::from(up));
     }
     let q = num / den;
     let r = num % den;
@@ -312,14 +351,21 @@ mod tests {
         let usd = Currency::from_code("USD").unwrap();
         let jpy = Currency::from_code("JPY").unwrap();
         let kwd = Currency::from_code("KWD").unwrap();
-        assert_eq!(usd.to_minor(&dec("19.9"), "p").unwrap(), 1990);
-        assert_eq!(jpy.to_minor(&dec("1500"), "p").unwrap(), 1500);
-        assert_eq!(kwd.to_minor(&dec("1.005"), "p").unwrap(), 1005);
-        assert!(usd.to_minor(&dec("1.999"), "p").is_err());
-        assert!(usd.to_minor(&dec("99999999999999999999"), "p").is_err());
+        assert_eq!(usd.to_minor(&dec("19.9"), &|| "p".into()).unwrap(), 1990);
+        assert_eq!(jpy.to_minor(&dec("1500"), &|| "p".into()).unwrap(), 1500);
+        assert_eq!(kwd.to_minor(&dec("1.005"), &|| "p".into()).unwrap(), 1005);
+        assert!(usd.to_minor(&dec("1.999"), &|| "p".into()).is_err());
+        assert!(usd
+            .to_minor(&dec("99999999999999999999"), &|| "p".into())
+            .is_err());
         assert_eq!(kwd.format(1005), "1.005");
         assert_eq!(jpy.format(-15), "-15");
         assert_eq!(usd.format(5), "0.05");
+        assert_eq!(usd.format(0), "0.00");
+        assert_eq!(usd.format(-100), "-1.00");
+        assert_eq!(usd.format(123_456_789), "1234567.89");
+        assert_eq!(jpy.format(0), "0");
+        assert_eq!(format_minor(i64::MIN, 2), "-92233720368547758.08");
     }
 
     #[test]
@@ -339,11 +385,11 @@ mod tests {
 
     #[test]
     fn percent_parse_and_format() {
-        let p = Percent::from_decimal(&dec("12.5"), "p").unwrap();
+        let p = Percent::from_decimal(&dec("12.5"), &|| "p".into()).unwrap();
         assert_eq!(p.units(), 12_500_000);
         assert_eq!(p.format(), "12.5");
-        assert!(Percent::from_decimal(&dec("100.1"), "p").is_err());
-        assert!(Percent::from_decimal(&dec("1.0000001"), "p").is_err());
+        assert!(Percent::from_decimal(&dec("100.1"), &|| "p".into()).is_err());
+        assert!(Percent::from_decimal(&dec("1.0000001"), &|| "p".into()).is_err());
         assert_eq!(percent_of(1999, p, Rounding::HalfUp), Some(250));
         assert_eq!(
             net_of(1200, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::compile::{compile_input, Bundle};
 use crate::engine::{assess, Ctx};
 use crate::model::EvaluationInput;
-use crate::select::{allowed, better, price, Score};
+use crate::select::{allowed, better, maximal, price, Score};
 use crate::{evaluate, Evaluation};
 
 const CATEGORIES: [&str; 3] = ["c0", "c1", "c2"];
@@ -90,7 +90,16 @@ fn promotion(i: usize, exp: u32) -> impl Strategy<Value = Value> {
         proptest::option::weighted(0.3, 1_u32..20),
     )
         .prop_map(
-            move |(items, reward, priority, min_sub, min_qty, cap, (exclusive, combines, group), bonus)| {
+            move |(
+                items,
+                reward,
+                priority,
+                min_sub,
+                min_qty,
+                cap,
+                (exclusive, combines, group),
+                bonus,
+            )| {
                 let mut conditions = json!({});
                 if let Some(m) = min_sub {
                     conditions["minSubtotal"] = json!(money(m, exp));
@@ -210,11 +219,20 @@ fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError
     let mut taxes = 0;
     for l in &e.lines {
         let (amount, discount, total) = (minor(&l.amount), minor(&l.discount), minor(&l.total));
-        prop_assert!(discount >= 0 && discount <= amount, "line {} discount {discount} of {amount}", l.id);
+        prop_assert!(
+            discount >= 0 && discount <= amount,
+            "line {} discount {discount} of {amount}",
+            l.id
+        );
         prop_assert_eq!(total, amount - discount);
         prop_assert!(total >= 0 && minor(&l.tax) >= 0);
         let parts: i64 = l.allocations.iter().map(|a| minor(&a.amount)).sum();
-        prop_assert_eq!(parts, discount, "allocations of line {} must sum to its discount", l.id);
+        prop_assert_eq!(
+            parts,
+            discount,
+            "allocations of line {} must sum to its discount",
+            l.id
+        );
         line_discounts += discount;
         line_totals += total;
         taxes += minor(&l.tax);
@@ -231,7 +249,12 @@ fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError
     for a in &e.applied {
         let parts: i64 = a.lines.iter().map(|l| minor(&l.amount)).sum::<i64>()
             + a.shipping.as_deref().map_or(0, minor);
-        prop_assert_eq!(parts, minor(&a.amount), "parts of {} must sum to its amount", a.promotion_id);
+        prop_assert_eq!(
+            parts,
+            minor(&a.amount),
+            "parts of {} must sum to its amount",
+            a.promotion_id
+        );
         prop_assert!(minor(&a.amount) > 0);
         applied_sum += minor(&a.amount);
     }
@@ -303,19 +326,26 @@ proptest! {
             eprintln!("candidates: {}", cands.len());
         }
         let orders = |k: usize| cands[k].order;
-        // The reference: price every allowed subset, keep the best by the documented rule.
-        let mut best = Score { payable: ctx.baseline_payable, discount: 0, set: vec![] };
+        // The reference: price every allowed (and, unless best-only, maximal) subset, keep the
+        // best by the documented rule.
         let best_only = s.bundle["pricing"]["stacking"] == "bestOnly";
-        for mask in 1_u32..(1 << cands.len()) {
+        let mut best: Option<Score> = None;
+        for mask in 0_u32..(1 << cands.len()) {
             let set: Vec<usize> = (0..cands.len()).filter(|k| mask & (1 << k) != 0).collect();
-            if (best_only && set.len() > 1) || !allowed(&cands, &set) {
+            let admissible = if best_only {
+                set.len() == 1
+            } else {
+                allowed(&cands, &set) && maximal(&cands, &set)
+            };
+            if !admissible {
                 continue;
             }
             let score = price(&ctx, &cands, &set).unwrap();
-            if better(&score, &best, &orders) {
-                best = score;
+            if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
+                best = Some(score);
             }
         }
+        let best = best.unwrap_or(Score { payable: ctx.baseline_payable, discount: 0, set: vec![] });
         let chosen = crate::select::best(&ctx, &cands).unwrap();
         let chosen_score = price(&ctx, &cands, &chosen).unwrap();
         prop_assert_eq!(&chosen, &best.set, "search chose {:?} ({} payable), reference {:?} ({} payable)",
@@ -364,10 +394,22 @@ proptest! {
 }
 
 /// The input with one more line that `promo` targets: `qty` units at `unit_price` minor units.
-fn add_targeted(input: &EvaluationInput, promo: &Value, unit_price: i64, qty: u64, exp: u32) -> EvaluationInput {
+fn add_targeted(
+    input: &EvaluationInput,
+    promo: &Value,
+    unit_price: i64,
+    qty: u64,
+    exp: u32,
+) -> EvaluationInput {
     let items = &promo["items"];
-    let sku = items["skus"].get(0).and_then(Value::as_str).unwrap_or("s-new");
-    let category = items["categories"].get(0).and_then(Value::as_str).unwrap_or("c-new");
+    let sku = items["skus"]
+        .get(0)
+        .and_then(Value::as_str)
+        .unwrap_or("s-new");
+    let category = items["categories"]
+        .get(0)
+        .and_then(Value::as_str)
+        .unwrap_or("c-new");
     let mut out = input.clone();
     if unit_price <= 0 {
         return out;
@@ -386,7 +428,8 @@ fn blocked_by_threshold(bundle: &Bundle, input: &EvaluationInput, id: &str) -> b
         &*n.promotion_id == id
             && matches!(
                 n.reason,
-                crate::Reason::BelowMinimumSubtotal { .. } | crate::Reason::BelowMinimumQuantity { .. }
+                crate::Reason::BelowMinimumSubtotal { .. }
+                    | crate::Reason::BelowMinimumQuantity { .. }
             )
     })
 }

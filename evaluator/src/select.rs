@@ -1,26 +1,36 @@
 //! Choosing the combination of eligible promotions that is best for the shopper.
 //!
-//! The rule (documented in `docs/json-reference.md`): among the allowed combinations (no
-//! exclusive promotion beside another, every pair accepting each other's class, at most one
-//! promotion per named group), the one with the lowest total to pay wins; ties go to the larger
-//! discount, then to the combination whose promotions, in application order, come first
-//! (a prefix beats a longer list). With `stacking: bestOnly` only single promotions compete.
+//! The rule (documented in `docs/json-reference.md`):
+//! - A combination is *allowed* when no exclusive promotion is beside another, no named group
+//!   has two members, and every pair accepts each other's class (`combinesWith`), except that
+//!   two product discounts that target no common line never meet and so always combine.
+//! - It is *maximal* when no other eligible promotion could be added to it: an eligible
+//!   promotion that combines with everything applied is always applied. So a promotion that
+//!   did not apply always conflicts with one that did (`notCombinable`).
+//! - Among the maximal allowed combinations, the one with the lowest total to pay wins; ties go
+//!   to the larger discount, then to the combination whose promotions, in application order,
+//!   come first (a prefix beats a longer list). With `stacking: bestOnly` only single promotions
+//!   compete.
 //!
-//! The search is a branch and bound over the candidates, dearest first. A promotion never adds
-//! more to a combination than it saves alone (thresholds are judged before discounts and each
-//! reward is monotone in the amounts it is taken from), so the standalone savings of the
-//! remaining candidates bound what a branch can still gain; a slack of a few minor units per
-//! candidate absorbs rounding. The search stops after [`MAX_NODES`] combinations and keeps the
-//! best found, which happens only with hundreds of mutually combinable candidates.
+//! The search walks the candidates in application order, applying each included one to the
+//! running amounts (one step per node), and prunes a branch when even the most it could still
+//! save cannot beat the best found: per line, the smaller of what is left of the line and what
+//! the remaining line-local promotions would take off it alone, plus the standalone totals of
+//! the remaining promotions whose parts can move between lines (order amounts, buy-X-get-Y,
+//! capped ones, or any under a line floor), with tax and a rounding slack. After
+//! [`MAX_NODES`] steps it keeps the best combination found so far; the answer is still
+//! deterministic and identical on every host.
 
 use std::cmp::Ordering;
 
+use crate::compile::Reward;
 use crate::engine::{Candidate, Ctx};
 use crate::error::EvaluationError;
-use crate::model::StackingMode;
+use crate::model::{StackingMode, TaxMode};
+use crate::money::{Percent, PERCENT_UNIT};
 
-/// Most combinations priced in one evaluation.
-pub const MAX_NODES: usize = 20_000;
+/// Most promotion steps one evaluation may take while searching.
+pub const MAX_NODES: usize = 2_000;
 
 /// How a priced combination ranks: lower payable, then larger discount, then earlier promotions.
 #[derive(Clone, Debug)]
@@ -46,16 +56,25 @@ fn compare(a: &Score, b: &Score, orders: &dyn Fn(usize) -> usize) -> Ordering {
         })
 }
 
+fn compatible(cands: &[Candidate], a: usize, b: usize) -> bool {
+    match (cands.get(a), cands.get(b)) {
+        (Some(x), Some(y)) => x.compatible(y),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn allowed(cands: &[Candidate], set: &[usize]) -> bool {
-    set.iter().enumerate().all(|(n, &a)| {
-        set.iter()
-            .skip(n + 1)
-            .all(|&b| match (cands.get(a), cands.get(b)) {
-                (Some(x), Some(y)) => x.promo.compatible(y.promo),
-                _ => false,
-            })
-    })
+    set.iter()
+        .enumerate()
+        .all(|(n, &a)| set.iter().skip(n + 1).all(|&b| compatible(cands, a, b)))
+}
+
+#[cfg(test)]
+pub(crate) fn maximal(cands: &[Candidate], set: &[usize]) -> bool {
+    (0..cands.len())
+        .filter(|k| !set.contains(k))
+        .all(|k| set.iter().any(|&c| !compatible(cands, k, c)))
 }
 
 pub(crate) fn price(
@@ -70,6 +89,21 @@ pub(crate) fn price(
         discount: outcome.discount,
         set: set.to_vec(),
     })
+}
+
+/// Whether a promotion's parts stay on the lines where it takes them alone, whatever was
+/// taken before it (so its standalone parts bound it line by line).
+fn line_local(ctx: &Ctx, c: &Candidate) -> bool {
+    let local_reward = match &c.promo.reward {
+        Reward::PercentOffLines(_)
+        | Reward::FixedPrice(_)
+        | Reward::Volume(_)
+        | Reward::Shipping { .. } => true,
+        Reward::AmountOff { per, .. } => *per != crate::model::AmountPer::Order,
+        Reward::Tiered { .. } => matches!(c.tier, Some(crate::compile::TierReward::Percent(_))),
+        Reward::PercentOffOrder(_) | Reward::BuyXGetY { .. } => false,
+    };
+    local_reward && c.promo.cap.is_none() && ctx.bundle.policy.floor.is_none()
 }
 
 /// The indices (into `cands`, in application order) of the combination to apply.
@@ -88,90 +122,312 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         }
         return Ok(best.map(|b| b.set).unwrap_or_default());
     }
-    let mut branch: Vec<usize> = (0..cands.len()).collect();
-    branch.sort_by(|&a, &b| {
-        let (sa, sb) = (
-            cands.get(a).map_or(0, |c| c.saving),
-            cands.get(b).map_or(0, |c| c.saving),
-        );
-        sb.cmp(&sa).then(a.cmp(&b))
-    });
+    let n = cands.len();
+    let lines = ctx.input.lines.len();
+    // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
+    let mut local = vec![0_i64; (n + 1) * lines];
+    let mut moving = vec![0_i64; n + 1];
+    let mut shipping = vec![0_i64; n + 1];
+    for k in (0..n).rev() {
+        let c = cands.get(k);
+        let is_local = c.is_some_and(|c| line_local(ctx, c));
+        for i in 0..lines {
+            let next = local.get((k + 1) * lines + i).copied().unwrap_or(0);
+            let own = match c {
+                Some(c) if is_local => c.alone.lines.get(i).copied().unwrap_or(0),
+                _ => 0,
+            };
+            if let Some(slot) = local.get_mut(k * lines + i) {
+                *slot = next.saturating_add(own);
+            }
+        }
+        let (own_moving, own_shipping) = match c {
+            Some(c) if !is_local => (c.alone.total().unwrap_or(i64::MAX), 0),
+            Some(c) => (0, c.alone.shipping),
+            None => (0, 0),
+        };
+        let next_moving = moving.get(k + 1).copied().unwrap_or(0);
+        let next_shipping = shipping.get(k + 1).copied().unwrap_or(0);
+        if let Some(m) = moving.get_mut(k) {
+            *m = next_moving.saturating_add(own_moving);
+        }
+        if let Some(s) = shipping.get_mut(k) {
+            *s = next_shipping.saturating_add(own_shipping);
+        }
+    }
+    // Conflicts as bit sets (row k: the candidates k cannot be combined with), and whether a
+    // later candidate conflicts with k (else leaving k out while it still fits can never end in
+    // a maximal combination).
+    let words = n.div_ceil(64);
+    let mut conflicts = vec![0_u64; n * words];
+    let mut later_conflict = vec![false; n];
+    for a in 0..n {
+        for b in a + 1..n {
+            if !compatible(cands, a, b) {
+                for (x, y) in [(a, b), (b, a)] {
+                    if let Some(w) = conflicts.get_mut(x * words + y / 64) {
+                        *w |= 1 << (y % 64);
+                    }
+                }
+                if let Some(l) = later_conflict.get_mut(a) {
+                    *l = true;
+                }
+            }
+        }
+    }
+    let max_rate = ctx
+        .input
+        .lines
+        .iter()
+        .map(|l| l.tax_rate)
+        .chain(ctx.input.shipping.as_ref().map(|s| s.tax_rate))
+        .max()
+        .unwrap_or(Percent::ZERO);
+    // A candidate identical to an earlier one in every respect that matters (reward, lines,
+    // stacking, cap) must share its fate: taken with it when they combine, never otherwise.
+    let twin_of: Vec<Option<usize>> = (0..n)
+        .map(|k| (0..k).find(|&j| twins(cands, j, k)))
+        .collect();
     let mut search = Search {
         ctx,
         cands,
-        branch,
-        slack: i64::try_from(ctx.input.lines.len())
-            .unwrap_or(i64::MAX / 4)
-            .saturating_add(2),
-        best: Score {
-            payable: ctx.baseline_payable,
-            discount: 0,
-            set: Vec::new(),
-        },
+        twin_of,
+        local,
+        moving,
+        shipping,
+        later_conflict,
+        conflicts,
+        words,
+        chosen_bits: vec![0_u64; words],
+        max_rate,
+        best: None,
         nodes: 0,
+        chosen: Vec::new(),
+        excluded: Vec::new(),
+        remaining: ctx.original.clone(),
+        shipping_remaining: ctx.shipping,
+        payable: ctx.baseline_payable,
+        discount: 0,
     };
-    let mut chosen = Vec::new();
-    search.dfs(0, &mut chosen, ctx.baseline_payable)?;
-    Ok(search.best.set)
+    search.dfs(0)?;
+    if std::env::var_os("PS_DEBUG").is_some() {
+        eprintln!("cands {} nodes {}", n, search.nodes);
+    }
+    Ok(search.best.map(|b| b.set).unwrap_or_default())
+}
+
+fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
+    let (Some(a), Some(b)) = (cands.get(j), cands.get(k)) else {
+        return false;
+    };
+    let (p, q) = (a.promo, b.promo);
+    a.saving == b.saving
+        && a.alone.shipping == b.alone.shipping
+        && a.alone.lines == b.alone.lines
+        && a.mask == b.mask
+        && a.lines == b.lines
+        && a.get_lines == b.get_lines
+        && a.percent == b.percent
+        && a.tier == b.tier
+        && p.class == q.class
+        && p.combines_with == q.combines_with
+        && !p.exclusive
+        && !q.exclusive
+        && p.group.is_none()
+        && q.group.is_none()
+        && p.cap == q.cap
+        && p.reward == q.reward
+        && p.loyalty == q.loyalty
 }
 
 struct Search<'s, 'a> {
     ctx: &'s Ctx<'a>,
     cands: &'s [Candidate<'a>],
-    branch: Vec<usize>,
-    slack: i64,
-    best: Score,
+    twin_of: Vec<Option<usize>>,
+    local: Vec<i64>,
+    moving: Vec<i64>,
+    shipping: Vec<i64>,
+    later_conflict: Vec<bool>,
+    conflicts: Vec<u64>,
+    words: usize,
+    chosen_bits: Vec<u64>,
+    max_rate: Percent,
+    best: Option<Score>,
     nodes: usize,
+    chosen: Vec<usize>,
+    excluded: Vec<usize>,
+    remaining: Vec<i64>,
+    shipping_remaining: i64,
+    /// What the shopper pays for `remaining` and `shipping_remaining`.
+    payable: i64,
+    discount: i64,
+}
+
+/// An upper bound of `amount` plus its tax at `rate` (exclusive prices): the rate rounded up to
+/// a whole percent, plus one minor unit for rounding. Cheap, it runs for every line at every node.
+fn with_tax(amount: i64, rate: Percent, exclusive: bool) -> i64 {
+    if !exclusive {
+        return amount;
+    }
+    let whole_percent = i64::try_from(rate.units().div_ceil(PERCENT_UNIT)).unwrap_or(100);
+    let tax = amount.saturating_mul(whole_percent) / 100;
+    amount.saturating_add(tax).saturating_add(2)
 }
 
 impl Search<'_, '_> {
-    fn dfs(
-        &mut self,
-        pos: usize,
-        chosen: &mut Vec<usize>,
-        payable: i64,
-    ) -> Result<(), EvaluationError> {
-        let Some(&next) = self.branch.get(pos) else {
-            return Ok(());
-        };
-        if self.nodes >= MAX_NODES {
+    /// What an effect just applied saved the shopper (tax included).
+    fn saved(&self, effect: &crate::engine::Effect) -> Option<i64> {
+        let mut saved = 0_i64;
+        for (i, d) in effect.lines.iter().enumerate() {
+            if *d > 0 {
+                let now = *self.remaining.get(i)?;
+                saved += self.ctx.line_payable(i, now + d)? - self.ctx.line_payable(i, now)?;
+            }
+        }
+        if effect.shipping > 0 {
+            let now = self.shipping_remaining;
+            saved += self.ctx.shipping_payable(now + effect.shipping)?
+                - self.ctx.shipping_payable(now)?;
+        }
+        Some(saved)
+    }
+
+    /// Whether candidate k conflicts with nothing chosen.
+    fn fits(&self, k: usize) -> bool {
+        let row = self
+            .conflicts
+            .get(k * self.words..(k + 1) * self.words)
+            .unwrap_or(&[]);
+        row.iter().zip(&self.chosen_bits).all(|(c, b)| c & b == 0)
+    }
+
+    fn set_chosen(&mut self, k: usize, on: bool) {
+        if let Some(w) = self.chosen_bits.get_mut(k / 64) {
+            if on {
+                *w |= 1 << (k % 64);
+            } else {
+                *w &= !(1 << (k % 64));
+            }
+        }
+    }
+
+    /// The most the candidates from `k` on could still take off what the shopper pays.
+    fn bound(&self, k: usize) -> i64 {
+        let lines = self.ctx.input.lines.len();
+        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+        let mut total = 0_i64;
+        for (i, line) in self.ctx.input.lines.iter().enumerate() {
+            let room = self.remaining.get(i).copied().unwrap_or(0)
+                - self.ctx.floors.get(i).copied().unwrap_or(0);
+            let local = self.local.get(k * lines + i).copied().unwrap_or(0);
+            let d = room.max(0).min(local);
+            if d > 0 {
+                total = total.saturating_add(with_tax(d, line.tax_rate, exclusive));
+            }
+        }
+        let moving = self.moving.get(k).copied().unwrap_or(0);
+        if moving > 0 {
+            let slack = i64::try_from(lines).unwrap_or(i64::MAX);
+            total = total
+                .saturating_add(with_tax(moving, self.max_rate, exclusive))
+                .saturating_add(slack);
+        }
+        let ship = self
+            .shipping
+            .get(k)
+            .copied()
+            .unwrap_or(0)
+            .min(self.shipping_remaining);
+        if ship > 0 {
+            let rate = self
+                .ctx
+                .input
+                .shipping
+                .as_ref()
+                .map_or(Percent::ZERO, |s| s.tax_rate);
+            total = total.saturating_add(with_tax(ship, rate, exclusive));
+        }
+        total
+    }
+
+    fn leaf(&mut self) -> Result<(), EvaluationError> {
+        // Maximal: everything left out conflicts with something chosen.
+        let maximal = self.excluded.iter().all(|&e| !self.fits(e));
+        if !maximal {
             return Ok(());
         }
-        // Bound: what the rest could still save, at most.
-        let compatible = |k: usize| {
+        let score = Score {
+            payable: self.payable,
+            discount: self.discount,
+            set: self.chosen.clone(),
+        };
+        let cands = self.cands;
+        let orders = |k: usize| cands.get(k).map_or(usize::MAX, |c| c.order);
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| better(&score, b, &orders))
+        {
+            self.best = Some(score);
+        }
+        Ok(())
+    }
+
+    fn dfs(&mut self, k: usize) -> Result<(), EvaluationError> {
+        if k == self.cands.len() {
+            return self.leaf();
+        }
+        if self.nodes >= MAX_NODES && self.best.is_some() {
+            return Ok(());
+        }
+        if let Some(best) = &self.best {
+            if self.payable.saturating_sub(self.bound(k)) > best.payable {
+                return Ok(());
+            }
+        }
+        let mut fits = self.fits(k);
+        let twin = self.twin_of.get(k).copied().flatten();
+        if let Some(j) = twin {
+            // Follow the twin: in when it is in (and they combine), out otherwise.
+            fits = fits && self.chosen.contains(&j);
+        }
+        if fits {
             let Some(c) = self.cands.get(k) else {
-                return false;
+                return Ok(());
             };
-            chosen.iter().all(|&j| {
-                self.cands
-                    .get(j)
-                    .is_some_and(|o| o.promo.compatible(c.promo))
-            })
-        };
-        let mut bound = 0_i64;
-        for &k in self.branch.iter().skip(pos) {
-            if compatible(k) {
-                let s = self.cands.get(k).map_or(0, |c| c.saving.max(0));
-                bound = bound.saturating_add(s).saturating_add(self.slack);
-            }
-        }
-        if payable.saturating_sub(bound) > self.best.payable {
-            return Ok(());
-        }
-        if compatible(next) {
-            chosen.push(next);
-            let mut set = chosen.clone();
-            set.sort_by_key(|&k| self.cands.get(k).map_or(usize::MAX, |c| c.order));
             self.nodes += 1;
-            let score = price(self.ctx, self.cands, &set)?;
-            let orders = |k: usize| self.cands.get(k).map_or(usize::MAX, |c| c.order);
-            let new_payable = score.payable;
-            if better(&score, &self.best, &orders) {
-                self.best = score;
+            let effect = self
+                .ctx
+                .step(c, &mut self.remaining, &mut self.shipping_remaining)?;
+            let total = effect
+                .total()
+                .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;
+            let saved = self
+                .saved(&effect)
+                .ok_or_else(|| EvaluationError::Overflow("cart total".into()))?;
+            self.discount = self.discount.saturating_add(total);
+            self.payable -= saved;
+            self.chosen.push(k);
+            self.set_chosen(k, true);
+            let result = self.dfs(k + 1);
+            self.set_chosen(k, false);
+            self.chosen.pop();
+            self.payable += saved;
+            self.discount = self.discount.saturating_sub(total);
+            for (r, d) in self.remaining.iter_mut().zip(&effect.lines) {
+                *r += d;
             }
-            self.dfs(pos + 1, chosen, new_payable)?;
-            chosen.pop();
+            self.shipping_remaining += effect.shipping;
+            result?;
         }
-        self.dfs(pos + 1, chosen, payable)
+        // Leave k out: only worth it when something later could conflict with it (a twin's
+        // fate is already decided).
+        if !fits || (twin.is_none() && self.later_conflict.get(k).copied().unwrap_or(false)) {
+            self.excluded.push(k);
+            let result = self.dfs(k + 1);
+            self.excluded.pop();
+            result?;
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,9 @@ fn bundle() -> Value {
 }
 
 fn input_with_line(line: &str) -> String {
-    format!(r#"{{"cart":{{"currency":"USD","lines":[{line}]}},"context":{{"now":"2026-06-01T12:00:00Z"}}}}"#)
+    format!(
+        r#"{{"cart":{{"currency":"USD","lines":[{line}]}},"context":{{"now":"2026-06-01T12:00:00Z"}}}}"#
+    )
 }
 
 fn err(bundle: &[u8], input: &[u8]) -> Error {
@@ -30,7 +32,10 @@ fn input_err(input: &str) -> String {
 }
 
 fn bundle_err(bundle: &str) -> String {
-    let e = err(bundle.as_bytes(), input_with_line(r#"{"id":"a","sku":"A","unitPrice":"1.00","quantity":1}"#).as_bytes());
+    let e = err(
+        bundle.as_bytes(),
+        input_with_line(r#"{"id":"a","sku":"A","unitPrice":"1.00","quantity":1}"#).as_bytes(),
+    );
     assert_eq!(e.code(), "invalidBundle", "{e}");
     e.to_string()
 }
@@ -86,20 +91,34 @@ fn malformed_documents_are_refused() {
         assert!(msg.contains(fragment), "{input:?}: {msg}");
     }
     // Deep nesting is refused without exhausting the stack.
-    let deep = format!("{{\"cart\":{{\"currency\":\"USD\",\"lines\":[{{\"id\":{}", "[".repeat(100_000));
-    assert_eq!(input_err(&deep), "input: cart.lines[0].id: invalid type: sequence, expected a string");
+    let deep = format!(
+        "{{\"cart\":{{\"currency\":\"USD\",\"lines\":[{{\"id\":{}",
+        "[".repeat(100_000)
+    );
+    assert_eq!(
+        input_err(&deep),
+        "input: cart.lines[0].id: invalid type: sequence, expected a string"
+    );
     let e = err(&serde_json::to_vec(&bundle()).unwrap(), &[0xff, 0xfe, 0x00]);
     assert_eq!(e.code(), "invalidInput");
 }
 
 #[test]
 fn unknown_currency_and_mismatch() {
-    let input = r#"{"cart":{"currency":"XXX","lines":[]},"context":{"now":"2026-06-01T12:00:00Z"}}"#;
-    assert_eq!(input_err(input), "input: cart.currency: unknown currency `XXX`");
-    let input = r#"{"cart":{"currency":"EUR","lines":[]},"context":{"now":"2026-06-01T12:00:00Z"}}"#;
+    let input =
+        r#"{"cart":{"currency":"XXX","lines":[]},"context":{"now":"2026-06-01T12:00:00Z"}}"#;
+    assert_eq!(
+        input_err(input),
+        "input: cart.currency: unknown currency `XXX`"
+    );
+    let input =
+        r#"{"cart":{"currency":"EUR","lines":[]},"context":{"now":"2026-06-01T12:00:00Z"}}"#;
     let e = err(&serde_json::to_vec(&bundle()).unwrap(), input.as_bytes());
     assert_eq!(e.code(), "evaluationFailed");
-    assert_eq!(e.to_string(), "cart currency `EUR` does not match bundle currency `USD`");
+    assert_eq!(
+        e.to_string(),
+        "cart currency `EUR` does not match bundle currency `USD`"
+    );
 }
 
 #[test]
@@ -108,23 +127,36 @@ fn oversized_cart_is_refused_not_evaluated() {
         .map(|i| format!(r#"{{"id":"l{i}","sku":"S{i}","unitPrice":"1.00","quantity":1}}"#))
         .collect();
     let msg = input_err(&input_with_line(&lines.join(",")));
-    assert_eq!(msg, "input: cart.lines: 10000 lines is more than the 1000 a cart may have");
+    assert_eq!(
+        msg,
+        "input: cart.lines: 10000 lines is more than the 1000 a cart may have"
+    );
 }
 
 #[test]
 fn bundle_errors_name_the_field() {
     let mut b = bundle();
     b["promotions"][0]["reward"]["percent"] = json!("150");
-    assert_eq!(bundle_err(&b.to_string()), "bundle: promotions[0].reward.percent: percentage `150` is above 100");
+    assert_eq!(
+        bundle_err(&b.to_string()),
+        "bundle: promotions[0].reward.percent: percentage `150` is above 100"
+    );
     let mut b = bundle();
     b["promotions"][0]["reward"]["percent"] = json!(10);
-    assert!(bundle_err(&b.to_string()).contains("invalid type: integer `10`, expected a decimal string"));
+    assert!(bundle_err(&b.to_string())
+        .contains("invalid type: integer `10`, expected a decimal string"));
     let mut b = bundle();
     b["promotions"] = json!([b["promotions"][0], b["promotions"][0]]);
-    assert_eq!(bundle_err(&b.to_string()), "bundle: promotions[1].id: duplicate promotion id `TEN`");
+    assert_eq!(
+        bundle_err(&b.to_string()),
+        "bundle: promotions[1].id: duplicate promotion id `TEN`"
+    );
     let mut b = bundle();
     b["currency"] = json!("ABC");
-    assert_eq!(bundle_err(&b.to_string()), "bundle: currency: unknown currency `ABC`");
+    assert_eq!(
+        bundle_err(&b.to_string()),
+        "bundle: currency: unknown currency `ABC`"
+    );
     let mut b = bundle();
     b["promotions"][0]["reward"] = json!({"type": "percentOff", "percent": "10", "extra": 1});
     assert!(bundle_err(&b.to_string()).contains("unknown field `extra`"));
@@ -133,10 +165,15 @@ fn bundle_errors_name_the_field() {
     assert!(bundle_err(&b.to_string()).contains("unknown variant `teleport`"));
     let mut b = bundle();
     b["format"] = json!(2);
-    assert_eq!(bundle_err(&b.to_string()), "bundle: format: unsupported format `2` (this evaluator reads 1)");
+    assert_eq!(
+        bundle_err(&b.to_string()),
+        "bundle: format: unsupported format `2` (this evaluator reads 1)"
+    );
     let mut b = bundle();
     b["expiresAt"] = json!("2027-02-30T00:00:00Z");
-    assert!(bundle_err(&b.to_string()).contains("`2027-02-30T00:00:00Z` is not an RFC 3339 instant"));
+    assert!(
+        bundle_err(&b.to_string()).contains("`2027-02-30T00:00:00Z` is not an RFC 3339 instant")
+    );
     let dup = r#"{"format":1,"format":1}"#;
     assert!(bundle_err(dup).contains("duplicate field `format`"));
 }

@@ -146,14 +146,23 @@ fn corpus() {
         cases.len(),
         failures.join("\n\n")
     );
-    assert!(cases.len() >= 80, "the corpus has only {} cases", cases.len());
+    assert!(
+        cases.len() >= 80,
+        "the corpus has only {} cases",
+        cases.len()
+    );
 }
 
 #[test]
 fn pattern_matching_is_strict() {
     let actual: Value = serde_json::json!({"a": "1.00", "b": [1, 2], "c": {"d": true}});
     let mut out = Vec::new();
-    mismatches(&serde_json::json!({"a": "1.00", "b": [1, 2]}), &actual, "$", &mut out);
+    mismatches(
+        &serde_json::json!({"a": "1.00", "b": [1, 2]}),
+        &actual,
+        "$",
+        &mut out,
+    );
     assert!(out.is_empty());
     for bad in [
         serde_json::json!({"a": "1.0"}),
