@@ -35,6 +35,8 @@ pub struct Bundle {
     pub(crate) promotions: Vec<Promotion>,
     pub(crate) index: Index,
     pub(crate) code_sets: Vec<CodeSet>,
+    /// Promotion ids in application order, shared with every evaluation's why-not list.
+    pub(crate) ids: Arc<[Arc<str>]>,
 }
 
 impl Bundle {
@@ -153,16 +155,16 @@ impl Selector {
     /// Whether the line is targeted, ignoring stock (stock is judged separately for the trace).
     pub fn matches(&self, line: &Line) -> bool {
         let included = self.includes_all()
-            || self.skus.contains(&line.sku)
-            || self.products.contains_opt(line.product.as_deref())
-            || self.categories.any(&line.categories)
-            || self.brands.contains_opt(line.brand.as_deref())
-            || self.tags.any(&line.tags);
-        let excluded = self.exclude_skus.contains(&line.sku)
-            || self.exclude_products.contains_opt(line.product.as_deref())
-            || self.exclude_categories.any(&line.categories)
-            || self.exclude_brands.contains_opt(line.brand.as_deref())
-            || self.exclude_tags.any(&line.tags)
+            || self.skus.contains(line.sku)
+            || self.products.contains_opt(line.product)
+            || self.categories.any(line.categories)
+            || self.brands.contains_opt(line.brand)
+            || self.tags.any(line.tags);
+        let excluded = self.exclude_skus.contains(line.sku)
+            || self.exclude_products.contains_opt(line.product)
+            || self.exclude_categories.any(line.categories)
+            || self.exclude_brands.contains_opt(line.brand)
+            || self.exclude_tags.any(line.tags)
             || (self.exclude_on_sale && line.on_sale);
         let low_stock_ok = match self.low_stock_at_most {
             None => true,
@@ -417,7 +419,9 @@ impl Bundle {
         }
         promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let index = Index::build(&promotions);
+        let ids: Arc<[Arc<str>]> = promotions.iter().map(|p| p.id.clone()).collect();
         Ok(Bundle {
+            ids,
             id: Arc::from(p.bundle_id.as_str()),
             version: p.version,
             audience: p.audience,
@@ -774,13 +778,13 @@ fn compile_reward(
 
 /// A validated cart line.
 #[derive(Debug)]
-pub(crate) struct Line {
-    pub id: String,
-    pub sku: String,
-    pub product: Option<String>,
-    pub categories: Vec<String>,
-    pub brand: Option<String>,
-    pub tags: Vec<String>,
+pub(crate) struct Line<'a> {
+    pub id: &'a str,
+    pub sku: &'a str,
+    pub product: Option<&'a str>,
+    pub categories: &'a [String],
+    pub brand: Option<&'a str>,
+    pub tags: &'a [String],
     pub unit_price: i64,
     pub quantity: u64,
     /// `unit_price × quantity`, in the price basis (gross when prices include tax).
@@ -791,33 +795,43 @@ pub(crate) struct Line {
     pub unit_cost: Option<i64>,
 }
 
-impl Line {
+impl Line<'_> {
     pub fn out_of_stock(&self) -> bool {
         self.stock_available.is_some_and(|s| s < self.quantity)
     }
 }
 
 #[derive(Debug)]
-pub(crate) struct Shipping {
-    pub method: String,
+pub(crate) struct Shipping<'a> {
+    pub method: &'a str,
     pub amount: i64,
-    pub country: Option<String>,
+    pub country: Option<&'a str>,
     pub tax_rate: Percent,
 }
 
 /// A validated evaluation input.
 #[derive(Debug)]
-pub(crate) struct Input {
-    pub lines: Vec<Line>,
+pub(crate) struct Input<'a> {
+    pub lines: Vec<Line<'a>>,
     /// Line indices sorted by line id: the deterministic tie-break order.
     pub by_id: Vec<u16>,
-    pub customer: crate::model::CustomerSpec,
+    pub customer: &'a crate::model::CustomerSpec,
     pub now: Instant,
-    pub channel: Option<String>,
-    pub shipping: Option<Shipping>,
+    pub channel: Option<&'a str>,
+    pub shipping: Option<Shipping<'a>>,
     /// Normalized entered codes.
     pub codes: Vec<String>,
 }
+
+/// The customer of an input that names none.
+static NO_CUSTOMER: crate::model::CustomerSpec = crate::model::CustomerSpec {
+    id: None,
+    email: None,
+    tier: None,
+    segments: Vec::new(),
+    orders_count: None,
+    region: None,
+};
 
 fn input_invalid(path: impl Into<String>, message: impl Into<String>) -> InputError {
     InputError::Invalid(FieldError::new(path, message))
@@ -831,7 +845,7 @@ pub fn parse_input(bytes: &[u8]) -> Result<EvaluationInput, InputError> {
 pub(crate) fn compile_input_inner(
     spec: &EvaluationInput,
     currency: Currency,
-) -> Result<Result<Input, EvaluationError>, InputError> {
+) -> Result<Result<Input<'_>, EvaluationError>, InputError> {
     let cart_currency = Currency::from_code(&spec.cart.currency).ok_or_else(|| {
         input_invalid(
             "cart.currency",
@@ -884,12 +898,12 @@ pub(crate) fn compile_input_inner(
             .transpose()
             .map_err(InputError::Invalid)?;
         lines.push(Line {
-            id: l.id.clone(),
-            sku: l.sku.clone(),
-            product: l.product.clone(),
-            categories: l.categories.clone(),
-            brand: l.brand.clone(),
-            tags: l.tags.clone(),
+            id: &l.id,
+            sku: &l.sku,
+            product: l.product.as_deref(),
+            categories: &l.categories,
+            brand: l.brand.as_deref(),
+            tags: &l.tags,
             unit_price,
             quantity: l.quantity,
             amount,
@@ -903,8 +917,8 @@ pub(crate) fn compile_input_inner(
         .filter_map(|i| u16::try_from(i).ok())
         .collect();
     by_id.sort_by(|&a, &b| {
-        let ia = lines.get(usize::from(a)).map(|l| l.id.as_str());
-        let ib = lines.get(usize::from(b)).map(|l| l.id.as_str());
+        let ia = lines.get(usize::from(a)).map(|l| l.id);
+        let ib = lines.get(usize::from(b)).map(|l| l.id);
         ia.cmp(&ib)
     });
     for w in by_id.windows(2) {
@@ -923,11 +937,11 @@ pub(crate) fn compile_input_inner(
     let shipping = match &spec.context.shipping {
         None => None,
         Some(s) => Some(Shipping {
-            method: s.method.clone(),
+            method: &s.method,
             amount: cart_currency
                 .to_minor(&s.amount, &|| "context.shipping.amount".into())
                 .map_err(InputError::Invalid)?,
-            country: s.country.clone(),
+            country: s.country.as_deref(),
             tax_rate: match &s.tax_rate {
                 None => Percent::ZERO,
                 Some(r) => Percent::from_decimal(r, &|| "context.shipping.taxRate".into())
@@ -961,9 +975,9 @@ pub(crate) fn compile_input_inner(
     Ok(Ok(Input {
         lines,
         by_id,
-        customer: spec.customer.clone().unwrap_or_default(),
+        customer: spec.customer.as_ref().unwrap_or(&NO_CUSTOMER),
         now: spec.context.now,
-        channel: spec.context.channel.clone(),
+        channel: spec.context.channel.as_deref(),
         shipping,
         codes,
     }))
@@ -972,6 +986,6 @@ pub(crate) fn compile_input_inner(
 pub(crate) fn compile_input(
     spec: &EvaluationInput,
     currency: Currency,
-) -> Result<Input, crate::Error> {
+) -> Result<Input<'_>, crate::Error> {
     Ok(compile_input_inner(spec, currency)??)
 }

@@ -7,8 +7,8 @@ use crate::allocate::{allocate, clamp_and_respread};
 use crate::compile::{Bundle, Floor, Input, Promotion, Reward, Selector, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::evaluation::{
-    Allocation as AllocationOut, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount,
-    LineOutcome, Reason, ShippingOutcome, Unlock,
+    Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
+    NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
 };
 use crate::model::{
     AmountPer, Compounding, DiscountClass, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis,
@@ -21,7 +21,7 @@ const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
 /// Everything about one evaluation that does not change while combinations are tried.
 pub(crate) struct Ctx<'a> {
     pub bundle: &'a Bundle,
-    pub input: &'a Input,
+    pub input: &'a Input<'a>,
     /// `ranks[line]`: the line's position in line-id order (tie-breaks).
     pub ranks: Vec<u32>,
     /// The lowest amount each line may be discounted to.
@@ -115,7 +115,7 @@ fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(bundle: &'a Bundle, input: &'a Input) -> Result<Ctx<'a>, EvaluationError> {
+    pub fn new(bundle: &'a Bundle, input: &'a Input<'a>) -> Result<Ctx<'a>, EvaluationError> {
         let n = input.lines.len();
         let mut ranks = vec![0_u32; n];
         for (rank, &line) in input.by_id.iter().enumerate() {
@@ -252,6 +252,45 @@ impl<'a> Ctx<'a> {
             self.bundle.policy.spec.allocation,
             self.rounding(),
         )
+    }
+
+    /// What an effect just applied (leaving `remaining` and `shipping_remaining`) saved the
+    /// shopper, tax included; only the lines it touched are priced again.
+    pub fn saved(
+        &self,
+        effect: &Effect,
+        remaining: &[i64],
+        shipping_remaining: i64,
+    ) -> Option<i64> {
+        let mut saved = 0_i64;
+        for (i, d) in effect.lines.iter().enumerate() {
+            if *d > 0 {
+                let now = *remaining.get(i)?;
+                saved += self.line_payable(i, now.checked_add(*d)?)? - self.line_payable(i, now)?;
+            }
+        }
+        if effect.shipping > 0 {
+            let now = shipping_remaining;
+            saved += self.shipping_payable(now.checked_add(effect.shipping)?)?
+                - self.shipping_payable(now)?;
+        }
+        Some(saved)
+    }
+
+    /// One promotion on its own: what it takes off and what that saves the shopper.
+    pub fn alone(
+        &self,
+        c: &Candidate,
+        scratch: &mut Vec<i64>,
+    ) -> Result<(Effect, i64), EvaluationError> {
+        scratch.clear();
+        scratch.extend_from_slice(&self.original);
+        let mut shipping = self.shipping;
+        let effect = self.step(c, scratch, &mut shipping)?;
+        let saving = self
+            .saved(&effect, scratch, shipping)
+            .ok_or_else(|| overflow("cart total"))?;
+        Ok((effect, saving))
     }
 
     /// Applies promotions in application order and prices the result.
@@ -627,7 +666,7 @@ impl<'a> Ctx<'a> {
 /// Which lines each promotion's include lists hit, from the bundle's index: `(promotion, line)`
 /// pairs sorted and deduplicated. Promotions that target every line are not listed: they are
 /// always looked at. Only these promotions are looked at closely.
-fn index_hits(bundle: &Bundle, input: &Input) -> Vec<(u32, u16)> {
+fn index_hits(bundle: &Bundle, input: &Input<'_>) -> Vec<(u32, u16)> {
     let idx = &bundle.index;
     let mut hits = Vec::with_capacity(input.lines.len() * 4);
     for (i, line) in input.lines.iter().enumerate() {
@@ -635,17 +674,17 @@ fn index_hits(bundle: &Bundle, input: &Input) -> Vec<(u32, u16)> {
         let mut add = |ids: Option<&Vec<u32>>| {
             hits.extend(ids.into_iter().flatten().map(|&p| (p, i)));
         };
-        add(idx.by_sku.get(&line.sku));
-        if let Some(p) = &line.product {
+        add(idx.by_sku.get(line.sku));
+        if let Some(p) = line.product {
             add(idx.by_product.get(p));
         }
-        if let Some(b) = &line.brand {
+        if let Some(b) = line.brand {
             add(idx.by_brand.get(b));
         }
-        for c in &line.categories {
+        for c in line.categories {
             add(idx.by_category.get(c));
         }
-        for t in &line.tags {
+        for t in line.tags {
             add(idx.by_tag.get(t));
         }
     }
@@ -718,9 +757,9 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
         }
     }
     let cond = &promo.conditions;
-    if !cond.channels.is_empty() && !cond.channels.contains_opt(input.channel.as_deref()) {
+    if !cond.channels.is_empty() && !cond.channels.contains_opt(input.channel) {
         return fail(Reason::ChannelMismatch {
-            channel: input.channel.clone(),
+            channel: input.channel.map(str::to_string),
         });
     }
     let customer = &input.customer;
@@ -760,8 +799,8 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
     } = &promo.reward
     {
         let ok = input.shipping.as_ref().is_some_and(|s| {
-            (methods.is_empty() || methods.contains(&s.method))
-                && (countries.is_empty() || countries.contains_opt(s.country.as_deref()))
+            (methods.is_empty() || methods.contains(s.method))
+                && (countries.is_empty() || countries.contains_opt(s.country))
         });
         if !ok {
             return fail(Reason::ShippingNotEligible);
@@ -816,19 +855,19 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
     if let Some(min) = cond.min_subtotal {
         if subtotal < min {
             gap.spend = min - subtotal;
-            reason = Some(Reason::BelowMinimumSubtotal {
+            reason = Some(Reason::BelowMinimumSubtotal(Box::new(SpendShortfall {
                 minimum: currency.format(min),
                 current: currency.format(subtotal),
                 missing: currency.format(min - subtotal),
-            });
+            })));
         }
     }
     if let Some(max) = cond.max_subtotal {
         if subtotal > max {
-            return fail(Reason::AboveMaximumSubtotal {
+            return fail(Reason::AboveMaximumSubtotal(Box::new(SpendExcess {
                 maximum: currency.format(max),
                 current: currency.format(subtotal),
-            });
+            })));
         }
     }
     if let Some(min) = cond.min_quantity {
@@ -867,11 +906,13 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
                     }
                     TierBasis::Spend => {
                         gap.spend = gap.spend.max(missing);
-                        reason.get_or_insert(Reason::BelowMinimumSubtotal {
-                            minimum: currency.format(lowest.threshold),
-                            current: currency.format(subtotal),
-                            missing: currency.format(missing),
-                        });
+                        reason.get_or_insert(Reason::BelowMinimumSubtotal(Box::new(
+                            SpendShortfall {
+                                minimum: currency.format(lowest.threshold),
+                                current: currency.format(subtotal),
+                                missing: currency.format(missing),
+                            },
+                        )));
                     }
                 }
             }
@@ -915,7 +956,8 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
 /// others with their reasons, and unlock hints.
 pub(crate) struct Assessment<'a> {
     pub eligible: Vec<Candidate<'a>>,
-    pub not_applied: Vec<(usize, Reason)>,
+    pub not_applied: Vec<(u32, Reason)>,
+    pub untargeted: Vec<u64>,
     pub unlocks: Vec<Unlock>,
 }
 
@@ -923,42 +965,61 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
     let bundle = ctx.bundle;
     let hits = index_hits(bundle, ctx.input);
     let mut cursor = 0;
-    let mut hit_lines: Vec<u16> = Vec::new();
     let currency = bundle.currency;
-    let mut not_applied: Vec<(usize, Reason)> = Vec::with_capacity(bundle.promotions.len());
+    let n = bundle.promotions.len();
+    // Every promotion starts untargeted; those the cart's lines hit (or that target every line)
+    // are looked at, in application order.
+    let mut untargeted = vec![u64::MAX; n.div_ceil(64)];
+    let mut looked_at: Vec<u32> = hits.iter().map(|(p, _)| *p).collect();
+    looked_at.extend_from_slice(&bundle.index.all_lines);
+    looked_at.sort_unstable();
+    looked_at.dedup();
+    let mut not_applied: Vec<(u32, Reason)> = Vec::with_capacity(looked_at.len());
     let mut unlocks = Vec::new();
     let mut eligible: Vec<Candidate> = Vec::new();
-    for (order, promo) in bundle.promotions.iter().enumerate() {
+    let mut scratch = Vec::with_capacity(ctx.original.len());
+    let mut hit_lines: Vec<u16> = Vec::new();
+    for &p in &looked_at {
+        let order = p as usize;
+        let Some(promo) = bundle.promotions.get(order) else {
+            continue;
+        };
+        if let Some(w) = untargeted.get_mut(order / 64) {
+            *w &= !(1 << (order % 64));
+        }
         hit_lines.clear();
-        while let Some(&(p, line)) = hits.get(cursor) {
-            if p as usize != order {
+        while let Some(&(q, line)) = hits.get(cursor) {
+            if q > p {
                 break;
             }
-            hit_lines.push(line);
+            if q == p {
+                hit_lines.push(line);
+            }
             cursor += 1;
         }
         let among = if promo.items.includes_all() {
             None
-        } else if hit_lines.is_empty() {
-            not_applied.push((order, Reason::NoEligibleItems));
-            continue;
         } else {
             Some(hit_lines.as_slice())
         };
         match check(ctx, order, promo, among) {
             Verdict::Eligible(mut cand) => {
-                let mut alone = ctx.apply(&[&cand])?;
-                if alone.discount == 0 {
-                    not_applied.push((order, Reason::NoDiscount));
+                let (effect, saving) = ctx.alone(&cand, &mut scratch)?;
+                if effect.total() == Some(0) {
+                    not_applied.push((p, Reason::NoDiscount));
                 } else {
-                    cand.saving = ctx.baseline_payable - alone.payable;
-                    cand.alone = alone.effects.pop().unwrap_or_default();
+                    cand.saving = saving;
+                    cand.alone = effect;
                     eligible.push(cand);
                 }
             }
             Verdict::Ineligible(reason, hint) => {
                 if let Some((cand, gap)) = hint {
-                    let would_give = ctx.apply(&[&cand])?.discount;
+                    let would_give = ctx
+                        .alone(&cand, &mut scratch)?
+                        .0
+                        .total()
+                        .ok_or_else(|| overflow("discount"))?;
                     if would_give > 0 {
                         unlocks.push(Unlock {
                             promotion_id: promo.id.clone(),
@@ -969,19 +1030,26 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
                         });
                     }
                 }
-                not_applied.push((order, reason));
+                not_applied.push((p, reason));
             }
+        }
+    }
+    // Bits past the last promotion are not promotions.
+    if let Some(last) = untargeted.last_mut() {
+        if n % 64 != 0 {
+            *last &= (1_u64 << (n % 64)) - 1;
         }
     }
     Ok(Assessment {
         eligible,
         not_applied,
+        untargeted,
         unlocks,
     })
 }
 
 /// Evaluates a compiled input against a bundle.
-pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, EvaluationError> {
+pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, EvaluationError> {
     if input.now >= bundle.expires_at {
         return Err(EvaluationError::BundleExpired {
             bundle_id: bundle.id.to_string(),
@@ -993,6 +1061,7 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
     let Assessment {
         eligible,
         mut not_applied,
+        untargeted,
         unlocks,
     } = assess(&ctx)?;
     let chosen = select::best(&ctx, &eligible)?;
@@ -1015,7 +1084,7 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
     let set = kept;
     for order in emptied {
         not_applied.push((
-            order,
+            u32::try_from(order).unwrap_or(u32::MAX),
             Reason::LostToCombination {
                 winners: set.iter().map(|w| w.promo.id.clone()).collect(),
             },
@@ -1037,10 +1106,15 @@ pub(crate) fn run(bundle: &Bundle, input: &Input) -> Result<Evaluation, Evaluati
         } else {
             Reason::NotCombinable { with: conflicts }
         };
-        not_applied.push((cand.order, reason));
+        not_applied.push((u32::try_from(cand.order).unwrap_or(u32::MAX), reason));
     }
     not_applied.sort_by_key(|(order, _)| *order);
 
+    let not_applied = NotApplied {
+        ids: bundle.ids.clone(),
+        untargeted,
+        reasons: not_applied,
+    };
     build(&ctx, &set, &outcome, not_applied, unlocks)
 }
 
@@ -1048,7 +1122,7 @@ fn build(
     ctx: &Ctx,
     set: &[&Candidate],
     outcome: &Outcome,
-    not_applied: Vec<(usize, Reason)>,
+    not_applied: NotApplied,
     unlocks: Vec<Unlock>,
 ) -> Result<Evaluation, EvaluationError> {
     let bundle = ctx.bundle;
@@ -1077,7 +1151,7 @@ fn build(
             })
             .collect();
         lines.push(LineOutcome {
-            id: l.id.clone(),
+            id: l.id.to_string(),
             quantity: l.quantity,
             unit_price: fmt(l.unit_price),
             amount: fmt(l.amount),
@@ -1103,7 +1177,7 @@ fn build(
                 .checked_add(tax)
                 .ok_or_else(|| overflow("tax total"))?;
             Some(ShippingOutcome {
-                method: s.method.clone(),
+                method: s.method.to_string(),
                 amount: fmt(s.amount),
                 discount: fmt(s.amount - total),
                 total: fmt(total),
@@ -1127,7 +1201,7 @@ fn build(
                 .zip(&e.lines)
                 .filter(|(_, a)| **a > 0)
                 .map(|(l, a)| LineAmount {
-                    line_id: l.id.clone(),
+                    line_id: l.id.to_string(),
                     amount: fmt(*a),
                 })
                 .collect(),
@@ -1168,15 +1242,7 @@ fn build(
         total: fmt(outcome.payable),
         lines,
         applied,
-        not_applied: not_applied
-            .into_iter()
-            .filter_map(|(order, reason)| {
-                bundle.promotions.get(order).map(|p| Ineligible {
-                    promotion_id: p.id.clone(),
-                    reason,
-                })
-            })
-            .collect(),
+        not_applied,
         unlocks,
         pending_ledger,
     })

@@ -31,7 +31,7 @@ pub struct Evaluation {
     /// The receipt: one entry per applied promotion with its total and its parts.
     pub applied: Vec<AppliedDiscount>,
     /// Every promotion that did not apply, with the reason.
-    pub not_applied: Vec<Ineligible>,
+    pub not_applied: NotApplied,
     /// Promotions held back only by a spend or quantity threshold: what is missing.
     pub unlocks: Vec<Unlock>,
     /// Limits the ledger must confirm before the applied discounts are final.
@@ -103,9 +103,75 @@ pub struct LineAmount {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Ineligible {
-    pub promotion_id: Arc<str>,
-    pub reason: Reason,
+pub struct Ineligible<'a> {
+    pub promotion_id: &'a str,
+    pub reason: &'a Reason,
+}
+
+/// Every promotion of the bundle that did not apply, in application order, with its reason.
+///
+/// Most promotions of a large bundle target nothing in a given cart; they are kept as a bit set
+/// over the bundle's ids (reason `noEligibleItems`) so an evaluation costs in proportion to the
+/// promotions the cart touches, not to the bundle. It serializes as the full JSON list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotApplied {
+    /// The bundle's promotion ids in application order.
+    pub(crate) ids: Arc<[Arc<str>]>,
+    /// Bit `k` set: promotion `k` targets no line of the cart.
+    pub(crate) untargeted: Vec<u64>,
+    /// The others that did not apply, by position in application order, sorted.
+    pub(crate) reasons: Vec<(u32, Reason)>,
+}
+
+static NO_ELIGIBLE_ITEMS: Reason = Reason::NoEligibleItems;
+
+impl NotApplied {
+    /// The entries in application order.
+    pub fn iter(&self) -> impl Iterator<Item = Ineligible<'_>> + '_ {
+        let mut explicit = self.reasons.iter().peekable();
+        self.ids.iter().enumerate().filter_map(move |(k, id)| {
+            let untargeted = self
+                .untargeted
+                .get(k / 64)
+                .is_some_and(|w| w & (1 << (k % 64)) != 0);
+            if untargeted {
+                return Some(Ineligible {
+                    promotion_id: id,
+                    reason: &NO_ELIGIBLE_ITEMS,
+                });
+            }
+            match explicit.peek() {
+                Some((order, _)) if *order as usize == k => {
+                    explicit.next().map(|(_, reason)| Ineligible {
+                        promotion_id: id,
+                        reason,
+                    })
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// How many promotions did not apply.
+    pub fn len(&self) -> usize {
+        let untargeted: u32 = self.untargeted.iter().map(|w| w.count_ones()).sum();
+        untargeted as usize + self.reasons.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Why the promotion `id` did not apply (`None` if it applied or is not in the bundle).
+    pub fn reason(&self, id: &str) -> Option<&Reason> {
+        self.iter().find(|e| e.promotion_id == id).map(|e| e.reason)
+    }
+}
+
+impl Serialize for NotApplied {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// Why a promotion did not apply. `code` is the stable machine-readable tag.
@@ -144,15 +210,8 @@ pub enum Reason {
     RegionMismatch,
     /// A code of the promotion's code set was not entered.
     CodeMissing,
-    BelowMinimumSubtotal {
-        minimum: String,
-        current: String,
-        missing: String,
-    },
-    AboveMaximumSubtotal {
-        maximum: String,
-        current: String,
-    },
+    BelowMinimumSubtotal(Box<SpendShortfall>),
+    AboveMaximumSubtotal(Box<SpendExcess>),
     BelowMinimumQuantity {
         minimum: u64,
         current: u64,
@@ -170,6 +229,22 @@ pub enum Reason {
     LostToCombination {
         winners: Vec<Arc<str>>,
     },
+}
+
+/// The targeted subtotal against a minimum (boxed: rare, and it keeps [`Reason`] small).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendShortfall {
+    pub minimum: String,
+    pub current: String,
+    pub missing: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendExcess {
+    pub maximum: String,
+    pub current: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -18,7 +18,7 @@ pub use compile::{
 pub use error::{BundleError, Error, EvaluationError, FieldError, InputError};
 pub use evaluation::{
     Allocation, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount, LineOutcome,
-    Reason, ShippingOutcome, Unlock,
+    NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
 };
 pub use model::{BundlePayload, EvaluationInput};
 pub use select::MAX_NODES;

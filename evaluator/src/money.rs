@@ -157,7 +157,8 @@ pub fn format_minor(minor: i64, exponent: u32) -> String {
         }
     }
     buf.get(pos..)
-        .map(|digits| digits.iter().map(|&b| char::from(b)).collect())
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .map(str::to_owned)
         .unwrap_or_default()
 }
 

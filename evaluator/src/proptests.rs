@@ -424,12 +424,9 @@ fn add_targeted(
 
 fn blocked_by_threshold(bundle: &Bundle, input: &EvaluationInput, id: &str) -> bool {
     let e = evaluate(bundle, input).unwrap();
-    e.not_applied.iter().any(|n| {
-        &*n.promotion_id == id
-            && matches!(
-                n.reason,
-                crate::Reason::BelowMinimumSubtotal { .. }
-                    | crate::Reason::BelowMinimumQuantity { .. }
-            )
-    })
+    let blocked = matches!(
+        e.not_applied.reason(id),
+        Some(crate::Reason::BelowMinimumSubtotal(_) | crate::Reason::BelowMinimumQuantity { .. })
+    );
+    blocked
 }

@@ -188,10 +188,24 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     let twin_of: Vec<Option<usize>> = (0..n)
         .map(|k| (0..k).find(|&j| twins(cands, j, k)))
         .collect();
+    let exclusive = ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+    let local_total: Vec<i64> = (0..=n)
+        .map(|k| {
+            ctx.input
+                .lines
+                .iter()
+                .enumerate()
+                .fold(0_i64, |acc, (i, line)| {
+                    let d = local.get(k * lines + i).copied().unwrap_or(0);
+                    acc.saturating_add(with_tax(d, line.tax_rate, exclusive))
+                })
+        })
+        .collect();
     let mut search = Search {
         ctx,
         cands,
         twin_of,
+        local_total,
         local,
         moving,
         shipping,
@@ -244,6 +258,8 @@ struct Search<'s, 'a> {
     ctx: &'s Ctx<'a>,
     cands: &'s [Candidate<'a>],
     twin_of: Vec<Option<usize>>,
+    /// `local_total[k]`: the line-local suffix from k on, all lines together, tax included.
+    local_total: Vec<i64>,
     local: Vec<i64>,
     moving: Vec<i64>,
     shipping: Vec<i64>,
@@ -266,7 +282,7 @@ struct Search<'s, 'a> {
 /// An upper bound of `amount` plus its tax at `rate` (exclusive prices): the rate rounded up to
 /// a whole percent, plus one minor unit for rounding. Cheap, it runs for every line at every node.
 fn with_tax(amount: i64, rate: Percent, exclusive: bool) -> i64 {
-    if !exclusive {
+    if !exclusive || amount == 0 {
         return amount;
     }
     let whole_percent = i64::try_from(rate.units().div_ceil(PERCENT_UNIT)).unwrap_or(100);
@@ -275,23 +291,6 @@ fn with_tax(amount: i64, rate: Percent, exclusive: bool) -> i64 {
 }
 
 impl Search<'_, '_> {
-    /// What an effect just applied saved the shopper (tax included).
-    fn saved(&self, effect: &crate::engine::Effect) -> Option<i64> {
-        let mut saved = 0_i64;
-        for (i, d) in effect.lines.iter().enumerate() {
-            if *d > 0 {
-                let now = *self.remaining.get(i)?;
-                saved += self.ctx.line_payable(i, now + d)? - self.ctx.line_payable(i, now)?;
-            }
-        }
-        if effect.shipping > 0 {
-            let now = self.shipping_remaining;
-            saved += self.ctx.shipping_payable(now + effect.shipping)?
-                - self.ctx.shipping_payable(now)?;
-        }
-        Some(saved)
-    }
-
     /// Whether candidate k conflicts with nothing chosen.
     fn fits(&self, k: usize) -> bool {
         let row = self
@@ -311,20 +310,33 @@ impl Search<'_, '_> {
         }
     }
 
-    /// The most the candidates from `k` on could still take off what the shopper pays.
-    fn bound(&self, k: usize) -> i64 {
+    /// The most the line-local candidates from `k` on could still take off what the shopper
+    /// pays, line by line.
+    fn bound_lines(&self, k: usize) -> i64 {
         let lines = self.ctx.input.lines.len();
         let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
         let mut total = 0_i64;
         for (i, line) in self.ctx.input.lines.iter().enumerate() {
+            let local = self.local.get(k * lines + i).copied().unwrap_or(0);
+            if local == 0 {
+                continue;
+            }
             let room = self.remaining.get(i).copied().unwrap_or(0)
                 - self.ctx.floors.get(i).copied().unwrap_or(0);
-            let local = self.local.get(k * lines + i).copied().unwrap_or(0);
             let d = room.max(0).min(local);
             if d > 0 {
                 total = total.saturating_add(with_tax(d, line.tax_rate, exclusive));
             }
         }
+        total
+    }
+
+    /// The most the other candidates from `k` on (parts that move between lines, shipping)
+    /// could still take off what the shopper pays.
+    fn moving_and_shipping(&self, k: usize) -> i64 {
+        let lines = self.ctx.input.lines.len();
+        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+        let mut total = 0_i64;
         let moving = self.moving.get(k).copied().unwrap_or(0);
         if moving > 0 {
             let slack = i64::try_from(lines).unwrap_or(i64::MAX);
@@ -381,7 +393,16 @@ impl Search<'_, '_> {
             return Ok(());
         }
         if let Some(best) = &self.best {
-            if self.payable.saturating_sub(self.bound(k)) > best.payable {
+            // A cheap bound first (the suffix totals, ignoring what is left of each line), the
+            // line-by-line one only when that does not settle it.
+            let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
+            let rest = self.moving_and_shipping(k);
+            if self.payable.saturating_sub(coarse.saturating_add(rest)) > best.payable
+                || self
+                    .payable
+                    .saturating_sub(self.bound_lines(k).saturating_add(rest))
+                    > best.payable
+            {
                 return Ok(());
             }
         }
@@ -403,7 +424,8 @@ impl Search<'_, '_> {
                 .total()
                 .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;
             let saved = self
-                .saved(&effect)
+                .ctx
+                .saved(&effect, &self.remaining, self.shipping_remaining)
                 .ok_or_else(|| EvaluationError::Overflow("cart total".into()))?;
             self.discount = self.discount.saturating_add(total);
             self.payable -= saved;
