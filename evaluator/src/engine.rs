@@ -13,7 +13,9 @@ use crate::evaluation::{
 use crate::model::{
     AmountPer, Compounding, DiscountClass, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis,
 };
-use crate::money::{div_round, gross_up, net_of, percent_of, Percent, Rounding, PERCENT_UNIT};
+use crate::money::{
+    div_round, gross_up, net_of, percent_of, Amount, Percent, Rounding, PERCENT_UNIT,
+};
 use crate::select;
 
 const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
@@ -856,17 +858,17 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
         if subtotal < min {
             gap.spend = min - subtotal;
             reason = Some(Reason::BelowMinimumSubtotal(Box::new(SpendShortfall {
-                minimum: currency.format(min),
-                current: currency.format(subtotal),
-                missing: currency.format(min - subtotal),
+                minimum: Amount::new(min, currency),
+                current: Amount::new(subtotal, currency),
+                missing: Amount::new(min - subtotal, currency),
             })));
         }
     }
     if let Some(max) = cond.max_subtotal {
         if subtotal > max {
             return fail(Reason::AboveMaximumSubtotal(Box::new(SpendExcess {
-                maximum: currency.format(max),
-                current: currency.format(subtotal),
+                maximum: Amount::new(max, currency),
+                current: Amount::new(subtotal, currency),
             })));
         }
     }
@@ -908,9 +910,9 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
                         gap.spend = gap.spend.max(missing);
                         reason.get_or_insert(Reason::BelowMinimumSubtotal(Box::new(
                             SpendShortfall {
-                                minimum: currency.format(lowest.threshold),
-                                current: currency.format(subtotal),
-                                missing: currency.format(missing),
+                                minimum: Amount::new(lowest.threshold, currency),
+                                current: Amount::new(subtotal, currency),
+                                missing: Amount::new(missing, currency),
                             },
                         )));
                     }
@@ -1024,9 +1026,10 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
                         unlocks.push(Unlock {
                             promotion_id: promo.id.clone(),
                             name: promo.name.clone(),
-                            missing_spend: (gap.spend > 0).then(|| currency.format(gap.spend)),
+                            missing_spend: (gap.spend > 0)
+                                .then(|| Amount::new(gap.spend, currency)),
                             missing_quantity: (gap.quantity > 0).then_some(gap.quantity),
-                            would_give: currency.format(would_give),
+                            would_give: Amount::new(would_give, currency),
                         });
                     }
                 }
@@ -1128,7 +1131,7 @@ fn build(
     let bundle = ctx.bundle;
     let input = ctx.input;
     let cur = bundle.currency;
-    let fmt = |v: i64| cur.format(v);
+    let fmt = |v: i64| Amount::new(v, cur);
     let mut tax_total = 0_i64;
     let mut lines = Vec::with_capacity(input.lines.len());
     for (i, l) in input.lines.iter().enumerate() {
@@ -1157,7 +1160,7 @@ fn build(
             amount: fmt(l.amount),
             discount: fmt(l.amount - total),
             total: fmt(total),
-            tax_rate: l.tax_rate.format(),
+            tax_rate: l.tax_rate,
             tax: fmt(tax),
             cost: l
                 .unit_cost

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::{DiscountClass, TaxMode};
+use crate::money::{Amount, Percent};
 use crate::time::Instant;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -18,15 +19,15 @@ pub struct Evaluation {
     pub evaluated_at: Instant,
     pub tax_mode: TaxMode,
     /// Sum of the line amounts before any discount (gross when prices include tax).
-    pub subtotal: String,
+    pub subtotal: Amount,
     /// Line discounts plus the shipping discount.
-    pub discount_total: String,
+    pub discount_total: Amount,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<ShippingOutcome>,
     /// All tax: lines and shipping (included in `total` when prices include tax).
-    pub tax_total: String,
+    pub tax_total: Amount,
     /// What the shopper pays.
-    pub total: String,
+    pub total: Amount,
     pub lines: Vec<LineOutcome>,
     /// The receipt: one entry per applied promotion with its total and its parts.
     pub applied: Vec<AppliedDiscount>,
@@ -42,10 +43,10 @@ pub struct Evaluation {
 #[serde(rename_all = "camelCase")]
 pub struct ShippingOutcome {
     pub method: String,
-    pub amount: String,
-    pub discount: String,
-    pub total: String,
-    pub tax: String,
+    pub amount: Amount,
+    pub discount: Amount,
+    pub total: Amount,
+    pub tax: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -53,18 +54,18 @@ pub struct ShippingOutcome {
 pub struct LineOutcome {
     pub id: String,
     pub quantity: u64,
-    pub unit_price: String,
+    pub unit_price: Amount,
     /// `unitPrice × quantity`.
-    pub amount: String,
-    pub discount: String,
+    pub amount: Amount,
+    pub discount: Amount,
     /// `amount − discount`.
-    pub total: String,
-    pub tax_rate: String,
+    pub total: Amount,
+    pub tax_rate: Percent,
     /// Tax on `total` (part of it when prices include tax).
-    pub tax: String,
+    pub tax: Amount,
     /// `unitCost × quantity`, when the cart gives a unit cost (for margin reports).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<String>,
+    pub cost: Option<Amount>,
     /// The discount of this line by promotion; the parts sum to `discount`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<Allocation>,
@@ -74,7 +75,7 @@ pub struct LineOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct Allocation {
     pub promotion_id: Arc<str>,
-    pub amount: String,
+    pub amount: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -84,11 +85,11 @@ pub struct AppliedDiscount {
     pub name: Arc<str>,
     pub class: DiscountClass,
     /// Total of this promotion: its line parts plus its shipping part.
-    pub amount: String,
+    pub amount: Amount,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<LineAmount>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<String>,
+    pub shipping: Option<Amount>,
     /// The code that unlocked it, as normalized.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -98,7 +99,7 @@ pub struct AppliedDiscount {
 #[serde(rename_all = "camelCase")]
 pub struct LineAmount {
     pub line_id: String,
-    pub amount: String,
+    pub amount: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -235,16 +236,16 @@ pub enum Reason {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SpendShortfall {
-    pub minimum: String,
-    pub current: String,
-    pub missing: String,
+    pub minimum: Amount,
+    pub current: Amount,
+    pub missing: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SpendExcess {
-    pub maximum: String,
-    pub current: String,
+    pub maximum: Amount,
+    pub current: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -254,19 +255,19 @@ pub struct Unlock {
     pub name: Arc<str>,
     /// Targeted spend still missing (before discounts, in the price basis).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub missing_spend: Option<String>,
+    pub missing_spend: Option<Amount>,
     /// Targeted units still missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing_quantity: Option<u64>,
     /// What the promotion would take off the current cart once unlocked.
-    pub would_give: String,
+    pub would_give: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerCheck {
     pub promotion_id: Arc<str>,
-    pub discount: String,
+    pub discount: Amount,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_uses: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,7 +275,7 @@ pub struct LedgerCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_day: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub budget: Option<String>,
+    pub budget: Option<Amount>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub single_use_code: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

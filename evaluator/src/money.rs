@@ -130,8 +130,56 @@ impl Currency {
 
 /// Formats minor units as a decimal string with `exponent` places (`-1234`, 2 → `"-12.34"`).
 pub fn format_minor(minor: i64, exponent: u32) -> String {
+    Amount { minor, exponent }.to_string()
+}
+
+/// An amount of money in one currency: minor units and the currency's exponent. It prints and
+/// serializes as a decimal string with exactly the currency's places (`"19.99"`, `"1500"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Amount {
+    minor: i64,
+    exponent: u32,
+}
+
+impl Amount {
+    pub fn new(minor: i64, currency: Currency) -> Amount {
+        Amount {
+            minor,
+            exponent: currency.exponent,
+        }
+    }
+
+    /// The amount in minor units (cents for USD).
+    pub fn minor(self) -> i64 {
+        self.minor
+    }
+
+    pub fn exponent(self) -> u32 {
+        self.exponent
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(digits(self.minor, self.exponent, &mut [0_u8; 32]))
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(digits(self.minor, self.exponent, &mut [0_u8; 32]))
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.format())
+    }
+}
+
+/// The decimal digits of `minor` with `exponent` places, written into `buf` (no allocation).
+fn digits(minor: i64, exponent: u32, buf: &mut [u8; 32]) -> &str {
     // Digits from the right, the decimal point after `exponent` of them (hot: no `format!`).
-    let mut buf = [0_u8; 32];
     let mut pos = buf.len();
     let mut abs = minor.unsigned_abs();
     let mut written = 0_u32;
@@ -158,7 +206,6 @@ pub fn format_minor(minor: i64, exponent: u32) -> String {
     }
     buf.get(pos..)
         .and_then(|digits| std::str::from_utf8(digits).ok())
-        .map(str::to_owned)
         .unwrap_or_default()
 }
 

@@ -208,9 +208,8 @@ fn compile(s: &Scenario) -> (Bundle, EvaluationInput) {
     (bundle, input)
 }
 
-/// Minor units of a formatted amount.
-fn minor(s: &str) -> i64 {
-    s.replace('.', "").parse().unwrap()
+fn minor(a: &crate::money::Amount) -> i64 {
+    a.minor()
 }
 
 fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError> {
@@ -248,7 +247,7 @@ fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError
     let mut applied_sum = 0;
     for a in &e.applied {
         let parts: i64 = a.lines.iter().map(|l| minor(&l.amount)).sum::<i64>()
-            + a.shipping.as_deref().map_or(0, minor);
+            + a.shipping.as_ref().map_or(0, minor);
         prop_assert_eq!(
             parts,
             minor(&a.amount),
@@ -372,7 +371,7 @@ proptest! {
         for u in &e.unlocks {
             let promo = s.bundle["promotions"].as_array().unwrap().iter()
                 .find(|p| p["id"] == *u.promotion_id).unwrap();
-            let spend = u.missing_spend.as_deref().map_or(0, minor);
+            let spend = u.missing_spend.as_ref().map_or(0, minor);
             let qty = u.missing_quantity.unwrap_or(0).max(1);
             // A new line the promotion targets, carrying exactly the missing spend (at least one
             // minor unit per unit so quantity counts too).

@@ -125,34 +125,57 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     let n = cands.len();
     let lines = ctx.input.lines.len();
     // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
-    let mut local = vec![0_i64; (n + 1) * lines];
+    let exclusive = ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+    let sparse: Vec<Parts> = cands
+        .iter()
+        .map(|c| {
+            if !line_local(ctx, c) {
+                Parts::Moving(c.alone.total().unwrap_or(i64::MAX))
+            } else if c.alone.shipping > 0 {
+                Parts::Shipping(c.alone.shipping)
+            } else {
+                Parts::Local(
+                    c.alone
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, d)| **d > 0)
+                        .filter_map(|(i, d)| u16::try_from(i).ok().map(|i| (i, *d)))
+                        .collect(),
+                )
+            }
+        })
+        .collect();
+    // Suffix sums from candidate k on: line-local parts (tax included), moving totals, shipping.
+    let mut local_total = vec![0_i64; n + 1];
     let mut moving = vec![0_i64; n + 1];
     let mut shipping = vec![0_i64; n + 1];
     for k in (0..n).rev() {
-        let c = cands.get(k);
-        let is_local = c.is_some_and(|c| line_local(ctx, c));
-        for i in 0..lines {
-            let next = local.get((k + 1) * lines + i).copied().unwrap_or(0);
-            let own = match c {
-                Some(c) if is_local => c.alone.lines.get(i).copied().unwrap_or(0),
-                _ => 0,
-            };
-            if let Some(slot) = local.get_mut(k * lines + i) {
+        let (mut own_local, mut own_moving, mut own_shipping) = (0_i64, 0_i64, 0_i64);
+        match sparse.get(k) {
+            Some(Parts::Local(parts)) => {
+                for &(i, d) in parts {
+                    let rate = ctx
+                        .input
+                        .lines
+                        .get(usize::from(i))
+                        .map_or(Percent::ZERO, |l| l.tax_rate);
+                    own_local = own_local.saturating_add(with_tax(d, rate, exclusive));
+                }
+            }
+            Some(Parts::Moving(t)) => own_moving = *t,
+            Some(Parts::Shipping(d)) => own_shipping = *d,
+            None => {}
+        }
+        for (v, own) in [
+            (&mut local_total, own_local),
+            (&mut moving, own_moving),
+            (&mut shipping, own_shipping),
+        ] {
+            let next = v.get(k + 1).copied().unwrap_or(0);
+            if let Some(slot) = v.get_mut(k) {
                 *slot = next.saturating_add(own);
             }
-        }
-        let (own_moving, own_shipping) = match c {
-            Some(c) if !is_local => (c.alone.total().unwrap_or(i64::MAX), 0),
-            Some(c) => (0, c.alone.shipping),
-            None => (0, 0),
-        };
-        let next_moving = moving.get(k + 1).copied().unwrap_or(0);
-        let next_shipping = shipping.get(k + 1).copied().unwrap_or(0);
-        if let Some(m) = moving.get_mut(k) {
-            *m = next_moving.saturating_add(own_moving);
-        }
-        if let Some(s) = shipping.get_mut(k) {
-            *s = next_shipping.saturating_add(own_shipping);
         }
     }
     // Conflicts as bit sets (row k: the candidates k cannot be combined with), and whether a
@@ -161,6 +184,7 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     let words = n.div_ceil(64);
     let mut conflicts = vec![0_u64; n * words];
     let mut later_conflict = vec![false; n];
+    let mut last_conflict = vec![0_usize; n];
     for a in 0..n {
         for b in a + 1..n {
             if !compatible(cands, a, b) {
@@ -171,6 +195,9 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
                 }
                 if let Some(l) = later_conflict.get_mut(a) {
                     *l = true;
+                }
+                if let Some(l) = last_conflict.get_mut(a) {
+                    *l = b;
                 }
             }
         }
@@ -188,28 +215,18 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     let twin_of: Vec<Option<usize>> = (0..n)
         .map(|k| (0..k).find(|&j| twins(cands, j, k)))
         .collect();
-    let exclusive = ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
-    let local_total: Vec<i64> = (0..=n)
-        .map(|k| {
-            ctx.input
-                .lines
-                .iter()
-                .enumerate()
-                .fold(0_i64, |acc, (i, line)| {
-                    let d = local.get(k * lines + i).copied().unwrap_or(0);
-                    acc.saturating_add(with_tax(d, line.tax_rate, exclusive))
-                })
-        })
-        .collect();
     let mut search = Search {
         ctx,
         cands,
+        sparse,
+        acc: vec![0; lines],
+        touched: Vec::new(),
         twin_of,
         local_total,
-        local,
         moving,
         shipping,
         later_conflict,
+        last_conflict,
         conflicts,
         words,
         chosen_bits: vec![0_u64; words],
@@ -224,9 +241,6 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         discount: 0,
     };
     search.dfs(0)?;
-    if std::env::var_os("PS_DEBUG").is_some() {
-        eprintln!("cands {} nodes {}", n, search.nodes);
-    }
     Ok(search.best.map(|b| b.set).unwrap_or_default())
 }
 
@@ -254,16 +268,30 @@ fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
         && p.loyalty == q.loyalty
 }
 
+/// What a candidate takes off alone, as the bounds see it.
+enum Parts {
+    /// Line-local parts, by line.
+    Local(Vec<(u16, i64)>),
+    /// A total that may land on any of its lines.
+    Moving(i64),
+    Shipping(i64),
+}
+
 struct Search<'s, 'a> {
     ctx: &'s Ctx<'a>,
     cands: &'s [Candidate<'a>],
+    sparse: Vec<Parts>,
+    /// Scratch for [`Search::bound_fitting`]: per-line sums and the lines touched.
+    acc: Vec<i64>,
+    touched: Vec<u16>,
     twin_of: Vec<Option<usize>>,
     /// `local_total[k]`: the line-local suffix from k on, all lines together, tax included.
     local_total: Vec<i64>,
-    local: Vec<i64>,
     moving: Vec<i64>,
     shipping: Vec<i64>,
     later_conflict: Vec<bool>,
+    /// The last candidate each one conflicts with.
+    last_conflict: Vec<usize>,
     conflicts: Vec<u64>,
     words: usize,
     chosen_bits: Vec<u64>,
@@ -310,23 +338,67 @@ impl Search<'_, '_> {
         }
     }
 
-    /// The most the line-local candidates from `k` on could still take off what the shopper
-    /// pays, line by line.
-    fn bound_lines(&self, k: usize) -> i64 {
-        let lines = self.ctx.input.lines.len();
+    /// The most the candidates from `k` on that still fit with the chosen ones could take off
+    /// what the shopper pays (candidates that conflict with a chosen one can never be added).
+    fn bound_fitting(&mut self, k: usize) -> i64 {
         let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
-        let mut total = 0_i64;
-        for (i, line) in self.ctx.input.lines.iter().enumerate() {
-            let local = self.local.get(k * lines + i).copied().unwrap_or(0);
-            if local == 0 {
+        let mut moving = 0_i64;
+        let mut ship = 0_i64;
+        for j in k..self.cands.len() {
+            if !self.fits(j) {
                 continue;
             }
+            let Some(parts) = self.sparse.get(j) else {
+                continue;
+            };
+            match parts {
+                Parts::Local(parts) => {
+                    for &(i, d) in parts {
+                        if let Some(a) = self.acc.get_mut(usize::from(i)) {
+                            if *a == 0 {
+                                self.touched.push(i);
+                            }
+                            *a = a.saturating_add(d);
+                        }
+                    }
+                }
+                Parts::Moving(total) => moving = moving.saturating_add(*total),
+                Parts::Shipping(d) => ship = ship.saturating_add(*d),
+            }
+        }
+        let mut total = 0_i64;
+        for &i in &self.touched {
+            let i = usize::from(i);
+            let acc = self.acc.get(i).copied().unwrap_or(0);
             let room = self.remaining.get(i).copied().unwrap_or(0)
                 - self.ctx.floors.get(i).copied().unwrap_or(0);
-            let d = room.max(0).min(local);
-            if d > 0 {
-                total = total.saturating_add(with_tax(d, line.tax_rate, exclusive));
+            let rate = self
+                .ctx
+                .input
+                .lines
+                .get(i)
+                .map_or(Percent::ZERO, |l| l.tax_rate);
+            total = total.saturating_add(with_tax(room.max(0).min(acc), rate, exclusive));
+            if let Some(a) = self.acc.get_mut(i) {
+                *a = 0;
             }
+        }
+        self.touched.clear();
+        if moving > 0 {
+            let slack = i64::try_from(self.ctx.input.lines.len()).unwrap_or(i64::MAX);
+            total = total
+                .saturating_add(with_tax(moving, self.max_rate, exclusive))
+                .saturating_add(slack);
+        }
+        let ship = ship.min(self.shipping_remaining);
+        if ship > 0 {
+            let rate = self
+                .ctx
+                .input
+                .shipping
+                .as_ref()
+                .map_or(Percent::ZERO, |s| s.tax_rate);
+            total = total.saturating_add(with_tax(ship, rate, exclusive));
         }
         total
     }
@@ -392,16 +464,22 @@ impl Search<'_, '_> {
         if self.nodes >= MAX_NODES && self.best.is_some() {
             return Ok(());
         }
-        if let Some(best) = &self.best {
-            // A cheap bound first (the suffix totals, ignoring what is left of each line), the
-            // line-by-line one only when that does not settle it.
+        // A candidate left out while it fitted needs a later conflicting one to be chosen; once
+        // the last of those is behind, a still-fitting one makes every completion non-maximal.
+        let stranded = self
+            .excluded
+            .iter()
+            .any(|&e| self.last_conflict.get(e).is_some_and(|&last| last < k) && self.fits(e));
+        if stranded {
+            return Ok(());
+        }
+        if let Some(best_payable) = self.best.as_ref().map(|b| b.payable) {
+            // A cheap bound first (suffix totals), then a tight one: only the candidates that
+            // still fit with what is chosen, each line capped by what is left of it.
             let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
             let rest = self.moving_and_shipping(k);
-            if self.payable.saturating_sub(coarse.saturating_add(rest)) > best.payable
-                || self
-                    .payable
-                    .saturating_sub(self.bound_lines(k).saturating_add(rest))
-                    > best.payable
+            if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable
+                || self.payable.saturating_sub(self.bound_fitting(k)) > best_payable
             {
                 return Ok(());
             }
