@@ -8,6 +8,13 @@
 //! categories or brands with random stacking flags, so a 20-line cart has ~130 eligible
 //! promotions and the combination search runs into its step budget.
 //! Run: `cargo bench -p promoseal-evaluator --bench evaluate`.
+// Test and benchmark code may panic: the no-panic lints guard library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use promoseal_evaluator::{evaluate, Bundle, EvaluationInput};

@@ -217,7 +217,7 @@ pub(crate) enum Reward {
     BuyXGetY {
         buy: u64,
         get: u64,
-        get_items: Option<Selector>,
+        get_items: Option<Box<Selector>>,
         percent: Percent,
         max_applications: Option<u64>,
     },
@@ -404,16 +404,15 @@ impl Bundle {
                     format!("duplicate promotion id `{}`", spec.id),
                 ));
             }
-            let group = match &spec.stacking.group {
-                None => None,
-                Some(g) => Some(match groups.iter().position(|x| *x == g.as_str()) {
-                    Some(k) => k,
-                    None => {
+            let group = spec.stacking.group.as_ref().map(|g| {
+                groups
+                    .iter()
+                    .position(|x| *x == g.as_str())
+                    .unwrap_or_else(|| {
                         groups.push(g.as_str());
                         groups.len() - 1
-                    }
-                }),
-            };
+                    })
+            });
             let group = group.map(|g| u32::try_from(g).unwrap_or(u32::MAX));
             promotions.push(compile_promotion(spec, &path, currency, &code_sets, group)?);
         }
@@ -663,7 +662,7 @@ fn compile_reward(
             Reward::BuyXGetY {
                 buy: u64::from(*buy_quantity),
                 get: u64::from(*get_quantity),
-                get_items: get_items.as_ref().map(Selector::new),
+                get_items: get_items.as_ref().map(|s| Box::new(Selector::new(s))),
                 percent: match p {
                     Some(p) => percent(p, "reward.percent")?,
                     None => Percent::HUNDRED,

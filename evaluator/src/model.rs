@@ -265,7 +265,7 @@ pub enum RewardSpec {
         buy_quantity: u32,
         get_quantity: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        get_items: Option<ItemSelector>,
+        get_items: Option<Box<ItemSelector>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         percent: Option<DecimalString>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,1 +1,158 @@
+//! The `promoseal` binary, run as a release engineer runs it.
 
+// Test code may panic: the no-panic lints guard library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn promoseal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promoseal"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn eval_prints_the_evaluation() {
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        "examples/cart.json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bundleId"], "demo-shop");
+    assert_eq!(v["subtotal"], "147.50");
+    // Every promotion is accounted for: applied or with a reason.
+    let applied = v["applied"].as_array().unwrap().len();
+    let not_applied = v["notApplied"].as_array().unwrap().len();
+    assert_eq!(applied + not_applied, 5);
+}
+
+#[test]
+fn now_overrides_the_input_time() {
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        "examples/cart.json",
+        "--now",
+        "2026-12-01T09:30:00+01:00",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["evaluatedAt"], "2026-12-01T08:30:00Z");
+}
+
+#[test]
+fn unsigned_payloads_need_the_explicit_flag() {
+    let out = promoseal(&[
+        "eval",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        "examples/cart.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("pass `--unsigned`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_a_failure_exit() {
+    let dir = std::env::temp_dir().join(format!("promoseal-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cart = dir.join("cart.json");
+    std::fs::write(
+        &cart,
+        r#"{"cart":{"currency":"USD","lines":[{"id":"1","sku":"A","unitPrice":12.5,"quantity":1}]},"context":{"now":"2026-11-21T15:00:00Z"}}"#,
+    )
+    .unwrap();
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        cart.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "promoseal: error: input: cart.lines[0].unitPrice: invalid type: floating point `12.5`, expected a decimal string such as \"19.99\""
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/nope.json",
+        "--cart",
+        "examples/cart.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read `examples/nope.json`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        "examples/cart.json",
+        "--now",
+        "2028-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("bundle `demo-shop` expired at 2027-11-01T00:00:00Z"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = promoseal(&[
+        "eval",
+        "--unsigned",
+        "--bundle",
+        "examples/bundle.json",
+        "--cart",
+        "examples/cart.json",
+        "--now",
+        "tomorrow",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--now: `tomorrow` is not an RFC 3339 instant"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,3 +1,14 @@
+//! Evaluates the benchmark's typical 20-line cart against 1,000 promotions N times, for
+//! profilers: `valgrind --tool=callgrind target/release/examples/profile 200` or `perf record`.
+
+// Benchmark code may panic: the no-panic lints guard library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../benches/evaluate.rs"]
 #[allow(dead_code)]
 mod gen;

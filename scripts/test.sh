@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the wasm32 build of the pure core, the core's
+# dependency boundary, and every test (unit, property, corpus, bad input, CLI, doc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "evaluator builds for wasm32-unknown-unknown"
+cargo build -p promoseal-evaluator --target wasm32-unknown-unknown --release --locked
+
+step "the pure core depends on no host runtime"
+forbidden='^(worker|js-sys|web-sys|wasm-bindgen|tokio|getrandom|rand|chrono|time|axum|sqlx) '
+if cargo tree -p promoseal-evaluator -e normal --prefix none --locked | grep -E "$forbidden"; then
+  echo "error: promoseal-evaluator must stay pure (no runtime, clock or randomness crates)" >&2
+  exit 1
+fi
+
+step "cargo test"
+cargo test --workspace --locked
