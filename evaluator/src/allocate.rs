@@ -3,6 +3,26 @@
 use crate::model::Allocation;
 use crate::money::{div_round, Rounding};
 
+/// One participant of an allocation: its weight and tie-break rank in, its share out.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot {
+    pub weight: i64,
+    pub rank: u32,
+    pub share: i64,
+    remainder: i128,
+}
+
+impl Slot {
+    pub fn new(weight: i64, rank: u32) -> Slot {
+        Slot {
+            weight,
+            rank,
+            share: 0,
+            remainder: 0,
+        }
+    }
+}
+
 /// Splits `total` (≥ 0) over participants in proportion to `weights` (≥ 0); the parts sum to
 /// `total` exactly. `ranks` orders ties (lower first): the line-id order, so the answer does not
 /// depend on cart order where the method does not. All zero weights count as equal weights.
@@ -13,64 +33,95 @@ pub(crate) fn allocate(
     method: Allocation,
     rounding: Rounding,
 ) -> Option<Vec<i64>> {
-    let n = weights.len();
-    if n == 0 || total < 0 || weights.iter().any(|w| *w < 0) {
-        return if total == 0 { Some(vec![0; n]) } else { None };
+    let mut slots: Vec<Slot> = weights
+        .iter()
+        .enumerate()
+        .map(|(k, w)| Slot::new(*w, ranks.get(k).copied().unwrap_or(u32::MAX)))
+        .collect();
+    allocate_slots(total, &mut slots, method, rounding)?;
+    Some(slots.iter().map(|s| s.share).collect())
+}
+
+/// [`allocate`] in place: reads each slot's weight and rank, writes its share.
+pub(crate) fn allocate_slots(
+    total: i64,
+    slots: &mut [Slot],
+    method: Allocation,
+    rounding: Rounding,
+) -> Option<()> {
+    let n = slots.len();
+    if n == 0 || total < 0 || slots.iter().any(|s| s.weight < 0) {
+        return (total == 0).then_some(());
     }
-    let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+    let sum: i128 = slots.iter().map(|s| i128::from(s.weight)).sum();
     let equal = sum == 0;
-    let w = |k: usize| -> i128 {
+    let weight = |s: &Slot| -> i128 {
         if equal {
             1
         } else {
-            weights.get(k).map_or(0, |w| i128::from(*w))
+            i128::from(s.weight)
         }
     };
     let sum = if equal { i128::try_from(n).ok()? } else { sum };
     let t = i128::from(total);
-    let mut shares = Vec::with_capacity(n);
-    let mut remainders = Vec::with_capacity(n);
-    for k in 0..n {
-        let num = t.checked_mul(w(k))?;
-        shares.push(num / sum);
-        remainders.push(num % sum);
+    let mut given: i128 = 0;
+    for s in slots.iter_mut() {
+        let (q, r) = div_rem(t.checked_mul(weight(s))?, sum);
+        s.share = i64::try_from(q).ok()?;
+        s.remainder = r;
+        given += q;
     }
-    let given: i128 = shares.iter().sum();
     let left = usize::try_from(t - given).ok()?;
     match method {
         Allocation::LargestRemainder => {
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|&a, &b| {
-                remainders
-                    .get(b)
-                    .cmp(&remainders.get(a))
-                    .then_with(|| ranks.get(a).cmp(&ranks.get(b)))
-            });
-            for k in order.into_iter().take(left) {
-                *shares.get_mut(k)? += 1;
+            // One unit each to the `left` largest remainders, ties to the lower rank.
+            let key = |s: &Slot| (s.remainder, std::cmp::Reverse(s.rank));
+            if left * 4 <= n || n <= 16 {
+                for _ in 0..left {
+                    let best = slots
+                        .iter_mut()
+                        .filter(|s| s.remainder >= 0)
+                        .max_by_key(|s| key(s))?;
+                    best.share += 1;
+                    best.remainder = -1;
+                }
+            } else {
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_unstable_by_key(|&k| std::cmp::Reverse(slots.get(k).map(key)));
+                for &k in order.iter().take(left) {
+                    slots.get_mut(k)?.share += 1;
+                }
             }
         }
         Allocation::RemainderToFirst => {
             // `left` < n, so each of the first `left` participants takes one unit.
-            for s in shares.iter_mut().take(left) {
-                *s += 1;
+            for s in slots.iter_mut().take(left) {
+                s.share += 1;
             }
         }
         Allocation::RemainderToLast => {
-            *shares.last_mut()? += i128::try_from(left).ok()?;
+            slots.last_mut()?.share += i64::try_from(left).ok()?;
         }
         Allocation::CarryForward => {
             let mut cumulative: i128 = 0;
             let mut previous: i128 = 0;
-            for (k, share) in shares.iter_mut().enumerate() {
-                cumulative += w(k);
+            for s in slots.iter_mut() {
+                cumulative += weight(s);
                 let rounded = div_round(t.checked_mul(cumulative)?, sum, rounding)?;
-                *share = rounded - previous;
+                s.share = i64::try_from(rounded - previous).ok()?;
                 previous = rounded;
             }
         }
     }
-    shares.into_iter().map(|s| i64::try_from(s).ok()).collect()
+    Some(())
+}
+
+/// Quotient and remainder of non-negative operands, in 64 bits when they fit (much cheaper).
+fn div_rem(num: i128, den: i128) -> (i128, i128) {
+    match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) if d > 0 => (i128::from(n / d), i128::from(n % d)),
+        _ => (num / den, num % den),
+    }
 }
 
 /// Clamps each share to its cap and spreads the excess over the others in proportion to their

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::allocate::{allocate, clamp_and_respread};
+use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
 use crate::compile::{Bundle, Floor, Input, Promotion, Reward, Selector, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::evaluation::{
@@ -240,20 +240,6 @@ impl<'a> Ctx<'a> {
         } else {
             Some(amount)
         }
-    }
-
-    fn allocate(&self, total: i64, lines: &[u16], weights: &[i64]) -> Option<Vec<i64>> {
-        let ranks: Vec<u32> = lines
-            .iter()
-            .map(|&l| at(&self.ranks, usize::from(l)))
-            .collect();
-        allocate(
-            total,
-            weights,
-            &ranks,
-            self.bundle.policy.spec.allocation,
-            self.rounding(),
-        )
     }
 
     /// What an effect just applied (leaving `remaining` and `shipping_remaining`) saved the
@@ -540,10 +526,18 @@ impl<'a> Ctx<'a> {
 
     /// One amount spread over the targeted lines in proportion to their amounts.
     fn spread(&self, total: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
-        let weights: Vec<i64> = targets.iter().map(|&i| at(base, usize::from(i))).collect();
-        let parts = self.allocate(total, targets, &weights)?;
-        for (&i, part) in targets.iter().zip(parts) {
-            *d.get_mut(usize::from(i))? = part;
+        let mut slots: Vec<Slot> = targets
+            .iter()
+            .map(|&i| Slot::new(at(base, usize::from(i)), at(&self.ranks, usize::from(i))))
+            .collect();
+        allocate_slots(
+            total,
+            &mut slots,
+            self.bundle.policy.spec.allocation,
+            self.rounding(),
+        )?;
+        for (&i, slot) in targets.iter().zip(&slots) {
+            *d.get_mut(usize::from(i))? = slot.share;
         }
         Some(())
     }

@@ -240,6 +240,18 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         payable: ctx.baseline_payable,
         discount: 0,
     };
+    // A strong first incumbent makes the bounds bite early: take candidates by standalone
+    // saving, largest first, whenever they fit (a maximal combination by construction).
+    let mut by_saving: Vec<usize> = (0..n).collect();
+    by_saving.sort_by_key(|&k| (std::cmp::Reverse(cands.get(k).map_or(0, |c| c.saving)), k));
+    let mut greedy: Vec<usize> = Vec::new();
+    for k in by_saving {
+        if greedy.iter().all(|&j| compatible(cands, j, k)) {
+            greedy.push(k);
+        }
+    }
+    greedy.sort_unstable();
+    search.best = Some(price(ctx, cands, &greedy)?);
     search.dfs(0)?;
     Ok(search.best.map(|b| b.set).unwrap_or_default())
 }
@@ -307,15 +319,23 @@ struct Search<'s, 'a> {
     discount: i64,
 }
 
-/// An upper bound of `amount` plus its tax at `rate` (exclusive prices): the rate rounded up to
-/// a whole percent, plus one minor unit for rounding. Cheap, it runs for every line at every node.
+/// An upper bound of what taking `amount` off a line saves with its tax at `rate` (exclusive
+/// prices): the amount, its exact tax rounded up, and one minor unit for the line's tax rounding.
 fn with_tax(amount: i64, rate: Percent, exclusive: bool) -> i64 {
-    if !exclusive || amount == 0 {
-        return amount;
+    if !exclusive || amount <= 0 {
+        return amount.max(0);
     }
-    let whole_percent = i64::try_from(rate.units().div_ceil(PERCENT_UNIT)).unwrap_or(100);
-    let tax = amount.saturating_mul(whole_percent) / 100;
-    amount.saturating_add(tax).saturating_add(2)
+    let tax = u64::try_from(amount)
+        .ok()
+        .and_then(|a| a.checked_mul(rate.units()))
+        .map(|t| t.div_ceil(100 * PERCENT_UNIT))
+        .and_then(|t| i64::try_from(t).ok())
+        .unwrap_or_else(|| {
+            amount.saturating_mul(i64::try_from(rate.units().div_ceil(PERCENT_UNIT)).unwrap_or(100))
+                / 100
+                + 1
+        });
+    amount.saturating_add(tax).saturating_add(1)
 }
 
 impl Search<'_, '_> {
