@@ -381,7 +381,7 @@ impl Bundle {
                 if n.is_empty() || n.len() > MAX_CODE_LEN {
                     return Err(invalid(
                         format!("{path}.codes[{j}]"),
-                        format!("a code must have 1 to {MAX_CODE_LEN} characters"),
+                        format!("a code must have 1 to {MAX_CODE_LEN} bytes"),
                     ));
                 }
                 codes.push(n);
@@ -478,10 +478,7 @@ fn compile_promotion(
         Percent::from_decimal(v, &|| format!("{path}.{field}")).map_err(BundleError::Invalid)
     };
     if spec.id.is_empty() || spec.id.len() > 128 {
-        return Err(invalid(
-            format!("{path}.id"),
-            "must have 1 to 128 characters",
-        ));
+        return Err(invalid(format!("{path}.id"), "must have 1 to 128 bytes"));
     }
     if let (Some(s), Some(e)) = (spec.starts_at, spec.ends_at) {
         if e <= s {
@@ -960,7 +957,7 @@ pub(crate) fn compile_input_inner(
         if n.is_empty() || n.len() > MAX_CODE_LEN {
             return Err(input_invalid(
                 format!("context.codes[{i}]"),
-                format!("a code must have 1 to {MAX_CODE_LEN} characters"),
+                format!("a code must have 1 to {MAX_CODE_LEN} bytes"),
             ));
         }
         codes.push(n);

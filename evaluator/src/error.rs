@@ -68,7 +68,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable machine code: `bundle`, `input` or `evaluation`.
+    /// A stable machine code: `invalidBundle`, `invalidInput` or `evaluationFailed`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Bundle(_) => "invalidBundle",

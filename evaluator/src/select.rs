@@ -29,7 +29,7 @@ use crate::error::EvaluationError;
 use crate::model::{StackingMode, TaxMode};
 use crate::money::{Percent, PERCENT_UNIT};
 
-/// Most promotion steps one evaluation may take while searching.
+/// Most search nodes (each prices one promotion or bounds one branch) per evaluation.
 pub const MAX_NODES: usize = 2_000;
 
 /// How a priced combination ranks: lower payable, then larger discount, then earlier promotions.
@@ -404,11 +404,17 @@ impl Search<'_, '_> {
             }
         }
         self.touched.clear();
+        total.saturating_add(self.moving_and_shipping_bound(moving, ship))
+    }
+
+    /// What `moving` (parts that may land on any line) and `ship` (off shipping) can save at
+    /// most: tax at the highest rate in the cart, one minor unit of rounding per line.
+    fn moving_and_shipping_bound(&self, moving: i64, ship: i64) -> i64 {
+        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+        let mut total = 0_i64;
         if moving > 0 {
             let slack = i64::try_from(self.ctx.input.lines.len()).unwrap_or(i64::MAX);
-            total = total
-                .saturating_add(with_tax(moving, self.max_rate, exclusive))
-                .saturating_add(slack);
+            total = with_tax(moving, self.max_rate, exclusive).saturating_add(slack);
         }
         let ship = ship.min(self.shipping_remaining);
         if ship > 0 {
@@ -426,32 +432,9 @@ impl Search<'_, '_> {
     /// The most the other candidates from `k` on (parts that move between lines, shipping)
     /// could still take off what the shopper pays.
     fn moving_and_shipping(&self, k: usize) -> i64 {
-        let lines = self.ctx.input.lines.len();
-        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
-        let mut total = 0_i64;
         let moving = self.moving.get(k).copied().unwrap_or(0);
-        if moving > 0 {
-            let slack = i64::try_from(lines).unwrap_or(i64::MAX);
-            total = total
-                .saturating_add(with_tax(moving, self.max_rate, exclusive))
-                .saturating_add(slack);
-        }
-        let ship = self
-            .shipping
-            .get(k)
-            .copied()
-            .unwrap_or(0)
-            .min(self.shipping_remaining);
-        if ship > 0 {
-            let rate = self
-                .ctx
-                .input
-                .shipping
-                .as_ref()
-                .map_or(Percent::ZERO, |s| s.tax_rate);
-            total = total.saturating_add(with_tax(ship, rate, exclusive));
-        }
-        total
+        let ship = self.shipping.get(k).copied().unwrap_or(0);
+        self.moving_and_shipping_bound(moving, ship)
     }
 
     fn leaf(&mut self) -> Result<(), EvaluationError> {
@@ -481,7 +464,9 @@ impl Search<'_, '_> {
         if k == self.cands.len() {
             return self.leaf();
         }
-        if self.nodes >= MAX_NODES && self.best.is_some() {
+        // Every node counts against the budget: the bounds cost as much as a step.
+        self.nodes += 1;
+        if self.nodes > MAX_NODES && self.best.is_some() {
             return Ok(());
         }
         // A candidate left out while it fitted needs a later conflicting one to be chosen; once
@@ -514,7 +499,6 @@ impl Search<'_, '_> {
             let Some(c) = self.cands.get(k) else {
                 return Ok(());
             };
-            self.nodes += 1;
             let effect = self
                 .ctx
                 .step(c, &mut self.remaining, &mut self.shipping_remaining)?;
