@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use promoseal_evaluator::{evaluate, parse_input, time::Instant, Bundle};
 
+mod windows;
+
 #[derive(Parser)]
 #[command(
     name = "promoseal",
@@ -39,6 +41,27 @@ enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Expand a recurring window in a named time zone into the UTC `intervals` of a promotion.
+    Windows {
+        /// IANA time zone, e.g. `Europe/Paris`.
+        #[arg(long)]
+        zone: String,
+        /// Comma-separated weekdays (`mon,tue,…`); every day when omitted.
+        #[arg(long, default_value = "")]
+        days: String,
+        /// Opening wall-clock time, `HH:MM`.
+        #[arg(long)]
+        from: String,
+        /// Closing wall-clock time, `HH:MM` (at or before `--from`: the next day).
+        #[arg(long)]
+        to: String,
+        /// Start of the range to expand (RFC 3339), e.g. the promotion's start.
+        #[arg(long)]
+        start: String,
+        /// End of the range (RFC 3339), e.g. the bundle's expiry.
+        #[arg(long)]
+        until: String,
+    },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -67,6 +90,24 @@ fn eval(bundle: &Path, cart: &Path, now: Option<&str>, unsigned: bool, pretty: b
     Ok(())
 }
 
+fn expand_windows(
+    zone: &str,
+    days: &str,
+    from: &str,
+    to: &str,
+    start: &str,
+    until: &str,
+) -> Result<()> {
+    let recurring = windows::Recurring::parse(zone, days, from, to)?;
+    let instant = |s: &str, what: &str| -> Result<jiff::Timestamp> {
+        s.parse()
+            .with_context(|| format!("--{what}: `{s}` is not an RFC 3339 instant"))
+    };
+    let intervals = recurring.expand(instant(start, "start")?, instant(until, "until")?)?;
+    println!("{}", serde_json::to_string_pretty(&intervals)?);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -77,6 +118,14 @@ fn main() -> ExitCode {
             unsigned,
             pretty,
         } => eval(bundle, cart, now.as_deref(), *unsigned, *pretty),
+        Command::Windows {
+            zone,
+            days,
+            from,
+            to,
+            start,
+            until,
+        } => expand_windows(zone, days, from, to, start, until),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,3 +156,50 @@ fn bad_input_is_a_clear_error_and_a_failure_exit() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn windows_expand_a_recurring_window_into_utc_intervals() {
+    let out = promoseal(&[
+        "windows",
+        "--zone",
+        "Europe/Paris",
+        "--days",
+        "sat,sun",
+        "--from",
+        "09:00",
+        "--to",
+        "17:00",
+        "--start",
+        "2026-03-27T00:00:00Z",
+        "--until",
+        "2026-03-30T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            { "start": "2026-03-28T08:00:00Z", "end": "2026-03-28T16:00:00Z" },
+            { "start": "2026-03-29T07:00:00Z", "end": "2026-03-29T15:00:00Z" }
+        ])
+    );
+    let out = promoseal(&[
+        "windows",
+        "--zone",
+        "Nowhere/Town",
+        "--from",
+        "09:00",
+        "--to",
+        "17:00",
+        "--start",
+        "2026-03-27T00:00:00Z",
+        "--until",
+        "2026-03-30T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown time zone `Nowhere/Town`"),
+        "{}",
+        stderr(&out)
+    );
+}
