@@ -17,7 +17,7 @@
 )]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use promoseal_evaluator::{evaluate, Bundle, EvaluationInput};
+use promoseal_evaluator::{evaluate, parse_input, to_json, Bundle, EvaluationInput};
 use serde_json::{json, Value};
 use std::hint::black_box;
 
@@ -215,6 +215,19 @@ fn bench(c: &mut Criterion) {
     let input20 = input(Shop::Dense, 20);
     group.bench_function("dense-1000-promotions/20-lines", |b| {
         b.iter(|| evaluate(black_box(&dense), black_box(&input20)).unwrap())
+    });
+    group.finish();
+
+    // What a binding pays per request: parse the input JSON, evaluate, serialize the answer
+    // (the 1,000-promotion why-not list included).
+    let mut group = c.benchmark_group("json");
+    let compiled = Bundle::from_json(&bundle(Shop::Typical, 1_000)).unwrap();
+    let bytes = serde_json::to_vec(&input(Shop::Typical, 20)).unwrap();
+    group.bench_function("typical-1000-promotions/20-lines", |b| {
+        b.iter(|| {
+            let input = parse_input(black_box(&bytes)).unwrap();
+            to_json(&evaluate(&compiled, &input).unwrap()).unwrap()
+        })
     });
     group.finish();
 
