@@ -829,8 +829,8 @@ static NO_CUSTOMER: crate::model::CustomerSpec = crate::model::CustomerSpec {
     region: None,
 };
 
-fn input_invalid(path: impl Into<String>, message: impl Into<String>) -> InputError {
-    InputError::Invalid(FieldError::new(path, message))
+fn input_invalid(path: impl Into<String>, message: impl Into<String>) -> crate::Error {
+    InputError::Invalid(FieldError::new(path, message)).into()
 }
 
 /// Parses an evaluation input strictly from JSON bytes.
@@ -838,10 +838,11 @@ pub fn parse_input(bytes: &[u8]) -> Result<EvaluationInput, InputError> {
     crate::error::parse_json(bytes).map_err(InputError::Parse)
 }
 
-pub(crate) fn compile_input_inner(
+/// Validates an input against the bundle's currency.
+pub(crate) fn compile_input(
     spec: &EvaluationInput,
     currency: Currency,
-) -> Result<Result<Input<'_>, EvaluationError>, InputError> {
+) -> Result<Input<'_>, crate::Error> {
     let cart_currency = Currency::from_code(&spec.cart.currency).ok_or_else(|| {
         input_invalid(
             "cart.currency",
@@ -963,12 +964,13 @@ pub(crate) fn compile_input_inner(
         codes.push(n);
     }
     if cart_currency != currency {
-        return Ok(Err(EvaluationError::CurrencyMismatch {
+        return Err(EvaluationError::CurrencyMismatch {
             cart: cart_currency.code().to_string(),
             bundle: currency.code().to_string(),
-        }));
+        }
+        .into());
     }
-    Ok(Ok(Input {
+    Ok(Input {
         lines,
         by_id,
         customer: spec.customer.as_ref().unwrap_or(&NO_CUSTOMER),
@@ -976,12 +978,5 @@ pub(crate) fn compile_input_inner(
         channel: spec.context.channel.as_deref(),
         shipping,
         codes,
-    }))
-}
-
-pub(crate) fn compile_input(
-    spec: &EvaluationInput,
-    currency: Currency,
-) -> Result<Input<'_>, crate::Error> {
-    Ok(compile_input_inner(spec, currency)??)
+    })
 }

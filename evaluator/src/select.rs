@@ -178,13 +178,12 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
             }
         }
     }
-    // Conflicts as bit sets (row k: the candidates k cannot be combined with), and whether a
-    // later candidate conflicts with k (else leaving k out while it still fits can never end in
-    // a maximal combination).
+    // Conflicts as bit sets (row k: the candidates k cannot be combined with), and the last
+    // later candidate k conflicts with (without one, leaving k out while it still fits can
+    // never end in a maximal combination).
     let words = n.div_ceil(64);
     let mut conflicts = vec![0_u64; n * words];
-    let mut later_conflict = vec![false; n];
-    let mut last_conflict = vec![0_usize; n];
+    let mut last_conflict: Vec<Option<usize>> = vec![None; n];
     for a in 0..n {
         for b in a + 1..n {
             if !compatible(cands, a, b) {
@@ -193,11 +192,8 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
                         *w |= 1 << (y % 64);
                     }
                 }
-                if let Some(l) = later_conflict.get_mut(a) {
-                    *l = true;
-                }
                 if let Some(l) = last_conflict.get_mut(a) {
-                    *l = b;
+                    *l = Some(b);
                 }
             }
         }
@@ -215,31 +211,6 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     let twin_of: Vec<Option<usize>> = (0..n)
         .map(|k| (0..k).find(|&j| twins(cands, j, k)))
         .collect();
-    let mut search = Search {
-        ctx,
-        cands,
-        sparse,
-        acc: vec![0; lines],
-        touched: Vec::new(),
-        twin_of,
-        local_total,
-        moving,
-        shipping,
-        later_conflict,
-        last_conflict,
-        conflicts,
-        words,
-        chosen_bits: vec![0_u64; words],
-        max_rate,
-        best: None,
-        nodes: 0,
-        chosen: Vec::new(),
-        excluded: Vec::new(),
-        remaining: ctx.original.clone(),
-        shipping_remaining: ctx.shipping,
-        payable: ctx.baseline_payable,
-        discount: 0,
-    };
     // A strong first incumbent makes the bounds bite early: take candidates by standalone
     // saving, largest first, whenever they fit (a maximal combination by construction).
     let mut by_saving: Vec<usize> = (0..n).collect();
@@ -251,9 +222,33 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         }
     }
     greedy.sort_unstable();
-    search.best = Some(price(ctx, cands, &greedy)?);
+    let incumbent = price(ctx, cands, &greedy)?;
+    let mut search = Search {
+        ctx,
+        cands,
+        sparse,
+        acc: vec![0; lines],
+        touched: Vec::new(),
+        twin_of,
+        local_total,
+        moving,
+        shipping,
+        last_conflict,
+        conflicts,
+        words,
+        chosen_bits: vec![0_u64; words],
+        max_rate,
+        best: incumbent,
+        nodes: 0,
+        chosen: Vec::new(),
+        excluded: Vec::new(),
+        remaining: ctx.original.clone(),
+        shipping_remaining: ctx.shipping,
+        payable: ctx.baseline_payable,
+        discount: 0,
+    };
     search.dfs(0)?;
-    Ok(search.best.map(|b| b.set).unwrap_or_default())
+    Ok(search.best.set)
 }
 
 fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
@@ -301,14 +296,14 @@ struct Search<'s, 'a> {
     local_total: Vec<i64>,
     moving: Vec<i64>,
     shipping: Vec<i64>,
-    later_conflict: Vec<bool>,
     /// The last candidate each one conflicts with.
-    last_conflict: Vec<usize>,
+    last_conflict: Vec<Option<usize>>,
     conflicts: Vec<u64>,
     words: usize,
     chosen_bits: Vec<u64>,
     max_rate: Percent,
-    best: Option<Score>,
+    /// The best maximal combination found so far (first: the greedy one).
+    best: Score,
     nodes: usize,
     chosen: Vec<usize>,
     excluded: Vec<usize>,
@@ -450,12 +445,8 @@ impl Search<'_, '_> {
         };
         let cands = self.cands;
         let orders = |k: usize| cands.get(k).map_or(usize::MAX, |c| c.order);
-        if self
-            .best
-            .as_ref()
-            .is_none_or(|b| better(&score, b, &orders))
-        {
-            self.best = Some(score);
+        if better(&score, &self.best, &orders) {
+            self.best = score;
         }
         Ok(())
     }
@@ -466,28 +457,31 @@ impl Search<'_, '_> {
         }
         // Every node counts against the budget: the bounds cost as much as a step.
         self.nodes += 1;
-        if self.nodes > MAX_NODES && self.best.is_some() {
+        if self.nodes > MAX_NODES {
             return Ok(());
         }
         // A candidate left out while it fitted needs a later conflicting one to be chosen; once
         // the last of those is behind, a still-fitting one makes every completion non-maximal.
-        let stranded = self
-            .excluded
-            .iter()
-            .any(|&e| self.last_conflict.get(e).is_some_and(|&last| last < k) && self.fits(e));
+        let stranded = self.excluded.iter().any(|&e| {
+            self.last_conflict
+                .get(e)
+                .copied()
+                .flatten()
+                .is_none_or(|last| last < k)
+                && self.fits(e)
+        });
         if stranded {
             return Ok(());
         }
-        if let Some(best_payable) = self.best.as_ref().map(|b| b.payable) {
-            // A cheap bound first (suffix totals), then a tight one: only the candidates that
-            // still fit with what is chosen, each line capped by what is left of it.
-            let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
-            let rest = self.moving_and_shipping(k);
-            if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable
-                || self.payable.saturating_sub(self.bound_fitting(k)) > best_payable
-            {
-                return Ok(());
-            }
+        // A cheap bound first (suffix totals), then a tight one: only the candidates that still
+        // fit with what is chosen, each line capped by what is left of it.
+        let best_payable = self.best.payable;
+        let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
+        let rest = self.moving_and_shipping(k);
+        if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable
+            || self.payable.saturating_sub(self.bound_fitting(k)) > best_payable
+        {
+            return Ok(());
         }
         let mut fits = self.fits(k);
         let twin = self.twin_of.get(k).copied().flatten();
@@ -526,7 +520,8 @@ impl Search<'_, '_> {
         }
         // Leave k out: only worth it when something later could conflict with it (a twin's
         // fate is already decided).
-        if !fits || (twin.is_none() && self.later_conflict.get(k).copied().unwrap_or(false)) {
+        let later_conflict = self.last_conflict.get(k).copied().flatten().is_some();
+        if !fits || (twin.is_none() && later_conflict) {
             self.excluded.push(k);
             let result = self.dfs(k + 1);
             self.excluded.pop();
