@@ -4,9 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use base64::Engine as _;
+
+use crate::codes::{Campaign, CodeHash, CodeSecret, HASH_LEN};
 use crate::error::{BundleError, EvaluationError, FieldError, InputError};
 use crate::model::{
-    AmountPer, Audience, BundlePayload, DiscountClass, EvaluationInput, ItemSelector, LimitsSpec,
+    AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountClass, EvaluationInput, ItemSelector, LimitsSpec,
     PercentScope, PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
 };
 use crate::money::{Currency, DecimalString, Percent, MAX_MINOR};
@@ -37,6 +40,14 @@ pub struct Bundle {
     pub(crate) code_sets: Vec<CodeSet>,
     /// Promotion ids in application order, shared with every evaluation's why-not list.
     pub(crate) ids: Arc<[Arc<str>]>,
+    /// The edge-held secret that checks hashed and generated codes; without it only code
+    /// grants unlock code-gated promotions.
+    pub(crate) code_secret: Option<CodeSecret>,
+    /// The root the bundle was verified with: it checks code grants.
+    #[cfg(feature = "verify")]
+    pub(crate) trust: Option<Arc<crate::seal::TrustRoot>>,
+    /// SHA-256 of the signed payload, when the bundle came from an envelope.
+    pub(crate) digest: Option<[u8; 32]>,
 }
 
 impl Bundle {
@@ -61,6 +72,14 @@ impl Bundle {
     pub fn promotion_count(&self) -> usize {
         self.promotions.len()
     }
+    /// SHA-256 of the signed payload (for a verified bundle).
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        self.digest
+    }
+    /// Lets hashed and generated codes be checked (edge and ledger only).
+    pub fn set_code_secret(&mut self, secret: CodeSecret) {
+        self.code_secret = Some(secret);
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,8 +97,21 @@ pub(crate) struct Policy {
 #[derive(Debug)]
 pub(crate) struct CodeSet {
     pub id: Arc<str>,
+    pub active: bool,
+    pub matcher: CodeMatcher,
+}
+
+#[derive(Debug)]
+pub(crate) enum CodeMatcher {
     /// Normalized (trimmed, upper-case) and sorted.
-    pub codes: Vec<String>,
+    Plain(Vec<String>),
+    /// Sorted keyed hashes.
+    Hashed(Vec<CodeHash>),
+    Generated {
+        campaign: Campaign,
+        /// Ascending.
+        revoked: Vec<u64>,
+    },
 }
 
 /// Sorted string set with `contains` by binary search.
@@ -256,6 +288,8 @@ pub(crate) struct Promotion {
     pub ends_at: Option<Instant>,
     pub intervals: Option<Vec<(Instant, Instant)>>,
     pub code_set: Option<usize>,
+    /// Code-gated without code material here: only a grant unlocks it.
+    pub locked: bool,
     pub items: Selector,
     pub conditions: Conditions,
     pub reward: Reward,
@@ -375,22 +409,10 @@ impl Bundle {
                     format!("duplicate code set id `{}`", cs.id),
                 ));
             }
-            let mut codes = Vec::with_capacity(cs.codes.len());
-            for (j, c) in cs.codes.iter().enumerate() {
-                let n = normalize_code(c);
-                if n.is_empty() || n.len() > MAX_CODE_LEN {
-                    return Err(invalid(
-                        format!("{path}.codes[{j}]"),
-                        format!("a code must have 1 to {MAX_CODE_LEN} bytes"),
-                    ));
-                }
-                codes.push(n);
-            }
-            codes.sort();
-            codes.dedup();
             code_sets.push(CodeSet {
                 id: Arc::from(cs.id.as_str()),
-                codes,
+                active: cs.active,
+                matcher: compile_code_set(cs, &path)?,
             });
         }
 
@@ -431,8 +453,83 @@ impl Bundle {
             promotions,
             index,
             code_sets,
+            code_secret: None,
+            #[cfg(feature = "verify")]
+            trust: None,
+            digest: None,
         })
     }
+}
+
+fn compile_code_set(cs: &CodeSetSpec, path: &str) -> Result<CodeMatcher, BundleError> {
+    let given = usize::from(!cs.codes.is_empty())
+        + usize::from(cs.hashes.is_some())
+        + usize::from(cs.generated.is_some());
+    if given > 1 {
+        return Err(invalid(
+            path,
+            "give exactly one of `codes`, `hashes` and `generated`",
+        ));
+    }
+    if let Some(b64) = &cs.hashes {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| invalid(format!("{path}.hashes"), format!("not base64: {e}")))?;
+        if bytes.len() % HASH_LEN != 0 {
+            return Err(invalid(
+                format!("{path}.hashes"),
+                format!("not a whole number of {HASH_LEN}-byte hashes"),
+            ));
+        }
+        let hashes: Vec<CodeHash> = bytes
+            .chunks_exact(HASH_LEN)
+            .filter_map(|c| c.try_into().ok())
+            .collect();
+        if hashes.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+            return Err(invalid(
+                format!("{path}.hashes"),
+                "hashes must be sorted ascending without repeats",
+            ));
+        }
+        return Ok(CodeMatcher::Hashed(hashes));
+    }
+    if let Some(g) = &cs.generated {
+        let campaign = Campaign {
+            campaign: g.campaign.clone(),
+            prefix: g.prefix.clone(),
+            suffix: g.suffix.clone(),
+            count: g.count,
+            serial_chars: g.serial_chars,
+            tag_chars: g.tag_chars,
+        };
+        campaign
+            .validate()
+            .map_err(|m| invalid(format!("{path}.generated"), m))?;
+        if g.revoked.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+            return Err(invalid(
+                format!("{path}.generated.revoked"),
+                "revoked serials must be ascending without repeats",
+            ));
+        }
+        return Ok(CodeMatcher::Generated {
+            campaign,
+            revoked: g.revoked.clone(),
+        });
+    }
+    let mut codes = Vec::with_capacity(cs.codes.len());
+    for (j, c) in cs.codes.iter().enumerate() {
+        let n = normalize_code(c);
+        if n.is_empty() || n.len() > MAX_CODE_LEN {
+            return Err(invalid(
+                format!("{path}.codes[{j}]"),
+                format!("a code must have 1 to {MAX_CODE_LEN} bytes"),
+            ));
+        }
+        codes.push(n);
+    }
+    codes.sort();
+    codes.dedup();
+    Ok(CodeMatcher::Plain(codes))
 }
 
 fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, BundleError> {
@@ -510,6 +607,12 @@ fn compile_promotion(
             Some(out)
         }
     };
+    if spec.locked && spec.code_set.is_some() {
+        return Err(invalid(
+            format!("{path}.locked"),
+            "a locked promotion carries no `codeSet`",
+        ));
+    }
     let code_set = match &spec.code_set {
         None => None,
         Some(id) => Some(
@@ -594,6 +697,7 @@ fn compile_promotion(
         ends_at: spec.ends_at,
         intervals,
         code_set,
+        locked: spec.locked,
         items: Selector::new(&spec.items),
         conditions,
         reward,
@@ -817,6 +921,8 @@ pub(crate) struct Input<'a> {
     pub shipping: Option<Shipping<'a>>,
     /// Normalized entered codes.
     pub codes: Vec<String>,
+    pub grants: &'a [String],
+    pub subject: Option<&'a str>,
 }
 
 /// The customer of an input that names none.
@@ -952,6 +1058,12 @@ pub(crate) fn compile_input(
             format!("more than {MAX_CODES} codes"),
         ));
     }
+    if spec.context.grants.len() > MAX_CODES {
+        return Err(input_invalid(
+            "context.grants",
+            format!("more than {MAX_CODES} grants"),
+        ));
+    }
     let mut codes = Vec::with_capacity(spec.context.codes.len());
     for (i, c) in spec.context.codes.iter().enumerate() {
         let n = normalize_code(c);
@@ -978,5 +1090,7 @@ pub(crate) fn compile_input(
         channel: spec.context.channel.as_deref(),
         shipping,
         codes,
+        grants: &spec.context.grants,
+        subject: spec.context.subject.as_deref(),
     })
 }

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 
 use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
-use crate::compile::{Bundle, Floor, Input, Promotion, Reward, Selector, TierReward, VolumeReward};
+use crate::codes::CodeHash;
+use crate::compile::{
+    Bundle, CodeMatcher, CodeSet, Floor, Input, Promotion, Reward, Selector, TierReward,
+    VolumeReward,
+};
 use crate::error::EvaluationError;
 use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
@@ -20,6 +24,32 @@ use crate::select;
 
 const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
 
+/// Promotions the input's code grants unlock: grants signed by an `edge` key of the root the
+/// bundle was verified with, for this bundle and audience, live at `now`, issued to the input's
+/// subject (when they name one). Invalid grants unlock nothing and are not errors.
+#[cfg(feature = "verify")]
+fn granted_promotions(bundle: &Bundle, input: &Input<'_>) -> Vec<String> {
+    let Some(root) = &bundle.trust else {
+        return Vec::new();
+    };
+    input
+        .grants
+        .iter()
+        .filter_map(|t| root.check_grant(t, input.now).ok())
+        .filter(|c| {
+            *c.bundle_id == *bundle.id
+                && c.audience == bundle.audience
+                && c.subject.as_deref().is_none_or(|s| Some(s) == input.subject)
+        })
+        .map(|c| c.promotion)
+        .collect()
+}
+
+#[cfg(not(feature = "verify"))]
+fn granted_promotions(_: &Bundle, _: &Input<'_>) -> Vec<String> {
+    Vec::new()
+}
+
 /// Everything about one evaluation that does not change while combinations are tried.
 pub(crate) struct Ctx<'a> {
     pub bundle: &'a Bundle,
@@ -32,6 +62,10 @@ pub(crate) struct Ctx<'a> {
     pub shipping: i64,
     /// What the shopper would pay with no promotion at all.
     pub baseline_payable: i64,
+    /// Keyed hashes of the entered codes (when the bundle has the code secret and hashed sets).
+    code_hashes: Vec<CodeHash>,
+    /// Promotions unlocked by valid code grants.
+    granted: Vec<String>,
 }
 
 /// An eligible promotion, with what it targets and what it gives on its own.
@@ -149,6 +183,22 @@ impl<'a> Ctx<'a> {
             original,
             shipping,
             baseline_payable: 0,
+            code_hashes: match &bundle.code_secret {
+                Some(secret)
+                    if bundle
+                        .code_sets
+                        .iter()
+                        .any(|c| matches!(c.matcher, CodeMatcher::Hashed(_))) =>
+                {
+                    input
+                        .codes
+                        .iter()
+                        .map(|c| secret.hash_normalized(c))
+                        .collect()
+                }
+                _ => Vec::new(),
+            },
+            granted: granted_promotions(bundle, input),
         };
         ctx.baseline_payable = ctx
             .payable(&ctx.original, shipping)
@@ -158,6 +208,30 @@ impl<'a> Ctx<'a> {
 
     fn rounding(&self) -> Rounding {
         self.bundle.policy.spec.rounding
+    }
+
+    /// The first entered code that belongs to the set, as normalized.
+    fn entered_code(&self, set: &CodeSet) -> Option<&'a String> {
+        let codes = &self.input.codes;
+        if !set.active {
+            return None;
+        }
+        match &set.matcher {
+            CodeMatcher::Plain(list) => codes.iter().find(|c| list.binary_search(c).is_ok()),
+            CodeMatcher::Hashed(hashes) => codes
+                .iter()
+                .zip(&self.code_hashes)
+                .find(|(_, h)| hashes.binary_search(h).is_ok())
+                .map(|(c, _)| c),
+            CodeMatcher::Generated { campaign, revoked } => {
+                let secret = self.bundle.code_secret.as_ref()?;
+                codes.iter().find(|c| {
+                    secret
+                        .check(campaign, c)
+                        .is_some_and(|serial| revoked.binary_search(&serial).is_err())
+                })
+            }
+        }
     }
 
     fn inclusive(&self) -> bool {
@@ -777,18 +851,18 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
     if !cond.regions.is_empty() && !cond.regions.contains_opt(customer.region.as_deref()) {
         return fail(Reason::RegionMismatch);
     }
-    let code = match promo.code_set.and_then(|k| ctx.bundle.code_sets.get(k)) {
-        None => None,
-        Some(set) => {
-            match input
-                .codes
-                .iter()
-                .find(|c| set.codes.binary_search(c).is_ok())
-            {
-                Some(c) => Some(c.clone()),
-                None => return fail(Reason::CodeMissing),
-            }
+    let code = if promo.code_set.is_some() || promo.locked {
+        let entered = promo
+            .code_set
+            .and_then(|k| ctx.bundle.code_sets.get(k))
+            .and_then(|set| ctx.entered_code(set));
+        match entered {
+            Some(c) => Some(c.clone()),
+            None if ctx.granted.iter().any(|g| **g == *promo.id) => None,
+            None => return fail(Reason::CodeMissing),
         }
+    } else {
+        None
     };
     if let Reward::Shipping {
         methods, countries, ..

@@ -65,6 +65,10 @@ pub enum Error {
     Input(#[from] InputError),
     #[error(transparent)]
     Evaluation(#[from] EvaluationError),
+    /// A signed bundle refused by its verifier: publicly just "invalid bundle".
+    #[cfg(feature = "verify")]
+    #[error(transparent)]
+    Verify(#[from] crate::seal::VerifyError),
 }
 
 impl Error {
@@ -72,6 +76,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Bundle(_) => "invalidBundle",
+            #[cfg(feature = "verify")]
+            Error::Verify(_) => "invalidBundle",
             Error::Input(_) => "invalidInput",
             Error::Evaluation(_) => "evaluationFailed",
         }

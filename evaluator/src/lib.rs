@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod allocate;
+pub mod codes;
 mod compile;
 mod engine;
 mod error;
@@ -9,6 +10,8 @@ pub mod model;
 pub mod money;
 #[cfg(test)]
 mod proptests;
+#[cfg(feature = "verify")]
+pub mod seal;
 mod select;
 pub mod time;
 

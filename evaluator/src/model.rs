@@ -30,6 +30,19 @@ pub struct BundlePayload {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_sets: Vec<CodeSetSpec>,
     pub promotions: Vec<PromotionSpec>,
+    /// Approval signatures over promotions' content digests (see `docs/signing.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalSpec>,
+}
+
+/// One approver's signature over one promotion's content digest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApprovalSpec {
+    pub promotion: String,
+    pub key_id: String,
+    /// Standard base64 of the Ed25519 signature.
+    pub signature: String,
 }
 
 /// Who a bundle is for: the edge (may hold code material) or the public storefront.
@@ -129,12 +142,52 @@ pub struct LineFloorSpec {
     pub per_unit: Option<DecimalString>,
 }
 
-/// Named public codes of one set. (Signed bundles replace plaintext with keyed hashes.)
+/// The codes that unlock code-gated promotions. Exactly one of `codes` (plaintext: unsigned
+/// development payloads only, refused by every verifier), `hashes` or `generated` is given.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CodeSetSpec {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<String>,
+    /// Standard base64 of the sorted 12-byte keyed hashes of listed codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<String>,
+    /// A campaign of self-verifying generated codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedSpec>,
+    /// A deactivated set accepts no code at all.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Self-verifying codes: `prefix + serial + tag + suffix` (see `docs/signing.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GeneratedSpec {
+    pub campaign: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    pub count: u64,
+    pub serial_chars: u32,
+    pub tag_chars: u32,
+    /// Deactivated serials, ascending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -158,6 +211,13 @@ pub struct PromotionSpec {
     /// The code set whose code must be entered; absent for automatic promotions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_set: Option<String>,
+    /// Code-gated, with the code material left out (the storefront form): only a code grant
+    /// unlocks it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub locked: bool,
+    /// Left out of the public storefront bundle altogether.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub private: bool,
     #[serde(default)]
     pub items: ItemSelector,
     #[serde(default)]
@@ -456,6 +516,14 @@ pub struct ContextSpec {
     pub shipping: Option<ShippingSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<String>,
+    /// Code grants from the edge (`keyId.payload.signature`), accepted in place of codes by a
+    /// bundle opened with a trust root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<String>,
+    /// Who is evaluating (a session or customer id); a grant issued to a subject only unlocks
+    /// for that subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
