@@ -82,7 +82,10 @@ impl CodeSecret {
     }
 
     pub(crate) fn hash_normalized(&self, normalized: &str) -> CodeHash {
-        let full = hmac(&self.pepper, &[b"promoseal/v1/code\0", normalized.as_bytes()]);
+        let full = hmac(
+            &self.pepper,
+            &[b"promoseal/v1/code\0", normalized.as_bytes()],
+        );
         let mut out = [0u8; HASH_LEN];
         out.copy_from_slice(full.get(..HASH_LEN).unwrap_or(&[0; HASH_LEN]));
         out
@@ -97,7 +100,10 @@ impl CodeSecret {
 
     /// The tag characters of one serial of a campaign.
     fn tag(&self, campaign_key: &[u8; 32], serial: u64, chars: u32) -> Vec<u8> {
-        let mac = hmac(campaign_key, &[b"promoseal/v1/serial\0", &serial.to_be_bytes()]);
+        let mac = hmac(
+            campaign_key,
+            &[b"promoseal/v1/serial\0", &serial.to_be_bytes()],
+        );
         // 32 bytes give 51 base32 characters; tags are validated to at most 32.
         let mut out = Vec::with_capacity(chars as usize);
         let mut acc: u64 = 0;
@@ -135,7 +141,11 @@ impl CodeSecret {
         let mut code = String::with_capacity(campaign.len());
         code.push_str(&campaign.prefix);
         code.push_str(&encode_serial(serial, campaign.serial_chars)?);
-        code.extend(self.tag(key, serial, campaign.tag_chars).into_iter().map(char::from));
+        code.extend(
+            self.tag(key, serial, campaign.tag_chars)
+                .into_iter()
+                .map(char::from),
+        );
         code.push_str(&campaign.suffix);
         Some(code)
     }
@@ -155,7 +165,11 @@ impl CodeSecret {
             return None;
         }
         let typed: Vec<u8> = tag_text.bytes().map(canonical_symbol).collect();
-        let expected = self.tag(&self.campaign_key(&campaign.campaign), serial, campaign.tag_chars);
+        let expected = self.tag(
+            &self.campaign_key(&campaign.campaign),
+            serial,
+            campaign.tag_chars,
+        );
         bool::from(typed.ct_eq(&expected)).then_some(serial)
     }
 }
@@ -217,7 +231,9 @@ impl Campaign {
         }
         for (what, part) in [("prefix", &self.prefix), ("suffix", &self.suffix)] {
             if *part != normalize_code(part) || part.chars().any(|c| c.is_control()) {
-                return Err(format!("the {what} must be upper-case without surrounding space"));
+                return Err(format!(
+                    "the {what} must be upper-case without surrounding space"
+                ));
             }
         }
         if self.len() > crate::compile::MAX_CODE_LEN {
@@ -287,8 +303,12 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-        s.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+        s.push(char::from(
+            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+        ));
+        s.push(char::from(
+            HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+        ));
     }
     s
 }
@@ -346,7 +366,10 @@ mod tests {
         let other = Campaign::new("summer", "spr-", "", 100_000, 12).unwrap();
         assert_eq!(s.check(&other, code), None);
         // Serials at or above `count` are refused even with a right tag.
-        let wide = Campaign { count: 200_000, ..c.clone() };
+        let wide = Campaign {
+            count: 200_000,
+            ..c.clone()
+        };
         let beyond = s.generate(&wide, 150_000).unwrap();
         assert_eq!(s.check(&c, &beyond), None);
         assert_eq!(s.generate(&c, 100_000), None);
@@ -379,9 +402,15 @@ mod tests {
         let s = secret();
         assert_eq!(s.hash(" summer20 "), s.hash("SUMMER20"));
         assert_ne!(s.hash("SUMMER20"), s.hash("SUMMER21"));
-        assert_ne!(s.hash("SUMMER20"), CodeSecret::from_bytes([8; 32]).hash("SUMMER20"));
+        assert_ne!(
+            s.hash("SUMMER20"),
+            CodeSecret::from_bytes([8; 32]).hash("SUMMER20")
+        );
         assert!(CodeSecret::from_hex(&"ab".repeat(32)).is_ok());
         assert!(CodeSecret::from_hex("abc").is_err());
-        assert_eq!(decode_hex(&encode_hex(&[0, 1, 254, 255])).unwrap(), vec![0, 1, 254, 255]);
+        assert_eq!(
+            decode_hex(&encode_hex(&[0, 1, 254, 255])).unwrap(),
+            vec![0, 1, 254, 255]
+        );
     }
 }

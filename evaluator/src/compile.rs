@@ -9,8 +9,8 @@ use base64::Engine as _;
 use crate::codes::{Campaign, CodeHash, CodeSecret, HASH_LEN};
 use crate::error::{BundleError, EvaluationError, FieldError, InputError};
 use crate::model::{
-    AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountClass, EvaluationInput, ItemSelector, LimitsSpec,
-    PercentScope, PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
+    AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountClass, EvaluationInput, ItemSelector,
+    LimitsSpec, PercentScope, PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
 };
 use crate::money::{Currency, DecimalString, Percent, MAX_MINOR};
 use crate::time::Instant;

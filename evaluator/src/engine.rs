@@ -39,7 +39,9 @@ fn granted_promotions(bundle: &Bundle, input: &Input<'_>) -> Vec<String> {
         .filter(|c| {
             *c.bundle_id == *bundle.id
                 && c.audience == bundle.audience
-                && c.subject.as_deref().is_none_or(|s| Some(s) == input.subject)
+                && c.subject
+                    .as_deref()
+                    .is_none_or(|s| Some(s) == input.subject)
         })
         .map(|c| c.promotion)
         .collect()

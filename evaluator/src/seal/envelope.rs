@@ -58,7 +58,9 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// Splits an envelope. Only the header is parsed (strictly); the payload is hashed, not read.
     pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, String> {
-        let window = bytes.get(..bytes.len().min(MAX_HEADER + 1)).unwrap_or(bytes);
+        let window = bytes
+            .get(..bytes.len().min(MAX_HEADER + 1))
+            .unwrap_or(bytes);
         let newline = window
             .iter()
             .position(|b| *b == b'\n')
@@ -141,15 +143,21 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_named() {
-        assert!(Envelope::parse(b"").unwrap_err().contains("no envelope header"));
+        assert!(Envelope::parse(b"")
+            .unwrap_err()
+            .contains("no envelope header"));
         assert!(Envelope::parse(&vec![b' '; MAX_HEADER + 10])
             .unwrap_err()
             .contains("no envelope header"));
-        let e = Envelope::parse(b"{\"envelope\":\"promoseal/1\",\"type\":\"bundle\",\"signatures\":[],\"x\":1}\n{}")
-            .unwrap_err();
+        let e = Envelope::parse(
+            b"{\"envelope\":\"promoseal/1\",\"type\":\"bundle\",\"signatures\":[],\"x\":1}\n{}",
+        )
+        .unwrap_err();
         assert!(e.contains("unknown field"), "{e}");
-        let e = Envelope::parse(b"{\"envelope\":\"promoseal/9\",\"type\":\"bundle\",\"signatures\":[]}\n{}")
-            .unwrap_err();
+        let e = Envelope::parse(
+            b"{\"envelope\":\"promoseal/9\",\"type\":\"bundle\",\"signatures\":[]}\n{}",
+        )
+        .unwrap_err();
         assert!(e.contains("unsupported envelope"), "{e}");
     }
 }

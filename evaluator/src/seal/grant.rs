@@ -84,7 +84,10 @@ impl TrustRoot {
         }
         let claims: GrantClaims = crate::error::parse_json(&payload)
             .map_err(|e| refuse(Refusal::Malformed(format!("grant: {e}"))))?;
-        let lifetime = claims.expires_at.seconds().saturating_sub(claims.issued_at.seconds());
+        let lifetime = claims
+            .expires_at
+            .seconds()
+            .saturating_sub(claims.issued_at.seconds());
         if !(1..=MAX_GRANT_LIFETIME).contains(&lifetime) {
             return Err(refuse(Refusal::Malformed(format!(
                 "grant: lifetime {lifetime}s outside 1..={MAX_GRANT_LIFETIME}s"

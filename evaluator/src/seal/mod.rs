@@ -113,8 +113,10 @@ pub(crate) fn verify_signature(
 
 /// `verify_strict` of raw signature bytes.
 pub(crate) fn verify_raw(key: &VerifyingKey, kind: &str, digest: &[u8; 32], sig: &[u8]) -> bool {
-    Signature::from_slice(sig)
-        .is_ok_and(|sig| key.verify_strict(&signing_message(kind, digest), &sig).is_ok())
+    Signature::from_slice(sig).is_ok_and(|sig| {
+        key.verify_strict(&signing_message(kind, digest), &sig)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -144,6 +146,11 @@ mod tests {
         let sig = id.sign("bundle", &digest);
         assert!(verify_signature(&key, "bundle", &digest, &sig.sig));
         assert!(!verify_signature(&key, "root", &digest, &sig.sig));
-        assert!(!verify_signature(&key, "bundle", &sha256(b"payloaD"), &sig.sig));
+        assert!(!verify_signature(
+            &key,
+            "bundle",
+            &sha256(b"payloaD"),
+            &sig.sig
+        ));
     }
 }

@@ -169,17 +169,24 @@ impl TrustRoot {
         let mut keys: Vec<Key> = Vec::with_capacity(payload.keys.len());
         for (i, k) in payload.keys.iter().enumerate() {
             if k.id.is_empty() || keys.iter().any(|x| x.id == k.id) {
-                return Err(bad(format!("keys[{i}].id: empty or duplicate key id `{}`", k.id)));
+                return Err(bad(format!(
+                    "keys[{i}].id: empty or duplicate key id `{}`",
+                    k.id
+                )));
             }
             let key = parse_public_key(&k.public_key).map_err(|m| {
                 if m.contains("weak") {
-                    Refusal::WeakKey { key_id: k.id.clone() }
+                    Refusal::WeakKey {
+                        key_id: k.id.clone(),
+                    }
                 } else {
                     bad(format!("keys[{i}].publicKey: {m}"))
                 }
             })?;
             if keys.iter().any(|x| x.key == key) {
-                return Err(bad(format!("keys[{i}]: the same public key is listed twice")));
+                return Err(bad(format!(
+                    "keys[{i}]: the same public key is listed twice"
+                )));
             }
             if k.roles.is_empty() || k.roles.iter().any(String::is_empty) {
                 return Err(bad(format!("keys[{i}].roles: at least one non-empty role")));
@@ -212,7 +219,9 @@ impl TrustRoot {
             .chain(payload.approvals.rules.iter().map(|r| &r.role));
         for role in approving {
             if !keys.iter().any(|k| k.has(role)) {
-                return Err(bad(format!("approvals name role `{role}`, which no key holds")));
+                return Err(bad(format!(
+                    "approvals name role `{role}`, which no key holds"
+                )));
             }
         }
         Ok(TrustRoot {

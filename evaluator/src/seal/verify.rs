@@ -62,26 +62,102 @@ pub enum Subject {
 /// Why something signed was refused: the precise reason, for logs and tests, never for shoppers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    Oversize { size: usize, limit: usize },
+    Oversize {
+        size: usize,
+        limit: usize,
+    },
     Malformed(String),
-    WrongType { expected: EnvelopeType, found: EnvelopeType },
-    UnknownKey { key_id: String },
-    WeakKey { key_id: String },
-    WrongRole { key_id: String, role: String },
-    KeyExpired { key_id: String },
-    BadSignature { key_id: String },
-    BelowThreshold { role: String, valid: u32, required: u32 },
-    RootExpired { expires_at: Instant, now: Instant },
-    RootVersion { version: u64, expected: u64 },
+    WrongType {
+        expected: EnvelopeType,
+        found: EnvelopeType,
+    },
+    UnknownKey {
+        key_id: String,
+    },
+    WeakKey {
+        key_id: String,
+    },
+    WrongRole {
+        key_id: String,
+        role: String,
+    },
+    KeyExpired {
+        key_id: String,
+    },
+    BadSignature {
+        key_id: String,
+    },
+    BelowThreshold {
+        role: String,
+        valid: u32,
+        required: u32,
+    },
+    RootExpired {
+        expires_at: Instant,
+        now: Instant,
+    },
+    RootVersion {
+        version: u64,
+        expected: u64,
+    },
     RotationNotAuthorized(Box<Refusal>),
     Payload(BundleError),
-    WrongAudience { expected: Audience, found: Audience },
-    Expired { expires_at: Instant, now: Instant },
-    NotYetValid { issued_at: Instant, now: Instant },
-    Rollback { version: u64, highest: u64 },
-    Equivocation { version: u64 },
-    CodeMaterial { what: String },
-    Unapproved { promotion: String, role: String, valid: u32, required: u32 },
+    WrongAudience {
+        expected: Audience,
+        found: Audience,
+    },
+    Expired {
+        expires_at: Instant,
+        now: Instant,
+    },
+    NotYetValid {
+        issued_at: Instant,
+        now: Instant,
+    },
+    Rollback {
+        version: u64,
+        highest: u64,
+    },
+    Equivocation {
+        version: u64,
+    },
+    CodeMaterial {
+        what: String,
+    },
+    Unapproved {
+        promotion: String,
+        role: String,
+        valid: u32,
+        required: u32,
+    },
+}
+
+impl Refusal {
+    /// A stable machine code for the reason (logs, test vectors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Oversize { .. } => "oversize",
+            Refusal::Malformed(_) => "malformed",
+            Refusal::WrongType { .. } => "wrongType",
+            Refusal::UnknownKey { .. } => "unknownKey",
+            Refusal::WeakKey { .. } => "weakKey",
+            Refusal::WrongRole { .. } => "wrongRole",
+            Refusal::KeyExpired { .. } => "keyExpired",
+            Refusal::BadSignature { .. } => "badSignature",
+            Refusal::BelowThreshold { .. } => "belowThreshold",
+            Refusal::RootExpired { .. } => "rootExpired",
+            Refusal::RootVersion { .. } => "rootVersion",
+            Refusal::RotationNotAuthorized(_) => "rotationNotAuthorized",
+            Refusal::Payload(_) => "payload",
+            Refusal::WrongAudience { .. } => "wrongAudience",
+            Refusal::Expired { .. } => "expired",
+            Refusal::NotYetValid { .. } => "notYetValid",
+            Refusal::Rollback { .. } => "rollback",
+            Refusal::Equivocation { .. } => "equivocation",
+            Refusal::CodeMaterial { .. } => "codeMaterial",
+            Refusal::Unapproved { .. } => "unapproved",
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -286,8 +362,11 @@ fn check_payload(
             return Err(refuse(Refusal::CodeMaterial { what }));
         }
     }
-    let mut by_promotion: HashMap<&str, Vec<&ApprovalSpec>> =
-        p.promotions.iter().map(|x| (x.id.as_str(), Vec::new())).collect();
+    let mut by_promotion: HashMap<&str, Vec<&ApprovalSpec>> = p
+        .promotions
+        .iter()
+        .map(|x| (x.id.as_str(), Vec::new()))
+        .collect();
     for a in &p.approvals {
         let Some(list) = by_promotion.get_mut(a.promotion.as_str()) else {
             let m = format!("approval for unknown promotion `{}`", a.promotion);

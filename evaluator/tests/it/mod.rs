@@ -1,3 +1,4 @@
 mod bad_input;
 mod corpus;
 mod properties;
+mod vectors;
