@@ -369,11 +369,16 @@ pub fn normalize_code(code: &str) -> String {
     code.trim().to_ascii_uppercase()
 }
 
+/// Parses a payload strictly (unknown fields, duplicate keys and JSON numbers for money are
+/// refused) without validating it.
+pub fn parse_payload(bytes: &[u8]) -> Result<BundlePayload, BundleError> {
+    crate::error::parse_json(bytes).map_err(BundleError::Parse)
+}
+
 impl Bundle {
     /// Parses and validates a payload from its exact JSON bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Bundle, BundleError> {
-        let payload: BundlePayload = crate::error::parse_json(bytes).map_err(BundleError::Parse)?;
-        Bundle::compile(&payload)
+        Bundle::compile(&parse_payload(bytes)?)
     }
 
     /// Validates a payload already in memory.

@@ -16,7 +16,8 @@ mod select;
 pub mod time;
 
 pub use compile::{
-    normalize_code, parse_input, Bundle, MAX_CODES, MAX_CODE_LEN, MAX_LINES, MAX_QUANTITY,
+    normalize_code, parse_input, parse_payload, Bundle, MAX_CODES, MAX_CODE_LEN, MAX_LINES,
+    MAX_QUANTITY,
 };
 pub use error::{BundleError, Error, EvaluationError, FieldError, InputError};
 pub use evaluation::{

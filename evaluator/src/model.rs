@@ -536,3 +536,42 @@ pub struct ShippingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rate: Option<DecimalString>,
 }
+
+impl BundlePayload {
+    /// The public storefront form of an edge payload: no code material at all. Code-gated
+    /// promotions become `locked` (only a code grant unlocks them), private promotions and
+    /// their approvals are left out, and code sets are dropped. Approval signatures carry over
+    /// unchanged: the approved digest never covers code material.
+    pub fn storefront(&self) -> BundlePayload {
+        let promotions: Vec<PromotionSpec> = self
+            .promotions
+            .iter()
+            .filter(|p| !p.private)
+            .map(|p| {
+                let mut p = p.clone();
+                p.locked |= p.code_set.take().is_some();
+                p
+            })
+            .collect();
+        let approvals = self
+            .approvals
+            .iter()
+            .filter(|a| promotions.iter().any(|p| p.id == a.promotion))
+            .cloned()
+            .collect();
+        BundlePayload {
+            format: self.format,
+            bundle_id: self.bundle_id.clone(),
+            audience: Audience::Storefront,
+            version: self.version,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            currency: self.currency.clone(),
+            time_zone: self.time_zone.clone(),
+            pricing: self.pricing.clone(),
+            code_sets: Vec::new(),
+            promotions,
+            approvals,
+        }
+    }
+}

@@ -68,7 +68,7 @@ fn now_overrides_the_input_time() {
 }
 
 #[test]
-fn unsigned_payloads_need_the_explicit_flag() {
+fn bare_payloads_need_the_explicit_flag() {
     let out = promoseal(&[
         "eval",
         "--bundle",
@@ -76,7 +76,8 @@ fn unsigned_payloads_need_the_explicit_flag() {
         "--cart",
         "examples/cart.json",
     ]);
-    assert_fails_with(&out, "pass `--unsigned`");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--root"), "{}", stderr(&out));
 }
 
 #[test]

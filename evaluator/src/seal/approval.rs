@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::root::{ApprovalPolicy, AuthorizationLimits, Key, TrustRoot};
 use super::{sha256, SigningIdentity};
-use crate::model::{ApprovalSpec, PromotionSpec, RewardSpec};
+use std::collections::HashMap;
+
+use crate::model::{ApprovalSpec, BundlePayload, PromotionSpec, RewardSpec};
 use crate::money::DecimalString;
 
 /// Amounts per currency code.
@@ -53,69 +55,92 @@ impl SigningIdentity {
     }
 }
 
-/// The most a promotion can give, as approval rules and authorization limits measure it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The most a promotion can grant, as declared: its deepest percentage, its largest fixed
+/// amount and its budget; what approval rules, authorization limits and lint policies measure.
+/// `None` means the promotion has no such component.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exposure {
-    /// Largest percentage off (a free or fixed-price item counts as 100).
-    pub max_percent: Option<DecimalString>,
-    /// Largest fixed amount off, in the bundle currency.
-    pub max_amount: Option<DecimalString>,
-    /// The declared budget (`limits.budget`).
-    pub budget: Option<DecimalString>,
+    /// Deepest percentage off, loyalty bonus included (capped at 100 as the evaluator does).
+    /// Rewards that set a price (`fixedPrice`, volume `unitPrice` tiers) count as 100: the
+    /// price may be far below the item's. Free items (`buyXGetY` without a percent) are 100.
+    pub max_percent: Option<Decimal>,
+    /// Largest fixed amount off (amountOff, amount tiers, shipping amount), in the bundle
+    /// currency. `maxDiscount` is a cap, not an exposure, and is not counted.
+    pub max_amount: Option<Decimal>,
+    /// `limits.budget`.
+    pub budget: Option<Decimal>,
 }
 
 impl Exposure {
+    /// The exposure of one promotion.
     pub fn of(p: &PromotionSpec) -> Exposure {
+        fn raise(slot: &mut Option<Decimal>, v: Decimal) {
+            *slot = Some(slot.map_or(v, |s| s.max(v)));
+        }
         let hundred = Decimal::ONE_HUNDRED;
-        let mut max_percent: Option<Decimal> = None;
-        let mut percent = |v: Decimal| max_percent = Some(max_percent.map_or(v, |m| m.max(v)));
-        let mut amounts: Vec<Decimal> = Vec::new();
-        let loyalty = p
+        let bonus = p
             .loyalty_bonus
             .iter()
             .map(|b| b.percent.0)
             .max()
-            .unwrap_or_default();
+            .unwrap_or(Decimal::ZERO);
+        let with_bonus = |d: Decimal| d.checked_add(bonus).map_or(hundred, |s| s.min(hundred));
+        let mut percent = None;
+        let mut amount = None;
         match &p.reward {
-            RewardSpec::PercentOff { percent: v, .. } => percent((v.0 + loyalty).min(hundred)),
-            RewardSpec::AmountOff { amount, .. } => amounts.push(amount.0),
-            RewardSpec::FixedPrice { .. } => percent(hundred),
-            RewardSpec::BuyXGetY { percent: v, .. } => percent(v.map_or(hundred, |v| v.0)),
+            RewardSpec::PercentOff { percent: x, .. } => raise(&mut percent, with_bonus(x.0)),
+            RewardSpec::AmountOff { amount: a, .. } => raise(&mut amount, a.0),
+            RewardSpec::FixedPrice { .. } => raise(&mut percent, hundred),
+            RewardSpec::BuyXGetY { percent: x, .. } => {
+                raise(&mut percent, x.map_or(hundred, |x| x.0));
+            }
             RewardSpec::Tiered { tiers, .. } => {
                 for t in tiers {
-                    if let Some(v) = t.percent {
-                        percent(v.0);
+                    if let Some(x) = &t.percent {
+                        raise(&mut percent, with_bonus(x.0));
                     }
-                    amounts.extend(t.amount.map(|a| a.0));
+                    if let Some(a) = &t.amount {
+                        raise(&mut amount, a.0);
+                    }
                 }
             }
             RewardSpec::Volume { tiers } => {
                 for t in tiers {
-                    // A tier unit price may be far below the item price: count it as 100.
-                    percent(t.percent.map_or(hundred, |v| v.0));
+                    if let Some(x) = &t.percent {
+                        raise(&mut percent, with_bonus(x.0));
+                    }
+                    if t.unit_price.is_some() {
+                        raise(&mut percent, hundred);
+                    }
                 }
             }
             RewardSpec::ShippingOff {
-                percent: v, amount, ..
-            } => match (v, amount) {
-                (_, Some(a)) => amounts.push(a.0),
-                (Some(v), None) => percent(v.0),
-                (None, None) => percent(hundred),
-            },
+                percent: x,
+                amount: a,
+                ..
+            } => {
+                match x {
+                    Some(x) => raise(&mut percent, x.0),
+                    // An amount off shipping can be all of a cheap shipping fee.
+                    None => raise(&mut percent, hundred),
+                }
+                if let Some(a) = a {
+                    raise(&mut amount, a.0);
+                }
+            }
         }
         Exposure {
-            max_percent: max_percent.map(DecimalString),
-            max_amount: amounts.into_iter().max().map(DecimalString),
-            budget: p.limits.budget,
+            max_percent: percent.map(|d| d.normalize()),
+            max_amount: amount,
+            budget: p.limits.budget.map(|b| b.0),
         }
     }
 }
 
-fn above(value: Option<DecimalString>, thresholds: &Limits, currency: &str) -> bool {
+fn above(value: Option<Decimal>, thresholds: &Limits, currency: &str) -> bool {
     match (value, thresholds.is_empty()) {
         (None, _) | (_, true) => false,
-        (Some(v), false) => thresholds.get(currency).is_none_or(|t| v.0 > t.0),
+        (Some(v), false) => thresholds.get(currency).is_none_or(|t| v > t.0),
     }
 }
 
@@ -126,7 +151,7 @@ impl ApprovalPolicy {
         for rule in &self.rules {
             let triggered = rule
                 .percent_above
-                .is_some_and(|t| e.max_percent.is_some_and(|p| p.0 > t.0))
+                .is_some_and(|t| e.max_percent.is_some_and(|p| p > t.0))
                 || above(e.max_amount, &rule.amount_above, currency)
                 || above(e.budget, &rule.budget_above, currency);
             if triggered && !roles.contains(&rule.role.as_str()) {
@@ -141,11 +166,11 @@ impl AuthorizationLimits {
     /// Whether an approval under these limits covers the exposure. A promotion without a
     /// declared budget is not measured against budget limits (lint warns about it).
     pub fn covers(&self, e: &Exposure, currency: &str) -> bool {
-        let within = |v: Option<DecimalString>, m: &Limits| {
-            v.is_none_or(|v| m.is_empty() || m.get(currency).is_some_and(|l| v.0 <= l.0))
+        let within = |v: Option<Decimal>, m: &Limits| {
+            v.is_none_or(|v| m.is_empty() || m.get(currency).is_some_and(|l| v <= l.0))
         };
         let percent_ok = match (e.max_percent, self.max_percent) {
-            (Some(p), Some(l)) => p.0 <= l.0,
+            (Some(p), Some(l)) => p <= l.0,
             _ => true,
         };
         percent_ok && within(e.max_amount, &self.max_amount) && within(e.budget, &self.max_budget)
@@ -158,9 +183,48 @@ impl Key {
     }
 }
 
+/// A promotion whose approvals fall short of what the trust root demands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uncovered {
+    pub promotion: String,
+    /// The first role short of approvals.
+    pub role: String,
+    /// Valid approvals by live keys of the role whose limits cover the promotion.
+    pub valid: u32,
+    pub required: u32,
+}
+
+/// Every promotion of a payload whose approvals do not cover it, in payload order.
+pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec<Uncovered> {
+    let mut by_promotion: HashMap<&str, Vec<&ApprovalSpec>> = HashMap::new();
+    for a in &payload.approvals {
+        by_promotion
+            .entry(a.promotion.as_str())
+            .or_default()
+            .push(a);
+    }
+    payload
+        .promotions
+        .iter()
+        .filter_map(|p| {
+            let approvals = by_promotion
+                .get(p.id.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            missing_role(root, &payload.currency, p, approvals, now).map(
+                |(role, valid, required)| Uncovered {
+                    promotion: p.id.clone(),
+                    role,
+                    valid,
+                    required,
+                },
+            )
+        })
+        .collect()
+}
+
 /// The first role a promotion's approvals fail to cover, with how many valid covering
 /// approvals it had and how many the root wants; `None` when it is covered.
-pub(crate) fn missing_approval(
+fn missing_role(
     root: &TrustRoot,
     currency: &str,
     promotion: &PromotionSpec,

@@ -25,7 +25,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-pub use approval::{approval_digest, Exposure};
+pub use approval::{approval_digest, uncovered, Exposure, Uncovered};
 pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
 pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};
 pub use root::{

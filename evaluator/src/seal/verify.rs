@@ -2,16 +2,16 @@
 //! meet before one cart is priced with it. Publicly every refusal is the same "invalid bundle";
 //! [`VerifyError::refusal`] keeps the precise reason for logs.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use super::approval::missing_approval;
+use super::approval::uncovered;
 use super::envelope::{Envelope, EnvelopeType, MAX_HEADER};
 use super::root::{TrustRoot, ROLE_RELEASE};
 use crate::compile::Bundle;
 use crate::error::BundleError;
-use crate::model::{ApprovalSpec, Audience, BundlePayload};
+use crate::model::{Audience, BundlePayload};
 use crate::time::Instant;
 
 /// Default payload limit: 32 MiB, room for two million imported codes.
@@ -305,8 +305,8 @@ pub fn open_bundle(
     )
     .map_err(refuse)?;
 
-    let payload: BundlePayload = crate::error::parse_json(env.payload)
-        .map_err(|e| refuse(Refusal::Payload(BundleError::Parse(e))))?;
+    let payload =
+        crate::compile::parse_payload(env.payload).map_err(|e| refuse(Refusal::Payload(e)))?;
     check_payload(&payload, root, opts, &env.digest)?;
     let mut bundle = Bundle::compile(&payload).map_err(|e| refuse(Refusal::Payload(e)))?;
     bundle.trust = Some(root.clone());
@@ -362,32 +362,22 @@ fn check_payload(
             return Err(refuse(Refusal::CodeMaterial { what }));
         }
     }
-    let mut by_promotion: HashMap<&str, Vec<&ApprovalSpec>> = p
-        .promotions
+    let known: HashSet<&str> = p.promotions.iter().map(|x| x.id.as_str()).collect();
+    if let Some(a) = p
+        .approvals
         .iter()
-        .map(|x| (x.id.as_str(), Vec::new()))
-        .collect();
-    for a in &p.approvals {
-        let Some(list) = by_promotion.get_mut(a.promotion.as_str()) else {
-            let m = format!("approval for unknown promotion `{}`", a.promotion);
-            return Err(refuse(Refusal::Malformed(m)));
-        };
-        list.push(a);
+        .find(|a| !known.contains(a.promotion.as_str()))
+    {
+        let m = format!("approval for unknown promotion `{}`", a.promotion);
+        return Err(refuse(Refusal::Malformed(m)));
     }
-    for promo in &p.promotions {
-        let approvals = by_promotion
-            .get(promo.id.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        if let Some((role, valid, required)) =
-            missing_approval(root, &p.currency, promo, approvals, now)
-        {
-            return Err(refuse(Refusal::Unapproved {
-                promotion: promo.id.clone(),
-                role,
-                valid,
-                required,
-            }));
-        }
+    if let Some(u) = uncovered(root, p, now).into_iter().next() {
+        return Err(refuse(Refusal::Unapproved {
+            promotion: u.promotion,
+            role: u.role,
+            valid: u.valid,
+            required: u.required,
+        }));
     }
     Ok(())
 }

@@ -704,13 +704,17 @@ fn grants_unlock_locked_promotions_in_the_storefront() {
         !has(&["VIP-ANNA".into()], Some("session-1"), NOW),
         "codes are not grants"
     );
-    assert!(has(&[grant.clone()], Some("session-1"), NOW));
+    assert!(has(std::slice::from_ref(&grant), Some("session-1"), NOW));
     assert!(
-        !has(&[grant.clone()], Some("session-2"), NOW),
+        !has(std::slice::from_ref(&grant), Some("session-2"), NOW),
         "another subject"
     );
     assert!(
-        !has(&[grant.clone()], Some("session-1"), "2026-06-01T00:10:00Z"),
+        !has(
+            std::slice::from_ref(&grant),
+            Some("session-1"),
+            "2026-06-01T00:10:00Z"
+        ),
         "expired"
     );
     // Signed by a key without the edge role, or tampered with: nothing unlocks.
@@ -752,20 +756,10 @@ fn grants_unlock_locked_promotions_in_the_storefront() {
 fn approvals_survive_the_storefront_transformation() {
     // The storefront bundle reuses the edge bundle's approval signatures unchanged: the digest
     // leaves code material out, so both forms verify.
-    let edge: Value = serde_json::from_slice(
-        &Envelope::parse(&read("valid.env"))
-            .unwrap()
-            .payload
-            .to_vec(),
-    )
-    .unwrap();
-    let store: Value = serde_json::from_slice(
-        &Envelope::parse(&read("storefront.env"))
-            .unwrap()
-            .payload
-            .to_vec(),
-    )
-    .unwrap();
+    let edge: Value =
+        serde_json::from_slice(Envelope::parse(&read("valid.env")).unwrap().payload).unwrap();
+    let store: Value =
+        serde_json::from_slice(Envelope::parse(&read("storefront.env")).unwrap().payload).unwrap();
     assert_eq!(edge["approvals"], store["approvals"]);
     assert!(store.get("codeSets").is_none());
 }

@@ -1,0 +1,249 @@
+//! Code sets as the project keeps them (`codes/<set>.json`): keyed hashes of listed codes, or a
+//! generated campaign; never a plaintext code. `promoseal sign` turns each into the bundle's
+//! `codeSets` entry as is, so a deactivation takes effect in the next bundle version.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use promoseal_evaluator::codes::{encode_hex, Campaign, CodeHash, CodeSecret, HASH_LEN};
+use promoseal_evaluator::model::{CodeSetSpec, GeneratedSpec};
+use promoseal_evaluator::normalize_code;
+use serde::{Deserialize, Serialize};
+
+use crate::project::{parse_file, write};
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CodeSetFile {
+    pub id: String,
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedSpec>,
+    /// Sorted keyed hashes of the active listed codes (standard base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<String>,
+    /// Sorted keyed hashes of deactivated listed codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated: Option<String>,
+}
+
+fn decode(b64: Option<&String>) -> Result<BTreeSet<CodeHash>> {
+    let Some(b64) = b64 else {
+        return Ok(BTreeSet::new());
+    };
+    let bytes = STANDARD.decode(b64).context("hashes are not base64")?;
+    Ok(bytes
+        .chunks_exact(HASH_LEN)
+        .filter_map(|c| c.try_into().ok())
+        .collect())
+}
+
+fn encode(set: &BTreeSet<CodeHash>) -> Option<String> {
+    (!set.is_empty()).then(|| STANDARD.encode(set.iter().flatten().copied().collect::<Vec<u8>>()))
+}
+
+pub fn path(project: &Path, id: &str) -> PathBuf {
+    project.join("codes").join(format!("{id}.json"))
+}
+
+impl CodeSetFile {
+    pub fn load(project: &Path, id: &str) -> Result<CodeSetFile> {
+        let p = path(project, id);
+        if !p.exists() {
+            bail!("no code set `{id}` (expected `{}`)", p.display());
+        }
+        parse_file(&p)
+    }
+
+    pub fn load_all(project: &Path) -> Result<Vec<CodeSetFile>> {
+        let dir = project.join("codes");
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| parse_file(p)).collect()
+    }
+
+    pub fn save(&self, project: &Path) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        write(&path(project, &self.id), &bytes)
+    }
+
+    pub fn campaign(&self) -> Option<Campaign> {
+        self.generated.as_ref().map(|g| Campaign {
+            campaign: g.campaign.clone(),
+            prefix: g.prefix.clone(),
+            suffix: g.suffix.clone(),
+            count: g.count,
+            serial_chars: g.serial_chars,
+            tag_chars: g.tag_chars,
+        })
+    }
+
+    /// The bundle's entry for this set.
+    pub fn spec(&self) -> CodeSetSpec {
+        CodeSetSpec {
+            id: self.id.clone(),
+            codes: Vec::new(),
+            hashes: if self.generated.is_some() {
+                None
+            } else {
+                Some(self.hashes.clone().unwrap_or_default())
+            },
+            generated: self.generated.clone(),
+            active: self.active,
+        }
+    }
+
+    pub fn new_generated(id: &str, campaign: &Campaign) -> CodeSetFile {
+        CodeSetFile {
+            id: id.to_string(),
+            active: true,
+            generated: Some(GeneratedSpec {
+                campaign: campaign.campaign.clone(),
+                prefix: campaign.prefix.clone(),
+                suffix: campaign.suffix.clone(),
+                count: campaign.count,
+                serial_chars: campaign.serial_chars,
+                tag_chars: campaign.tag_chars,
+                revoked: Vec::new(),
+            }),
+            hashes: None,
+            deactivated: None,
+        }
+    }
+
+    pub fn new_listed(id: &str) -> CodeSetFile {
+        CodeSetFile {
+            id: id.to_string(),
+            active: true,
+            generated: None,
+            hashes: None,
+            deactivated: None,
+        }
+    }
+
+    /// Adds listed codes (as keyed hashes); returns how many were new.
+    pub fn import(&mut self, secret: &CodeSecret, codes: &[String]) -> Result<usize> {
+        if self.generated.is_some() {
+            bail!(
+                "code set `{}` is a generated campaign; import into a listed set",
+                self.id
+            );
+        }
+        let mut active = decode(self.hashes.as_ref())?;
+        let mut off = decode(self.deactivated.as_ref())?;
+        let before = active.len();
+        for c in codes {
+            let h = secret.hash(c);
+            off.remove(&h);
+            active.insert(h);
+        }
+        let added = active.len() - before;
+        self.hashes = encode(&active);
+        self.deactivated = encode(&off);
+        Ok(added)
+    }
+
+    /// Deactivates (`on == false`) or reactivates codes; an empty list means the whole set.
+    pub fn set_active(&mut self, secret: &CodeSecret, codes: &[String], on: bool) -> Result<()> {
+        if codes.is_empty() {
+            self.active = on;
+            return Ok(());
+        }
+        if let Some(campaign) = self.campaign() {
+            let g = self.generated.as_mut().context("generated set")?;
+            for c in codes {
+                let serial = secret
+                    .check(&campaign, &normalize_code(c))
+                    .with_context(|| {
+                        format!("`{c}` is not a code of campaign `{}`", campaign.campaign)
+                    })?;
+                match (on, g.revoked.binary_search(&serial)) {
+                    (false, Err(at)) => g.revoked.insert(at, serial),
+                    (true, Ok(at)) => {
+                        g.revoked.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            return Ok(());
+        }
+        let mut active = decode(self.hashes.as_ref())?;
+        let mut off = decode(self.deactivated.as_ref())?;
+        for c in codes {
+            let h = secret.hash(c);
+            let (from, to) = if on {
+                (&mut off, &mut active)
+            } else {
+                (&mut active, &mut off)
+            };
+            if from.remove(&h) {
+                to.insert(h);
+            } else if !to.contains(&h) {
+                bail!("`{c}` is not a code of set `{}`", self.id);
+            }
+        }
+        self.hashes = encode(&active);
+        self.deactivated = encode(&off);
+        Ok(())
+    }
+
+    /// CSV rows for `codes export`: generated campaigns give every code with its serial and
+    /// status; listed sets give hashes only (their plaintext was never kept).
+    pub fn export(&self, secret: &CodeSecret, out: &mut impl std::io::Write) -> Result<()> {
+        let set_status = if self.active { "active" } else { "deactivated" };
+        if let (Some(campaign), Some(g)) = (self.campaign(), &self.generated) {
+            writeln!(out, "code,serial,status")?;
+            for (serial, code) in secret.generate_all(&campaign).enumerate() {
+                let revoked = g.revoked.binary_search(&(serial as u64)).is_ok();
+                let status = if revoked { "deactivated" } else { set_status };
+                writeln!(out, "{code},{serial},{status}")?;
+            }
+            return Ok(());
+        }
+        writeln!(out, "hash,status")?;
+        for h in decode(self.hashes.as_ref())? {
+            writeln!(out, "{},{set_status}", encode_hex(&h))?;
+        }
+        for h in decode(self.deactivated.as_ref())? {
+            writeln!(out, "{},deactivated", encode_hex(&h))?;
+        }
+        Ok(())
+    }
+
+    /// A one-line summary in plain words.
+    pub fn summary(&self) -> String {
+        let state = if self.active { "" } else { " (deactivated)" };
+        match &self.generated {
+            Some(g) => format!(
+                "{}: generated campaign `{}`, {} codes like {}{}{}{}, {} revoked{state}",
+                self.id,
+                g.campaign,
+                g.count,
+                g.prefix,
+                "X".repeat(g.serial_chars as usize),
+                "#".repeat(g.tag_chars as usize),
+                g.suffix,
+                g.revoked.len()
+            ),
+            None => {
+                let n = |b: &Option<String>| decode(b.as_ref()).map(|s| s.len()).unwrap_or(0);
+                format!(
+                    "{}: {} listed codes as keyed hashes, {} deactivated{state}",
+                    self.id,
+                    n(&self.hashes),
+                    n(&self.deactivated)
+                )
+            }
+        }
+    }
+}

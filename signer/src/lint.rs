@@ -1,0 +1,1458 @@
+//! `promoseal lint`: checks promotions against a house policy (how deep, how long, how costly
+//! they may be, and how they stack) and projects what each one costs on sample carts.
+//!
+//! Everything here is a pure function of already-loaded data; reading files, printing and the
+//! exit code are the caller's business.
+
+use std::fmt;
+
+use anyhow::{anyhow, bail, Context, Result};
+use promoseal_evaluator::model::{
+    AmountPer, Audience, BundlePayload, CodeSetSpec, ConditionsSpec, DiscountClass, ItemSelector,
+    LineSpec, PercentScope, PricingPolicy, PromotionSpec, RewardSpec, StackingMode, FORMAT_VERSION,
+};
+use promoseal_evaluator::money::{div_round, Amount, Currency, DecimalString, Rounding};
+use promoseal_evaluator::seal::Exposure;
+use promoseal_evaluator::time::Instant;
+use promoseal_evaluator::{evaluate, Bundle, EvaluationInput};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize};
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+// ---------------------------------------------------------------------------------------------
+
+/// The house rules a bundle's promotions are checked against, read from TOML. Every field is
+/// optional; an absent limit is not checked.
+///
+/// ```toml
+/// maxPercent = "30"          # no promotion may take more than 30 % off
+/// maxAmount = "50.00"        # nor more than 50.00 (bundle currency) as a fixed amount
+/// maxBudget = "100000"       # every promotion needs a budget of at most this
+/// maxDurationDays = 45       # startsAt..endsAt at most 45 days (no end: a violation)
+/// forbidOverlap = true       # stacking overlaps are violations, not warnings
+///
+/// [projection]
+/// expectedRedemptions = 5000 # per promotion (default 1000)
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Policy {
+    /// Deepest percentage a promotion may grant (decimal string, 0 to 100).
+    #[serde(default, deserialize_with = "some_decimal")]
+    pub max_percent: Option<Decimal>,
+    /// Largest fixed amount a promotion may grant, in the bundle currency.
+    #[serde(default, deserialize_with = "some_decimal")]
+    pub max_amount: Option<Decimal>,
+    /// Largest budget; a promotion without a budget then violates it (its spend is unbounded).
+    #[serde(default, deserialize_with = "some_decimal")]
+    pub max_budget: Option<Decimal>,
+    /// Longest run from `startsAt` to `endsAt`; a promotion missing either violates it.
+    #[serde(default)]
+    pub max_duration_days: Option<u64>,
+    /// Report promotions that can stack on the same items as violations (default: warnings).
+    #[serde(default)]
+    pub forbid_overlap: bool,
+    #[serde(default)]
+    pub projection: ProjectionPolicy,
+}
+
+/// `[projection]`: how the cost projection scales the sample carts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProjectionPolicy {
+    /// Redemptions expected per promotion (default 1000).
+    #[serde(default = "default_redemptions")]
+    pub expected_redemptions: u64,
+}
+
+fn default_redemptions() -> u64 {
+    1000
+}
+
+impl Default for ProjectionPolicy {
+    fn default() -> Self {
+        ProjectionPolicy {
+            expected_redemptions: default_redemptions(),
+        }
+    }
+}
+
+/// A decimal limit: a decimal string such as `"12.5"`, or a whole number. Never a float.
+fn some_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a decimal string such as \"12.5\"")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+            DecimalString::parse(v).map(|d| d.0).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+            if v < 0 {
+                return Err(E::custom(format!("`{v}` is negative")));
+            }
+            Ok(Decimal::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Decimal, E> {
+            Err(E::custom(format!(
+                "write `{v}` as a string, \"{v}\": limits are exact decimals, never floats"
+            )))
+        }
+    }
+    d.deserialize_any(Visitor).map(Some)
+}
+
+impl Policy {
+    /// Parses a policy from TOML text. Unknown keys, floats and out-of-range values are errors
+    /// naming the key.
+    pub fn from_toml(text: &str) -> Result<Policy> {
+        let policy: Policy =
+            toml::from_str(text).map_err(|e| anyhow!("invalid lint policy: {e}"))?;
+        if let Some(p) = policy.max_percent {
+            if p > Decimal::ONE_HUNDRED {
+                bail!("invalid lint policy: maxPercent: `{p}` is above 100");
+            }
+        }
+        Ok(policy)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    /// Breaks the policy: the caller should fail.
+    Violation,
+    /// Probably a mistake, worth a look.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Violation => "violation",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub promotion_id: String,
+    /// The rule: `maxPercent`, `maxAmount`, `maxBudget`, `maxDurationDays`, `codeWithoutLimit`,
+    /// `exclusiveCombines`, `groupPriorityTie` or `overlap`.
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// Other promotions the finding is about (stacking rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
+}
+
+/// [`Exposure`] as printed: percentages without trailing zeros, money with the currency's places.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExposureView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_percent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
+}
+
+/// What a promotion costs on the sample carts, evaluated alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Projection {
+    pub samples: usize,
+    /// Samples the promotion took something off (the redemptions).
+    pub redemptions: usize,
+    /// Mean discount over the redemptions, rounded half up to the currency's places.
+    pub average_discount: Amount,
+    pub expected_redemptions: u64,
+    /// `sum of discounts × expectedRedemptions ÷ redemptions`, rounded once.
+    pub projected_spend: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_case: Option<WorstCase>,
+    /// Present when every targeted line of every redeeming sample gives a `unitCost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<MarginImpact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorstCase {
+    pub sample: String,
+    pub discount: Amount,
+}
+
+/// The discount against the margin of the targeted lines before the promotion, summed over the
+/// redeeming samples.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarginImpact {
+    /// Targeted line amounts before the promotion (in the price basis).
+    pub revenue: Amount,
+    pub cost: Amount,
+    pub discount: Amount,
+    /// `discount ÷ (revenue − cost) × 100`, two places; absent when there is no margin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent_of_margin: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionReport {
+    pub id: String,
+    pub name: String,
+    pub class: DiscountClass,
+    pub exposure: ExposureView,
+    /// Absent when no sample carts were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection: Option<Projection>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub currency: String,
+    pub violations: usize,
+    pub warnings: usize,
+    pub promotions: Vec<PromotionReport>,
+}
+
+impl Report {
+    /// Findings that break the policy (a non-zero exit, for the caller).
+    pub fn violations(&self) -> usize {
+        self.count(Severity::Violation)
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.findings().filter(|f| f.severity == severity).count()
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.promotions.iter().flat_map(|p| p.findings.iter())
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} in {}: {}, {}",
+            plural(self.promotions.len(), "promotion", "promotions"),
+            self.currency,
+            plural(self.violations(), "violation", "violations"),
+            plural(self.warnings(), "warning", "warnings"),
+        )?;
+        for p in &self.promotions {
+            writeln!(f)?;
+            writeln!(f, "{} ({}, {} discount)", p.id, p.name, class_name(p.class))?;
+            let e = &p.exposure;
+            let mut parts = Vec::new();
+            parts.push(match &e.max_percent {
+                Some(x) => format!("up to {x}% off"),
+                None => "no percentage".to_string(),
+            });
+            parts.push(match &e.max_amount {
+                Some(x) => format!("up to {x} {} off", self.currency),
+                None => "no fixed amount".to_string(),
+            });
+            parts.push(match &e.budget {
+                Some(x) => format!("budget {x} {}", self.currency),
+                None => "no budget".to_string(),
+            });
+            writeln!(f, "  exposure: {}", parts.join("; "))?;
+            match &p.projection {
+                None => writeln!(f, "  projected cost: no sample carts given")?,
+                Some(pr) if pr.redemptions == 0 => writeln!(
+                    f,
+                    "  projected cost: 0, it took nothing off any of the {}",
+                    plural(pr.samples, "sample cart", "sample carts")
+                )?,
+                Some(pr) => {
+                    writeln!(
+                        f,
+                        "  projected cost: {} {cur} for {} (average {} {cur} per redemption, \
+                         over the {} of {} sample carts it applied to)",
+                        pr.projected_spend,
+                        plural(
+                            usize::try_from(pr.expected_redemptions).unwrap_or(usize::MAX),
+                            "redemption",
+                            "redemptions"
+                        ),
+                        pr.average_discount,
+                        pr.redemptions,
+                        pr.samples,
+                        cur = self.currency,
+                    )?;
+                    if let Some(w) = &pr.worst_case {
+                        writeln!(
+                            f,
+                            "  worst case: {} {} off sample `{}`",
+                            w.discount, self.currency, w.sample
+                        )?;
+                    }
+                    match &pr.margin {
+                        Some(m) => match &m.percent_of_margin {
+                            Some(x) => writeln!(
+                                f,
+                                "  margin impact: the discount eats {x}% of the margin on the \
+                                 targeted items (revenue {}, cost {}, discount {})",
+                                m.revenue, m.cost, m.discount
+                            )?,
+                            None => writeln!(
+                                f,
+                                "  margin impact: the targeted items already sell at or below \
+                                 cost (revenue {}, cost {})",
+                                m.revenue, m.cost
+                            )?,
+                        },
+                        None => writeln!(
+                            f,
+                            "  margin impact: unknown (not every targeted sample line has a \
+                             unitCost)"
+                        )?,
+                    }
+                }
+            }
+            if p.findings.is_empty() {
+                writeln!(f, "  no findings")?;
+            }
+            for finding in &p.findings {
+                writeln!(
+                    f,
+                    "  {} [{}]: {}",
+                    finding.severity, finding.rule, finding.message
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lint
+// ---------------------------------------------------------------------------------------------
+
+/// What is linted: the bundle's currency, pricing and promotions, and named sample carts.
+pub struct LintInput<'a> {
+    pub currency: &'a str,
+    pub pricing: &'a PricingPolicy,
+    pub promotions: &'a [PromotionSpec],
+    /// Name and cart of each sample.
+    pub samples: &'a [(String, EvaluationInput)],
+}
+
+/// Checks every promotion against `policy` and projects its cost on the samples.
+pub fn lint(input: &LintInput, policy: &Policy) -> Result<Report> {
+    let currency = Currency::from_code(input.currency)
+        .ok_or_else(|| anyhow!("unknown currency `{}`", input.currency))?;
+    let mut reports = Vec::with_capacity(input.promotions.len());
+    for p in input.promotions {
+        let exposure = Exposure::of(p);
+        let findings = single_findings(p, &exposure, policy, currency);
+        let projection = if input.samples.is_empty() {
+            None
+        } else {
+            Some(
+                project(p, input, currency, policy.projection.expected_redemptions)
+                    .with_context(|| format!("projecting promotion `{}`", p.id))?,
+            )
+        };
+        reports.push(PromotionReport {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            class: class_of(&p.reward),
+            exposure: ExposureView {
+                max_percent: exposure.max_percent.map(|d| d.to_string()),
+                max_amount: exposure.max_amount.map(|d| money(d, currency)),
+                budget: exposure.budget.map(|d| money(d, currency)),
+            },
+            projection,
+            findings,
+        });
+    }
+    for (i, finding) in pair_findings(input.promotions, input.pricing, policy) {
+        if let Some(r) = reports.get_mut(i) {
+            r.findings.push(finding);
+        }
+    }
+    let mut report = Report {
+        currency: currency.code().to_string(),
+        violations: 0,
+        warnings: 0,
+        promotions: reports,
+    };
+    report.violations = report.violations();
+    report.warnings = report.warnings();
+    Ok(report)
+}
+
+/// A decimal amount with the currency's places when it has no more than those.
+fn money(d: Decimal, currency: Currency) -> String {
+    let mut d = d;
+    if d.scale() <= currency.exponent() {
+        d.rescale(currency.exponent());
+    }
+    d.to_string()
+}
+
+fn class_of(r: &RewardSpec) -> DiscountClass {
+    match r {
+        RewardSpec::PercentOff {
+            on: PercentScope::Order,
+            ..
+        }
+        | RewardSpec::AmountOff {
+            per: AmountPer::Order,
+            ..
+        } => DiscountClass::Order,
+        RewardSpec::ShippingOff { .. } => DiscountClass::Shipping,
+        _ => DiscountClass::Product,
+    }
+}
+
+fn class_name(c: DiscountClass) -> &'static str {
+    match c {
+        DiscountClass::Product => "product",
+        DiscountClass::Order => "order",
+        DiscountClass::Shipping => "shipping",
+    }
+}
+
+fn finding(p: &PromotionSpec, rule: &'static str, severity: Severity, message: String) -> Finding {
+    Finding {
+        promotion_id: p.id.clone(),
+        rule,
+        severity,
+        message,
+        related: Vec::new(),
+    }
+}
+
+const DAY: i64 = 86_400;
+
+/// Findings about one promotion alone.
+fn single_findings(
+    p: &PromotionSpec,
+    e: &Exposure,
+    policy: &Policy,
+    currency: Currency,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let cur = currency.code();
+    if let (Some(limit), Some(x)) = (policy.max_percent, e.max_percent) {
+        if x > limit {
+            let why = match &p.reward {
+                RewardSpec::FixedPrice { .. } => {
+                    " (a set price counts as 100%: it may be far below the item's price)"
+                }
+                RewardSpec::Volume { tiers } if tiers.iter().any(|t| t.unit_price.is_some()) => {
+                    " (a unitPrice tier counts as 100%: it may be far below the item's price)"
+                }
+                RewardSpec::BuyXGetY { percent: None, .. } => " (the free item is 100% off)",
+                RewardSpec::ShippingOff { percent: None, .. } => {
+                    " (an amount off shipping can be all of the shipping)"
+                }
+                _ if !p.loyalty_bonus.is_empty() => " (loyalty bonus included)",
+                _ => "",
+            };
+            out.push(finding(
+                p,
+                "maxPercent",
+                Severity::Violation,
+                format!(
+                    "it can take up to {x}% off{why}, more than the policy's maximum of \
+                     {}%",
+                    limit.normalize()
+                ),
+            ));
+        }
+    }
+    if let (Some(limit), Some(x)) = (policy.max_amount, e.max_amount) {
+        if x > limit {
+            out.push(finding(
+                p,
+                "maxAmount",
+                Severity::Violation,
+                format!(
+                    "it can take {} {cur} off, more than the policy's maximum of {} {cur}",
+                    money(x, currency),
+                    money(limit, currency)
+                ),
+            ));
+        }
+    }
+    if let Some(limit) = policy.max_budget {
+        match e.budget {
+            Some(b) if b > limit => out.push(finding(
+                p,
+                "maxBudget",
+                Severity::Violation,
+                format!(
+                    "its budget of {} {cur} is above the policy's maximum of {} {cur}",
+                    money(b, currency),
+                    money(limit, currency)
+                ),
+            )),
+            Some(_) => {}
+            None => out.push(finding(
+                p,
+                "maxBudget",
+                Severity::Violation,
+                format!(
+                    "it has no budget (limits.budget), so what it can spend is unbounded; the \
+                     policy allows at most {} {cur}",
+                    money(limit, currency)
+                ),
+            )),
+        }
+    }
+    if let Some(days) = policy.max_duration_days {
+        let limit = i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(DAY);
+        let message = match (p.starts_at, p.ends_at) {
+            (_, None) => Some(format!(
+                "it has no end date (endsAt), so it runs without limit; the policy allows at \
+                 most {}",
+                plural(usize::try_from(days).unwrap_or(usize::MAX), "day", "days")
+            )),
+            (None, Some(_)) => Some(format!(
+                "it has no start date (startsAt), so its length is unbounded; the policy allows \
+                 at most {}",
+                plural(usize::try_from(days).unwrap_or(usize::MAX), "day", "days")
+            )),
+            (Some(s), Some(end)) => {
+                let length = end.seconds().saturating_sub(s.seconds());
+                (length > limit).then(|| {
+                    format!(
+                        "it runs {} ({s} to {end}), longer than the policy's maximum of {}",
+                        duration_words(length),
+                        plural(usize::try_from(days).unwrap_or(usize::MAX), "day", "days")
+                    )
+                })
+            }
+        };
+        if let Some(message) = message {
+            out.push(finding(p, "maxDurationDays", Severity::Violation, message));
+        }
+    }
+    if p.code_set.is_some()
+        && p.limits.budget.is_none()
+        && p.limits.total_uses.is_none()
+        && !p.limits.single_use_codes
+    {
+        out.push(finding(
+            p,
+            "codeWithoutLimit",
+            Severity::Warning,
+            "it needs a code but has neither a budget nor a totalUses limit (nor single-use \
+             codes): a leaked code can be redeemed without end"
+                .to_string(),
+        ));
+    }
+    if p.stacking.exclusive && !p.stacking.combines_with.is_empty() {
+        let classes: Vec<&str> = p
+            .stacking
+            .combines_with
+            .iter()
+            .map(|c| class_name(*c))
+            .collect();
+        out.push(finding(
+            p,
+            "exclusiveCombines",
+            Severity::Warning,
+            format!(
+                "it is exclusive, yet lists combinesWith [{}]: exclusive wins and it never \
+                 combines with anything; drop one of the two",
+                classes.join(", ")
+            ),
+        ));
+    }
+    out
+}
+
+fn duration_words(seconds: i64) -> String {
+    let days = seconds / DAY;
+    let rest = seconds % DAY;
+    let n = usize::try_from(days).unwrap_or(usize::MAX);
+    if rest == 0 {
+        plural(n, "day", "days")
+    } else {
+        format!("more than {}", plural(n, "day", "days"))
+    }
+}
+
+// --- live time ------------------------------------------------------------------------------
+
+/// `[start, end)` in Unix seconds; open ends are `i64::MIN` / `i64::MAX`.
+type Span = (i64, i64);
+
+/// When the promotion is live: its start/end, cut into its intervals when it has some.
+fn live_spans(p: &PromotionSpec) -> Vec<Span> {
+    let start = p.starts_at.map_or(i64::MIN, Instant::seconds);
+    let end = p.ends_at.map_or(i64::MAX, Instant::seconds);
+    match &p.intervals {
+        None => {
+            if start < end {
+                vec![(start, end)]
+            } else {
+                Vec::new()
+            }
+        }
+        Some(list) => list
+            .iter()
+            .map(|iv| (iv.start.seconds().max(start), iv.end.seconds().min(end)))
+            .filter(|(s, e)| s < e)
+            .collect(),
+    }
+}
+
+/// The first stretch when both are live (both lists sorted, as the evaluator requires).
+fn common_span(a: &[Span], b: &[Span]) -> Option<Span> {
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        let s = x.0.max(y.0);
+        let e = x.1.min(y.1);
+        if s < e {
+            return Some((s, e));
+        }
+        if x.1 <= y.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    None
+}
+
+fn span_words((s, e): Span) -> String {
+    match (s == i64::MIN, e == i64::MAX) {
+        (true, true) => "always".to_string(),
+        (true, false) => format!("until {}", Instant(e)),
+        (false, true) => format!("from {} on", Instant(s)),
+        (false, false) => format!("from {} until {}", Instant(s), Instant(e)),
+    }
+}
+
+// --- stacking -------------------------------------------------------------------------------
+
+/// Whether the two can never both be eligible for one cart because their conditions exclude
+/// each other.
+fn conditions_exclude(a: &ConditionsSpec, b: &ConditionsSpec) -> bool {
+    let disjoint = |x: &[String], y: &[String]| {
+        !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v))
+    };
+    let first_order = matches!((a.first_order, b.first_order), (Some(x), Some(y)) if x != y);
+    let below = |hi: &Option<DecimalString>, lo: &Option<DecimalString>| matches!((hi, lo), (Some(h), Some(l)) if h.0 < l.0);
+    disjoint(&a.customer_tiers, &b.customer_tiers)
+        || disjoint(&a.customer_segments, &b.customer_segments)
+        || disjoint(&a.regions, &b.regions)
+        || disjoint(&a.channels, &b.channels)
+        || first_order
+        || below(&a.max_subtotal, &b.min_subtotal)
+        || below(&b.max_subtotal, &a.min_subtotal)
+}
+
+fn includes_all(s: &ItemSelector) -> bool {
+    s.skus.is_empty()
+        && s.products.is_empty()
+        && s.categories.is_empty()
+        && s.brands.is_empty()
+        && s.tags.is_empty()
+}
+
+/// The include lists of a selector with their exclusion lists, by dimension.
+fn dimensions(s: &ItemSelector) -> [(&'static str, &[String], &[String]); 5] {
+    [
+        ("sku", &s.skus, &s.exclude_skus),
+        ("product", &s.products, &s.exclude_products),
+        ("category", &s.categories, &s.exclude_categories),
+        ("brand", &s.brands, &s.exclude_brands),
+        ("tag", &s.tags, &s.exclude_tags),
+    ]
+}
+
+/// Why two selectors can target the same line, if they can: a value both include in the same
+/// dimension (and neither excludes), or one targets every line and the other names a value it
+/// does not exclude. Different dimensions (a category and a brand) are not compared: the lint
+/// does not know the catalogue.
+fn shared_items(a: &ItemSelector, b: &ItemSelector) -> Option<String> {
+    match (includes_all(a), includes_all(b)) {
+        (true, true) => return Some("both target every item".to_string()),
+        (true, false) | (false, true) => {
+            let (all, some) = if includes_all(a) { (a, b) } else { (b, a) };
+            for ((dim, inc, _), (_, _, exc)) in dimensions(some).iter().zip(dimensions(all).iter())
+            {
+                if let Some(v) = inc.iter().find(|v| !exc.contains(v)) {
+                    return Some(format!(
+                        "one targets every item, the other {dim} `{v}` among others"
+                    ));
+                }
+            }
+            return None;
+        }
+        (false, false) => {}
+    }
+    for ((dim, inc_a, exc_a), (_, inc_b, exc_b)) in dimensions(a).iter().zip(dimensions(b).iter()) {
+        if let Some(v) = inc_a
+            .iter()
+            .find(|v| inc_b.contains(v) && !exc_a.contains(v) && !exc_b.contains(v))
+        {
+            return Some(format!("both target {dim} `{v}`"));
+        }
+    }
+    None
+}
+
+/// The selectors whose lines a promotion can discount: its items, and the get pool of a
+/// buy-X-get-Y.
+fn discountable(p: &PromotionSpec) -> Vec<&ItemSelector> {
+    let mut out = vec![&p.items];
+    if let RewardSpec::BuyXGetY {
+        get_items: Some(g), ..
+    } = &p.reward
+    {
+        out.push(g);
+    }
+    out
+}
+
+fn shipping_scope(r: &RewardSpec) -> Option<(&[String], &[String])> {
+    match r {
+        RewardSpec::ShippingOff {
+            methods, countries, ..
+        } => Some((methods, countries)),
+        _ => None,
+    }
+}
+
+/// Findings about pairs, each with the index of the promotion it is reported on (the first of
+/// the pair in bundle order; `related` names the other).
+fn pair_findings(
+    promotions: &[PromotionSpec],
+    pricing: &PricingPolicy,
+    policy: &Policy,
+) -> Vec<(usize, Finding)> {
+    let spans: Vec<Vec<Span>> = promotions.iter().map(live_spans).collect();
+    let mut out = Vec::new();
+    for (i, a) in promotions.iter().enumerate() {
+        for (j, b) in promotions.iter().enumerate().skip(i + 1) {
+            let (Some(sa), Some(sb)) = (spans.get(i), spans.get(j)) else {
+                continue;
+            };
+            let Some(common) = common_span(sa, sb) else {
+                continue;
+            };
+            if conditions_exclude(&a.conditions, &b.conditions) {
+                continue;
+            }
+            let same_group = a.stacking.group.is_some() && a.stacking.group == b.stacking.group;
+            if same_group && a.priority == b.priority {
+                let mut f = finding(
+                    a,
+                    "groupPriorityTie",
+                    Severity::Warning,
+                    format!(
+                        "`{}` and `{}` are in stacking group `{}` with the same priority ({}) \
+                         and are live at the same time ({}): at most one applies, and when \
+                         both give the same the smaller id wins; give the one that should win \
+                         a higher priority",
+                        a.id,
+                        b.id,
+                        a.stacking.group.as_deref().unwrap_or_default(),
+                        a.priority,
+                        span_words(common)
+                    ),
+                );
+                f.related.push(b.id.clone());
+                out.push((i, f));
+            }
+            let class = class_of(&a.reward);
+            if class != class_of(&b.reward)
+                || same_group
+                || a.stacking.exclusive
+                || b.stacking.exclusive
+                || !a.stacking.combines_with.contains(&class)
+                || !b.stacking.combines_with.contains(&class)
+                || pricing.stacking == StackingMode::BestOnly
+            {
+                continue;
+            }
+            let why = if class == DiscountClass::Shipping {
+                shipping_scope(&a.reward)
+                    .zip(shipping_scope(&b.reward))
+                    .and_then(|((ma, ca), (mb, cb))| {
+                        let meet = |x: &[String], y: &[String]| {
+                            x.is_empty() || y.is_empty() || x.iter().any(|v| y.contains(v))
+                        };
+                        (meet(ma, mb) && meet(ca, cb))
+                            .then(|| "both discount the same shipping".to_string())
+                    })
+            } else {
+                discountable(a)
+                    .iter()
+                    .find_map(|sa| discountable(b).iter().find_map(|sb| shared_items(sa, sb)))
+            };
+            let Some(why) = why else {
+                continue;
+            };
+            let name = class_name(class);
+            let (severity, advice) = if policy.forbid_overlap {
+                (
+                    Severity::Violation,
+                    "the policy forbids overlapping discounts",
+                )
+            } else {
+                (Severity::Warning, "if that is not meant")
+            };
+            let mut f = finding(
+                a,
+                "overlap",
+                severity,
+                format!(
+                    "`{}` and `{}` are both {name} discounts, live at the same time ({}), can \
+                     target the same items ({why}), and both list `{name}` in combinesWith: \
+                     one cart can get both on the same items; {advice}, put them in one \
+                     stacking group or drop `{name}` from combinesWith",
+                    a.id,
+                    b.id,
+                    span_words(common)
+                ),
+            );
+            f.related.push(b.id.clone());
+            out.push((i, f));
+        }
+    }
+    out
+}
+
+// --- projection -----------------------------------------------------------------------------
+
+/// The code entered on the samples for a promotion behind a code set.
+const PROBE_CODE: &str = "PROMOSEAL-LINT-PROBE";
+
+/// The instant closest to `now` at which the promotion is live (`now` itself when it is).
+fn live_instant(now: i64, spans: &[Span]) -> Option<i64> {
+    spans
+        .iter()
+        .map(|&(s, e)| now.clamp(s, e.saturating_sub(1).max(s)))
+        .min_by_key(|t| t.abs_diff(now))
+}
+
+fn selector_matches(s: &ItemSelector, l: &LineSpec) -> bool {
+    let has = |list: &[String], v: Option<&String>| v.is_some_and(|v| list.contains(v));
+    let any = |list: &[String], vs: &[String]| vs.iter().any(|v| list.contains(v));
+    let included = includes_all(s)
+        || s.skus.contains(&l.sku)
+        || has(&s.products, l.product.as_ref())
+        || any(&s.categories, &l.categories)
+        || has(&s.brands, l.brand.as_ref())
+        || any(&s.tags, &l.tags);
+    let excluded = s.exclude_skus.contains(&l.sku)
+        || has(&s.exclude_products, l.product.as_ref())
+        || any(&s.exclude_categories, &l.categories)
+        || has(&s.exclude_brands, l.brand.as_ref())
+        || any(&s.exclude_tags, &l.tags)
+        || (s.exclude_on_sale && l.on_sale);
+    let stock_ok = s
+        .low_stock_at_most
+        .is_none_or(|max| l.stock_available.is_some_and(|a| a <= max));
+    let in_stock = l.stock_available.is_none_or(|a| a >= l.quantity);
+    included && !excluded && stock_ok && in_stock
+}
+
+fn amount(minor: i128, currency: Currency) -> Result<Amount> {
+    i64::try_from(minor)
+        .map(|m| Amount::new(m, currency))
+        .map_err(|_| anyhow!("amount out of range"))
+}
+
+/// Evaluates every sample against a bundle holding only `p`.
+fn project(
+    p: &PromotionSpec,
+    input: &LintInput,
+    currency: Currency,
+    expected: u64,
+) -> Result<Projection> {
+    let spans = live_spans(p);
+    // Each sample is evaluated at its own `now`, moved into the promotion's live time when it
+    // falls outside: the projection asks what a redemption costs, not whether the sample's
+    // date happens to fall in the campaign.
+    let times: Vec<Option<i64>> = input
+        .samples
+        .iter()
+        .map(|(_, s)| live_instant(s.context.now.seconds(), &spans))
+        .collect();
+    let lo = times.iter().flatten().min().copied();
+    let hi = times.iter().flatten().max().copied();
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        // Never live (an empty interval list): it cannot cost anything.
+        return Ok(Projection {
+            samples: input.samples.len(),
+            redemptions: 0,
+            average_discount: Amount::new(0, currency),
+            expected_redemptions: expected,
+            projected_spend: Amount::new(0, currency),
+            worst_case: None,
+            margin: None,
+        });
+    };
+    let code_sets = match &p.code_set {
+        Some(id) => vec![CodeSetSpec {
+            id: id.clone(),
+            codes: vec![PROBE_CODE.to_string()],
+            hashes: None,
+            generated: None,
+            active: true,
+        }],
+        None => Vec::new(),
+    };
+    let payload = BundlePayload {
+        format: FORMAT_VERSION,
+        bundle_id: format!("lint-{}", p.id),
+        audience: Audience::Edge,
+        version: 1,
+        issued_at: Instant(lo.saturating_sub(1)),
+        expires_at: Instant(hi.saturating_add(1)),
+        currency: currency.code().to_string(),
+        time_zone: None,
+        pricing: input.pricing.clone(),
+        code_sets,
+        promotions: vec![p.clone()],
+        approvals: Vec::new(),
+    };
+    let bundle = Bundle::compile(&payload).map_err(|e| anyhow!("{e}"))?;
+
+    let mut sum: i128 = 0;
+    let mut redemptions: usize = 0;
+    let mut worst: Option<WorstCase> = None;
+    // Revenue, cost and discount of the targeted lines; `None` once a line lacks a cost.
+    let mut margin: Option<(i128, i128, i128)> = Some((0, 0, 0));
+    for ((name, sample), time) in input.samples.iter().zip(&times) {
+        let Some(time) = time else { continue };
+        let mut sample_input = sample.clone();
+        sample_input.context.now = Instant(*time);
+        if p.code_set.is_some() {
+            sample_input.context.codes = vec![PROBE_CODE.to_string()];
+        }
+        let evaluation =
+            evaluate(&bundle, &sample_input).map_err(|e| anyhow!("sample `{name}`: {e}"))?;
+        let discount = evaluation
+            .applied
+            .iter()
+            .find(|a| *a.promotion_id == *p.id)
+            .map_or(0, |a| a.amount.minor());
+        if discount <= 0 {
+            continue;
+        }
+        redemptions += 1;
+        sum += i128::from(discount);
+        if worst.as_ref().is_none_or(|w| discount > w.discount.minor()) {
+            worst = Some(WorstCase {
+                sample: name.clone(),
+                discount: Amount::new(discount, currency),
+            });
+        }
+        if let Some((revenue, cost, disc)) = margin.as_mut() {
+            let selectors = discountable(p);
+            let mut complete = true;
+            for (spec, outcome) in sample.cart.lines.iter().zip(&evaluation.lines) {
+                if !selectors.iter().any(|s| selector_matches(s, spec)) {
+                    continue;
+                }
+                match outcome.cost {
+                    Some(c) => {
+                        *revenue += i128::from(outcome.amount.minor());
+                        *cost += i128::from(c.minor());
+                    }
+                    None => complete = false,
+                }
+            }
+            *disc += i128::from(discount);
+            if !complete {
+                margin = None;
+            }
+        }
+    }
+    let (average, projected) = match i128::try_from(redemptions) {
+        Ok(n) if n > 0 => {
+            let average = div_round(sum, n, Rounding::HalfUp).unwrap_or(0);
+            let scaled = sum
+                .checked_mul(i128::from(expected))
+                .ok_or_else(|| anyhow!("projected spend is too large"))?;
+            (average, div_round(scaled, n, Rounding::HalfUp).unwrap_or(0))
+        }
+        _ => (0, 0),
+    };
+    let margin = match margin {
+        Some((revenue, cost, disc)) if redemptions > 0 => {
+            let room = revenue - cost;
+            let percent = (room > 0)
+                .then(|| {
+                    Decimal::from_i128_with_scale(disc, 0)
+                        .checked_mul(Decimal::ONE_HUNDRED)?
+                        .checked_div(Decimal::from_i128_with_scale(room, 0))
+                })
+                .flatten()
+                .map(|d| {
+                    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                        .to_string()
+                });
+            Some(MarginImpact {
+                revenue: amount(revenue, currency)?,
+                cost: amount(cost, currency)?,
+                discount: amount(disc, currency)?,
+                percent_of_margin: percent,
+            })
+        }
+        _ => None,
+    };
+    Ok(Projection {
+        samples: input.samples.len(),
+        redemptions,
+        average_discount: amount(average, currency)?,
+        expected_redemptions: expected,
+        projected_spend: amount(projected, currency)?,
+        worst_case: worst,
+        margin,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+
+    fn promo(json: &str) -> PromotionSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn cart(json_lines: &str, now: &str) -> EvaluationInput {
+        serde_json::from_str(&format!(
+            r#"{{"cart": {{"currency": "USD", "lines": {json_lines}}}, "context": {{"now": "{now}"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn run(
+        promotions: &[PromotionSpec],
+        samples: &[(String, EvaluationInput)],
+        policy: &str,
+    ) -> Report {
+        let pricing = PricingPolicy::default();
+        let input = LintInput {
+            currency: "USD",
+            pricing: &pricing,
+            promotions,
+            samples,
+        };
+        lint(&input, &Policy::from_toml(policy).unwrap()).unwrap()
+    }
+
+    fn rules(r: &Report) -> Vec<(&str, &'static str, Severity)> {
+        r.findings()
+            .map(|f| (f.promotion_id.as_str(), f.rule, f.severity))
+            .collect()
+    }
+
+    const WINDOW: &str = r#""startsAt": "2026-11-01T00:00:00Z", "endsAt": "2026-11-15T00:00:00Z""#;
+
+    #[test]
+    fn exposure_reads_every_reward() {
+        let e = Exposure::of(&promo(
+            r#"{"id": "a", "name": "a", "reward": {"type": "percentOff", "percent": "20"},
+                "loyaltyBonus": [{"tier": "gold", "percent": "5"}, {"tier": "vip", "percent": "10.50"}],
+                "maxDiscount": "999", "limits": {"budget": "5000.00"}}"#,
+        ));
+        assert_eq!(e.max_percent, Some(Decimal::new(305, 1)));
+        assert_eq!(e.max_amount, None);
+        assert_eq!(e.budget, Some(Decimal::new(500_000, 2)));
+        let e = Exposure::of(&promo(
+            r#"{"id": "t", "name": "t", "reward": {"type": "tiered", "basis": "spend", "tiers": [
+                {"minSpend": "50", "amount": "5.00"}, {"minSpend": "100", "percent": "15"},
+                {"minSpend": "200", "amount": "25.00"}]}}"#,
+        ));
+        assert_eq!(e.max_percent, Some(Decimal::from(15)));
+        assert_eq!(e.max_amount, Some(Decimal::new(2500, 2)));
+        let e = Exposure::of(&promo(
+            r#"{"id": "s", "name": "s", "reward": {"type": "shippingOff", "amount": "7.50"}}"#,
+        ));
+        assert_eq!(e.max_percent, Some(Decimal::ONE_HUNDRED));
+        assert_eq!(e.max_amount, Some(Decimal::new(750, 2)));
+        for reward in [
+            r#"{"type": "fixedPrice", "price": "1.00"}"#,
+            r#"{"type": "buyXGetY", "buyQuantity": 2, "getQuantity": 1}"#,
+            r#"{"type": "volume", "tiers": [{"minQuantity": 3, "unitPrice": "9.00"}]}"#,
+        ] {
+            let e = Exposure::of(&promo(&format!(
+                r#"{{"id": "x", "name": "x", "reward": {reward}}}"#
+            )));
+            assert_eq!(e.max_percent, Some(Decimal::ONE_HUNDRED), "{reward}");
+        }
+    }
+
+    #[test]
+    fn each_policy_limit_is_a_violation() {
+        let promotions = [
+            promo(&format!(
+                r#"{{"id": "deep", "name": "Deep", {WINDOW}, "reward": {{"type": "percentOff", "percent": "20"}},
+                    "loyaltyBonus": [{{"tier": "gold", "percent": "15"}}], "limits": {{"budget": "100"}}}}"#
+            )),
+            promo(&format!(
+                r#"{{"id": "big", "name": "Big", {WINDOW}, "reward": {{"type": "amountOff", "amount": "75.00", "per": "order"}},
+                    "limits": {{"budget": "100"}}}}"#
+            )),
+            promo(&format!(
+                r#"{{"id": "rich", "name": "Rich", {WINDOW}, "reward": {{"type": "percentOff", "percent": "5"}},
+                    "limits": {{"budget": "250000.00"}}}}"#
+            )),
+            promo(&format!(
+                r#"{{"id": "nobudget", "name": "No budget", {WINDOW}, "reward": {{"type": "percentOff", "percent": "5"}}}}"#
+            )),
+            promo(
+                r#"{"id": "long", "name": "Long", "startsAt": "2026-11-01T00:00:00Z", "endsAt": "2027-01-01T00:00:00Z",
+                    "reward": {"type": "percentOff", "percent": "5"}, "limits": {"budget": "100"}}"#,
+            ),
+            promo(
+                r#"{"id": "forever", "name": "Forever", "startsAt": "2026-11-01T00:00:00Z",
+                    "reward": {"type": "percentOff", "percent": "5"}, "limits": {"budget": "100"}}"#,
+            ),
+        ];
+        let policy = r#"
+            maxPercent = "30"
+            maxAmount = "50.00"
+            maxBudget = 100000
+            maxDurationDays = 30
+        "#;
+        let report = run(&promotions, &[], policy);
+        assert_eq!(
+            rules(&report),
+            vec![
+                ("deep", "maxPercent", Severity::Violation),
+                ("big", "maxAmount", Severity::Violation),
+                ("rich", "maxBudget", Severity::Violation),
+                ("nobudget", "maxBudget", Severity::Violation),
+                ("long", "maxDurationDays", Severity::Violation),
+                ("forever", "maxDurationDays", Severity::Violation),
+            ]
+        );
+        assert_eq!(report.violations(), 6);
+        let text = report.to_string();
+        assert!(
+            text.contains("up to 35% off (loyalty bonus included)"),
+            "{text}"
+        );
+        assert!(text.contains("it can take 75.00 USD off"), "{text}");
+        assert!(text.contains("it runs 61 days"), "{text}");
+        assert!(text.contains("no end date"), "{text}");
+        // 14 days is within 30: `deep` has no duration finding.
+        assert!(!report.promotions[0]
+            .findings
+            .iter()
+            .any(|f| f.rule == "maxDurationDays"));
+    }
+
+    #[test]
+    fn stacking_warnings() {
+        let promotions = [
+            promo(
+                r#"{"id": "code", "name": "Code", "codeSet": "vip", "reward": {"type": "percentOff", "percent": "5"}}"#,
+            ),
+            promo(
+                r#"{"id": "solo", "name": "Solo", "reward": {"type": "percentOff", "percent": "5"},
+                    "stacking": {"exclusive": true, "combinesWith": ["order"]}}"#,
+            ),
+            promo(
+                r#"{"id": "g1", "name": "G1", "priority": 3, "reward": {"type": "percentOff", "percent": "5", "on": "order"},
+                    "stacking": {"group": "sitewide"}}"#,
+            ),
+            promo(
+                r#"{"id": "g2", "name": "G2", "priority": 3, "reward": {"type": "amountOff", "amount": "5.00", "per": "order"},
+                    "stacking": {"group": "sitewide"}}"#,
+            ),
+        ];
+        let report = run(&promotions, &[], "");
+        assert_eq!(
+            rules(&report),
+            vec![
+                ("code", "codeWithoutLimit", Severity::Warning),
+                ("solo", "exclusiveCombines", Severity::Warning),
+                ("g1", "groupPriorityTie", Severity::Warning),
+            ]
+        );
+        assert_eq!(report.violations(), 0);
+        assert_eq!(report.warnings(), 3);
+    }
+
+    #[test]
+    fn overlapping_stackable_promotions_warn() {
+        let stack = r#""stacking": {"combinesWith": ["product", "order"]}"#;
+        let promotions = [
+            promo(&format!(
+                r#"{{"id": "apparel-20", "name": "A", "items": {{"categories": ["apparel", "shoes"]}},
+                    "reward": {{"type": "percentOff", "percent": "20"}}, {stack}}}"#
+            )),
+            promo(&format!(
+                r#"{{"id": "shoes-10", "name": "B", "startsAt": "2026-11-10T00:00:00Z",
+                    "items": {{"categories": ["shoes"]}}, "reward": {{"type": "percentOff", "percent": "10"}}, {stack}}}"#
+            )),
+            // Same items, but over before `shoes-10` starts: no overlap with it.
+            promo(&format!(
+                r#"{{"id": "early", "name": "C", "endsAt": "2026-11-01T00:00:00Z",
+                    "items": {{"categories": ["shoes"]}}, "reward": {{"type": "percentOff", "percent": "10"}}, {stack}}}"#
+            )),
+            // Other items.
+            promo(&format!(
+                r#"{{"id": "mugs", "name": "D", "endsAt": "2026-11-01T00:00:00Z",
+                    "items": {{"categories": ["mugs"]}}, "reward": {{"type": "percentOff", "percent": "10"}}, {stack}}}"#
+            )),
+            // Same items, but does not stack with product discounts.
+            promo(
+                r#"{"id": "alone", "name": "E", "items": {"skus": ["SHOE-1"]},
+                    "reward": {"type": "fixedPrice", "price": "10.00"}}"#,
+            ),
+        ];
+        let report = run(&promotions, &[], "");
+        let overlaps: Vec<_> = report.findings().filter(|f| f.rule == "overlap").collect();
+        // apparel-20 meets shoes-10 and early (same category, live together); early and
+        // shoes-10 are never live together; mugs targets other items; alone does not stack.
+        assert_eq!(overlaps.len(), 2, "{report}");
+        assert_eq!(overlaps[0].promotion_id, "apparel-20");
+        assert_eq!(overlaps[0].related, vec!["shoes-10".to_string()]);
+        assert_eq!(overlaps[0].severity, Severity::Warning);
+        assert!(
+            overlaps[0].message.contains("both target category `shoes`"),
+            "{}",
+            overlaps[0].message
+        );
+        assert!(overlaps[0]
+            .message
+            .contains("(from 2026-11-10T00:00:00Z on)"));
+        assert!(overlaps[1].message.contains("(until 2026-11-01T00:00:00Z)"));
+        assert_eq!(overlaps[1].related, vec!["early".to_string()]);
+
+        // The policy can make them violations; a group removes them.
+        let report = run(&promotions, &[], "forbidOverlap = true");
+        assert_eq!(report.violations(), 2);
+        let mut grouped = promotions.to_vec();
+        for p in &mut grouped {
+            p.stacking.group = Some("g".into());
+            p.priority = 1 + p.id.len() as i32;
+        }
+        let report = run(&grouped, &[], "forbidOverlap = true");
+        assert_eq!(report.violations(), 0, "{report}");
+    }
+
+    #[test]
+    fn projection_arithmetic() {
+        let p = promo(
+            r#"{"id": "ten", "name": "10% off apparel", "startsAt": "2026-11-01T00:00:00Z",
+                "items": {"categories": ["apparel"]}, "reward": {"type": "percentOff", "percent": "10"}}"#,
+        );
+        let now = "2026-11-20T12:00:00Z";
+        let samples = vec![
+            (
+                "two-tees".to_string(),
+                cart(
+                    r#"[{"id": "1", "sku": "TEE", "categories": ["apparel"], "unitPrice": "25.00", "quantity": 2}]"#,
+                    now,
+                ),
+            ),
+            (
+                "one-shirt".to_string(),
+                cart(
+                    r#"[{"id": "1", "sku": "SHIRT", "categories": ["apparel"], "unitPrice": "19.99", "quantity": 1}]"#,
+                    now,
+                ),
+            ),
+            (
+                "cap".to_string(),
+                // Before the start: evaluated at the start instead.
+                cart(
+                    r#"[{"id": "1", "sku": "CAP", "categories": ["apparel"], "unitPrice": "10.00", "quantity": 1}]"#,
+                    "2026-10-01T00:00:00Z",
+                ),
+            ),
+            (
+                "mug".to_string(),
+                cart(
+                    r#"[{"id": "1", "sku": "MUG", "categories": ["mugs"], "unitPrice": "12.00", "quantity": 1}]"#,
+                    now,
+                ),
+            ),
+        ];
+        // two-tees: 10% of 50.00 = 5.00; one-shirt: 10% of 19.99 = 1.999 → 2.00 (half up);
+        // cap: 10% of 10.00 = 1.00; mug: not targeted, not a redemption.
+        // Sum 800 cents over 3 redemptions: average 266.67 → 2.67.
+        // Projected: 800 × 1000 ÷ 3 = 266,666.67 → 266,667 cents = 2666.67 (rounded once;
+        // 2.67 × 1000 would say 2670.00). Worst case: 5.00 on two-tees.
+        let report = run(std::slice::from_ref(&p), &samples, "");
+        let pr = report.promotions[0].projection.as_ref().unwrap();
+        assert_eq!(pr.samples, 4);
+        assert_eq!(pr.redemptions, 3);
+        assert_eq!(pr.average_discount.to_string(), "2.67");
+        assert_eq!(pr.expected_redemptions, 1000);
+        assert_eq!(pr.projected_spend.to_string(), "2666.67");
+        let worst = pr.worst_case.as_ref().unwrap();
+        assert_eq!(
+            (worst.sample.as_str(), worst.discount.to_string().as_str()),
+            ("two-tees", "5.00")
+        );
+        assert_eq!(pr.margin, None);
+        // 800 × 25 ÷ 3 = 6666.67 → 6667 cents.
+        let report = run(&[p], &samples, "[projection]\nexpectedRedemptions = 25");
+        let pr = report.promotions[0].projection.as_ref().unwrap();
+        assert_eq!(pr.projected_spend.to_string(), "66.67");
+        let text = report.to_string();
+        assert!(
+            text.contains("projected cost: 66.67 USD for 25 redemptions"),
+            "{text}"
+        );
+        assert!(
+            text.contains("worst case: 5.00 USD off sample `two-tees`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn margin_impact_and_code_gate() {
+        let p = promo(
+            r#"{"id": "vip", "name": "VIP 5 off", "codeSet": "vip", "priority": 1,
+                "reward": {"type": "amountOff", "amount": "5.00", "per": "order"},
+                "items": {"categories": ["apparel"]}, "limits": {"totalUses": 100}}"#,
+        );
+        let now = "2026-11-20T12:00:00Z";
+        let samples = vec![(
+            "mixed".to_string(),
+            // The mug has no cost but is not targeted: the margin is still known.
+            cart(
+                r#"[{"id": "1", "sku": "TEE", "categories": ["apparel"], "unitPrice": "25.00", "quantity": 2, "unitCost": "9.00"},
+                    {"id": "2", "sku": "MUG", "categories": ["mugs"], "unitPrice": "12.00", "quantity": 1}]"#,
+                now,
+            ),
+        )];
+        // Targeted revenue 50.00, cost 18.00, margin 32.00; discount 5.00 (the code gate is
+        // passed with a synthetic code): 5 ÷ 32 = 15.625% → 15.63 (half away from zero).
+        let report = run(std::slice::from_ref(&p), &samples, "");
+        let pr = report.promotions[0].projection.as_ref().unwrap();
+        assert_eq!(pr.redemptions, 1);
+        let m = pr.margin.as_ref().unwrap();
+        assert_eq!(m.revenue.to_string(), "50.00");
+        assert_eq!(m.cost.to_string(), "18.00");
+        assert_eq!(m.discount.to_string(), "5.00");
+        assert_eq!(m.percent_of_margin.as_deref(), Some("15.63"));
+        assert!(report.to_string().contains("eats 15.63% of the margin"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["promotions"][0]["projection"]["margin"]["percentOfMargin"],
+            "15.63"
+        );
+        assert_eq!(
+            json["promotions"][0]["projection"]["averageDiscount"],
+            "5.00"
+        );
+
+        // A targeted line without a cost: no margin figure.
+        let samples = vec![(
+            "nocost".to_string(),
+            cart(
+                r#"[{"id": "1", "sku": "TEE", "categories": ["apparel"], "unitPrice": "25.00", "quantity": 2}]"#,
+                now,
+            ),
+        )];
+        let report = run(&[p], &samples, "");
+        assert_eq!(
+            report.promotions[0].projection.as_ref().unwrap().margin,
+            None
+        );
+    }
+
+    #[test]
+    fn clean_promotion_has_no_findings() {
+        let p = promo(&format!(
+            r#"{{"id": "ok", "name": "Fine", {WINDOW}, "codeSet": "c",
+                "reward": {{"type": "percentOff", "percent": "10"}},
+                "stacking": {{"combinesWith": ["shipping"]}},
+                "limits": {{"budget": "5000.00", "totalUses": 1000}}}}"#
+        ));
+        let policy = r#"
+            maxPercent = "10"
+            maxAmount = "20"
+            maxBudget = "5000"
+            maxDurationDays = 14
+            forbidOverlap = true
+            [projection]
+            expectedRedemptions = 10
+        "#;
+        let report = run(&[p], &[], policy);
+        assert_eq!(report.violations(), 0);
+        assert_eq!(report.warnings(), 0);
+        assert!(report.promotions[0].findings.is_empty());
+        let text = report.to_string();
+        assert!(
+            text.contains("1 promotion in USD: 0 violations, 0 warnings"),
+            "{text}"
+        );
+        assert!(
+            text.contains("exposure: up to 10% off; no fixed amount; budget 5000.00 USD"),
+            "{text}"
+        );
+        assert!(text.contains("no findings"), "{text}");
+    }
+
+    #[test]
+    fn bad_policy_names_the_field() {
+        let e = Policy::from_toml("maxPercnt = \"10\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maxPercnt"), "{e}");
+        let e = Policy::from_toml("maxPercent = 12.5")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("maxPercent") && e.contains("never floats"),
+            "{e}"
+        );
+        let e = Policy::from_toml("maxAmount = \"-3\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maxAmount") && e.contains("negative"), "{e}");
+        let e = Policy::from_toml("maxPercent = \"150\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maxPercent"), "{e}");
+        let e = Policy::from_toml("[projection]\nexpectedRedemption = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expectedRedemption"), "{e}");
+        let p = Policy::from_toml("maxBudget = 5000").unwrap();
+        assert_eq!(p.max_budget, Some(Decimal::from(5000)));
+        assert_eq!(p.projection.expected_redemptions, 1000);
+    }
+}

@@ -1,0 +1,534 @@
+//! The release engineer's walkthrough, end to end, as the README tells it: keys, trust root,
+//! codes, lint, approvals, signing, verification, inspection, evaluation, deactivation and
+//! rotation, with one refusal for each way it can go wrong.
+
+// Test code may panic: the no-panic lints guard library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+struct Run {
+    dir: PathBuf,
+}
+
+impl Run {
+    fn new(name: &str) -> Run {
+        let dir = std::env::temp_dir().join(format!("promoseal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("shop/promotions")).unwrap();
+        Run { dir }
+    }
+
+    fn cmd(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_promoseal"))
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args, None);
+        assert!(o.status.success(), "{args:?} failed:\n{}", text(&o.stderr));
+        text(&o.stdout)
+    }
+
+    /// Runs and expects exit `code` with `fragment` on stderr.
+    fn fails(&self, args: &[&str], code: i32, fragment: &str) {
+        let o = self.cmd(args, None);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}:\n{}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(fragment),
+            "{args:?}: `{fragment}` not in:\n{err}"
+        );
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn pub_key(run: &Run, id: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(run.path(&format!("keys/{id}.pub.json"))).unwrap())
+        .unwrap()
+}
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+fn cart(codes: &[&str]) -> String {
+    json!({
+        "cart": {"currency": "USD", "lines": [
+            {"id": "1", "sku": "RUN-1", "categories": ["shoes"], "unitPrice": "100.00", "quantity": 1, "unitCost": "40.00"},
+            {"id": "2", "sku": "SOCK-1", "categories": ["socks"], "unitPrice": "10.00", "quantity": 2, "unitCost": "2.00"}
+        ]},
+        "context": {"now": NOW, "codes": codes}
+    })
+    .to_string()
+}
+
+fn applied(out: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(out).unwrap();
+    v["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["promotionId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn first_code(run: &Run, csv: &str, row: usize) -> String {
+    let text = std::fs::read_to_string(run.path(csv)).unwrap();
+    text.lines()
+        .nth(row)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn keys_to_published_bundle_and_every_refusal() {
+    let run = Run::new("release");
+    // 1. Keys: secret files are 0600, public entries are printed.
+    for (id, role) in [
+        ("root-1", "root"),
+        ("root-2", "root"),
+        ("release-1", "release"),
+        ("marketing-1", "marketing"),
+        ("finance-1", "finance"),
+        ("edge-1", "edge"),
+    ] {
+        let out = run.ok(&["keygen", "--id", id, "--role", role, "--out", "keys"]);
+        assert!(out.contains("publicKey"), "{out}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(run.path("keys/release-1.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    run.fails(
+        &[
+            "keygen", "--id", "root-1", "--role", "root", "--out", "keys",
+        ],
+        1,
+        "refusing to overwrite",
+    );
+
+    // 2. The trust root: two root keys must sign; finance approves anything above 20 %.
+    let keys: Vec<Value> = [
+        "root-1",
+        "root-2",
+        "release-1",
+        "marketing-1",
+        "finance-1",
+        "edge-1",
+    ]
+    .iter()
+    .map(|k| pub_key(&run, k))
+    .collect();
+    let root = json!({
+        "format": 1, "version": 1, "keys": keys,
+        "thresholds": {"root": 2},
+        "approvals": {"required": ["marketing"], "rules": [{"role": "finance", "percentAbove": "20"}]}
+    });
+    run.write("root.json", &root.to_string());
+    run.fails(
+        &[
+            "root",
+            "create",
+            "--from",
+            "root.json",
+            "--key",
+            "keys/root-1.key",
+            "--out",
+            "shop/root.env",
+        ],
+        3,
+        "below threshold",
+    );
+    run.ok(&[
+        "root",
+        "create",
+        "--from",
+        "root.json",
+        "--key",
+        "keys/root-1.key",
+        "--key",
+        "keys/root-2.key",
+        "--out",
+        "shop/root.env",
+    ]);
+
+    // 3. The project: settings, three promotions, codes.
+    run.write(
+        "shop/promoseal.toml",
+        "bundleId = \"walkthrough\"\ncurrency = \"USD\"\nvalidDays = 30\n",
+    );
+    run.write(
+        "shop/promotions/welcome.toml",
+        "id = \"welcome\"\nname = \"10% off socks\"\nitems = { categories = [\"socks\"] }\nreward = { type = \"percentOff\", percent = \"10\" }\n",
+    );
+    run.write(
+        "shop/promotions/vip.toml",
+        "id = \"vip-shoes\"\nname = \"30% off shoes for VIPs\"\ncodeSet = \"vip\"\nitems = { categories = [\"shoes\"] }\nreward = { type = \"percentOff\", percent = \"30\" }\nstacking = { combinesWith = [\"order\"] }\nlimits = { budget = \"5000\", perCustomer = 1 }\n",
+    );
+    run.write(
+        "shop/promotions/spring.toml",
+        "id = \"spring\"\nname = \"$5 off the order\"\ncodeSet = \"spring\"\nreward = { type = \"amountOff\", amount = \"5\", per = \"order\" }\nstacking = { combinesWith = [\"product\"] }\nlimits = { singleUseCodes = true, totalUses = 100 }\n",
+    );
+    run.ok(&["codes", "secret", "--out", "keys/codes.secret"]);
+    run.write(
+        "vip.csv",
+        "Customer;Coupon Code\nAnna;VIP-ANNA\nBoris;vip-boris\nBoris;VIP-BORIS\n",
+    );
+    let out = run.ok(&[
+        "codes",
+        "import",
+        "--project",
+        "shop",
+        "--set",
+        "vip",
+        "--file",
+        "vip.csv",
+        "--secret",
+        "keys/codes.secret",
+    ]);
+    assert!(out.contains("2 listed codes"), "{out}");
+    run.ok(&[
+        "codes",
+        "generate",
+        "--project",
+        "shop",
+        "--set",
+        "spring",
+        "--count",
+        "100",
+        "--prefix",
+        "SPR-",
+        "--secret",
+        "keys/codes.secret",
+        "--out",
+        "spring-codes.csv",
+    ]);
+    let spring_code = first_code(&run, "spring-codes.csv", 1);
+    assert!(
+        spring_code.starts_with("SPR-") && spring_code.len() == 16,
+        "{spring_code}"
+    );
+    let codes_file = std::fs::read_to_string(run.path("shop/codes/vip.json")).unwrap();
+    assert!(
+        !codes_file.contains("VIP-ANNA"),
+        "no plaintext in the project"
+    );
+
+    // 4. Lint: a clean policy passes, a strict one fails with a non-zero exit.
+    run.write(
+        "shop/policy.toml",
+        "maxPercent = \"50\"\nmaxAmount = \"20\"\n",
+    );
+    run.write("shop/samples/typical.json", &cart(&[]));
+    let report = run.ok(&["lint", "--project", "shop"]);
+    assert!(report.contains("vip-shoes"), "{report}");
+    run.write("strict.toml", "maxPercent = \"20\"\n");
+    let o = run.cmd(
+        &["lint", "--project", "shop", "--policy", "strict.toml"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("maxPercent"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // 5. Signing refuses unapproved promotions.
+    let sign = [
+        "sign",
+        "--project",
+        "shop",
+        "--key",
+        "keys/release-1.key",
+        "--now",
+        NOW,
+    ];
+    run.fails(&sign, 1, "lack approvals");
+    for p in ["welcome", "vip-shoes", "spring"] {
+        let out = run.ok(&[
+            "approve",
+            "--project",
+            "shop",
+            "--promotion",
+            p,
+            "--key",
+            "keys/marketing-1.key",
+            "--yes",
+        ]);
+        assert!(out.contains("You are approving"), "{out}");
+    }
+    run.fails(&sign, 1, "`vip-shoes` needs 1 `finance` approval");
+    // Approval asks first; "n" declines.
+    let o = run.cmd(
+        &[
+            "approve",
+            "--project",
+            "shop",
+            "--promotion",
+            "vip-shoes",
+            "--key",
+            "keys/finance-1.key",
+        ],
+        Some("n\n"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("30% off items in categories shoes"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = run.cmd(
+        &[
+            "approve",
+            "--project",
+            "shop",
+            "--promotion",
+            "vip-shoes",
+            "--key",
+            "keys/finance-1.key",
+        ],
+        Some("y\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = run.ok(&sign);
+    assert!(
+        out.contains("edge bundle v1") && out.contains("storefront bundle v1"),
+        "{out}"
+    );
+
+    // 6. Verify, inspect: the storefront bundle holds no code material.
+    let verify = |bundle: &str, audience: &str| {
+        vec![
+            "verify".to_string(),
+            "--root".into(),
+            "shop/root.env".into(),
+            "--bundle".into(),
+            bundle.to_string(),
+            "--audience".into(),
+            audience.to_string(),
+            "--now".into(),
+            NOW.into(),
+        ]
+    };
+    let args = |v: &[String]| {
+        v.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+    };
+    let call = |v: Vec<String>| {
+        let joined = args(&v);
+        joined
+            .split('\u{1}')
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let edge = verify("shop/published/edge.bundle", "edge");
+    let edge_refs: Vec<&str> = edge.iter().map(String::as_str).collect();
+    assert!(run
+        .ok(&edge_refs)
+        .contains("valid: bundle `walkthrough` version 1"));
+    let store = verify("shop/published/storefront.bundle", "storefront");
+    let store_refs: Vec<&str> = store.iter().map(String::as_str).collect();
+    run.ok(&store_refs);
+    let wrong = verify("shop/published/edge.bundle", "storefront");
+    let wrong_refs: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    run.fails(&wrong_refs, 3, "invalid bundle: wrong audience");
+    let storefront = std::fs::read_to_string(run.path("shop/published/storefront.bundle")).unwrap();
+    assert!(!storefront.contains("codeSets") && !storefront.contains("hashes"));
+    assert!(storefront.contains("\"locked\":true"));
+    let inspect = run.ok(&["inspect", "shop/published/edge.bundle", "--now", NOW]);
+    assert!(
+        inspect.contains("approved by: marketing-1, finance-1")
+            || inspect.contains("approved by: finance-1, marketing-1"),
+        "{inspect}"
+    );
+    assert!(
+        inspect.contains("generated campaign `spring`: 100 codes"),
+        "{inspect}"
+    );
+    assert!(inspect.contains("2 listed codes"), "{inspect}");
+    let inspect_root = run.ok(&["inspect", "shop/root.env"]);
+    assert!(
+        inspect_root.contains("threshold: 2 `root` signatures"),
+        "{inspect_root}"
+    );
+
+    // 7. Evaluate the signed bundle as the edge does.
+    run.write("cart-vip.json", &cart(&["vip-anna", &spring_code]));
+    let eval = [
+        "eval",
+        "--bundle",
+        "shop/published/edge.bundle",
+        "--root",
+        "shop/root.env",
+        "--cart",
+        "cart-vip.json",
+        "--code-secret",
+        "keys/codes.secret",
+    ];
+    let got = applied(&run.ok(&eval));
+    assert!(
+        got.contains(&"vip-shoes".into()) && got.contains(&"spring".into()),
+        "{got:?}"
+    );
+    // Without the code secret, no code is recognized.
+    let got = applied(&run.ok(&eval[..7]));
+    assert!(!got.contains(&"vip-shoes".into()), "{got:?}");
+
+    // 8. Deactivate a code: effective from the next version, which is v2.
+    run.ok(&[
+        "codes",
+        "deactivate",
+        "--project",
+        "shop",
+        "--set",
+        "vip",
+        "--code",
+        "VIP-ANNA",
+        "--secret",
+        "keys/codes.secret",
+    ]);
+    assert!(run.ok(&sign).contains("edge bundle v2"));
+    let got = applied(&run.ok(&eval));
+    assert!(
+        !got.contains(&"vip-shoes".into()) && got.contains(&"spring".into()),
+        "{got:?}"
+    );
+    let exported = run.ok(&[
+        "codes",
+        "export",
+        "--project",
+        "shop",
+        "--set",
+        "spring",
+        "--secret",
+        "keys/codes.secret",
+    ]);
+    assert!(
+        exported.contains(&format!("{spring_code},0,active")),
+        "{exported}"
+    );
+
+    // 9. Refusals: tampering, expiry, rollback, a stale approval.
+    let mut tampered = std::fs::read(run.path("shop/published/edge.bundle")).unwrap();
+    let n = tampered.len();
+    tampered[n - 3] ^= 0x01;
+    std::fs::write(run.path("tampered.bundle"), tampered).unwrap();
+    let t = verify("tampered.bundle", "edge");
+    let t_refs: Vec<&str> = t.iter().map(String::as_str).collect();
+    run.fails(&t_refs, 3, "bad signature");
+    let mut late = edge.clone();
+    late[8] = "2026-08-01T00:00:00Z".into();
+    let late_refs: Vec<&str> = late.iter().map(String::as_str).collect();
+    run.fails(&late_refs, 3, "expired");
+    let v1 = verify("shop/published/edge-v1.bundle", "edge");
+    let mut v1_refs: Vec<&str> = v1.iter().map(String::as_str).collect();
+    v1_refs.extend(["--min-version", "2"]);
+    run.fails(&v1_refs, 3, "rollback");
+    run.write(
+        "shop/promotions/vip.toml",
+        "id = \"vip-shoes\"\nname = \"35% off shoes for VIPs\"\ncodeSet = \"vip\"\nitems = { categories = [\"shoes\"] }\nreward = { type = \"percentOff\", percent = \"35\" }\nstacking = { combinesWith = [\"order\"] }\nlimits = { budget = \"5000\", perCustomer = 1 }\n",
+    );
+    let o = run.cmd(&sign, None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("stale approval"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // 10. Rotation: the new root needs both old root keys and its own.
+    run.ok(&[
+        "keygen", "--id", "root-3", "--role", "root", "--out", "keys",
+    ]);
+    let mut next = root.clone();
+    next["version"] = json!(2);
+    next["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["id"] != "root-1");
+    next["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(pub_key(&run, "root-3"));
+    run.write("root2.json", &next.to_string());
+    let out = run.ok(&[
+        "root",
+        "rotate",
+        "--current",
+        "shop/root.env",
+        "--from",
+        "root2.json",
+        "--key",
+        "keys/root-3.key",
+        "--key",
+        "keys/root-2.key",
+        "--out",
+        "root-v2.env",
+    ]);
+    assert!(out.contains("not yet accepted"), "{out}");
+    let v2 = verify("shop/published/edge.bundle", "edge");
+    let mut v2_refs: Vec<&str> = v2.iter().map(String::as_str).collect();
+    v2_refs.extend(["--rotation", "root-v2.env"]);
+    run.fails(&v2_refs, 3, "rotation not signed by the previous root");
+    run.ok(&["cosign", "root-v2.env", "--key", "keys/root-1.key"]);
+    assert!(run.ok(&v2_refs).contains("trust root v2"));
+    assert!(Path::new(&run.path("root-v2.env")).exists());
+}
