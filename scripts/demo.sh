@@ -1,10 +1,57 @@
 #!/usr/bin/env bash
-# The local demo. Until the ledger, edge worker and storefront land, it is the evaluator itself:
-# `promoseal eval` prices the shipped example cart against the shipped example bundle.
+# The local demo. Until the ledger, edge worker and storefront land, it is the release
+# engineer's walkthrough of the README on examples/shop, with throw-away keys in a temporary
+# folder: keys → trust root → codes → lint → approvals → signed edge and storefront bundles →
+# verify → inspect → price a cart with a VIP code, as the edge will.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 scripts/setup.sh
 cargo build --release --locked -p promoseal
-exec target/release/promoseal eval --unsigned --pretty \
-  --bundle examples/bundle.json --cart examples/cart.json "$@"
+ps="$PWD/target/release/promoseal"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r examples/shop "$work/shop"
+cd "$work"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "keys (secret files are created 0600)"
+for k in root-1:root root-2:root release-1:release marketing-1:marketing finance-1:finance edge-1:edge; do
+  "$ps" keygen --id "${k%%:*}" --role "${k##*:}" --out keys >/dev/null
+done
+ls -l keys
+
+say "trust root: two root keys sign; finance approves anything above 20 %"
+"$ps" root create --from shop/root.json --out shop/root.env \
+  --public keys/root-1.pub.json --public keys/root-2.pub.json --public keys/release-1.pub.json \
+  --public keys/marketing-1.pub.json --public keys/finance-1.pub.json --public keys/edge-1.pub.json \
+  --key keys/root-1.key --key keys/root-2.key
+
+say "codes: a VIP list imported as keyed hashes, a generated spring campaign"
+"$ps" codes secret --out keys/codes.secret
+"$ps" codes import --project shop --set vip --file shop/vip-list.csv --secret keys/codes.secret
+"$ps" codes generate --project shop --set spring --count 1000 --prefix SPR- \
+  --secret keys/codes.secret --out spring-codes.csv
+
+say "lint against shop/policy.toml"
+"$ps" lint --project shop || true
+
+say "approvals: marketing approves everything, finance the 30 % VIP offer"
+for p in socks-10 vip-shoes spring-5 free-shipping-75; do
+  "$ps" approve --project shop --promotion "$p" --key keys/marketing-1.key --yes >/dev/null
+done
+"$ps" approve --project shop --promotion vip-shoes --key keys/finance-1.key --yes
+
+say "sign, verify, inspect"
+"$ps" sign --project shop --key keys/release-1.key
+"$ps" verify --root shop/root.env --bundle shop/published/edge.bundle
+"$ps" verify --root shop/root.env --bundle shop/published/storefront.bundle --audience storefront
+"$ps" inspect shop/published/storefront.bundle
+
+say "price the sample cart with VIP-ANNA and a spring code, as the edge does"
+spring=$(sed -n 2p spring-codes.csv)
+sed "s/\"context\": {/\"context\": {\"codes\": [\"vip-anna\", \"$spring\"], /" \
+  shop/samples/typical.json > cart.json
+"$ps" eval --pretty --bundle shop/published/edge.bundle --root shop/root.env \
+  --code-secret keys/codes.secret --cart cart.json --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, idempotently: a machine that already has
-# everything pays nothing. Today that is the Rust toolchain's wasm32 target (the evaluator must
-# build for browsers and Workers); later issues add wasm-bindgen-cli, wrangler and Chromium here.
+# everything pays nothing: the Rust toolchain's wasm32 target (the evaluator must build for
+# browsers and Workers) and cargo-fuzz; later issues add wasm-bindgen-cli, wrangler and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +19,10 @@ if command -v rustup >/dev/null 2>&1; then
       rustup component add "$component"
     fi
   done
+fi
+
+# cargo-fuzz drives the fuzz workspace (scripts/fuzz.sh); pinned so every machine fuzzes alike.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi

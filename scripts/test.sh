@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the wasm32 build of the pure core, the core's
-# dependency boundary, and every test (unit, property, corpus, bad input, CLI, doc).
+# dependency boundary, every test (unit, property, corpus, signing vectors, bad input, CLI
+# walkthrough, doc), then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -27,3 +28,6 @@ fi
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "fuzz: verification and parsing never panic (${FUZZ_SECONDS:-60} s)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -188,6 +188,9 @@ enum RootCommand {
     Create {
         #[arg(long)]
         from: PathBuf,
+        /// Key entries (`keygen`'s `<id>.pub.json`) to add to the payload's `keys`.
+        #[arg(long = "public")]
+        publics: Vec<PathBuf>,
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
         #[arg(long)]
@@ -200,6 +203,9 @@ enum RootCommand {
         current: PathBuf,
         #[arg(long)]
         from: PathBuf,
+        /// Key entries (`keygen`'s `<id>.pub.json`) to add to the payload's `keys`.
+        #[arg(long = "public")]
+        publics: Vec<PathBuf>,
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
         #[arg(long)]
@@ -354,8 +360,11 @@ fn keygen(id: &str, roles: &[String], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn root_payload_bytes(from: &Path) -> Result<Vec<u8>> {
-    let payload: RootPayload = project::parse_file(from)?;
+fn root_payload_bytes(from: &Path, publics: &[PathBuf]) -> Result<Vec<u8>> {
+    let mut payload: RootPayload = project::parse_file(from)?;
+    for p in publics {
+        payload.keys.push(project::parse_file(p)?);
+    }
     TrustRoot::from_payload(payload.clone(), [0; 32])
         .map_err(|r| anyhow!("`{}`: {r}", from.display()))?;
     let mut bytes = serde_json::to_vec_pretty(&payload)?;
@@ -363,10 +372,14 @@ fn root_payload_bytes(from: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn root_create(from: &Path, keys: &[PathBuf], out: &Path) -> Result<()> {
+fn root_create(from: &Path, publics: &[PathBuf], keys: &[PathBuf], out: &Path) -> Result<()> {
     let keys = project::load_keys(keys)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let sealed = Envelope::seal(EnvelopeType::Root, &root_payload_bytes(from)?, &refs);
+    let sealed = Envelope::seal(
+        EnvelopeType::Root,
+        &root_payload_bytes(from, publics)?,
+        &refs,
+    );
     let root = TrustRoot::from_envelope(&sealed).map_err(|e| refused(&e))?;
     project::write(out, &sealed)?;
     println!(
@@ -378,11 +391,21 @@ fn root_create(from: &Path, keys: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn root_rotate(current: &Path, from: &Path, keys: &[PathBuf], out: &Path) -> Result<()> {
+fn root_rotate(
+    current: &Path,
+    from: &Path,
+    publics: &[PathBuf],
+    keys: &[PathBuf],
+    out: &Path,
+) -> Result<()> {
     let old = load_root(current, &[])?;
     let keys = project::load_keys(keys)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let sealed = Envelope::seal(EnvelopeType::Root, &root_payload_bytes(from)?, &refs);
+    let sealed = Envelope::seal(
+        EnvelopeType::Root,
+        &root_payload_bytes(from, publics)?,
+        &refs,
+    );
     project::write(out, &sealed)?;
     match old.rotate(&sealed) {
         Ok(next) => println!(
@@ -899,13 +922,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Keygen { id, roles, out } => keygen(id, roles, out),
-        Command::Root(RootCommand::Create { from, keys, out }) => root_create(from, keys, out),
+        Command::Root(RootCommand::Create {
+            from,
+            publics,
+            keys,
+            out,
+        }) => root_create(from, publics, keys, out),
         Command::Root(RootCommand::Rotate {
             current,
             from,
+            publics,
             keys,
             out,
-        }) => root_rotate(current, from, keys, out),
+        }) => root_rotate(current, from, publics, keys, out),
         Command::Cosign { file, keys } => cosign(file, keys),
         Command::Lint {
             project,
