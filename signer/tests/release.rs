@@ -366,19 +366,6 @@ fn keys_to_published_bundle_and_every_refusal() {
             NOW.into(),
         ]
     };
-    let args = |v: &[String]| {
-        v.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\u{1}")
-    };
-    let call = |v: Vec<String>| {
-        let joined = args(&v);
-        joined
-            .split('\u{1}')
-            .map(str::to_string)
-            .collect::<Vec<String>>()
-    };
     let edge = verify("shop/published/edge.bundle", "edge");
     let edge_refs: Vec<&str> = edge.iter().map(String::as_str).collect();
     assert!(run
