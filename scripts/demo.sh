@@ -37,11 +37,12 @@ say "codes: a VIP list imported as keyed hashes, a generated spring campaign"
 say "lint against shop/policy.toml"
 "$ps" lint --project shop || true
 
-say "approvals: marketing approves everything, finance the 30 % VIP offer"
+say "approvals: marketing approves everything, finance the 30 % VIP offer and free shipping"
 for p in socks-10 vip-shoes spring-5 free-shipping-75; do
   "$ps" approve --project shop --promotion "$p" --key keys/marketing-1.key --yes >/dev/null
 done
 "$ps" approve --project shop --promotion vip-shoes --key keys/finance-1.key --yes
+"$ps" approve --project shop --promotion free-shipping-75 --key keys/finance-1.key --yes >/dev/null
 
 say "sign, verify, inspect"
 "$ps" sign --project shop --key keys/release-1.key

@@ -710,10 +710,14 @@ fn inspect(file: &Path, now: Option<&str>) -> Result<()> {
                 g.count,
                 g.revoked.len()
             ),
-            (None, Some(h)) => format!(
-                "{} listed codes as keyed hashes",
-                h.len() / 16 * 12 / promoseal_evaluator::codes::HASH_LEN
-            ),
+            (None, Some(h)) => {
+                let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h)
+                    .map_or(0, |b| b.len());
+                format!(
+                    "{} listed codes as keyed hashes",
+                    bytes / promoseal_evaluator::codes::HASH_LEN
+                )
+            }
             (None, None) => format!("{} PLAINTEXT codes", cs.codes.len()),
         };
         println!(

@@ -31,7 +31,9 @@ pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};
 pub use root::{
     ApprovalPolicy, ApprovalRule, AuthorizationLimits, KeySpec, Role, RootPayload, TrustRoot,
 };
-pub use verify::{open_bundle, Accepted, Refusal, VerifyError, VerifyOptions, DEFAULT_MAX_PAYLOAD};
+pub use verify::{
+    open_bundle, Accepted, Refusal, Subject, VerifyError, VerifyOptions, DEFAULT_MAX_PAYLOAD,
+};
 
 /// A domain-separated message: what an Ed25519 key actually signs.
 pub(crate) fn signing_message(kind: &str, digest: &[u8; 32]) -> Vec<u8> {
