@@ -185,7 +185,33 @@ pub struct Campaign {
     pub tag_chars: u32,
 }
 
+impl From<&crate::model::GeneratedSpec> for Campaign {
+    fn from(g: &crate::model::GeneratedSpec) -> Campaign {
+        Campaign {
+            campaign: g.campaign.clone(),
+            prefix: g.prefix.clone(),
+            suffix: g.suffix.clone(),
+            count: g.count,
+            serial_chars: g.serial_chars,
+            tag_chars: g.tag_chars,
+        }
+    }
+}
+
 impl Campaign {
+    /// The bundle's description of the campaign, with no serial revoked yet.
+    pub fn spec(&self) -> crate::model::GeneratedSpec {
+        crate::model::GeneratedSpec {
+            campaign: self.campaign.clone(),
+            prefix: self.prefix.clone(),
+            suffix: self.suffix.clone(),
+            count: self.count,
+            serial_chars: self.serial_chars,
+            tag_chars: self.tag_chars,
+            revoked: Vec::new(),
+        }
+    }
+
     /// A campaign of `count` codes whose random part is `length` characters long.
     pub fn new(
         campaign: &str,

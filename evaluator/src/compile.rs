@@ -499,14 +499,7 @@ fn compile_code_set(cs: &CodeSetSpec, path: &str) -> Result<CodeMatcher, BundleE
         return Ok(CodeMatcher::Hashed(hashes));
     }
     if let Some(g) = &cs.generated {
-        let campaign = Campaign {
-            campaign: g.campaign.clone(),
-            prefix: g.prefix.clone(),
-            suffix: g.suffix.clone(),
-            count: g.count,
-            serial_chars: g.serial_chars,
-            tag_chars: g.tag_chars,
-        };
+        let campaign = Campaign::from(g);
         campaign
             .validate()
             .map_err(|m| invalid(format!("{path}.generated"), m))?;

@@ -78,14 +78,7 @@ impl CodeSetFile {
     }
 
     pub fn campaign(&self) -> Option<Campaign> {
-        self.generated.as_ref().map(|g| Campaign {
-            campaign: g.campaign.clone(),
-            prefix: g.prefix.clone(),
-            suffix: g.suffix.clone(),
-            count: g.count,
-            serial_chars: g.serial_chars,
-            tag_chars: g.tag_chars,
-        })
+        self.generated.as_ref().map(Campaign::from)
     }
 
     /// The bundle's entry for this set.
@@ -107,15 +100,7 @@ impl CodeSetFile {
         CodeSetFile {
             id: id.to_string(),
             active: true,
-            generated: Some(GeneratedSpec {
-                campaign: campaign.campaign.clone(),
-                prefix: campaign.prefix.clone(),
-                suffix: campaign.suffix.clone(),
-                count: campaign.count,
-                serial_chars: campaign.serial_chars,
-                tag_chars: campaign.tag_chars,
-                revoked: Vec::new(),
-            }),
+            generated: Some(campaign.spec()),
             hashes: None,
             deactivated: None,
         }
