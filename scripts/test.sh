@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, the wasm32 build of the pure core, the core's
-# dependency boundary, every test (unit, property, corpus, signing vectors, bad input, CLI
-# walkthrough, doc), then a minute of fuzzing.
+# The whole test suite: formatting, lints (native and wasm32), the core's dependency boundary,
+# every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc), the
+# wasm package against native in Node and Chromium, then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -16,8 +16,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "evaluator builds for wasm32-unknown-unknown"
-cargo build -p promoseal-evaluator --target wasm32-unknown-unknown --release --locked
+step "cargo clippy for wasm32: the core and its JavaScript API"
+cargo clippy -p promoseal-evaluator --target wasm32-unknown-unknown --features wasm --locked \
+  -- -D warnings
 
 step "the pure core depends on no host runtime"
 forbidden='^(worker|js-sys|web-sys|wasm-bindgen|tokio|getrandom|rand|chrono|time|axum|sqlx) '
@@ -28,6 +29,9 @@ fi
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "wasm package: byte-identical to native in Node and Chromium"
+scripts/test-wasm.sh
 
 step "fuzz: verification and parsing never panic (${FUZZ_SECONDS:-60} s)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -12,7 +12,7 @@
 
 #[path = "evaluate.rs"]
 #[allow(dead_code)]
-mod gen;
+pub mod gen;
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -36,7 +36,9 @@ fn marketing() -> SigningIdentity {
     SigningIdentity::from_seed("marketing-1", [21; 32])
 }
 
-fn root(approvals: bool) -> Arc<TrustRoot> {
+/// The benchmark's trust root envelope: release and marketing keys, marketing approval
+/// required (or no approval rules at all).
+pub fn root_envelope(approvals: bool) -> Vec<u8> {
     let root_key = SigningIdentity::from_seed("root-1", [1; 32]);
     let payload = json!({
         "format": 1, "version": 1,
@@ -48,8 +50,16 @@ fn root(approvals: bool) -> Arc<TrustRoot> {
         "approvals": {"required": if approvals { vec!["marketing"] } else { vec![] }}
     });
     let bytes = serde_json::to_vec(&payload).unwrap();
-    let env = Envelope::seal(EnvelopeType::Root, &bytes, &[&root_key]);
-    Arc::new(TrustRoot::from_envelope(&env).unwrap())
+    Envelope::seal(EnvelopeType::Root, &bytes, &[&root_key])
+}
+
+fn root(approvals: bool) -> Arc<TrustRoot> {
+    Arc::new(TrustRoot::from_envelope(&root_envelope(approvals)).unwrap())
+}
+
+/// The benchmark shop's signed edge bundle of `n` promotions.
+pub fn signed(n: usize) -> Vec<u8> {
+    Envelope::seal(EnvelopeType::Bundle, &payload(n, |_| {}), &[&release()])
 }
 
 /// The benchmark shop's payload with every promotion approved by marketing, and more fields.
@@ -96,7 +106,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.sample_size(10);
     for n in [10, 1_000, 10_000] {
-        let env = Envelope::seal(EnvelopeType::Bundle, &payload(n, |_| {}), &[&release()]);
+        let env = signed(n);
         open_bundle(&env, &with_rules, &opts()).unwrap();
         group.bench_function(format!("{n}-promotions"), |b| {
             b.iter(|| open_bundle(black_box(&env), &with_rules, &opts()).unwrap())
@@ -104,7 +114,7 @@ fn bench(c: &mut Criterion) {
     }
     // The share of the approval checks: the same 1,000 promotions under a root without rules.
     let no_rules = root(false);
-    let env = Envelope::seal(EnvelopeType::Bundle, &payload(1_000, |_| {}), &[&release()]);
+    let env = signed(1_000);
     group.bench_function("1000-promotions-no-approval-rules", |b| {
         b.iter(|| open_bundle(black_box(&env), &no_rules, &opts()).unwrap())
     });

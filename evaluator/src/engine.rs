@@ -29,20 +29,10 @@ const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
 /// subject (when they name one). Invalid grants unlock nothing and are not errors.
 #[cfg(feature = "verify")]
 fn granted_promotions(bundle: &Bundle, input: &Input<'_>) -> Vec<String> {
-    let Some(root) = &bundle.trust else {
-        return Vec::new();
-    };
     input
         .grants
         .iter()
-        .filter_map(|t| root.check_grant(t, input.now).ok())
-        .filter(|c| {
-            *c.bundle_id == *bundle.id
-                && c.audience == bundle.audience
-                && c.subject
-                    .as_deref()
-                    .is_none_or(|s| Some(s) == input.subject)
-        })
+        .filter_map(|t| bundle.check_grant(t, input.now, input.subject).ok())
         .map(|c| c.promotion)
         .collect()
 }

@@ -14,6 +14,8 @@ mod proptests;
 pub mod seal;
 mod select;
 pub mod time;
+#[cfg(all(feature = "wasm", target_arch = "wasm32"))]
+mod wasm;
 
 pub use compile::{
     normalize_code, parse_input, parse_payload, Bundle, MAX_CODES, MAX_CODE_LEN, MAX_LINES,

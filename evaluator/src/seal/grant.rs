@@ -102,3 +102,39 @@ impl TrustRoot {
         Ok(claims)
     }
 }
+
+impl crate::compile::Bundle {
+    /// Checks a grant for this bundle: signed by an `edge` key of the root the bundle was
+    /// verified with, live at `now`, for this bundle and audience, and issued to `subject` when
+    /// it names one. A bundle opened without a root accepts no grant.
+    pub fn check_grant(
+        &self,
+        token: &str,
+        now: Instant,
+        subject: Option<&str>,
+    ) -> Result<GrantClaims, VerifyError> {
+        let Some(root) = &self.trust else {
+            return Err(refuse(Refusal::Mismatch(
+                "bundle opened without a trust root".into(),
+            )));
+        };
+        let claims = root.check_grant(token, now)?;
+        let what = if *claims.bundle_id != *self.id {
+            Some(format!("grant for bundle `{}`", claims.bundle_id))
+        } else if claims.audience != self.audience {
+            Some("grant for another audience".into())
+        } else if claims
+            .subject
+            .as_deref()
+            .is_some_and(|s| Some(s) != subject)
+        {
+            Some("grant issued to another subject".into())
+        } else {
+            None
+        };
+        match what {
+            Some(what) => Err(refuse(Refusal::Mismatch(what))),
+            None => Ok(claims),
+        }
+    }
+}

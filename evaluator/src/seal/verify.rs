@@ -130,6 +130,8 @@ pub enum Refusal {
         valid: u32,
         required: u32,
     },
+    /// Valid, but for another bundle, audience or subject (code grants).
+    Mismatch(String),
 }
 
 impl Refusal {
@@ -156,6 +158,7 @@ impl Refusal {
             Refusal::Equivocation { .. } => "equivocation",
             Refusal::CodeMaterial { .. } => "codeMaterial",
             Refusal::Unapproved { .. } => "unapproved",
+            Refusal::Mismatch(_) => "mismatch",
         }
     }
 }
@@ -225,6 +228,7 @@ impl fmt::Display for Refusal {
                 f,
                 "promotion `{promotion}` lacks `{role}` approval: {valid} covering approvals, {required} required"
             ),
+            Refusal::Mismatch(m) => write!(f, "mismatch: {m}"),
         }
     }
 }

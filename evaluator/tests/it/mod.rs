@@ -1,4 +1,5 @@
 mod bad_input;
+mod conformance;
 mod corpus;
 mod properties;
 mod vectors;

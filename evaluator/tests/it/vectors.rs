@@ -563,12 +563,12 @@ fn vectors_are_current() {
     }
 }
 
-fn read(name: &str) -> Vec<u8> {
+pub fn read(name: &str) -> Vec<u8> {
     std::fs::read(vectors_dir().join(name)).unwrap()
 }
 
 /// Runs one manifest entry; `Ok` carries the bundle when there is one.
-fn run(v: &Value) -> Result<Option<promoseal_evaluator::Bundle>, VerifyError> {
+pub fn run(v: &Value) -> Result<Option<promoseal_evaluator::Bundle>, VerifyError> {
     let mut root = TrustRoot::from_envelope(&read(v["root"].as_str().unwrap()))?;
     for r in v["rotations"].as_array().unwrap() {
         root = root.rotate(&read(r.as_str().unwrap()))?;

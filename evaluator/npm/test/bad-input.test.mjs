@@ -1,0 +1,133 @@
+// Bad input of every kind is an answer `{ok: false, error}` naming what is wrong: never an
+// exception, never a trap (a trap would poison the module for every later call).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { Engine, inspectRoot, repo } from "./host.mjs";
+
+const vector = (name) => readFileSync(join(repo, "tests/vectors", name));
+const NOW = "2026-06-01T00:00:00Z";
+const payload = readFileSync(join(repo, "examples/bundle.json"));
+const cartInput = JSON.parse(readFileSync(join(repo, "examples/cart.json")));
+
+function refused(outcome, code, fragment) {
+  assert.equal(outcome.ok, false, JSON.stringify(outcome));
+  assert.equal(outcome.error.code, code, outcome.error.message);
+  if (fragment) assert.ok(outcome.error.message.includes(fragment), outcome.error.message);
+  return outcome.error;
+}
+
+test("wrong argument types are refused by name", () => {
+  refused(Engine.open(undefined, undefined), "invalidArgument", "bundle: expected a Uint8Array");
+  refused(Engine.open(vector("valid.env"), 42), "invalidArgument", "root: expected");
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), 7),
+    "invalidArgument",
+    "options: expected an object",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), { audience: "shop" }),
+    "invalidArgument",
+    "unknown variant `shop`",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), { audeince: "edge" }),
+    "invalidArgument",
+    "unknown field `audeince`, expected one of `audience`, `now`",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), { maxPayload: "big" }),
+    "invalidArgument",
+    "options: invalid type",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), { now: "yesterday" }),
+    "invalidArgument",
+    "not an RFC 3339 instant",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), { rotations: "root-v2.env" }),
+    "invalidArgument",
+    "options.rotations: expected an array",
+  );
+  refused(
+    Engine.open(vector("valid.env"), vector("root-v1.env"), {
+      highestAccepted: { version: 1, digest: "zz" },
+    }),
+    "invalidArgument",
+    "highestAccepted.digest",
+  );
+  refused(Engine.openUnverified(null), "invalidArgument", "payload: expected");
+  refused(inspectRoot({}), "invalidArgument", "root: expected");
+});
+
+test("bad bundles, roots and inputs name the problem", () => {
+  const e = refused(Engine.open(payload, vector("root-v1.env")), "invalidBundle");
+  assert.equal(e.message, "invalid bundle");
+  assert.equal(e.reason, "malformed");
+  refused(Engine.open(vector("valid.env"), payload), "invalidTrustRoot");
+  refused(Engine.openUnverified("{"), "invalidBundle", "EOF while parsing");
+  const engine = Engine.openUnverified(payload).value;
+  const bad = structuredClone(cartInput);
+  bad.cart.lines[0].quantity = 0;
+  const err = refused(engine.evaluate(bad), "invalidInput", "cart.lines[0].quantity");
+  assert.equal(err.path, "cart.lines[0].quantity");
+  bad.cart.lines[0].quantity = 1;
+  bad.cart.lines[0].unitPrice = 25;
+  refused(engine.evaluate(bad), "invalidInput", "decimal string");
+  bad.cart.currency = "EUR";
+  bad.cart.lines[0].unitPrice = "25.00";
+  refused(engine.evaluate(bad), "evaluationFailed", "does not match bundle currency");
+});
+
+test("inputs no JSON can hold are refused, and the engine keeps working", () => {
+  const engine = Engine.openUnverified(payload).value;
+  const circular = { cart: {} };
+  circular.cart.self = circular;
+  const cases = [
+    undefined,
+    null,
+    42,
+    true,
+    Symbol("cart"),
+    10n,
+    { big: 10n },
+    circular,
+    () => 1,
+    new Uint8Array([0xff, 0xfe, 0x00]),
+    "",
+    "[]",
+    "x".repeat(1 << 20),
+  ];
+  for (const input of cases) {
+    for (const call of ["evaluate", "evaluateJson", "unlocks"]) {
+      const outcome = engine[call](input);
+      assert.equal(outcome.ok, false, `${call}(${String(input).slice(0, 20)})`);
+      assert.ok(["invalidInput", "invalidArgument"].includes(outcome.error.code));
+    }
+  }
+  for (const token of [undefined, 5, "", "a.b.c", "x".repeat(5000)]) {
+    refused(engine.checkGrant(token), token === undefined || token === 5 ? "invalidArgument" : "invalidGrant");
+  }
+  assert.equal(engine.evaluate(cartInput).ok, true);
+});
+
+test("random bytes never throw", () => {
+  // A fixed-seed generator: the same bytes on every run.
+  let s = 0x9e3779b9;
+  const next = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const valid = vector("valid.env");
+  const root = vector("root-v1.env");
+  const engine = Engine.openUnverified(payload).value;
+  for (let i = 0; i < 300; i++) {
+    const mutated = Uint8Array.from(valid);
+    for (let k = 0; k < 4; k++) mutated[(next() << 8 | next()) % mutated.length] = next();
+    const random = Uint8Array.from({ length: next() * 4 }, next);
+    assert.equal(Engine.open(mutated, root, { audience: "edge", now: NOW }).ok, false);
+    assert.equal(Engine.open(random, random).ok, false);
+    assert.equal(Engine.openUnverified(random).ok, false);
+    assert.equal(engine.evaluateJson(random).ok, false);
+  }
+});

@@ -1,0 +1,136 @@
+// The web build of the package in real headless Chromium (Debian's, driven by playwright-core):
+// loaded as a storefront loads it, it gives native's verdict on every signing vector and native's
+// bytes on the code-grant flow and on a subset of the corpus (the first cases of every folder).
+// No Chromium is a failure, not a skip: scripts/setup.sh installs it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
+import { extname, join, normalize } from "node:path";
+
+import { chromium } from "playwright-core";
+
+import { native, repo } from "./host.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+
+let server;
+let browser;
+let origin;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh`);
+  const root = join(repo, "evaluator/npm/dist/web");
+  server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    if (path === "/") {
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end("<!doctype html><title>promoseal wasm</title>");
+    }
+    const file = join(root, path);
+    if (!file.startsWith(root) || !existsSync(file)) {
+      res.writeHead(404);
+      return res.end();
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    res.end(readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** The first two cases of every corpus folder. */
+function corpusSubset() {
+  const seen = new Map();
+  return native
+    .filter((r) => r.kind === "corpus")
+    .filter((r) => {
+      const folder = r.case.split("/")[0];
+      seen.set(folder, (seen.get(folder) ?? 0) + 1);
+      return seen.get(folder) <= 2;
+    });
+}
+
+test("in Chromium: native's verdicts and bytes", async () => {
+  const vectors = JSON.parse(readFileSync(join(repo, "tests/vectors/manifest.json"))).vectors;
+  const files = {};
+  for (const v of vectors) {
+    for (const f of [v.root, v.bundle, ...v.rotations].filter(Boolean)) {
+      files[f] = readFileSync(join(repo, "tests/vectors", f)).toString("base64");
+    }
+  }
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(origin);
+  const work = {
+    corpus: corpusSubset(),
+    vectors,
+    natives: native.filter((r) => r.kind === "vector"),
+    grants: native.filter((r) => r.kind === "grant"),
+    files,
+  };
+  const report = await page.evaluate(async (work) => {
+    const m = await import("/promoseal_evaluator.js");
+    await m.default();
+    const bytes = (name) => Uint8Array.from(atob(work.files[name]), (c) => c.charCodeAt(0));
+    const answer = (o) =>
+      o.ok ? { ok: true, json: o.value } : { ok: false, code: o.error.code, message: o.error.message };
+    // Byte for byte: the evaluation's JSON text, or the error's code and message.
+    const same = (a, b) => a.ok === b.ok && a.json === b.json && a.code === b.code && a.message === b.message;
+    const mismatches = [];
+    for (const r of work.corpus) {
+      const opened = m.Engine.openUnverified(r.bundle);
+      const got = opened.ok ? answer(opened.value.evaluateJson(r.input)) : answer(opened);
+      if (!same(got, r.result)) mismatches.push(`corpus ${r.case}`);
+    }
+    for (const v of work.vectors) {
+      const rotations = v.rotations.map(bytes);
+      let outcome;
+      if (!v.bundle) {
+        outcome = m.inspectRoot(bytes(v.root), rotations);
+      } else {
+        const options = { audience: v.audience, now: v.now, rotations };
+        if (v.highestAccepted) options.highestAccepted = v.highestAccepted;
+        if (v.maxPayload !== null) options.maxPayload = v.maxPayload;
+        outcome = m.Engine.open(bytes(v.bundle), bytes(v.root), options);
+      }
+      const verdict = outcome.ok ? "valid" : outcome.error.reason;
+      const n = work.natives.find((x) => x.name === v.name);
+      if (verdict !== v.expect || verdict !== n.verdict) mismatches.push(`vector ${v.name}: ${verdict}`);
+      if (n.input && outcome.ok && !same(answer(outcome.value.evaluateJson(n.input)), n.result)) {
+        mismatches.push(`vector ${v.name}: evaluation`);
+      }
+    }
+    for (const g of work.grants) {
+      const engine = m.Engine.open(bytes(g.bundle), bytes(g.root), { now: g.now }).value;
+      if (!same(answer(engine.evaluateJson(g.input)), g.result)) mismatches.push(`grant ${g.subject}`);
+    }
+    return { mismatches, corpus: work.corpus.length, vectors: work.vectors.length, version: m.evaluatorVersion() };
+  }, work);
+  await page.close();
+  assert.deepEqual(errors, []);
+  assert.deepEqual(report.mismatches, []);
+  assert.ok(report.corpus >= 20, `only ${report.corpus} corpus cases ran`);
+  assert.equal(report.vectors, vectors.length);
+  assert.match(report.version, /^\d+\.\d+\.\d+$/);
+});

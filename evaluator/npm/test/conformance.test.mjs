@@ -1,0 +1,149 @@
+// The wasm package (nodejs target) against native: every corpus case, every signing vector and a
+// code-grant evaluation must give byte-identical answers. The native answers, with the exact
+// bytes they were computed from, come from the evaluator's integration test
+// `conformance::native_results_for_other_hosts` (scripts/test-wasm.sh runs it first).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { Engine, evaluatorVersion, inspectRoot, native, repo } from "./host.mjs";
+
+const corpusDir = join(repo, "tests/corpus");
+const vectorsDir = join(repo, "tests/vectors");
+const readVector = (name) => readFileSync(join(vectorsDir, name));
+
+function corpusFiles(dir) {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) return corpusFiles(p);
+      return name.endsWith(".json") ? [relative(corpusDir, p)] : [];
+    });
+}
+
+/** The wasm answer in the native result's shape. */
+function answer(outcome) {
+  return outcome.ok
+    ? { ok: true, json: outcome.value }
+    : { ok: false, code: outcome.error.code, message: outcome.error.message };
+}
+
+test("the native results cover the whole corpus", () => {
+  const cases = native.filter((r) => r.kind === "corpus").map((r) => r.case);
+  assert.deepEqual(cases.slice().sort(), corpusFiles(corpusDir));
+  assert.ok(cases.length >= 150, `only ${cases.length} corpus cases`);
+});
+
+test("every corpus case: byte-identical to native", () => {
+  let compared = 0;
+  for (const r of native.filter((r) => r.kind === "corpus")) {
+    const opened = Engine.openUnverified(r.bundle);
+    const got = opened.ok ? answer(opened.value.evaluateJson(r.input)) : answer(opened);
+    assert.deepEqual(got, r.result, r.case);
+    if (r.result.ok) {
+      // The object form is the same evaluation, parsed.
+      const object = opened.value.evaluate(JSON.parse(r.input));
+      assert.equal(object.ok, true, r.case);
+      assert.deepEqual(object.value, JSON.parse(r.result.json), r.case);
+    }
+    opened.value?.free();
+    compared++;
+  }
+  assert.ok(compared >= 150);
+});
+
+function openVector(v) {
+  const rotations = v.rotations.map(readVector);
+  if (!v.bundle) return inspectRoot(readVector(v.root), rotations);
+  const options = { audience: v.audience, now: v.now, rotations };
+  if (v.highestAccepted) options.highestAccepted = v.highestAccepted;
+  if (v.maxPayload !== null) options.maxPayload = v.maxPayload;
+  return Engine.open(readVector(v.bundle), readVector(v.root), options);
+}
+
+test("every signing vector: the manifest's verdict, and native's evaluation", () => {
+  const manifest = JSON.parse(readVector("manifest.json"));
+  const natives = new Map(native.filter((r) => r.kind === "vector").map((r) => [r.name, r]));
+  assert.equal(natives.size, manifest.vectors.length);
+  for (const v of manifest.vectors) {
+    const outcome = openVector(v);
+    const verdict = outcome.ok ? "valid" : outcome.error.reason;
+    assert.equal(verdict, v.expect, v.name);
+    const n = natives.get(v.name);
+    assert.equal(verdict, n.verdict, v.name);
+    if (!outcome.ok) {
+      // Publicly one answer per subject; the reason is for logs only.
+      assert.match(outcome.error.message, /^invalid (bundle|trust root)$/, v.name);
+      assert.ok(["invalidBundle", "invalidTrustRoot"].includes(outcome.error.code), v.name);
+    }
+    if (n.input) {
+      assert.equal(outcome.value.verified, true);
+      assert.deepEqual(answer(outcome.value.evaluateJson(n.input)), n.result, v.name);
+    }
+  }
+});
+
+test("a code grant unlocks the locked promotion for its subject only, as native", () => {
+  const grants = native.filter((r) => r.kind === "grant");
+  assert.equal(grants.length, 2);
+  for (const g of grants) {
+    const opened = Engine.open(readVector(g.bundle), readVector(g.root), { now: g.now });
+    assert.equal(opened.ok, true);
+    const engine = opened.value;
+    assert.deepEqual(answer(engine.evaluateJson(g.input)), g.result, g.subject);
+    const check = engine.checkGrant(g.grant, { now: g.now, subject: g.subject });
+    if (g.subject === "session-1") {
+      assert.equal(check.ok, true);
+      assert.equal(check.value.promotion, "vip-shoes");
+      assert.equal(check.value.audience, "storefront");
+    } else {
+      assert.deepEqual(
+        [check.ok, check.error.code, check.error.message, check.error.reason],
+        [false, "invalidGrant", "invalid grant", "mismatch"],
+      );
+    }
+  }
+});
+
+test("the engine reports its bundle and what to persist against rollback", () => {
+  const opened = Engine.open(readVector("valid.env"), readVector("root-v1.env"), {
+    audience: "edge",
+    now: "2026-06-01T00:00:00Z",
+  });
+  assert.equal(opened.ok, true);
+  const e = opened.value;
+  assert.equal(e.bundleId, "vectors-shop");
+  assert.equal(e.audience, "edge");
+  assert.equal(e.currency, "USD");
+  assert.equal(typeof e.version, "number");
+  assert.equal(e.verified, true);
+  assert.match(e.accepted.digest, /^[0-9a-f]{64}$/);
+  assert.equal(e.accepted.version, e.version);
+  // Persisted and passed back, the same bytes load again; a higher version refuses them.
+  const again = Engine.open(readVector("valid.env"), readVector("root-v1.env"), {
+    audience: "edge",
+    now: "2026-06-01T00:00:00Z",
+    highestAccepted: e.accepted,
+  });
+  assert.equal(again.ok, true);
+  const rolledBack = Engine.open(readVector("valid.env"), readVector("root-v1.env"), {
+    audience: "edge",
+    now: "2026-06-01T00:00:00Z",
+    highestAccepted: { version: e.version + 1, digest: e.accepted.digest },
+  });
+  assert.equal(rolledBack.error.reason, "rollback");
+  const unverified = Engine.openUnverified(readFileSync(join(repo, "examples/bundle.json")));
+  assert.equal(unverified.ok, true);
+  assert.equal(unverified.value.verified, false);
+  assert.equal(unverified.value.accepted, undefined);
+});
+
+test("the package version is the crate's", () => {
+  const cargo = readFileSync(join(repo, "Cargo.toml"), "utf8");
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url))));
+  assert.equal(evaluatorVersion(), /\nversion = "([^"]+)"/.exec(cargo)[1]);
+  assert.equal(pkg.version, evaluatorVersion());
+});

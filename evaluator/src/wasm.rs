@@ -1,0 +1,651 @@
+//! The JavaScript API (feature `wasm`, wasm32 only): a thin layer over the pure core, built
+//! with wasm-pack for browsers (`--target web`) and Node (`--target nodejs`).
+//!
+//! Every call returns an [outcome](https://github.com/promoseal) `{ok: true, value}` or
+//! `{ok: false, error: {code, message, …}}`: bad input of any kind, wrong argument types
+//! included, is an answer, never an exception or a trap. Evaluation goes through the same
+//! [`crate::evaluate`] and the same JSON serializer as every native host, so `evaluateJson` is
+//! byte-identical to native; `evaluate` returns that JSON as an object.
+
+use std::sync::Arc;
+
+use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::codes::{decode_hex, encode_hex};
+use crate::compile::{parse_input, Bundle};
+use crate::error::Error;
+use crate::model::Audience;
+use crate::seal::{open_bundle, Accepted, TrustRoot, VerifyError, VerifyOptions};
+use crate::time::Instant;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** What every call returns: a value, or a failure. Nothing is thrown. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
+
+export interface Failure {
+  /** Stable: `invalidArgument`, `invalidBundle`, `invalidTrustRoot`, `invalidInput`,
+   *  `evaluationFailed` or `invalidGrant`. */
+  code: string;
+  /** One line in plain words. For signatures it is only "invalid bundle" (or root, grant). */
+  message: string;
+  /** Signatures: the stable reason (`badSignature`, `expired`, `rollback`, …), for logs. */
+  reason?: string;
+  /** Signatures: the reason in words, for logs. */
+  detail?: string;
+  /** Input and bundle errors: the JSON path of the offending field (`cart.lines[2].quantity`). */
+  path?: string;
+}
+
+/** Bytes exactly as signed. A string is read as UTF-8; prefer the bytes. */
+export type Bytes = Uint8Array | ArrayBuffer | string;
+
+/** An RFC 3339 instant; output instants are UTC to the second (`2026-06-01T12:00:00Z`). */
+export type Instant = string;
+/** A plain decimal string in the currency's places: `"19.99"`. Money is never a number. */
+export type Money = string;
+/** A percentage as a decimal string: `"12.5"`. */
+export type Percent = string;
+
+export interface AcceptedVersion {
+  version: number;
+  /** SHA-256 of the accepted payload, lowercase hex. */
+  digest: string;
+}
+
+export interface OpenOptions {
+  /** Who this host is: a browser is a `storefront` (the default). */
+  audience?: "storefront" | "edge";
+  /** Verification time; default: the host's clock. */
+  now?: Instant;
+  /** Root rotations to apply to the given root, oldest first (each signed by the one before). */
+  rotations?: Bytes[];
+  /** The highest version this host accepted before (persist `engine.accepted`): older
+   *  versions are refused, and the same version only with the same bytes. */
+  highestAccepted?: AcceptedVersion;
+  /** Largest payload read, in bytes (default 32 MiB). */
+  maxPayload?: number;
+}
+
+export interface RootInfo {
+  version: number;
+  /** SHA-256 of the root payload, lowercase hex. */
+  digest: string;
+  expiresAt?: Instant;
+}
+
+export interface GrantCheck {
+  /** Check time; default: the host's clock. */
+  now?: Instant;
+  /** Who evaluates: a grant issued to a subject unlocks only for the same one. */
+  subject?: string;
+}
+
+export interface GrantInfo {
+  promotion: string;
+  bundleId: string;
+  audience: "storefront" | "edge";
+  subject?: string;
+  issuedAt: Instant;
+  expiresAt: Instant;
+}
+
+export interface Line {
+  id: string;
+  sku: string;
+  product?: string;
+  categories?: string[];
+  brand?: string;
+  tags?: string[];
+  unitPrice: Money;
+  quantity: number;
+  taxRate?: Percent;
+  onSale?: boolean;
+  stockAvailable?: number;
+  unitCost?: Money;
+}
+
+export interface EvaluationInput {
+  cart: { currency: string; lines: Line[] };
+  customer?: {
+    id?: string;
+    email?: string;
+    tier?: string;
+    segments?: string[];
+    ordersCount?: number;
+    region?: string;
+  };
+  context: {
+    now: Instant;
+    channel?: string;
+    shipping?: { method: string; amount: Money; country?: string; taxRate?: Percent };
+    codes?: string[];
+    /** Code grants from the edge's `/v1/codes/check`. */
+    grants?: string[];
+    subject?: string;
+  };
+}
+
+export type DiscountClass = "product" | "order" | "shipping";
+
+export interface AppliedDiscount {
+  promotionId: string;
+  name: string;
+  class: DiscountClass;
+  amount: Money;
+  lines?: { lineId: string; amount: Money }[];
+  shipping?: Money;
+  code?: string;
+}
+
+export interface LineOutcome {
+  id: string;
+  quantity: number;
+  unitPrice: Money;
+  amount: Money;
+  discount: Money;
+  total: Money;
+  taxRate: Percent;
+  tax: Money;
+  cost?: Money;
+  allocations?: { promotionId: string; amount: Money }[];
+}
+
+export interface Ineligible {
+  promotionId: string;
+  /** `noEligibleItems`, `codeMissing`, `belowMinimumSubtotal`, `notCombinable`, … */
+  code: string;
+  [detail: string]: unknown;
+}
+
+/** "Spend `missingSpend` more (or add `missingQuantity` units) to get `wouldGive` off." */
+export interface Unlock {
+  promotionId: string;
+  name: string;
+  missingSpend?: Money;
+  missingQuantity?: number;
+  wouldGive: Money;
+}
+
+export interface LedgerCheck {
+  promotionId: string;
+  discount: Money;
+  totalUses?: number;
+  perCustomer?: number;
+  perDay?: number;
+  budget?: Money;
+  singleUseCode?: boolean;
+  code?: string;
+  customerId?: string;
+}
+
+export interface Evaluation {
+  bundleId: string;
+  bundleVersion: number;
+  currency: string;
+  evaluatedAt: Instant;
+  taxMode: "exclusive" | "inclusive";
+  subtotal: Money;
+  discountTotal: Money;
+  shipping?: { method: string; amount: Money; discount: Money; total: Money; tax: Money };
+  taxTotal: Money;
+  total: Money;
+  lines: LineOutcome[];
+  applied: AppliedDiscount[];
+  notApplied: Ineligible[];
+  unlocks: Unlock[];
+  pendingLedger: LedgerCheck[];
+}
+"#;
+
+// Optional arguments: typed in the declarations, read as plain values (no instance checks).
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "OpenOptions")]
+    pub type OpenOptionsArg;
+    #[wasm_bindgen(typescript_type = "GrantCheck")]
+    pub type GrantCheckArg;
+    #[wasm_bindgen(typescript_type = "Bytes[]")]
+    pub type RotationsArg;
+}
+
+fn optional<T: Into<JsValue>>(v: Option<T>) -> JsValue {
+    v.map_or(JsValue::UNDEFINED, Into::into)
+}
+
+/// A failure, returned as `{ok: false, error}`.
+#[derive(Serialize)]
+struct Failure {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+}
+
+impl Failure {
+    fn argument(message: String) -> Failure {
+        Failure {
+            code: "invalidArgument",
+            message,
+            reason: None,
+            detail: None,
+            path: None,
+        }
+    }
+
+    fn verify(e: &VerifyError, code: &'static str) -> Failure {
+        Failure {
+            code,
+            message: e.to_string(),
+            reason: Some(e.refusal().code()),
+            detail: Some(e.refusal().to_string()),
+            path: None,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        use crate::error::{BundleError, InputError};
+        let path = match &e {
+            Error::Bundle(BundleError::Parse(f) | BundleError::Invalid(f))
+            | Error::Input(InputError::Parse(f) | InputError::Invalid(f)) => Some(f.path.clone()),
+            _ => None,
+        };
+        match e {
+            Error::Verify(v) => Failure::verify(&v, "invalidBundle"),
+            e => Failure {
+                code: e.code(),
+                message: e.to_string(),
+                reason: None,
+                detail: None,
+                path,
+            },
+        }
+    }
+}
+
+fn object(fields: &[(&str, &JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        // Defining a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn ok(value: impl Into<JsValue>) -> JsValue {
+    object(&[("ok", &JsValue::TRUE), ("value", &value.into())])
+}
+
+fn fail(f: Failure) -> JsValue {
+    // A Failure holds strings only: its conversion cannot fail, but answer even if it did.
+    let error = serde_wasm_bindgen::to_value(&f).unwrap_or_else(|_| JsValue::from_str(&f.message));
+    object(&[("ok", &JsValue::FALSE), ("error", &error)])
+}
+
+fn outcome<T: Into<JsValue>>(r: Result<T, Failure>) -> JsValue {
+    match r {
+        Ok(v) => ok(v),
+        Err(f) => fail(f),
+    }
+}
+
+/// Serializes a value as a plain JSON-compatible object (maps as objects, no `Map`).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, Failure> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| Failure::argument(format!("result: {e}")))
+}
+
+/// Bytes from a `Uint8Array` (a Node `Buffer` is one), an `ArrayBuffer` or a string (UTF-8).
+fn bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, Failure> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(b).to_vec());
+    }
+    Err(Failure::argument(format!(
+        "{what}: expected a Uint8Array, an ArrayBuffer or a string"
+    )))
+}
+
+/// An evaluation input as JSON bytes: a JSON string or bytes as given, an object through
+/// `JSON.stringify`, so every host parses the very same text with the same strict parser.
+fn input_json(v: &JsValue) -> Result<Vec<u8>, Failure> {
+    if v.is_object()
+        && !v.is_instance_of::<Uint8Array>()
+        && !v.is_instance_of::<js_sys::ArrayBuffer>()
+    {
+        let text = JSON::stringify(v)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| Failure::argument("input: not serializable as JSON".into()))?;
+        return Ok(text.into_bytes());
+    }
+    bytes(v, "input")
+}
+
+/// Options objects go through serde, after a check that names any key it does not know (the
+/// serde-wasm-bindgen deserializer reads only the keys a struct has, so it cannot refuse one).
+fn read_options<T: for<'de> Deserialize<'de> + Default>(
+    v: &JsValue,
+    what: &str,
+    keys: &[&str],
+) -> Result<T, Failure> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    let object = v
+        .dyn_ref::<Object>()
+        .filter(|_| !v.is_function() && !Array::is_array(v))
+        .ok_or_else(|| Failure::argument(format!("{what}: expected an object")))?;
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !keys.contains(&key.as_str()) {
+            let expected = keys.join("`, `");
+            return Err(Failure::argument(format!(
+                "{what}: unknown field `{key}`, expected one of `{expected}`"
+            )));
+        }
+    }
+    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
+        let message = e.to_string();
+        let message = message.strip_prefix("Error: ").unwrap_or(&message);
+        Failure::argument(format!("{what}: {message}"))
+    })
+}
+
+fn clock() -> Instant {
+    // Milliseconds since the epoch, as the host's clock gives them; fractions truncated.
+    Instant((js_sys::Date::now() / 1000.0).floor() as i64)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OpenOptions {
+    audience: Option<Audience>,
+    now: Option<Instant>,
+    /// Read separately: an array of byte arrays, which serde cannot take from JS as is.
+    #[serde(default, rename = "rotations")]
+    _rotations: Option<IgnoredAny>,
+    highest_accepted: Option<AcceptedVersion>,
+    max_payload: Option<usize>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AcceptedVersion {
+    version: u64,
+    digest: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GrantOptions {
+    now: Option<Instant>,
+    subject: Option<String>,
+}
+
+/// The package version (`evaluator/Cargo.toml`).
+#[wasm_bindgen(js_name = evaluatorVersion)]
+pub fn evaluator_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RootInfo {
+    version: u64,
+    digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Instant>,
+}
+
+/// Verifies a trust root and, in order, its rotations: the root a host would trust.
+#[wasm_bindgen(js_name = inspectRoot, unchecked_return_type = "Outcome<RootInfo>")]
+pub fn inspect_root(
+    #[wasm_bindgen(unchecked_param_type = "Bytes")] root: JsValue,
+    rotations: Option<RotationsArg>,
+) -> JsValue {
+    let rotations = optional(rotations);
+    outcome(root_from(&root, &rotations).and_then(|r| {
+        to_js(&RootInfo {
+            version: r.version(),
+            digest: r.digest_hex(),
+            expires_at: r.payload().expires_at,
+        })
+    }))
+}
+
+/// A verified, compiled bundle: verify once, evaluate many carts.
+#[wasm_bindgen]
+pub struct Engine {
+    bundle: Bundle,
+}
+
+fn root_from(root: &JsValue, rotations: &JsValue) -> Result<TrustRoot, Failure> {
+    let invalid = |e: VerifyError| Failure::verify(&e, "invalidTrustRoot");
+    let mut trust = TrustRoot::from_envelope(&bytes(root, "root")?).map_err(invalid)?;
+    if rotations.is_undefined() || rotations.is_null() {
+        return Ok(trust);
+    }
+    let list = rotations
+        .dyn_ref::<Array>()
+        .ok_or_else(|| Failure::argument("options.rotations: expected an array".into()))?;
+    for (i, r) in list.iter().enumerate() {
+        let next = bytes(&r, &format!("options.rotations[{i}]"))?;
+        trust = trust.rotate(&next).map_err(invalid)?;
+    }
+    Ok(trust)
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Verifies a signed bundle against a trust root (signatures over the exact bytes first,
+    /// then everything else) and compiles it.
+    #[wasm_bindgen(unchecked_return_type = "Outcome<Engine>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bundle: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] root: JsValue,
+        options: Option<OpenOptionsArg>,
+    ) -> JsValue {
+        let options = optional(options);
+        outcome(Engine::open_inner(&bundle, &root, &options))
+    }
+
+    fn open_inner(bundle: &JsValue, root: &JsValue, options: &JsValue) -> Result<Engine, Failure> {
+        let bundle = bytes(bundle, "bundle")?;
+        let o: OpenOptions = read_options(
+            options,
+            "options",
+            &[
+                "audience",
+                "now",
+                "rotations",
+                "highestAccepted",
+                "maxPayload",
+            ],
+        )?;
+        let rotations = if options.is_object() {
+            Reflect::get(options, &JsValue::from_str("rotations")).unwrap_or(JsValue::UNDEFINED)
+        } else {
+            JsValue::UNDEFINED
+        };
+        let root = Arc::new(root_from(root, &rotations)?);
+        let mut verify = VerifyOptions::new(
+            o.audience.unwrap_or(Audience::Storefront),
+            o.now.unwrap_or_else(clock),
+        );
+        if let Some(a) = o.highest_accepted {
+            let digest = decode_hex(&a.digest)
+                .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                .ok_or_else(|| {
+                    Failure::argument(
+                        "options.highestAccepted.digest: expected 64 hex digits".into(),
+                    )
+                })?;
+            verify.highest_accepted = Some(Accepted {
+                version: a.version,
+                digest,
+            });
+        }
+        if let Some(m) = o.max_payload {
+            verify.max_payload = m;
+        }
+        let bundle = open_bundle(&bundle, &root, &verify)
+            .map_err(|e| Failure::verify(&e, "invalidBundle"))?;
+        Ok(Engine { bundle })
+    }
+
+    /// Compiles an unsigned payload (development and tests: nothing is verified, no grant is
+    /// accepted).
+    #[wasm_bindgen(js_name = openUnverified, unchecked_return_type = "Outcome<Engine>")]
+    pub fn open_unverified(
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] payload: JsValue,
+    ) -> JsValue {
+        outcome(
+            bytes(&payload, "payload")
+                .and_then(|b| Bundle::from_json(&b).map_err(|e| Failure::from(Error::from(e))))
+                .map(|bundle| Engine { bundle }),
+        )
+    }
+
+    /// Prices a cart. The input is an object, a JSON string or UTF-8 bytes.
+    #[wasm_bindgen(unchecked_return_type = "Outcome<Evaluation>")]
+    pub fn evaluate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
+        input: JsValue,
+    ) -> JsValue {
+        outcome(self.evaluation(&input).and_then(|e| to_js(&e)))
+    }
+
+    /// Prices a cart and answers the evaluation's JSON text, byte for byte what every native
+    /// host answers.
+    #[wasm_bindgen(js_name = evaluateJson, unchecked_return_type = "Outcome<string>")]
+    pub fn evaluate_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
+        input: JsValue,
+    ) -> JsValue {
+        outcome(
+            self.evaluation(&input)
+                .and_then(|e| crate::to_json(&e).map_err(Failure::from))
+                .map(JsValue::from),
+        )
+    }
+
+    /// Only the unlock hints of an evaluation ("spend X more to get Y off").
+    #[wasm_bindgen(unchecked_return_type = "Outcome<Unlock[]>")]
+    pub fn unlocks(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
+        input: JsValue,
+    ) -> JsValue {
+        outcome(self.evaluation(&input).and_then(|e| to_js(&e.unlocks)))
+    }
+
+    fn evaluation(&self, input: &JsValue) -> Result<crate::Evaluation, Failure> {
+        let json = input_json(input)?;
+        let input = parse_input(&json).map_err(|e| Failure::from(Error::from(e)))?;
+        crate::evaluate(&self.bundle, &input).map_err(Failure::from)
+    }
+
+    /// Checks a code grant from the edge against this bundle (signature, lifetime, bundle,
+    /// audience, subject) and says which promotion it unlocks. Pass accepted grants in
+    /// `context.grants` to evaluate with them.
+    #[wasm_bindgen(js_name = checkGrant, unchecked_return_type = "Outcome<GrantInfo>")]
+    pub fn check_grant(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+        options: Option<GrantCheckArg>,
+    ) -> JsValue {
+        let options = optional(options);
+        let r = (|| {
+            let o: GrantOptions = read_options(&options, "options", &["now", "subject"])?;
+            let token = token
+                .as_string()
+                .ok_or_else(|| Failure::argument("token: expected a string".into()))?;
+            let claims = self
+                .bundle
+                .check_grant(&token, o.now.unwrap_or_else(clock), o.subject.as_deref())
+                .map_err(|e| Failure::verify(&e, "invalidGrant"))?;
+            to_js(&claims)
+        })();
+        outcome(r)
+    }
+
+    #[wasm_bindgen(getter, js_name = bundleId)]
+    pub fn bundle_id(&self) -> String {
+        self.bundle.id().to_string()
+    }
+
+    /// The bundle's version (monotonic per bundle id).
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> f64 {
+        // Versions are counters, far below 2^53.
+        self.bundle.version() as f64
+    }
+
+    #[wasm_bindgen(getter, unchecked_return_type = "\"storefront\" | \"edge\"")]
+    pub fn audience(&self) -> String {
+        match self.bundle.audience() {
+            Audience::Edge => "edge".into(),
+            Audience::Storefront => "storefront".into(),
+        }
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn currency(&self) -> String {
+        self.bundle.currency().to_string()
+    }
+
+    #[wasm_bindgen(getter, js_name = issuedAt)]
+    pub fn issued_at(&self) -> String {
+        self.bundle.issued_at().to_string()
+    }
+
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> String {
+        self.bundle.expires_at().to_string()
+    }
+
+    #[wasm_bindgen(getter, js_name = promotionCount)]
+    pub fn promotion_count(&self) -> u32 {
+        u32::try_from(self.bundle.promotion_count()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the bundle was verified against a trust root (`open`, not `openUnverified`).
+    #[wasm_bindgen(getter)]
+    pub fn verified(&self) -> bool {
+        self.bundle.digest().is_some()
+    }
+
+    /// What to persist and pass back as `highestAccepted` next time (verified bundles only).
+    #[wasm_bindgen(getter, unchecked_return_type = "AcceptedVersion | undefined")]
+    pub fn accepted(&self) -> JsValue {
+        self.bundle
+            .accepted()
+            .and_then(|a| {
+                to_js(&AcceptedVersion {
+                    version: a.version,
+                    digest: encode_hex(&a.digest),
+                })
+                .ok()
+            })
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The wasm package's tests: native answers for every corpus case and signing vector, the package
+# build (size budget included), the example type-checked against the generated declarations,
+# then the Node tests (byte-identical to native, bad input) and the Chromium test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" PATH="$PWD/node_modules/.bin:$PATH"
+export PROMOSEAL_NATIVE_RESULTS="${CARGO_TARGET_DIR:-$PWD/target}/tmp/conformance/native.jsonl"
+
+cargo test --locked -q -p promoseal-evaluator --test integration -- conformance
+scripts/build-wasm.sh
+tsc -p evaluator/npm/example
+node --test --test-reporter=spec evaluator/npm/test/*.test.mjs
