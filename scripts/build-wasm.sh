@@ -18,7 +18,7 @@ for target in web nodejs; do
   # wasm-pack's own wasm-opt would be downloaded from GitHub: --no-opt, and npm's runs below.
   wasm-pack --log-level warn build evaluator --profile wasm --target "$target" --out-dir "$PWD/$dir" \
     --out-name promoseal_evaluator --no-pack --no-opt --weak-refs -- --features wasm --locked
-  wasm-opt "${WASM_OPT_LEVEL:--Oz}" "${features[@]}" --strip-debug --strip-producers \
+  wasm-opt "${WASM_OPT_LEVEL:--O3}" "${features[@]}" --strip-debug --strip-producers \
     "$dir/promoseal_evaluator_bg.wasm" -o "$dir/promoseal_evaluator_bg.wasm"
   rm -f "$dir/.gitignore"
 done

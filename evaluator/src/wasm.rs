@@ -530,7 +530,13 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
         input: JsValue,
     ) -> JsValue {
-        outcome(self.evaluation(&input).and_then(|e| to_js(&e)))
+        // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`, and far
+        // faster than building the objects field by field across the boundary.
+        let r = self.evaluation(&input).and_then(|e| {
+            let text = crate::to_json(&e).map_err(Failure::from)?;
+            JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
+        });
+        outcome(r)
     }
 
     /// Prices a cart and answers the evaluation's JSON text, byte for byte what every native

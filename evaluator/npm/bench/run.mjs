@@ -60,7 +60,7 @@ function must(outcome, what) {
 // 1. A 20-line cart against 1,000 promotions.
 const engine = must(Engine.openUnverified(payload), "bundle");
 const evaluation = must(engine.evaluate(cart), "evaluate");
-const nativeJson = criterion("json/typical-1000-promotions/20-lines");
+const nativeJson = criterion("json/typical-1000-promotions_20-lines");
 row("evaluate(object) → object, 20 lines × 1,000 promotions", measure(() => engine.evaluate(cart)), nativeJson);
 row("evaluateJson(string) → string, 20 lines × 1,000 promotions", measure(() => engine.evaluateJson(cartText)), nativeJson);
 row("unlocks(object) → hints, 20 lines × 1,000 promotions", measure(() => engine.unlocks(cart)), criterion("evaluate/typical-1000-promotions/20-lines"));
