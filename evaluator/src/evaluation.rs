@@ -163,6 +163,18 @@ impl NotApplied {
         self.len() == 0
     }
 
+    /// Leaves out the promotions that target no line of the cart (`noEligibleItems`): usually
+    /// most of a large bundle, and seldom what a shopper asks about.
+    pub fn retain_targeted(&mut self) {
+        self.untargeted.clear();
+    }
+
+    /// Leaves out every entry.
+    pub fn clear(&mut self) {
+        self.untargeted.clear();
+        self.reasons.clear();
+    }
+
     /// Why the promotion `id` did not apply (`None` if it applied or is not in the bundle).
     pub fn reason(&self, id: &str) -> Option<&Reason> {
         self.iter().find(|e| e.promotion_id == id).map(|e| e.reason)

@@ -78,6 +78,13 @@ export interface RootInfo {
   expiresAt?: Instant;
 }
 
+export interface EvaluateOptions {
+  /** Which promotions `notApplied` lists: `"all"` (the default, byte-identical to every host),
+   *  `"cart"` (leaves out those that target no line of the cart: usually most of a large
+   *  bundle) or `"none"` (an empty list). The rest of the evaluation is the same. */
+  notApplied?: "all" | "cart" | "none";
+}
+
 export interface GrantCheck {
   /** Check time; default: the host's clock. */
   now?: Instant;
@@ -157,9 +164,12 @@ export interface LineOutcome {
 
 export interface Ineligible {
   promotionId: string;
-  /** `noEligibleItems`, `codeMissing`, `belowMinimumSubtotal`, `notCombinable`, … */
-  code: string;
-  [detail: string]: unknown;
+  reason: {
+    /** `noEligibleItems`, `codeMissing`, `belowMinimumSubtotal`, `notCombinable`, … */
+    code: string;
+    /** The reason's details (`minimum`, `current`, `missing`, `with`, …). */
+    [detail: string]: unknown;
+  };
 }
 
 /** "Spend `missingSpend` more (or add `missingQuantity` units) to get `wouldGive` off." */
@@ -211,6 +221,8 @@ extern "C" {
     pub type GrantCheckArg;
     #[wasm_bindgen(typescript_type = "Bytes[]")]
     pub type RotationsArg;
+    #[wasm_bindgen(typescript_type = "EvaluateOptions")]
+    pub type EvaluateOptionsArg;
 }
 
 fn optional<T: Into<JsValue>>(v: Option<T>) -> JsValue {
@@ -394,6 +406,20 @@ struct AcceptedVersion {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EvaluateOptions {
+    not_applied: Option<NotAppliedView>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum NotAppliedView {
+    All,
+    Cart,
+    None,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct GrantOptions {
     now: Option<Instant>,
     subject: Option<String>,
@@ -529,13 +555,22 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
         input: JsValue,
+        options: Option<EvaluateOptionsArg>,
     ) -> JsValue {
-        // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`, and far
-        // faster than building the objects field by field across the boundary.
-        let r = self.evaluation(&input).and_then(|e| {
-            let text = crate::to_json(&e).map_err(Failure::from)?;
-            JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
-        });
+        let r = read_options(&optional(options), "options", &["notApplied"]).and_then(
+            |o: EvaluateOptions| {
+                let mut e = self.evaluation(&input)?;
+                match o.not_applied {
+                    None | Some(NotAppliedView::All) => {}
+                    Some(NotAppliedView::Cart) => e.not_applied.retain_targeted(),
+                    Some(NotAppliedView::None) => e.not_applied.clear(),
+                }
+                // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`,
+                // and far faster than building objects field by field across the boundary.
+                let text = crate::to_json(&e).map_err(Failure::from)?;
+                JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
+            },
+        );
         outcome(r)
     }
 

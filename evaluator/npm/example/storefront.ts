@@ -42,7 +42,8 @@ export async function preview(
   const accepted = engine.accepted;
   if (accepted) localStorage.setItem("promoseal.accepted", JSON.stringify(accepted));
 
-  const result: Outcome<Evaluation> = engine.evaluate(input);
+  // A preview needs no reasons for promotions that target nothing in the cart.
+  const result: Outcome<Evaluation> = engine.evaluate(input, { notApplied: "cart" });
   if (!result.ok) return [explain(result.error)];
   const e = result.value;
   return [

@@ -60,6 +60,9 @@ test("wrong argument types are refused by name", () => {
     "highestAccepted.digest",
   );
   refused(Engine.openUnverified(null), "invalidArgument", "payload: expected");
+  const engine = Engine.openUnverified(payload).value;
+  refused(engine.evaluate(cartInput, { notApplied: "some" }), "invalidArgument", "unknown variant `some`");
+  refused(engine.evaluate(cartInput, { explain: true }), "invalidArgument", "unknown field `explain`");
   refused(inspectRoot({}), "invalidArgument", "root: expected");
 });
 

@@ -47,7 +47,21 @@ test("every corpus case: byte-identical to native", () => {
       // The object form is the same evaluation, parsed.
       const object = opened.value.evaluate(JSON.parse(r.input));
       assert.equal(object.ok, true, r.case);
-      assert.deepEqual(object.value, JSON.parse(r.result.json), r.case);
+      const full = JSON.parse(r.result.json);
+      assert.deepEqual(object.value, full, r.case);
+      // The lighter views change notApplied only: "cart" keeps a subsequence, "none" nothing.
+      const cart = opened.value.evaluate(JSON.parse(r.input), { notApplied: "cart" }).value;
+      const none = opened.value.evaluate(r.input, { notApplied: "none" }).value;
+      assert.deepEqual({ ...cart, notApplied: full.notApplied }, full, r.case);
+      assert.deepEqual({ ...none, notApplied: full.notApplied }, full, r.case);
+      assert.deepEqual(none.notApplied, [], r.case);
+      let i = 0;
+      for (const n of cart.notApplied) {
+        while (i < full.notApplied.length && JSON.stringify(full.notApplied[i]) !== JSON.stringify(n)) i++;
+        assert.ok(i++ < full.notApplied.length, `${r.case}: ${JSON.stringify(n)} is not in the full list`);
+      }
+      const untargeted = full.notApplied.filter((n) => n.reason.code === "noEligibleItems").length;
+      assert.ok(cart.notApplied.length >= full.notApplied.length - untargeted, r.case);
     }
     opened.value?.free();
     compared++;
