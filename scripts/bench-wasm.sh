@@ -11,8 +11,8 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 scripts/setup.sh
 scripts/build-wasm.sh
 bench=evaluator/npm/bench
-if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.package-lock.json" 2>/dev/null; then
-  (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error)
+if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.promoseal-installed" 2>/dev/null; then
+  (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.promoseal-installed)
 fi
 cargo run --release --locked -q -p promoseal-evaluator --example workload -- "$target/workload"
 cargo bench --locked -p promoseal-evaluator --bench evaluate -- \

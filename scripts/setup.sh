@@ -41,13 +41,15 @@ fi
 
 # JavaScript tools come from npm at the versions package-lock.json records: wasm-opt from
 # binaryen 132 (never Debian's binaryen, whose wasm-opt emits modules that fail at load) and
-# TypeScript for the declaration check. `npm ci` runs only when the lock changed since the last.
+# TypeScript for the declaration check, playwright-core for the browser tests. `npm ci` runs only
+# when package-lock.json changed since the last install (a copy of it is kept as the stamp).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "setup: node and npm are needed (Debian: apt-get install nodejs npm)" >&2
   exit 1
 fi
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+if ! cmp -s package-lock.json node_modules/.promoseal-installed 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.promoseal-installed
 fi
 
 # Headless Chromium for the browser tests: Debian's package, driven by playwright-core
