@@ -1,7 +1,7 @@
 //! The JavaScript API (feature `wasm`, wasm32 only): a thin layer over the pure core, built
 //! with wasm-pack for browsers (`--target web`) and Node (`--target nodejs`).
 //!
-//! Every call returns an [outcome](https://github.com/promoseal) `{ok: true, value}` or
+//! Every call returns an outcome, `{ok: true, value}` or
 //! `{ok: false, error: {code, message, …}}`: bad input of any kind, wrong argument types
 //! included, is an answer, never an exception or a trap. Evaluation goes through the same
 //! [`crate::evaluate`] and the same JSON serializer as every native host, so `evaluateJson` is
