@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" PATH="$PWD/node_modules/.bin:$PATH"
 export PROMOSEAL_NATIVE_RESULTS="${CARGO_TARGET_DIR:-$PWD/target}/tmp/conformance/native.jsonl"
 
-cargo test --locked -q -p promoseal-evaluator --test integration -- conformance
+# scripts/test.sh has just run every Rust test, this one included.
+if [ -z "${PROMOSEAL_NATIVE_DONE:-}" ]; then
+  cargo test --locked -q -p promoseal-evaluator --test integration -- conformance
+fi
 scripts/build-wasm.sh
 tsc -p evaluator/npm/example
 node --test --test-reporter=spec evaluator/npm/test/*.test.mjs

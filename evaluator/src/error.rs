@@ -72,6 +72,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The input or bundle field at fault, when the error names one.
+    pub fn field(&self) -> Option<&FieldError> {
+        match self {
+            Error::Bundle(BundleError::Parse(f) | BundleError::Invalid(f))
+            | Error::Input(InputError::Parse(f) | InputError::Invalid(f)) => Some(f),
+            _ => None,
+        }
+    }
+
     /// A stable machine code: `invalidBundle`, `invalidInput` or `evaluationFailed`.
     pub fn code(&self) -> &'static str {
         match self {

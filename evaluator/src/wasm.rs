@@ -266,21 +266,15 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
-        use crate::error::{BundleError, InputError};
-        let path = match &e {
-            Error::Bundle(BundleError::Parse(f) | BundleError::Invalid(f))
-            | Error::Input(InputError::Parse(f) | InputError::Invalid(f)) => Some(f.path.clone()),
-            _ => None,
-        };
-        match e {
-            Error::Verify(v) => Failure::verify(&v, "invalidBundle"),
-            e => Failure {
-                code: e.code(),
-                message: e.to_string(),
-                reason: None,
-                detail: None,
-                path,
-            },
+        if let Error::Verify(v) = &e {
+            return Failure::verify(v, "invalidBundle");
+        }
+        Failure {
+            code: e.code(),
+            message: e.to_string(),
+            reason: None,
+            detail: None,
+            path: e.field().map(|f| f.path.clone()),
         }
     }
 }

@@ -13,7 +13,7 @@ import { chromium } from "playwright-core";
 import { native, repo } from "./host.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
 let server;
 let browser;
@@ -21,14 +21,16 @@ let origin;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh`);
-  const root = join(repo, "evaluator/npm/dist/web");
+  const web = join(repo, "evaluator/npm/dist/web");
+  const tests = join(repo, "evaluator/npm/test");
   server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
     if (path === "/") {
       res.writeHead(200, { "content-type": "text/html" });
       return res.end("<!doctype html><title>promoseal wasm</title>");
     }
-    const file = join(root, path);
+    const root = path.startsWith("/test/") ? tests : web;
+    const file = join(root, path.replace(/^\/test\//, "/"));
     if (!file.startsWith(root) || !existsSync(file)) {
       res.writeHead(404);
       return res.end();
@@ -91,10 +93,9 @@ test("in Chromium: native's verdicts and bytes", async () => {
   };
   const report = await page.evaluate(async (work) => {
     const m = await import("/promoseal_evaluator.js");
+    const { answer, openVector } = await import("/test/shared.mjs");
     await m.default();
     const bytes = (name) => Uint8Array.from(atob(work.files[name]), (c) => c.charCodeAt(0));
-    const answer = (o) =>
-      o.ok ? { ok: true, json: o.value } : { ok: false, code: o.error.code, message: o.error.message };
     // Byte for byte: the evaluation's JSON text, or the error's code and message.
     const same = (a, b) => a.ok === b.ok && a.json === b.json && a.code === b.code && a.message === b.message;
     const mismatches = [];
@@ -104,16 +105,7 @@ test("in Chromium: native's verdicts and bytes", async () => {
       if (!same(got, r.result)) mismatches.push(`corpus ${r.case}`);
     }
     for (const v of work.vectors) {
-      const rotations = v.rotations.map(bytes);
-      let outcome;
-      if (!v.bundle) {
-        outcome = m.inspectRoot(bytes(v.root), rotations);
-      } else {
-        const options = { audience: v.audience, now: v.now, rotations };
-        if (v.highestAccepted) options.highestAccepted = v.highestAccepted;
-        if (v.maxPayload !== null) options.maxPayload = v.maxPayload;
-        outcome = m.Engine.open(bytes(v.bundle), bytes(v.root), options);
-      }
+      const outcome = openVector(m, v, bytes);
       const verdict = outcome.ok ? "valid" : outcome.error.reason;
       const n = work.natives.find((x) => x.name === v.name);
       if (verdict !== v.expect || verdict !== n.verdict) mismatches.push(`vector ${v.name}: ${verdict}`);

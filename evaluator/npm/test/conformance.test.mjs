@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { Engine, evaluatorVersion, inspectRoot, native, repo } from "./host.mjs";
+import { answer, openVector } from "./shared.mjs";
 
 const corpusDir = join(repo, "tests/corpus");
 const vectorsDir = join(repo, "tests/vectors");
@@ -22,13 +23,6 @@ function corpusFiles(dir) {
       if (statSync(p).isDirectory()) return corpusFiles(p);
       return name.endsWith(".json") ? [relative(corpusDir, p)] : [];
     });
-}
-
-/** The wasm answer in the native result's shape. */
-function answer(outcome) {
-  return outcome.ok
-    ? { ok: true, json: outcome.value }
-    : { ok: false, code: outcome.error.code, message: outcome.error.message };
 }
 
 test("the native results cover the whole corpus", () => {
@@ -69,21 +63,12 @@ test("every corpus case: byte-identical to native", () => {
   assert.ok(compared >= 150);
 });
 
-function openVector(v) {
-  const rotations = v.rotations.map(readVector);
-  if (!v.bundle) return inspectRoot(readVector(v.root), rotations);
-  const options = { audience: v.audience, now: v.now, rotations };
-  if (v.highestAccepted) options.highestAccepted = v.highestAccepted;
-  if (v.maxPayload !== null) options.maxPayload = v.maxPayload;
-  return Engine.open(readVector(v.bundle), readVector(v.root), options);
-}
-
 test("every signing vector: the manifest's verdict, and native's evaluation", () => {
   const manifest = JSON.parse(readVector("manifest.json"));
   const natives = new Map(native.filter((r) => r.kind === "vector").map((r) => [r.name, r]));
   assert.equal(natives.size, manifest.vectors.length);
   for (const v of manifest.vectors) {
-    const outcome = openVector(v);
+    const outcome = openVector({ Engine, inspectRoot }, v, readVector);
     const verdict = outcome.ok ? "valid" : outcome.error.reason;
     assert.equal(verdict, v.expect, v.name);
     const n = natives.get(v.name);

@@ -5,9 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use promoseal_evaluator::model::Audience;
-use promoseal_evaluator::seal::GrantClaims;
-use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{evaluate, evaluate_json, parse_input, to_json, Error};
 use serde_json::{json, Value};
 
@@ -75,14 +72,7 @@ pub fn native_results() -> Vec<Value> {
     }))
     .unwrap()
     .unwrap();
-    let grant = vectors::key("edge-1").issue_grant(&GrantClaims {
-        bundle_id: "vectors-shop".into(),
-        promotion: "vip-shoes".into(),
-        audience: Audience::Storefront,
-        subject: Some("session-1".into()),
-        issued_at: Instant::parse("2026-05-31T23:55:00Z").unwrap(),
-        expires_at: Instant::parse("2026-06-01T00:10:00Z").unwrap(),
-    });
+    let grant = vectors::key("edge-1").issue_grant(&vectors::vip_grant_claims());
     for subject in ["session-1", "session-2"] {
         let input = vector_input(std::slice::from_ref(&grant), Some(subject));
         out.push(

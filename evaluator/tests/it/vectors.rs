@@ -684,17 +684,22 @@ fn codes_unlock_only_with_the_code_secret() {
     assert!(!applied(&bundle, &input(&[&forged], &[], None, NOW)).contains(&"spring".to_string()));
 }
 
-#[test]
-fn grants_unlock_locked_promotions_in_the_storefront() {
-    let bundle = opened("storefront.env", Audience::Storefront);
-    let claims = GrantClaims {
+/// A 15-minute grant of the storefront's locked `vip-shoes` to `session-1`.
+pub fn vip_grant_claims() -> GrantClaims {
+    GrantClaims {
         bundle_id: "vectors-shop".into(),
         promotion: "vip-shoes".into(),
         audience: Audience::Storefront,
         subject: Some("session-1".into()),
         issued_at: Instant::parse("2026-05-31T23:55:00Z").unwrap(),
         expires_at: Instant::parse("2026-06-01T00:10:00Z").unwrap(),
-    };
+    }
+}
+
+#[test]
+fn grants_unlock_locked_promotions_in_the_storefront() {
+    let bundle = opened("storefront.env", Audience::Storefront);
+    let claims = vip_grant_claims();
     let grant = key("edge-1").issue_grant(&claims);
     let has = |grants: &[String], subject: Option<&str>, now: &str| {
         applied(&bundle, &input(&[], grants, subject, now)).contains(&"vip-shoes".to_string())
