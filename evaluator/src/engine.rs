@@ -1273,6 +1273,7 @@ fn build(
         });
         let lim = &p.limits;
         if lim.total_uses.is_some()
+            || lim.per_code.is_some()
             || lim.per_customer.is_some()
             || lim.per_day.is_some()
             || p.budget.is_some()
@@ -1282,6 +1283,7 @@ fn build(
                 promotion_id: p.id.clone(),
                 discount: fmt(total),
                 total_uses: lim.total_uses,
+                per_code: lim.per_code.filter(|_| c.code.is_some()),
                 per_customer: lim.per_customer,
                 per_day: lim.per_day,
                 budget: p.budget.map(fmt),

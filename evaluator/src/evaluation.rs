@@ -283,6 +283,8 @@ pub struct LedgerCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_uses: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_code: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub per_customer: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_day: Option<u64>,

@@ -197,6 +197,9 @@ pub struct PromotionSpec {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A reporting label grouping promotions (the ledger's reports by campaign).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
     /// Higher applies first and wins ties; default 0.
     #[serde(default)]
     pub priority: i32,
@@ -436,6 +439,9 @@ pub struct StackingSpec {
 pub struct LimitsSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_uses: Option<u64>,
+    /// Uses allowed per code of the promotion's code set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_code: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_customer: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -443,6 +449,30 @@ pub struct LimitsSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<DecimalString>,
     pub single_use_codes: bool,
+    /// What a reversed redemption gives back to these limits.
+    #[serde(skip_serializing_if = "Reversal::is_default")]
+    pub reversal: Reversal,
+}
+
+/// What reversing a redemption (a refund or a cancellation) gives back to the promotion's
+/// limits: its use (total, per code, per customer, per day, the single-use code) and its
+/// discount (the budget).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reversal {
+    /// Refunds and cancellations both give the use back.
+    #[default]
+    Recredit,
+    /// Only a cancellation gives the use back; a refunded order keeps it.
+    RecreditCancel,
+    /// A use stays used.
+    Keep,
+}
+
+impl Reversal {
+    fn is_default(&self) -> bool {
+        *self == Reversal::Recredit
+    }
 }
 
 /// What is evaluated: a cart, who is buying, and the circumstances.

@@ -1,0 +1,367 @@
+//! The HTTP binding: decode, call one function, encode. Every route is under `/v1` except
+//! `/healthz`; `ledger/openapi.yaml` describes them all.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::redeem::{self, RedeemRequest};
+use crate::store::{request_hash, Answer, Op, Redemption, ReversalKind, Transition};
+use crate::State;
+
+type Shared = Arc<State>;
+
+/// The ledger's router. `main` serves it; tests call it directly.
+pub fn app(state: Shared) -> Router {
+    let max_body = state.settings.max_body;
+    let max_bundle = state.settings.max_bundle;
+    let v1 = Router::new()
+        .route("/reservations", post(reserve))
+        .route("/redemptions", post(redeem))
+        .route("/redemptions/{id}", get(read))
+        .route("/redemptions/{id}/commit", post(commit))
+        .route("/redemptions/{id}/release", post(release))
+        .route("/redemptions/{id}/reverse", post(reverse))
+        .route(
+            "/bundles",
+            post(upload_bundle)
+                .layer(DefaultBodyLimit::max(max_bundle))
+                .get(list_bundles),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::not_found("notFound", "no such route") })
+        .with_state(state)
+}
+
+async fn authorize(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &state.settings.api_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let equal: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()).into();
+        if !equal {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong bearer token",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<Shared>) -> Response {
+    match sqlx::query("SELECT 1").execute(state.db.reader()).await {
+        Ok(_) => Json(json!({ "status": "ok", "database": state.db.backend.name() })).into_response(),
+        Err(e) => ApiError::unavailable(e).into_response(),
+    }
+}
+
+/// The peer's address, when the server runs with connect info (tests calling the router
+/// directly have none).
+struct Peer(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Peer, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "bodyTooLarge",
+                "the request body is larger than the ledger accepts",
+            )
+        } else {
+            ApiError::bad_request("unreadableBody", e.body_text())
+        }
+    })
+}
+
+/// Strict JSON: malformed text is `malformedJson`; a well-formed body that does not match the
+/// request's shape is `invalidRequest`, with the path of the offending field.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::bad_request(
+                "invalidRequest",
+                if path == "." { inner.to_string() } else { format!("{path}: {inner}") },
+            ),
+            _ => ApiError::bad_request("malformedJson", format!("malformed JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request("malformedJson", format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// `Idempotency-Key`: required on every write, 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            ApiError::bad_request("idempotencyKeyRequired", "the `Idempotency-Key` header is required")
+        })?
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalidIdempotencyKey",
+                "the `Idempotency-Key` header must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    Ok(key.to_string())
+}
+
+fn respond(answer: Answer) -> Response {
+    let mut r = (answer.status, answer.body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if answer.replayed {
+        r.headers_mut()
+            .insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}
+
+async fn reserve(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    peer: Peer,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    create(state, Op::Reserve, peer, headers, bytes).await
+}
+
+async fn redeem(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    peer: Peer,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    create(state, Op::Redeem, peer, headers, bytes).await
+}
+
+async fn create(
+    state: Shared,
+    op: Op,
+    peer: Peer,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let mut req: RedeemRequest = parse(&body(bytes)?)?;
+    if req.order_id.is_empty() || req.order_id.len() > 255 {
+        return Err(ApiError::bad_request("invalidRequest", "orderId: must be 1 to 255 bytes"));
+    }
+    let ttl = match (op, req.ttl_seconds) {
+        (Op::Redeem, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalidRequest",
+                "ttlSeconds: only reservations take a time to live",
+            ))
+        }
+        (_, Some(t)) if t == 0 || t > state.settings.max_reservation_ttl => {
+            return Err(ApiError::bad_request(
+                "invalidRequest",
+                format!("ttlSeconds: must be 1 to {}", state.settings.max_reservation_ttl),
+            ))
+        }
+        (_, t) => t.unwrap_or(state.settings.reservation_ttl),
+    };
+    let hash = request_hash(op, "", &serde_json::to_vec(&req).map_err(ApiError::internal)?);
+    if req.client_ip.is_none() {
+        req.client_ip = peer.0;
+    }
+    let now = state.now();
+    let attempt = redeem::attempt(&req, &state.secret);
+    let plan = match state.bundles.get(&req.bundle.id, req.bundle.version) {
+        None => Err(ApiError::not_found(
+            "bundleUnknown",
+            format!(
+                "the ledger holds no bundle `{}` version {}",
+                req.bundle.id, req.bundle.version
+            ),
+        )),
+        Some(loaded) => {
+            redeem::plan(&loaded, &req, now, state.settings.window, &state.secret)
+        }
+    };
+    let r = Redemption {
+        op,
+        key: &key,
+        hash: &hash,
+        order_id: &req.order_id,
+        bundle_id: &req.bundle.id,
+        bundle_version: req.bundle.version,
+        attempt: &attempt,
+        plan: &plan,
+        expires_at: (op == Op::Reserve)
+            .then(|| now.seconds().saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))),
+    };
+    Ok(respond(state.db.redeem(&r, now.seconds()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReverseRequest {
+    kind: ReversalKind,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn transition(
+    state: Shared,
+    op: Op,
+    id: String,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let bytes = body(bytes)?;
+    let (reversal, reason, canonical) = if op == Op::Reverse {
+        let r: ReverseRequest = parse(&bytes)?;
+        let canonical = json!({ "kind": r.kind, "reason": r.reason }).to_string();
+        (Some(r.kind), r.reason, canonical)
+    } else {
+        // An empty body or `{}`.
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            parse::<Empty>(&bytes)?;
+        }
+        (None, None, String::new())
+    };
+    let hash = request_hash(op, &id, canonical.as_bytes());
+    let t = Transition {
+        op,
+        id: &id,
+        key: &key,
+        hash: &hash,
+        reversal,
+        reason: reason.as_deref(),
+    };
+    Ok(respond(state.db.transition(&t, state.now().seconds()).await?))
+}
+
+async fn commit(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    transition(state, Op::Commit, id, headers, bytes).await
+}
+
+async fn release(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    transition(state, Op::Release, id, headers, bytes).await
+}
+
+async fn reverse(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    transition(state, Op::Reverse, id, headers, bytes).await
+}
+
+async fn read(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match state.db.redemption(&id).await? {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError::not_found("redemptionNotFound", format!("no redemption `{id}`"))),
+    }
+}
+
+fn bundle_view(l: &crate::bundles::Loaded) -> serde_json::Value {
+    json!({
+        "bundleId": l.bundle.id(),
+        "version": l.bundle.version(),
+        "digest": l.digest_hex(),
+        "currency": l.bundle.currency(),
+        "issuedAt": l.bundle.issued_at(),
+        "expiresAt": l.expires_at,
+        "promotionCount": l.bundle.promotion_count(),
+    })
+}
+
+async fn upload_bundle(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let loaded = state.accept_bundle(&body(bytes)?).await?;
+    Ok((StatusCode::CREATED, Json(bundle_view(&loaded))).into_response())
+}
+
+async fn list_bundles(axum::extract::State(state): axum::extract::State<Shared>) -> Json<serde_json::Value> {
+    let list: Vec<_> = state.bundles.list().iter().map(|l| bundle_view(l)).collect();
+    Json(json!({ "bundles": list }))
+}
+
+/// `from`/`to` query parameters: an RFC 3339 range, `[from, to)`.
+#[derive(Debug, Deserialize)]
+pub struct Range {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[allow(dead_code)]
+fn range(q: &Query<Range>, now: i64) -> Result<(i64, i64), ApiError> {
+    let at = |v: &Option<String>, name: &str, default: i64| -> Result<i64, ApiError> {
+        match v {
+            None => Ok(default),
+            Some(s) => promoseal_evaluator::time::Instant::parse(s)
+                .map(|i| i.seconds())
+                .map_err(|e| ApiError::bad_request("invalidRequest", format!("{name}: {e}"))),
+        }
+    };
+    Ok((at(&q.from, "from", 0)?, at(&q.to, "to", now.saturating_add(1))?))
+}

@@ -1,0 +1,126 @@
+//! The accepted signed edge bundles, every version kept: a redemption names the version it was
+//! priced on, and any accepted version that has not expired can re-price it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use promoseal_evaluator::codes::{encode_hex, CodeSecret};
+use promoseal_evaluator::model::{Audience, Reversal};
+use promoseal_evaluator::seal::{open_bundle, Accepted, Envelope, TrustRoot, VerifyOptions};
+use promoseal_evaluator::time::Instant;
+use promoseal_evaluator::{parse_payload, Bundle};
+
+use crate::error::ApiError;
+
+/// One accepted version, compiled, with what the ledger reads from its promotions.
+#[derive(Debug)]
+pub struct Loaded {
+    pub bundle: Bundle,
+    pub digest: [u8; 32],
+    pub expires_at: Instant,
+    /// The shop's day for per-day limits (`timeZone`, UTC when absent).
+    pub time_zone: jiff::tz::TimeZone,
+    pub promotions: HashMap<String, PromotionMeta>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PromotionMeta {
+    pub campaign: Option<String>,
+    pub reversal: Reversal,
+}
+
+/// Verifies an edge bundle against the trust root and reads it.
+pub fn open(
+    envelope: &[u8],
+    root: &Arc<TrustRoot>,
+    secret: &CodeSecret,
+    now: Instant,
+    highest: Option<Accepted>,
+) -> Result<Loaded, ApiError> {
+    let mut opts = VerifyOptions::new(Audience::Edge, now);
+    opts.highest_accepted = highest;
+    let mut bundle = open_bundle(envelope, root, &opts).map_err(|e| {
+        tracing::warn!(reason = %e.refusal(), "bundle refused");
+        ApiError::unprocessable("invalidBundle", "invalid bundle")
+            .with_detail(serde_json::json!({ "reason": e.refusal().code() }))
+    })?;
+    bundle.set_code_secret(secret.clone());
+    // Verified above: the envelope parses and its payload is valid.
+    let payload = Envelope::parse(envelope)
+        .ok()
+        .and_then(|env| parse_payload(env.payload).ok())
+        .ok_or_else(|| ApiError::internal("a verified bundle did not parse again"))?;
+    let time_zone = match &payload.time_zone {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+            ApiError::unprocessable(
+                "invalidBundle",
+                format!("unknown time zone `{name}` in the bundle"),
+            )
+        })?,
+    };
+    let digest = bundle
+        .digest()
+        .ok_or_else(|| ApiError::internal("a verified bundle has no digest"))?;
+    Ok(Loaded {
+        expires_at: bundle.expires_at(),
+        digest,
+        time_zone,
+        promotions: payload
+            .promotions
+            .iter()
+            .map(|p| {
+                let meta = PromotionMeta {
+                    campaign: p.campaign.clone(),
+                    reversal: p.limits.reversal,
+                };
+                (p.id.clone(), meta)
+            })
+            .collect(),
+        bundle,
+    })
+}
+
+impl Loaded {
+    pub fn digest_hex(&self) -> String {
+        encode_hex(&self.digest)
+    }
+}
+
+/// Every loaded version, by bundle id then version.
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: RwLock<BTreeMap<String, BTreeMap<u64, Arc<Loaded>>>>,
+}
+
+impl Registry {
+    pub fn get(&self, bundle_id: &str, version: u64) -> Option<Arc<Loaded>> {
+        let map = self.inner.read().ok()?;
+        map.get(bundle_id)?.get(&version).cloned()
+    }
+
+    pub fn highest(&self, bundle_id: &str) -> Option<Accepted> {
+        let map = self.inner.read().ok()?;
+        let (version, l) = map.get(bundle_id)?.last_key_value()?;
+        Some(Accepted {
+            version: *version,
+            digest: l.digest,
+        })
+    }
+
+    pub fn insert(&self, loaded: Loaded) {
+        if let Ok(mut map) = self.inner.write() {
+            map.entry(loaded.bundle.id().to_string())
+                .or_default()
+                .insert(loaded.bundle.version(), Arc::new(loaded));
+        }
+    }
+
+    /// Every loaded version, oldest first.
+    pub fn list(&self) -> Vec<Arc<Loaded>> {
+        match self.inner.read() {
+            Ok(map) => map.values().flat_map(|v| v.values().cloned()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod bundles;
+pub mod db;
+pub mod error;
+pub mod redeem;
+pub mod store;
+
+use std::sync::Arc;
+
+use promoseal_evaluator::codes::CodeSecret;
+use promoseal_evaluator::seal::TrustRoot;
+use promoseal_evaluator::time::Instant;
+
+pub use api::app;
+
+/// The ledger's clock: the system clock in service, a settable one in tests.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Instant(secs)
+    })
+}
+
+/// What the service is configured with (flags and environment, see `main.rs`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub window: redeem::Window,
+    /// Reservation hold when the request names none, and the longest allowed, in seconds.
+    pub reservation_ttl: u64,
+    pub max_reservation_ttl: u64,
+    /// How long idempotency keys are kept, in seconds (at least a day).
+    pub key_retention: i64,
+    /// Largest JSON request body, and largest signed bundle upload, in bytes.
+    pub max_body: usize,
+    pub max_bundle: usize,
+    /// When set, every `/v1` route needs `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            window: redeem::Window {
+                max_quote_age: 3600,
+                max_clock_skew: 60,
+            },
+            reservation_ttl: 900,
+            max_reservation_ttl: 86_400,
+            key_retention: 7 * 86_400,
+            max_body: 1 << 20,
+            max_bundle: promoseal_evaluator::seal::DEFAULT_MAX_PAYLOAD + 64 * 1024,
+            api_token: None,
+        }
+    }
+}
+
+/// Everything a request handler reaches.
+pub struct State {
+    pub db: db::Db,
+    pub bundles: bundles::Registry,
+    pub root: Option<Arc<TrustRoot>>,
+    /// Campaign secret and pepper of code hashes: checks codes, and hashes them for the log.
+    pub secret: CodeSecret,
+    pub settings: Settings,
+    pub clock: Clock,
+}
+
+impl State {
+    pub fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    /// Loads every stored bundle version that still verifies (expired ones stay stored, unused).
+    pub async fn load_stored_bundles(&self) -> Result<usize, error::ApiError> {
+        let Some(root) = &self.root else {
+            return Ok(0);
+        };
+        let stored = self.db.stored_bundles().await?;
+        let mut n = 0;
+        for envelope in stored {
+            match bundles::open(&envelope, root, &self.secret, self.now(), None) {
+                Ok(loaded) => {
+                    self.bundles.insert(loaded);
+                    n += 1;
+                }
+                Err(e) => tracing::info!(error = %e, "stored bundle not loaded"),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Verifies and stores a new bundle version; refuses a rollback below the highest
+    /// version held. Storing the same bytes again is accepted (idempotent).
+    pub async fn accept_bundle(&self, envelope: &[u8]) -> Result<Arc<bundles::Loaded>, error::ApiError> {
+        let root = self.root.as_ref().ok_or_else(|| {
+            error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "noTrustRoot",
+                "the ledger has no trust root configured (--root)",
+            )
+        })?;
+        // Read the id first so that the rollback check uses that bundle's highest version.
+        let probe = bundles::open(envelope, root, &self.secret, self.now(), None)?;
+        let highest = self.bundles.highest(probe.bundle.id());
+        let loaded = bundles::open(envelope, root, &self.secret, self.now(), highest)?;
+        self.db.store_bundle(&loaded, envelope, self.now().seconds()).await?;
+        let (id, version) = (loaded.bundle.id().to_string(), loaded.bundle.version());
+        self.bundles.insert(loaded);
+        self.bundles
+            .get(&id, version)
+            .ok_or_else(|| error::ApiError::internal("a stored bundle is missing"))
+    }
+}

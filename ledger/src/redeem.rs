@@ -1,0 +1,437 @@
+//! The decision half of a redemption, pure: re-price the cart natively with the named bundle
+//! version, compare with what the client was quoted, and turn every pending-ledger fact into
+//! the counter increments the store applies atomically. No I/O and no clock here: `now` comes in.
+
+use std::collections::BTreeMap;
+
+use promoseal_evaluator::codes::{encode_hex, CodeSecret};
+use promoseal_evaluator::model::{EvaluationInput, Reversal};
+use promoseal_evaluator::money::{Currency, DecimalString};
+use promoseal_evaluator::time::Instant;
+use promoseal_evaluator::{evaluate, Evaluation, LedgerCheck};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::bundles::Loaded;
+use crate::error::ApiError;
+
+/// Largest counter value: far beyond any real limit, far from overflowing a sum of two.
+pub const UNLIMITED: i64 = i64::MAX / 4;
+
+/// `POST /v1/reservations` and `POST /v1/redemptions`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RedeemRequest {
+    /// The shop's order: at most one open (reserved or committed) redemption per order.
+    pub order_id: String,
+    pub bundle: BundleRef,
+    /// What was evaluated, exactly as the edge or the storefront evaluated it.
+    pub input: EvaluationInput,
+    /// What the client was shown; any difference from the ledger's own pricing is refused.
+    pub quote: Quote,
+    /// Reservations only: how long the reservation holds its uses (default and maximum are
+    /// configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// The shopper's address as the edge saw it (for the event log and fraud signals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BundleRef {
+    pub id: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quote {
+    pub discount_total: DecimalString,
+    pub total: DecimalString,
+    /// Optional: the amount of each applied promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotions: Option<Vec<QuotedPromotion>>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QuotedPromotion {
+    pub promotion_id: String,
+    pub amount: DecimalString,
+}
+
+/// Which limit a counter enforces (named in `limitReached` refusals).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LimitKind {
+    TotalUses,
+    PerCode,
+    SingleUseCode,
+    PerCustomer,
+    PerDay,
+    Budget,
+}
+
+/// One conditional increment: `used + uses ≤ max_uses` and `amount + amount ≤ max_amount`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Increment {
+    pub key: String,
+    pub kind: LimitKind,
+    pub promotion_id: String,
+    pub uses: i64,
+    pub max_uses: i64,
+    pub amount: i64,
+    pub max_amount: i64,
+    pub reversal: Reversal,
+}
+
+/// One applied promotion as the ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub promotion_id: String,
+    pub campaign: Option<String>,
+    pub amount: i64,
+    pub code_hash: Option<String>,
+}
+
+/// Everything a redemption writes, decided before the transaction opens.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub currency: Currency,
+    pub subtotal: i64,
+    pub discount_total: i64,
+    pub tax_total: i64,
+    pub total: i64,
+    /// The sum of line costs when every line declares a unit cost.
+    pub cost: Option<i64>,
+    pub applied: Vec<Applied>,
+    /// Sorted by key: every transaction locks counters in the same order (no deadlocks).
+    pub increments: Vec<Increment>,
+    /// `customer.ordersCount == 0`, when the client says.
+    pub first_order: Option<bool>,
+    /// The evaluation without its why-not list: the receipt.
+    pub receipt: String,
+}
+
+/// Who and what, for the event log, read from a request before anything else is decided.
+#[derive(Clone, Debug, Default)]
+pub struct Attempt {
+    pub customer_id: Option<String>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub channel: Option<String>,
+    /// Keyed hashes of the codes entered.
+    pub codes: Vec<String>,
+    pub client_discount: Option<i64>,
+}
+
+/// Policy a decision is taken under.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// How old `context.now` may be (a quote priced earlier at checkout).
+    pub max_quote_age: i64,
+    /// How far ahead of the ledger's clock `context.now` may be.
+    pub max_clock_skew: i64,
+}
+
+/// The keyed hash under which a code appears in the ledger (never the code itself).
+pub fn code_hash(secret: &CodeSecret, code: &str) -> String {
+    encode_hex(&secret.hash(code))
+}
+
+/// Lower-cased and trimmed; for every domain `+tags` are dropped, and Gmail's dots too
+/// (`J.Doe+promo@GoogleMail.com` → `jdoe@gmail.com`): one person, one address for limits and
+/// fraud signals.
+pub fn normalize_email(email: &str) -> String {
+    let e = email.trim().to_lowercase();
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return e;
+    };
+    let local = local.split('+').next().unwrap_or(local);
+    let (local, domain) = match domain {
+        "gmail.com" | "googlemail.com" => (local.replace('.', ""), "gmail.com"),
+        d => (local.to_string(), d),
+    };
+    format!("{local}@{domain}")
+}
+
+pub fn attempt(req: &RedeemRequest, secret: &CodeSecret) -> Attempt {
+    let customer = req.input.customer.as_ref();
+    let client_discount = Currency::from_code(&req.input.cart.currency)
+        .and_then(|c| c.to_minor(&req.quote.discount_total, &String::new).ok());
+    Attempt {
+        customer_id: customer.and_then(|c| c.id.clone()),
+        email: customer.and_then(|c| c.email.as_deref()).map(normalize_email),
+        ip: req.client_ip.clone(),
+        channel: req.input.context.channel.clone(),
+        codes: req
+            .input
+            .context
+            .codes
+            .iter()
+            .map(|c| code_hash(secret, c))
+            .collect(),
+        client_discount,
+    }
+}
+
+/// Prices the request with `loaded` at the ledger's `now` and plans its counter increments.
+/// Every refusal here is an answer (recorded, and replayed for the same idempotency key).
+pub fn plan(
+    loaded: &Loaded,
+    req: &RedeemRequest,
+    now: Instant,
+    window: Window,
+    secret: &CodeSecret,
+) -> Result<Plan, ApiError> {
+    let bundle = &loaded.bundle;
+    if now >= loaded.expires_at {
+        return Err(ApiError::conflict(
+            "bundleExpired",
+            format!(
+                "bundle `{}` version {} expired at {}",
+                bundle.id(),
+                bundle.version(),
+                loaded.expires_at
+            ),
+        ));
+    }
+    if req.input.cart.currency != bundle.currency() {
+        return Err(ApiError::unprocessable(
+            "currencyMismatch",
+            format!(
+                "cart currency `{}` does not match bundle currency `{}`",
+                req.input.cart.currency,
+                bundle.currency()
+            ),
+        ));
+    }
+    let priced_at = req.input.context.now;
+    if priced_at.seconds() < now.seconds().saturating_sub(window.max_quote_age) {
+        return Err(ApiError::conflict(
+            "quoteExpired",
+            format!(
+                "the quote was priced at {priced_at}, more than {} s before the ledger's clock ({now})",
+                window.max_quote_age
+            ),
+        ));
+    }
+    if priced_at.seconds() > now.seconds().saturating_add(window.max_clock_skew) {
+        return Err(ApiError::conflict(
+            "quoteInFuture",
+            format!("the quote was priced at {priced_at}, ahead of the ledger's clock ({now})"),
+        ));
+    }
+    let currency = Currency::from_code(bundle.currency())
+        .ok_or_else(|| ApiError::internal("a compiled bundle has an unknown currency"))?;
+    let minor = |d: &DecimalString, field: &str| {
+        currency.to_minor(d, &|| field.to_string()).map_err(|e| {
+            ApiError::unprocessable("invalidQuote", format!("{}: {}", e.path, e.message))
+        })
+    };
+    let mut evaluation = evaluate(bundle, &req.input).map_err(|e| {
+        let mut detail = json!({ "evaluatorCode": e.code() });
+        if let (Some(f), Some(o)) = (e.field(), detail.as_object_mut()) {
+            o.insert("path".into(), json!(f.path));
+        }
+        ApiError::unprocessable("invalidInput", e.to_string()).with_detail(detail)
+    })?;
+    evaluation.not_applied.clear();
+    let discount_total = evaluation.discount_total.minor();
+    let total = evaluation.total.minor();
+    let quoted_discount = minor(&req.quote.discount_total, "quote.discountTotal")?;
+    let quoted_total = minor(&req.quote.total, "quote.total")?;
+    let mut differences = Vec::new();
+    if quoted_discount != discount_total {
+        differences.push(json!({"field": "discountTotal",
+            "client": currency.format(quoted_discount), "ledger": currency.format(discount_total)}));
+    }
+    if quoted_total != total {
+        differences.push(json!({"field": "total",
+            "client": currency.format(quoted_total), "ledger": currency.format(total)}));
+    }
+    if let Some(quoted) = &req.quote.promotions {
+        let mut client = BTreeMap::new();
+        for (i, q) in quoted.iter().enumerate() {
+            if !loaded.promotions.contains_key(&q.promotion_id) {
+                return Err(ApiError::unprocessable(
+                    "unknownPromotion",
+                    format!(
+                        "quote.promotions[{i}]: promotion `{}` is not in bundle `{}` version {}",
+                        q.promotion_id,
+                        bundle.id(),
+                        bundle.version()
+                    ),
+                ));
+            }
+            let amount = minor(&q.amount, &format!("quote.promotions[{i}].amount"))?;
+            if client.insert(q.promotion_id.as_str(), amount).is_some() {
+                return Err(ApiError::unprocessable(
+                    "invalidQuote",
+                    format!("quote.promotions[{i}]: promotion `{}` is listed twice", q.promotion_id),
+                ));
+            }
+        }
+        let ledger: BTreeMap<&str, i64> = evaluation
+            .applied
+            .iter()
+            .map(|a| (&*a.promotion_id, a.amount.minor()))
+            .collect();
+        for id in client.keys().chain(ledger.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let (c, l) = (client.get(id), ledger.get(id));
+            if c != l {
+                differences.push(json!({"field": "promotions", "promotionId": id,
+                    "client": c.map(|v| currency.format(*v)), "ledger": l.map(|v| currency.format(*v))}));
+            }
+        }
+    }
+    if !differences.is_empty() {
+        return Err(ApiError::conflict(
+            "amountMismatch",
+            "the ledger priced the cart differently from the quote",
+        )
+        .with_detail(json!({ "differences": differences })));
+    }
+    let increments = increments(loaded, &evaluation, req, now, secret)?;
+    let applied = evaluation
+        .applied
+        .iter()
+        .map(|a| Applied {
+            promotion_id: a.promotion_id.to_string(),
+            campaign: loaded
+                .promotions
+                .get(&*a.promotion_id)
+                .and_then(|m| m.campaign.clone()),
+            amount: a.amount.minor(),
+            code_hash: a.code.as_deref().map(|c| code_hash(secret, c)),
+        })
+        .collect();
+    let cost = evaluation
+        .lines
+        .iter()
+        .try_fold(0_i64, |acc, l| acc.checked_add(l.cost?.minor()));
+    let receipt = promoseal_evaluator::to_json(&evaluation)
+        .map_err(|e| ApiError::unprocessable("invalidInput", e.to_string()))?;
+    Ok(Plan {
+        currency,
+        subtotal: evaluation.subtotal.minor(),
+        discount_total,
+        tax_total: evaluation.tax_total.minor(),
+        total,
+        cost,
+        applied,
+        increments,
+        first_order: req
+            .input
+            .customer
+            .as_ref()
+            .and_then(|c| c.orders_count)
+            .map(|n| n == 0),
+        receipt,
+    })
+}
+
+fn increments(
+    loaded: &Loaded,
+    evaluation: &Evaluation,
+    req: &RedeemRequest,
+    now: Instant,
+    secret: &CodeSecret,
+) -> Result<Vec<Increment>, ApiError> {
+    let bundle = loaded.bundle.id();
+    let day = jiff::Timestamp::from_second(now.seconds())
+        .map(|t| t.to_zoned(loaded.time_zone.clone()).date().to_string())
+        .map_err(ApiError::internal)?;
+    let customer = req.input.customer.as_ref();
+    let customer_key = customer
+        .and_then(|c| c.id.as_deref().map(|id| format!("id:{id}")))
+        .or_else(|| {
+            customer
+                .and_then(|c| c.email.as_deref())
+                .map(|e| format!("email:{}", normalize_email(e)))
+        });
+    let mut out = Vec::new();
+    for check in &evaluation.pending_ledger {
+        let p: &str = &check.promotion_id;
+        let reversal = loaded
+            .promotions
+            .get(p)
+            .map(|m| m.reversal)
+            .unwrap_or_default();
+        let mut push = |key: String, kind: LimitKind, max_uses: i64, amount: i64, max_amount| {
+            out.push(Increment {
+                key,
+                kind,
+                promotion_id: p.to_string(),
+                uses: 1,
+                max_uses,
+                amount,
+                max_amount,
+                reversal,
+            });
+        };
+        let cap = |n: u64| i64::try_from(n).unwrap_or(UNLIMITED).min(UNLIMITED);
+        let LedgerCheck {
+            total_uses,
+            per_code,
+            per_customer,
+            per_day,
+            budget,
+            single_use_code,
+            code,
+            discount,
+            ..
+        } = check;
+        if let Some(n) = total_uses {
+            push(format!("total/{bundle}/{p}"), LimitKind::TotalUses, cap(*n), 0, UNLIMITED);
+        }
+        if let Some(b) = budget {
+            push(
+                format!("budget/{bundle}/{p}"),
+                LimitKind::Budget,
+                UNLIMITED,
+                discount.minor(),
+                b.minor(),
+            );
+        }
+        if let Some(code) = code.as_deref().filter(|_| *single_use_code || per_code.is_some()) {
+            let (kind, max) = match (single_use_code, per_code) {
+                (true, Some(n)) if *n < 1 => (LimitKind::PerCode, cap(*n)),
+                (true, _) => (LimitKind::SingleUseCode, 1),
+                (false, n) => (LimitKind::PerCode, cap(n.unwrap_or(u64::MAX))),
+            };
+            let hash = code_hash(secret, code);
+            push(format!("code/{bundle}/{p}/{hash}"), kind, max, 0, UNLIMITED);
+        }
+        if let Some(n) = per_customer {
+            let who = customer_key.as_deref().ok_or_else(|| {
+                ApiError::unprocessable(
+                    "customerRequired",
+                    format!(
+                        "promotion `{p}` is limited per customer: the input needs customer.id or customer.email"
+                    ),
+                )
+            })?;
+            push(format!("customer/{bundle}/{p}/{who}"), LimitKind::PerCustomer, cap(*n), 0, UNLIMITED);
+        }
+        if let Some(n) = per_day {
+            push(format!("day/{bundle}/{p}/{day}"), LimitKind::PerDay, cap(*n), 0, UNLIMITED);
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails_normalize_to_one_address_per_person() {
+        assert_eq!(normalize_email(" J.Doe+promo@GoogleMail.com "), "jdoe@gmail.com");
+        assert_eq!(normalize_email("Ann.Lee+x@Example.COM"), "ann.lee@example.com");
+        assert_eq!(normalize_email("not-an-email"), "not-an-email");
+    }
+}
