@@ -226,36 +226,15 @@ async fn settle<T>(
 impl Db {
     /// Reserve or one-shot redeem, atomically. Answers 201 with the redemption, or the refusal.
     pub async fn redeem(&self, r: &Redemption<'_>, now: i64) -> Result<Answer, ApiError> {
-        let mut swept = false;
+        let id = new_id()?;
+        let mut attempt = 0;
         loop {
-            let id = new_id()?;
-            let mut attempt = 0;
-            let (answer, limit_refused) = loop {
-                let mut tx = self.begin().await?;
-                let result = redeem_tx(&mut tx, r, &id, now).await;
-                if let Some(done) = settle(tx, result, &mut attempt).await? {
-                    break done;
-                }
-            };
-            // A limit may be held by reservations that lapsed since the last sweep: release
-            // them and decide once more.
-            if limit_refused && !swept && self.has_lapsed(now).await? {
-                self.sweep(now).await?;
-                swept = true;
-                continue;
+            let mut tx = self.begin().await?;
+            let result = redeem_tx(&mut tx, r, &id, now).await;
+            if let Some(answer) = settle(tx, result, &mut attempt).await? {
+                return Ok(answer);
             }
-            return Ok(answer);
         }
-    }
-
-    async fn has_lapsed(&self, now: i64) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM redemptions WHERE state = 'reserved' AND expires_at <= $1",
-        )
-        .bind(now)
-        .fetch_one(self.reader())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
     /// Releases lapsed reservations (state `expired`, counters given back) and forgets
@@ -306,15 +285,10 @@ impl Db {
     }
 }
 
-async fn redeem_tx(
-    tx: &mut Tx,
-    r: &Redemption<'_>,
-    id: &str,
-    now: i64,
-) -> Result<(Answer, bool), sqlx::Error> {
+async fn redeem_tx(tx: &mut Tx, r: &Redemption<'_>, id: &str, now: i64) -> Result<Answer, sqlx::Error> {
     match claim(tx, r.op, r.key, r.hash, now).await? {
-        Claim::Replay(a) => return Ok((a, false)),
-        Claim::Reused => return Ok((Answer::of_error(&key_reused(r.key)), false)),
+        Claim::Replay(a) => return Ok(a),
+        Claim::Reused => return Ok(Answer::of_error(&key_reused(r.key))),
         Claim::New => {}
     }
     let mut event = Event {
@@ -332,39 +306,53 @@ async fn redeem_tx(
             event.promotions = plan.applied.iter().map(|a| a.promotion_id.clone()).collect();
             event.ledger_discount = Some(plan.discount_total);
             event.total = Some(plan.total);
-            let mut sp = sqlx::Connection::begin(&mut **tx).await?;
-            match apply(&mut sp, r, plan, id, now).await? {
-                Applied::Done(body) => {
-                    sp.commit().await?;
-                    Applied::Done(body)
+            let outcome = try_apply(tx, r, plan, id, now).await?;
+            match outcome {
+                // A limit may be held by reservations that lapsed since the last sweep:
+                // release them in this transaction and decide once more.
+                Applied::Refused(e) if e.code == "limitReached" && sweep_tx(tx, now).await? > 0 => {
+                    try_apply(tx, r, plan, id, now).await?
                 }
-                refused => {
-                    sp.rollback().await?;
-                    refused
-                }
+                outcome => outcome,
             }
         }
     };
-    let (answer, limit) = match outcome {
+    let answer = match outcome {
         Applied::Done(body) => {
             event.accepted = true;
             event.redemption_id = Some(id.to_string());
-            let a = Answer {
+            Answer {
                 status: StatusCode::CREATED,
                 body,
                 replayed: false,
-            };
-            (a, false)
+            }
         }
         Applied::Refused(e) => {
             event.reason = Some(e.code.to_string());
             event.detail = e.detail.clone();
-            (Answer::of_error(&e), e.code == "limitReached")
+            Answer::of_error(&e)
         }
     };
     record(tx, &event).await?;
     remember(tx, r.op, r.key, &answer).await?;
-    Ok((answer, limit))
+    Ok(answer)
+}
+
+/// Applies a plan inside a savepoint: all of it, or (refused) none of it.
+async fn try_apply(
+    tx: &mut Tx,
+    r: &Redemption<'_>,
+    plan: &Plan,
+    id: &str,
+    now: i64,
+) -> Result<Applied, sqlx::Error> {
+    let mut sp = sqlx::Connection::begin(&mut **tx).await?;
+    let outcome = apply(&mut sp, r, plan, id, now).await?;
+    match outcome {
+        Applied::Done(_) => sp.commit().await?,
+        Applied::Refused(_) => sp.rollback().await?,
+    }
+    Ok(outcome)
 }
 
 fn key_reused(key: &str) -> ApiError {

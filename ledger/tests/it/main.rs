@@ -1,1 +1,8 @@
-fn main(){}
+//! The ledger's integration tests: every case runs against SQLite and against a real
+//! PostgreSQL server (`LEDGER_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
+//! `scripts/postgres.sh` starts one when none is running).
+
+mod common;
+mod concurrency;
+mod crash;
+mod flows;

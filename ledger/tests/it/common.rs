@@ -1,0 +1,291 @@
+//! A ledger served in-process on a real socket, over a fresh database of either kind, with a
+//! clock the test sets, and the signed fixture bundle it redeems against.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use ledger::db::{Backend, Db, Sync};
+use ledger::{Settings, State};
+use promoseal_evaluator::codes::CodeSecret;
+use promoseal_evaluator::seal::{Envelope, EnvelopeType, SigningIdentity, TrustRoot};
+use promoseal_evaluator::time::Instant;
+use serde_json::{json, Value};
+use sqlx::Connection as _;
+
+/// 2026-11-21T15:00:00Z: the fixture clock's start.
+pub const T0: i64 = 1_795_273_200;
+
+pub const SECRET: [u8; 32] = [7; 32];
+
+/// Single-use codes of promotion `single`.
+pub fn single_codes() -> Vec<String> {
+    (1..=20).map(|i| format!("ONCE-{i:04}")).collect()
+}
+
+pub fn release_key() -> SigningIdentity {
+    SigningIdentity::from_seed("release-1", [2; 32])
+}
+
+pub fn root_envelope() -> Vec<u8> {
+    let root = SigningIdentity::from_seed("root-1", [1; 32]);
+    let payload = json!({
+        "format": 1, "version": 1,
+        "keys": [
+            {"id": "root-1", "publicKey": root.public_key(), "roles": ["root"]},
+            {"id": "release-1", "publicKey": release_key().public_key(), "roles": ["release"]},
+        ],
+    });
+    Envelope::seal(EnvelopeType::Root, payload.to_string().as_bytes(), &[&root])
+}
+
+fn promo(id: &str, sku: &str, reward: Value, limits: Value) -> Value {
+    json!({
+        "id": id, "name": id, "campaign": if id.starts_with("camp-") { "spring" } else { "core" },
+        "items": {"skus": [sku]},
+        "reward": reward,
+        "stacking": {"combinesWith": ["product", "order", "shipping"]},
+        "limits": limits,
+    })
+}
+
+/// The fixture bundle payload: one promotion per limit, each on its own SKU so a cart picks
+/// exactly the promotion a test is about.
+pub fn payload(version: u64) -> Value {
+    let secret = CodeSecret::from_bytes(SECRET);
+    let mut hashes: Vec<[u8; 12]> = single_codes().iter().map(|c| secret.hash(c)).collect();
+    hashes.push(secret.hash("SHARED5"));
+    hashes.sort();
+    let hashes = base64::engine::general_purpose::STANDARD.encode(hashes.concat());
+    let pct = |p: &str| json!({"type": "percentOff", "percent": p});
+    let mut single = promo("single", "sku-single", pct("20"), json!({"singleUseCodes": true}));
+    single["codeSet"] = json!("codes");
+    let mut shared = promo("shared", "sku-shared", pct("5"), json!({"perCode": 5}));
+    shared["codeSet"] = json!("codes");
+    json!({
+        "format": 1, "bundleId": "fixture", "audience": "edge", "version": version,
+        "issuedAt": "2026-11-01T00:00:00Z", "expiresAt": "2027-11-01T00:00:00Z",
+        "currency": "USD", "timeZone": "America/New_York",
+        "codeSets": [{"id": "codes", "hashes": hashes}],
+        "promotions": [
+            promo("total", "sku-total", pct("10"), json!({"totalUses": 100})),
+            promo("per-customer", "sku-cust", pct("10"), json!({"perCustomer": 3})),
+            promo("budget", "sku-budget",
+                json!({"type": "amountOff", "amount": "10.00", "per": "order"}),
+                json!({"budget": "1000.00"})),
+            promo("daily", "sku-day", pct("10"), json!({"perDay": 2})),
+            promo("keep", "sku-keep", pct("10"), json!({"totalUses": 1, "reversal": "keep"})),
+            promo("cancel-only", "sku-cancel", pct("10"),
+                json!({"totalUses": 1, "reversal": "recreditCancel"})),
+            promo("camp-open", "sku-open", pct("15"), json!({})),
+            single,
+            shared,
+        ],
+    })
+}
+
+pub fn signed_bundle(version: u64) -> Vec<u8> {
+    Envelope::seal(
+        EnvelopeType::Bundle,
+        payload(version).to_string().as_bytes(),
+        &[&release_key()],
+    )
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty database of one kind; dropped (file removed, database dropped) at the end.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    admin: Option<(String, String)>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}_{}", std::process::id(), n);
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("promoseal-ledger-{tag}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                TestDb {
+                    backend,
+                    url: format!("sqlite://{}/ledger.db", dir.display()),
+                    admin: None,
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("LEDGER_TEST_POSTGRES")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("ledger_test_{tag}");
+                sqlx::any::install_default_drivers();
+                let mut c = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin}: {e} (start one with scripts/postgres.sh)")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    admin: Some((admin.clone(), name)),
+                    dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_now(&self) {
+        if let Some((admin, name)) = &self.admin {
+            if let Ok(mut c) = sqlx::AnyConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A running ledger.
+pub struct Ledger {
+    pub base: String,
+    pub state: Arc<State>,
+    pub clock: Arc<AtomicI64>,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Ledger {
+    pub async fn start(backend: Backend) -> Ledger {
+        Ledger::start_with(backend, Settings::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, settings: Settings) -> Ledger {
+        let db = TestDb::new(backend).await;
+        let clock = Arc::new(AtomicI64::new(T0));
+        let c = clock.clone();
+        let state = Arc::new(State {
+            db: Db::connect(&db.url, 16, Sync::Normal).await.unwrap(),
+            bundles: Default::default(),
+            root: Some(Arc::new(TrustRoot::from_envelope(&root_envelope()).unwrap())),
+            secret: CodeSecret::from_bytes(SECRET),
+            settings,
+            clock: Arc::new(move || Instant(c.load(Ordering::SeqCst))),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = ledger::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let ledger = Ledger {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            http: reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap(),
+            db,
+            server,
+        };
+        let r = ledger.post_raw("/v1/bundles", None, signed_bundle(1)).await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        ledger
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.clock.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> String {
+        Instant(self.clock.load(Ordering::SeqCst)).to_string()
+    }
+
+    pub async fn post_raw(&self, path: &str, key: Option<&str>, body: Vec<u8>) -> (u16, Value, bool) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let replayed = r.headers().contains_key("idempotency-replayed");
+        let text = r.text().await.unwrap();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v, replayed)
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        let (s, v, _) = self.post_raw(path, Some(key), body.to_string().into_bytes()).await;
+        (s, v)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The value of one SQL count.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Row as _;
+        sqlx::query(sql)
+            .fetch_one(self.state.db.reader())
+            .await
+            .unwrap()
+            .try_get::<i64, _>(0)
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.server.abort();
+        self.state.db.close().await;
+        self.db.drop_now().await;
+    }
+}
+
+/// A one-line cart of `sku` at $50, with the quote the ledger's own copy of the fixture bundle
+/// gives for it (hashed codes need the code secret, which the test holds).
+pub fn request(ledger: &Ledger, order: &str, sku: &str, customer: &str, codes: &[&str]) -> Value {
+    let input = json!({
+        "cart": {"currency": "USD", "lines": [
+            {"id": "1", "sku": sku, "unitPrice": "50.00", "quantity": 1, "unitCost": "20.00"}
+        ]},
+        "customer": {"id": customer, "email": format!("{customer}@example.com")},
+        "context": {"now": ledger.now(), "channel": "web", "codes": codes},
+    });
+    let loaded = ledger.state.bundles.get("fixture", 1).unwrap();
+    let parsed = promoseal_evaluator::parse_input(&serde_json::to_vec(&input).unwrap()).unwrap();
+    let e = promoseal_evaluator::evaluate(&loaded.bundle, &parsed).unwrap();
+    json!({
+        "orderId": order,
+        "bundle": {"id": "fixture", "version": 1},
+        "input": input,
+        "quote": {"discountTotal": e.discount_total.to_string(), "total": e.total.to_string()},
+    })
+}
+
+/// Runs one async test case on both databases.
+#[macro_export]
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        $(mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$case(ledger::db::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$case(ledger::db::Backend::Postgres).await
+            }
+        })*
+    };
+}

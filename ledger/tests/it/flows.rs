@@ -1,0 +1,267 @@
+//! One request at a time: answers, refusals, idempotency, reservations, reversals, days.
+
+use ledger::db::Backend;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{request, signed_bundle, Ledger};
+
+both!(
+    redeem_replay_and_refusals,
+    bad_input_writes_nothing,
+    reservations_hold_commit_release_and_lapse,
+    reversal_follows_each_promotions_policy,
+    days_are_counted_in_the_bundles_time_zone,
+    bundle_versions_are_kept_and_rollbacks_refused,
+);
+
+async fn redeem_replay_and_refusals(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let body = request(&l, "o-1", "sku-total", "c1", &[]);
+    let (s, first) = l.post("/v1/redemptions", "k-1", &body).await;
+    assert_eq!(s, 201, "{first}");
+    assert_eq!(first["state"], "committed");
+    assert_eq!(first["discountTotal"], "5.00");
+    assert_eq!(first["total"], "45.00");
+    assert_eq!(first["promotions"], json!([{"promotionId": "total", "amount": "5.00", "campaign": "core"}]));
+    assert_eq!(first["receipt"]["applied"][0]["promotionId"], "total");
+    assert!(first["receipt"].get("notApplied").is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())));
+
+    // A replay answers the first answer, byte for byte, and says so.
+    let (s, again, replayed) = l
+        .post_raw("/v1/redemptions", Some("k-1"), body.to_string().into_bytes())
+        .await;
+    assert_eq!((s, &again, replayed), (201, &first, true));
+    // Whitespace and key order do not make a different request.
+    let pretty = serde_json::to_vec_pretty(&body).unwrap();
+    assert_eq!(l.post_raw("/v1/redemptions", Some("k-1"), pretty).await.0, 201);
+
+    // The same key with another body is refused.
+    let other = request(&l, "o-2", "sku-total", "c1", &[]);
+    let (s, e) = l.post("/v1/redemptions", "k-1", &other).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("idempotencyKeyReused")), "{e}");
+
+    // Reading it back.
+    let id = first["id"].as_str().unwrap();
+    let (s, read) = l.get(&format!("/v1/redemptions/{id}")).await;
+    assert_eq!((s, &read), (200, &first));
+    assert_eq!(l.get("/v1/redemptions/rdm_nope").await.0, 404);
+
+    // A second open redemption for the same order is refused.
+    let (s, e) = l.post("/v1/redemptions", "k-2", &body).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("orderOpen")), "{e}");
+
+    // The ledger prices the cart itself: a quote that differs is refused, with both figures.
+    let mut cheat = request(&l, "o-3", "sku-total", "c1", &[]);
+    cheat["quote"]["discountTotal"] = json!("25.00");
+    cheat["quote"]["total"] = json!("25.00");
+    let (s, e) = l.post("/v1/redemptions", "k-3", &cheat).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("amountMismatch")), "{e}");
+    assert_eq!(
+        e["error"]["detail"]["differences"][0],
+        json!({"field": "discountTotal", "client": "25.00", "ledger": "5.00"})
+    );
+    // Refusals are answers too: the replay gets the same one.
+    assert_eq!(l.post("/v1/redemptions", "k-3", &cheat).await, (409, e));
+
+    // Per-promotion amounts, when quoted, must match as well, and name real promotions.
+    let mut named = request(&l, "o-4", "sku-total", "c1", &[]);
+    named["quote"]["promotions"] = json!([{"promotionId": "nope", "amount": "5.00"}]);
+    let (s, e) = l.post("/v1/redemptions", "k-4", &named).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("unknownPromotion")), "{e}");
+    named["quote"]["promotions"] = json!([{"promotionId": "total", "amount": "4.99"}]);
+    let (s, e) = l.post("/v1/redemptions", "k-5", &named).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("amountMismatch")), "{e}");
+    named["quote"]["promotions"] = json!([{"promotionId": "total", "amount": "5.00"}]);
+    assert_eq!(l.post("/v1/redemptions", "k-6", &named).await.0, 201);
+
+    // Wrong currency, unknown version, stale quote.
+    let mut eur = request(&l, "o-7", "sku-total", "c1", &[]);
+    eur["input"]["cart"]["currency"] = json!("EUR");
+    let (s, e) = l.post("/v1/redemptions", "k-7", &eur).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("currencyMismatch")), "{e}");
+    let mut v9 = request(&l, "o-8", "sku-total", "c1", &[]);
+    v9["bundle"]["version"] = json!(9);
+    let (s, e) = l.post("/v1/redemptions", "k-8", &v9).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (404, Some("bundleUnknown")), "{e}");
+    let stale = request(&l, "o-9", "sku-total", "c1", &[]);
+    l.advance(2 * 3600);
+    let (s, e) = l.post("/v1/redemptions", "k-9", &stale).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("quoteExpired")), "{e}");
+
+    // Every attempt after parsing is in the event log, refusals with their reason.
+    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE outcome = 'accepted'").await, 2);
+    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE reason = 'amountMismatch'").await, 2);
+    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions").await, 2);
+    l.stop().await;
+}
+
+async fn bad_input_writes_nothing(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let before = (
+        l.count("SELECT COUNT(*) FROM events").await,
+        l.count("SELECT COUNT(*) FROM idempotency").await,
+    );
+    let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
+        (Some("b-1"), b"{not json".to_vec(), 400, "malformedJson"),
+        (Some("b-2"), b"{}".to_vec(), 400, "invalidRequest"),
+        (Some("b-3"), b"{\"orderId\": \"x\", \"extra\": 1}".to_vec(), 400, "invalidRequest"),
+        (None, b"{}".to_vec(), 400, "idempotencyKeyRequired"),
+        (Some("b-4"), vec![b' '; 2 << 20], 413, "bodyTooLarge"),
+    ];
+    for (key, body, status, code) in cases {
+        let (s, e, _) = l.post_raw("/v1/redemptions", key, body).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (status, Some(code)), "{e}");
+        assert!(e["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let mut bad_money = request(&l, "o-1", "sku-total", "c1", &[]);
+    bad_money["input"]["cart"]["lines"][0]["unitPrice"] = json!(50.0);
+    let (s, e) = l.post("/v1/redemptions", "b-5", &bad_money).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidRequest")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("input.cart.lines[0].unitPrice"), "{e}");
+    let (s, e) = l.post("/v1/redemptions/rdm_x/reverse", "b-6", &json!({"kind": "oops"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidRequest")), "{e}");
+    let after = (
+        l.count("SELECT COUNT(*) FROM events").await,
+        l.count("SELECT COUNT(*) FROM idempotency").await,
+    );
+    assert_eq!(before, after);
+    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions").await, 0);
+    l.stop().await;
+}
+
+async fn reserve(l: &Ledger, order: &str, sku: &str, ttl: Option<u64>) -> (u16, Value) {
+    let mut body = request(l, order, sku, "c1", &[]);
+    if let Some(t) = ttl {
+        body["ttlSeconds"] = json!(t);
+    }
+    l.post("/v1/reservations", &format!("r-{order}"), &body).await
+}
+
+async fn reservations_hold_commit_release_and_lapse(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    // `keep` allows one use: a reservation holds it.
+    let (s, r) = reserve(&l, "o-1", "sku-keep", Some(60)).await;
+    assert_eq!((s, r["state"].as_str()), (201, Some("reserved")), "{r}");
+    assert_eq!(r["expiresAt"], "2026-11-21T15:01:00Z");
+    let (s, e) = reserve(&l, "o-2", "sku-keep", None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("limitReached")), "{e}");
+    assert_eq!(e["error"]["detail"], json!({"promotionId": "keep", "limit": "totalUses"}));
+
+    // Released: the use is free again.
+    let id = r["id"].as_str().unwrap();
+    let (s, v) = l.post(&format!("/v1/redemptions/{id}/release"), "rel-1", &json!({})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("released")), "{v}");
+    let (s, e) = l.post(&format!("/v1/redemptions/{id}/commit"), "com-0", &json!({})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalidState")), "{e}");
+
+    // Lapsed: past its TTL the hold no longer counts, and a commit is refused.
+    let (s, r) = reserve(&l, "o-3", "sku-keep", Some(60)).await;
+    assert_eq!(s, 201, "{r}");
+    l.advance(61);
+    let id3 = r["id"].as_str().unwrap();
+    let (s, e) = l.post(&format!("/v1/redemptions/{id3}/commit"), "com-3", &json!({})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("reservationExpired")), "{e}");
+    let (s, r) = reserve(&l, "o-4", "sku-keep", Some(60)).await;
+    assert_eq!(s, 201, "{r}");
+    // A lapsed hold is released even before any sweep runs.
+    l.advance(61);
+    let (s, r5) = reserve(&l, "o-5", "sku-keep", Some(600)).await;
+    assert_eq!(s, 201, "{r5}");
+    let id5 = r5["id"].as_str().unwrap();
+    let (s, c) = l.post(&format!("/v1/redemptions/{id5}/commit"), "com-5", &json!({})).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("committed")), "{c}");
+    assert!(c["committedAt"].is_string());
+    // Commit is idempotent by key and refuses a second commit under another key.
+    assert_eq!(l.post(&format!("/v1/redemptions/{id5}/commit"), "com-5", &json!({})).await.0, 200);
+    assert_eq!(l.post(&format!("/v1/redemptions/{id5}/commit"), "com-6", &json!({})).await.0, 409);
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/keep'").await, 1);
+    let (s, e) = l.post("/v1/redemptions/rdm_none/commit", "com-7", &json!({})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (404, Some("redemptionNotFound")));
+    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'expired'").await, 2);
+    l.stop().await;
+}
+
+async fn redeem_one(l: &Ledger, order: &str, sku: &str) -> (u16, Value) {
+    let body = request(l, order, sku, "c1", &[]);
+    l.post("/v1/redemptions", &format!("k-{order}"), &body).await
+}
+
+async fn reversal_follows_each_promotions_policy(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let reverse = |id: String, kind: &'static str, key: &'static str| {
+        let l = &l;
+        async move {
+            l.post(&format!("/v1/redemptions/{id}/reverse"), key, &json!({"kind": kind, "reason": "customer"}))
+                .await
+        }
+    };
+    // `keep`: a refunded use stays used.
+    let (_, r) = redeem_one(&l, "o-1", "sku-keep").await;
+    let (s, v) = reverse(r["id"].as_str().unwrap().into(), "refund", "rv-1").await;
+    assert_eq!((s, v["state"].as_str(), v["reversal"].as_str()), (200, Some("reversed"), Some("refund")), "{v}");
+    assert_eq!(redeem_one(&l, "o-2", "sku-keep").await.0, 409);
+    // `recreditCancel`: a refund keeps the use, a cancellation gives it back.
+    let (_, r) = redeem_one(&l, "o-3", "sku-cancel").await;
+    reverse(r["id"].as_str().unwrap().into(), "refund", "rv-3").await;
+    assert_eq!(redeem_one(&l, "o-4", "sku-cancel").await.0, 409);
+    let (_, r) = redeem_one(&l, "o-1", "sku-cancel").await; // still refused: the use was kept
+    assert!(r["error"].is_object());
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/cancel-only'").await, 1);
+    // Cancel the only committed one... it was refunded already: a second reversal is refused.
+    let id = l
+        .count("SELECT COUNT(*) FROM redemptions WHERE state = 'reversed'")
+        .await;
+    assert_eq!(id, 2);
+    // `recredit` (the default): the budget and the uses come back.
+    let (_, r) = redeem_one(&l, "o-5", "sku-budget").await;
+    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 1000);
+    let rid: String = r["id"].as_str().unwrap().into();
+    let (s, _) = reverse(rid.clone(), "cancel", "rv-5").await;
+    assert_eq!(s, 200);
+    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 0);
+    let (s, e) = reverse(rid, "cancel", "rv-6").await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalidState")), "{e}");
+    l.stop().await;
+}
+
+async fn days_are_counted_in_the_bundles_time_zone(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    // 2026-11-21T15:00Z is 10:00 in New York; 23:30 local is 04:30Z on the 22nd.
+    l.advance(13 * 3600 + 1800);
+    assert_eq!(redeem_one(&l, "o-1", "sku-day").await.0, 201);
+    assert_eq!(redeem_one(&l, "o-2", "sku-day").await.0, 201);
+    let (s, e) = redeem_one(&l, "o-3", "sku-day").await;
+    assert_eq!((s, e["error"]["detail"]["limit"].as_str()), (409, Some("perDay")), "{e}");
+    // 00:30 local: a new day in New York (it was already the 22nd in UTC an hour ago).
+    l.advance(3600);
+    assert_eq!(redeem_one(&l, "o-4", "sku-day").await.0, 201);
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-21'").await, 2);
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-22'").await, 1);
+    l.stop().await;
+}
+
+async fn bundle_versions_are_kept_and_rollbacks_refused(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let (s, v, _) = l.post_raw("/v1/bundles", None, signed_bundle(2)).await;
+    assert_eq!((s, v["version"].as_u64()), (201, Some(2)), "{v}");
+    // Version 1 is below the highest held: a new upload of it is a rollback.
+    let (s, e, _) = l.post_raw("/v1/bundles", None, signed_bundle(1)).await;
+    assert_eq!((s, e["error"]["detail"]["reason"].as_str()), (422, Some("rollback")), "{e}");
+    // Tampered bytes never verify.
+    let mut bad = signed_bundle(3);
+    let n = bad.len();
+    bad[n - 3] ^= 1;
+    let (s, e, _) = l.post_raw("/v1/bundles", None, bad).await;
+    assert_eq!((s, e["error"]["message"].as_str()), (422, Some("invalid bundle")), "{e}");
+    // A redemption priced on version 1, still valid, is re-evaluated with version 1.
+    assert_eq!(redeem_one(&l, "o-1", "sku-total").await.0, 201);
+    let (_, list) = l.get("/v1/bundles").await;
+    assert_eq!(list["bundles"].as_array().unwrap().len(), 2);
+    // After a restart both versions are loaded again from the database.
+    let fresh = ledger::bundles::Registry::default();
+    let stored = l.state.db.stored_bundles().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    drop(fresh);
+    l.stop().await;
+}
