@@ -1,0 +1,164 @@
+//! 64 concurrent clients against every kind of limit: exactly the limit is granted, never one
+//! more, on both databases. Bounded in time by the request counts, not by sleeping.
+
+use std::sync::Arc;
+
+use ledger::db::Backend;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{request, single_codes, Ledger};
+
+both!(
+    total_uses_hold_under_64_clients,
+    per_customer_limits_hold_under_64_clients,
+    single_use_codes_hold_under_64_clients,
+    budget_holds_under_64_clients,
+    duplicate_deliveries_apply_once,
+);
+
+const CLIENTS: usize = 64;
+
+/// Runs `CLIENTS` tasks; task `c` sends its `per_client` requests in order. Each request is
+/// `(path, key, body)`; reservations that succeed are committed. Returns the committed ids.
+async fn storm(l: &Arc<Ledger>, make: impl Fn(usize, usize) -> (String, Value) + Send + Sync + 'static, per_client: usize, reserve_some: bool) -> Vec<String> {
+    let make = Arc::new(make);
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let l = l.clone();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut committed = Vec::new();
+            for i in 0..per_client {
+                let (key, body) = make(c, i);
+                // Odd clients reserve then commit; even clients redeem in one shot.
+                let two_step = reserve_some && c % 2 == 1;
+                let path = if two_step { "/v1/reservations" } else { "/v1/redemptions" };
+                let (s, v) = l.post(path, &key, &body).await;
+                match s {
+                    201 if two_step => {
+                        let id = v["id"].as_str().unwrap();
+                        let (s, v) = l
+                            .post(&format!("/v1/redemptions/{id}/commit"), &format!("{key}-c"), &json!({}))
+                            .await;
+                        assert_eq!(s, 200, "{v}");
+                        committed.push(id.to_string());
+                    }
+                    201 => committed.push(v["id"].as_str().unwrap().to_string()),
+                    409 => assert_eq!(v["error"]["code"], "limitReached", "{v}"),
+                    _ => panic!("unexpected {s}: {v}"),
+                }
+            }
+            committed
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+async fn total_uses_hold_under_64_clients(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let l2 = l.clone();
+    let won = storm(
+        &l,
+        move |c, i| (format!("t-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-total", &format!("c{c}"), &[])),
+        3,
+        true,
+    )
+    .await;
+    assert_eq!(won.len(), 100);
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'").await, 100);
+    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'committed'").await, 100);
+    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE reason = 'limitReached'").await, 92);
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+async fn per_customer_limits_hold_under_64_clients(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let l2 = l.clone();
+    // 8 customers, each shared by 8 clients sending 2 orders: 16 tries per customer, limit 3.
+    let won = storm(
+        &l,
+        move |c, i| (format!("p-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-cust", &format!("cust{}", c % 8), &[])),
+        2,
+        true,
+    )
+    .await;
+    assert_eq!(won.len(), 24);
+    for c in 0..8 {
+        let n = l
+            .count(&format!(
+                "SELECT COUNT(*) FROM redemptions WHERE state = 'committed' AND customer_id = 'cust{c}'"
+            ))
+            .await;
+        assert_eq!(n, 3, "customer cust{c}");
+    }
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+async fn single_use_codes_hold_under_64_clients(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let l2 = l.clone();
+    let codes = single_codes();
+    // Every client tries 4 codes; each of the 20 codes is tried by about 13 clients.
+    let won = storm(
+        &l,
+        move |c, i| {
+            let code = codes[(c * 4 + i) % codes.len()].clone();
+            (format!("s-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-single", &format!("c{c}"), &[code.as_str()]))
+        },
+        4,
+        false,
+    )
+    .await;
+    assert_eq!(won.len(), 20);
+    assert_eq!(
+        l.count("SELECT COUNT(DISTINCT code_hash) FROM redemption_promotions WHERE promotion_id = 'single'").await,
+        20
+    );
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+async fn budget_holds_under_64_clients(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let l2 = l.clone();
+    // $10 off each order against a $1,000 budget: 100 orders, not one cent more.
+    let won = storm(
+        &l,
+        move |c, i| (format!("b-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-budget", &format!("c{c}"), &[])),
+        3,
+        true,
+    )
+    .await;
+    assert_eq!(won.len(), 100);
+    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 100_000);
+    assert_eq!(
+        l.count("SELECT CAST(SUM(discount_total) AS BIGINT) FROM redemptions WHERE state = 'committed'").await,
+        100_000
+    );
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+async fn duplicate_deliveries_apply_once(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let body = request(&l, "o-dup", "sku-total", "c1", &[]);
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let l = l.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move { l.post("/v1/redemptions", "same-key", &body).await }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "every delivery gets the first answer");
+    assert_eq!(answers[0].0, 201);
+    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions").await, 1);
+    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'").await, 1);
+    assert_eq!(l.count("SELECT COUNT(*) FROM events").await, 1);
+    Arc::into_inner(l).unwrap().stop().await;
+}
