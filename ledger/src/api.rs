@@ -41,6 +41,10 @@ pub fn app(state: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(max_bundle))
                 .get(list_bundles),
         )
+        .route("/reports", get(reports))
+        .route("/reconciliation", post(reconciliation))
+        .route("/fraud-signals", get(fraud_signals))
+        .route("/events", get(events))
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
@@ -346,22 +350,140 @@ async fn list_bundles(axum::extract::State(state): axum::extract::State<Shared>)
     Json(json!({ "bundles": list }))
 }
 
-/// `from`/`to` query parameters: an RFC 3339 range, `[from, to)`.
-#[derive(Debug, Deserialize)]
-pub struct Range {
-    pub from: Option<String>,
-    pub to: Option<String>,
+/// An RFC 3339 instant from a query parameter; `default` when absent.
+fn instant(v: Option<&String>, name: &str, default: i64) -> Result<i64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => promoseal_evaluator::time::Instant::parse(s)
+            .map(|i| i.seconds())
+            .map_err(|e| ApiError::bad_request("invalidQuery", format!("{name}: {e}"))),
+    }
 }
 
-#[allow(dead_code)]
-fn range(q: &Query<Range>, now: i64) -> Result<(i64, i64), ApiError> {
-    let at = |v: &Option<String>, name: &str, default: i64| -> Result<i64, ApiError> {
-        match v {
-            None => Ok(default),
-            Some(s) => promoseal_evaluator::time::Instant::parse(s)
-                .map(|i| i.seconds())
-                .map_err(|e| ApiError::bad_request("invalidRequest", format!("{name}: {e}"))),
+type Params = Query<std::collections::BTreeMap<String, String>>;
+
+/// `from` and `to` (`[from, to)`, RFC 3339): the whole history up to now by default.
+fn range(q: &Params, now: i64) -> Result<(i64, i64), ApiError> {
+    let from = instant(q.get("from"), "from", i64::MIN / 2)?;
+    let to = instant(q.get("to"), "to", now.saturating_add(1))?;
+    if from >= to {
+        return Err(ApiError::bad_request("invalidQuery", "from: must be before `to`"));
+    }
+    Ok((from, to))
+}
+
+fn only(q: &Params, allowed: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad_request(
+            "invalidQuery",
+            format!("unknown query parameter `{k}` (expected one of: {})", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn reports(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    only(&q, &["by", "from", "to", "format"])?;
+    let by = match q.get("by").map(String::as_str) {
+        None | Some("promotion") => crate::analytics::GroupBy::Promotion,
+        Some("campaign") => crate::analytics::GroupBy::Campaign,
+        Some("channel") => crate::analytics::GroupBy::Channel,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalidQuery",
+                format!("by: `{other}` is not one of promotion, campaign, channel"),
+            ))
         }
     };
-    Ok((at(&q.from, "from", 0)?, at(&q.to, "to", now.saturating_add(1))?))
+    let (from, to) = range(&q, state.now().seconds())?;
+    let rows = crate::analytics::report(&state.db.orders(from, to).await?, by);
+    match q.get("format").map(String::as_str) {
+        None | Some("json") => Ok(Json(json!({ "groups": rows })).into_response()),
+        Some("csv") => Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            crate::analytics::report_csv(&rows)?,
+        )
+            .into_response()),
+        Some(other) => Err(ApiError::bad_request(
+            "invalidQuery",
+            format!("format: `{other}` is not one of json, csv"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReconciliationRequest {
+    from: promoseal_evaluator::time::Instant,
+    to: promoseal_evaluator::time::Instant,
+    edge: Vec<crate::analytics::EdgeRecord>,
+}
+
+async fn reconciliation(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: ReconciliationRequest = parse(&body(bytes)?)?;
+    if req.from >= req.to {
+        return Err(ApiError::bad_request("invalidRequest", "from: must be before `to`"));
+    }
+    let orders = state.db.orders(req.from.seconds(), req.to.seconds()).await?;
+    let mut v = crate::analytics::reconcile(&req.edge, &orders);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("from".into(), json!(req.from));
+        o.insert("to".into(), json!(req.to));
+    }
+    Ok(Json(v).into_response())
+}
+
+async fn fraud_signals(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    // Configured thresholds, overridden by whichever the query names.
+    let mut t = serde_json::to_value(state.settings.fraud).map_err(ApiError::internal)?;
+    for (k, v) in q.iter() {
+        let n: i64 = v.parse().map_err(|_| {
+            ApiError::bad_request("invalidQuery", format!("{k}: `{v}` is not a whole number"))
+        })?;
+        if let Some(o) = t.as_object_mut() {
+            o.insert(k.clone(), json!(n));
+        }
+    }
+    let t: crate::analytics::Thresholds = serde_json::from_value(t)
+        .map_err(|e| ApiError::bad_request("invalidQuery", e.to_string()))?;
+    let now = state.now().seconds();
+    let attempts = state
+        .db
+        .attempts(now.saturating_sub(t.window_seconds), now.saturating_add(1))
+        .await?;
+    Ok(Json(json!({
+        "thresholds": t,
+        "attempts": attempts.len(),
+        "signals": crate::analytics::fraud_signals(&attempts, &t),
+    }))
+    .into_response())
+}
+
+async fn events(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    only(&q, &["from", "to", "after", "limit"])?;
+    let (from, to) = range(&q, state.now().seconds())?;
+    let num = |name: &str, default: i64| -> Result<i64, ApiError> {
+        q.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| ApiError::bad_request("invalidQuery", format!("{name}: `{v}` is not a whole number")))
+        })
+    };
+    let limit = num("limit", 1000)?.clamp(1, 10_000);
+    let events = state.db.events(from, to, num("after", 0)?, limit).await?;
+    let next = events
+        .last()
+        .filter(|_| events.len() as i64 == limit)
+        .and_then(|e| e["id"].as_i64());
+    Ok(Json(json!({ "events": events, "next": next })).into_response())
 }

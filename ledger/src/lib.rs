@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod analytics;
 pub mod api;
 pub mod bundles;
 pub mod db;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub max_bundle: usize,
     /// When set, every `/v1` route needs `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
+    /// Fraud-signal thresholds (each can be overridden per query).
+    pub fraud: analytics::Thresholds,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             max_body: 1 << 20,
             max_bundle: promoseal_evaluator::seal::DEFAULT_MAX_PAYLOAD + 64 * 1024,
             api_token: None,
+            fraud: analytics::Thresholds::default(),
         }
     }
 }

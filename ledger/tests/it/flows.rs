@@ -13,6 +13,7 @@ both!(
     reversal_follows_each_promotions_policy,
     days_are_counted_in_the_bundles_time_zone,
     bundle_versions_are_kept_and_rollbacks_refused,
+    reports_reconciliation_and_fraud_signals,
 );
 
 async fn redeem_replay_and_refusals(backend: Backend) {
@@ -263,5 +264,89 @@ async fn bundle_versions_are_kept_and_rollbacks_refused(backend: Backend) {
     let stored = l.state.db.stored_bundles().await.unwrap();
     assert_eq!(stored.len(), 2);
     drop(fresh);
+    l.stop().await;
+}
+
+async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let ids: Vec<String> = {
+        let mut ids = vec![];
+        for (order, sku) in [("o-1", "sku-total"), ("o-2", "sku-open"), ("o-3", "sku-none"), ("o-4", "sku-open")] {
+            let (s, v) = redeem_one(&l, order, sku).await;
+            assert_eq!(s, 201, "{v}");
+            ids.push(v["id"].as_str().unwrap().to_string());
+        }
+        ids
+    };
+    // The first order of customer c1 is new, the others returning; o-4 is refunded.
+    let (s, _) = l.post(&format!("/v1/redemptions/{}/reverse", ids[3]), "rv", &json!({"kind": "refund"})).await;
+    assert_eq!(s, 200);
+
+    let (s, r) = l.get("/v1/reports?by=promotion").await;
+    assert_eq!(s, 200, "{r}");
+    let total = r["groups"].as_array().unwrap().iter().find(|g| g["key"] == "total").unwrap();
+    // o-1: $50 less 10 % = $45 paid, $20 of cost. The two other live orders: $42.50 and $50.
+    assert_eq!(
+        *total,
+        json!({"key": "total", "currency": "USD", "orders": 1, "reversed": 0, "revenue": "45.00",
+               "discountCost": "5.00", "newCustomers": 1, "returningCustomers": 0,
+               "averageOrderValue": "45.00", "averageOrderValueWithout": "46.25",
+               "grossProfit": "25.00", "profitImpact": "-1.25"})
+    );
+    let open = r["groups"].as_array().unwrap().iter().find(|g| g["key"] == "camp-open").unwrap();
+    assert_eq!((open["orders"].as_i64(), open["reversed"].as_i64()), (Some(1), Some(1)));
+    let (_, c) = l.get("/v1/reports?by=campaign").await;
+    let keys: Vec<&str> = c["groups"].as_array().unwrap().iter().map(|g| g["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["core", "spring"]);
+    let csv = l.http.get(format!("{}/v1/reports?by=channel&format=csv", l.base)).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("key,currency,orders,reversed,revenue,"));
+    assert!(lines.next().unwrap().starts_with("web,USD,3,1,137.50,"), "{csv}");
+    let (s, e) = l.get("/v1/reports?by=sku").await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidQuery")));
+
+    // Reconciliation: o-1 matches, o-2 is reported twice with another amount, o-9 never reached
+    // the ledger, o-3 was never reported; o-4 is reversed and out of scope.
+    let body = json!({"from": "2026-11-21T00:00:00Z", "to": "2026-11-22T00:00:00Z", "edge": [
+        {"orderId": "o-1", "discountTotal": "5.00", "total": "45.00"},
+        {"orderId": "o-2", "discountTotal": "7.00"},
+        {"orderId": "o-2", "discountTotal": "7.00"},
+        {"orderId": "o-9", "discountTotal": "1.00"},
+    ]});
+    let (s, rec) = l.post("/v1/reconciliation", "unused", &body).await;
+    assert_eq!(s, 200, "{rec}");
+    assert_eq!(rec["matched"], 1);
+    assert_eq!(rec["missingAtLedger"], json!([{"orderId": "o-9", "discountTotal": "1.00"}]));
+    assert_eq!(rec["missingAtEdge"][0]["orderId"], "o-3");
+    assert_eq!(rec["duplicated"], json!([{"orderId": "o-2", "count": 2}]));
+    assert_eq!(rec["amountMismatch"][0]["ledger"], json!({"discountTotal": "7.50", "total": "42.50"}));
+
+    // Fraud signals: one account trying many single-use codes, refused for a reused one.
+    for (i, code) in ["ONCE-0001", "ONCE-0002", "ONCE-0001"].iter().enumerate() {
+        let mut body = request(&l, &format!("f-{i}"), "sku-single", "mallory", &[code]);
+        body["clientIp"] = json!("203.0.113.9");
+        l.post("/v1/redemptions", &format!("f-{i}"), &body).await;
+    }
+    let (s, f) = l.get("/v1/fraud-signals?codesPerAccount=2&refusals=1&attemptsPerIp=3").await;
+    assert_eq!(s, 200, "{f}");
+    let kinds: Vec<(&str, &str)> = f["signals"].as_array().unwrap().iter()
+        .map(|x| (x["kind"].as_str().unwrap(), x["by"].as_str().unwrap())).collect();
+    assert!(kinds.contains(&("manyCodes", "account")), "{f}");
+    assert!(kinds.contains(&("velocity", "ip")), "{f}");
+    assert!(kinds.contains(&("repeatedRefusals", "customer")), "{f}");
+    let (s, e) = l.get("/v1/fraud-signals?bogus=1").await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidQuery")), "{e}");
+
+    // The event log pages through every attempt with who, what and why.
+    let (s, ev) = l.get("/v1/events?limit=2").await;
+    assert_eq!((s, ev["events"].as_array().unwrap().len()), (200, 2));
+    let (_, all) = l.get("/v1/events").await;
+    let refused = all["events"].as_array().unwrap().iter().find(|e| e["outcome"] == "refused").unwrap();
+    assert_eq!(refused["reason"], "limitReached");
+    assert_eq!(refused["ip"], "203.0.113.9");
+    assert_eq!(refused["email"], "mallory@example.com");
+    assert_eq!(refused["codes"].as_array().unwrap()[0].as_str().unwrap().len(), 24);
     l.stop().await;
 }
