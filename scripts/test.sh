@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (native and wasm32), the core's dependency boundary,
-# every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc), the
+# every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc, the
+# ledger on SQLite and PostgreSQL: concurrency, crash, flows), the
 # wasm package against native in Node and Chromium, then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,10 @@ if cargo tree -p promoseal-evaluator -e normal --prefix none --locked | grep -E 
   exit 1
 fi
 
-step "cargo test"
+step "PostgreSQL for the ledger's tests (started when none is running)"
+scripts/postgres.sh
+
+step "cargo test (the ledger's suite runs on SQLite and on PostgreSQL)"
 cargo test --workspace --locked
 
 step "wasm package: byte-identical to native in Node and Chromium"

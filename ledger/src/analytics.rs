@@ -87,7 +87,10 @@ pub fn report(orders: &[Order], by: GroupBy) -> Vec<Value> {
                 }
             }
             GroupBy::Channel => {
-                keys.insert(o.channel.clone().unwrap_or_else(|| "(none)".into()), o.discount_total);
+                keys.insert(
+                    o.channel.clone().unwrap_or_else(|| "(none)".into()),
+                    o.discount_total,
+                );
             }
         }
         for (k, discount) in keys {
@@ -102,7 +105,9 @@ pub fn report(orders: &[Order], by: GroupBy) -> Vec<Value> {
     groups
         .into_iter()
         .map(|((currency, key), g)| {
-            let exp = Currency::from_code(&currency).map(|c| c.exponent()).unwrap_or(2);
+            let exp = Currency::from_code(&currency)
+                .map(|c| c.exponent())
+                .unwrap_or(2);
             let money = |m: i64| format_minor(m, exp);
             let t = totals.get(&currency);
             let other_orders = t.map_or(0, |t| t.orders) - g.orders;
@@ -155,16 +160,30 @@ fn add(a: &mut Acc, o: &Order, discount: i64) {
 fn average(sum: i64, n: i64) -> Option<i64> {
     (n > 0).then(|| {
         let (q, r) = (sum / n, sum % n);
-        if r.abs() * 2 >= n { q + sum.signum() } else { q }
+        if r.abs() * 2 >= n {
+            q + sum.signum()
+        } else {
+            q
+        }
     })
 }
 
 /// The report as CSV: one header line, one line per group.
 pub fn report_csv(rows: &[Value]) -> Result<String, ApiError> {
     const COLUMNS: [&str; 13] = [
-        "key", "currency", "orders", "reversed", "revenue", "averageOrderValue",
-        "averageOrderValueWithout", "discountCost", "grossProfit", "profitImpact",
-        "newCustomers", "returningCustomers", "",
+        "key",
+        "currency",
+        "orders",
+        "reversed",
+        "revenue",
+        "averageOrderValue",
+        "averageOrderValueWithout",
+        "discountCost",
+        "grossProfit",
+        "profitImpact",
+        "newCustomers",
+        "returningCustomers",
+        "",
     ];
     let columns = &COLUMNS[..12];
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -214,16 +233,23 @@ pub fn reconcile(edge: &[EdgeRecord], ledger: &[Order]) -> Value {
         if records.len() > 1 {
             duplicated.push(json!({ "orderId": order, "count": records.len() }));
         }
-        let Some(first) = records.first() else { continue };
+        let Some(first) = records.first() else {
+            continue;
+        };
         let Some(o) = committed.get(order) else {
-            missing_ledger.push(json!({ "orderId": order, "discountTotal": first.discount_total.0.to_string() }));
+            missing_ledger.push(
+                json!({ "orderId": order, "discountTotal": first.discount_total.0.to_string() }),
+            );
             continue;
         };
         let cur = Currency::from_code(&o.currency);
         let minor = |d: &DecimalString| cur.and_then(|c| c.to_minor(d, &String::new).ok());
         let exp = cur.map(|c| c.exponent()).unwrap_or(2);
         let discount_differs = minor(&first.discount_total) != Some(o.discount_total);
-        let total_differs = first.total.as_ref().is_some_and(|t| minor(t) != Some(o.total));
+        let total_differs = first
+            .total
+            .as_ref()
+            .is_some_and(|t| minor(t) != Some(o.total));
         if discount_differs || total_differs {
             mismatch.push(json!({
                 "orderId": order,
@@ -241,7 +267,9 @@ pub fn reconcile(edge: &[EdgeRecord], ledger: &[Order]) -> Value {
         .iter()
         .filter(|o| !o.reversed && !reported.contains_key(o.order_id.as_str()))
         .map(|o| {
-            let exp = Currency::from_code(&o.currency).map(|c| c.exponent()).unwrap_or(2);
+            let exp = Currency::from_code(&o.currency)
+                .map(|c| c.exponent())
+                .unwrap_or(2);
             json!({ "orderId": o.order_id, "redemptionId": o.id,
                     "discountTotal": format_minor(o.discount_total, exp) })
         })
@@ -301,7 +329,11 @@ impl Default for Thresholds {
 /// Fraud signals over the attempts of one window, strongest first.
 pub fn fraud_signals(attempts: &[AttemptRow], t: &Thresholds) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut count = |kind: &str, by: &str, key: fn(&AttemptRow) -> Option<&String>, refused_only: bool, threshold: usize| {
+    let mut count = |kind: &str,
+                     by: &str,
+                     key: fn(&AttemptRow) -> Option<&String>,
+                     refused_only: bool,
+                     threshold: usize| {
         let mut n: BTreeMap<&String, usize> = BTreeMap::new();
         for a in attempts.iter().filter(|a| !refused_only || a.refused) {
             if let Some(k) = key(a) {
@@ -309,15 +341,53 @@ pub fn fraud_signals(attempts: &[AttemptRow], t: &Thresholds) -> Vec<Value> {
             }
         }
         for (k, c) in n.into_iter().filter(|(_, c)| *c >= threshold) {
-            out.push(json!({ "kind": kind, "by": by, "value": k, "count": c, "threshold": threshold }));
+            out.push(
+                json!({ "kind": kind, "by": by, "value": k, "count": c, "threshold": threshold }),
+            );
         }
     };
-    count("velocity", "ip", |a| a.ip.as_ref(), false, t.attempts_per_ip);
-    count("velocity", "email", |a| a.email.as_ref(), false, t.attempts_per_email);
-    count("velocity", "customer", |a| a.customer_id.as_ref(), false, t.attempts_per_customer);
-    count("repeatedRefusals", "ip", |a| a.ip.as_ref(), true, t.refusals);
-    count("repeatedRefusals", "email", |a| a.email.as_ref(), true, t.refusals);
-    count("repeatedRefusals", "customer", |a| a.customer_id.as_ref(), true, t.refusals);
+    count(
+        "velocity",
+        "ip",
+        |a| a.ip.as_ref(),
+        false,
+        t.attempts_per_ip,
+    );
+    count(
+        "velocity",
+        "email",
+        |a| a.email.as_ref(),
+        false,
+        t.attempts_per_email,
+    );
+    count(
+        "velocity",
+        "customer",
+        |a| a.customer_id.as_ref(),
+        false,
+        t.attempts_per_customer,
+    );
+    count(
+        "repeatedRefusals",
+        "ip",
+        |a| a.ip.as_ref(),
+        true,
+        t.refusals,
+    );
+    count(
+        "repeatedRefusals",
+        "email",
+        |a| a.email.as_ref(),
+        true,
+        t.refusals,
+    );
+    count(
+        "repeatedRefusals",
+        "customer",
+        |a| a.customer_id.as_ref(),
+        true,
+        t.refusals,
+    );
     let account = |a: &AttemptRow| {
         a.customer_id
             .as_ref()
@@ -333,13 +403,21 @@ pub fn fraud_signals(attempts: &[AttemptRow], t: &Thresholds) -> Vec<Value> {
             accounts_by_code.entry(c).or_default().insert(acc.clone());
         }
     }
-    for (acc, codes) in codes_by_account.into_iter().filter(|(_, c)| c.len() >= t.codes_per_account) {
+    for (acc, codes) in codes_by_account
+        .into_iter()
+        .filter(|(_, c)| c.len() >= t.codes_per_account)
+    {
         out.push(json!({ "kind": "manyCodes", "by": "account", "value": acc,
                          "count": codes.len(), "threshold": t.codes_per_account }));
     }
-    for (code, accs) in accounts_by_code.into_iter().filter(|(_, a)| a.len() >= t.accounts_per_code) {
-        out.push(json!({ "kind": "codeSharedByAccounts", "by": "codeHash", "value": code,
-                         "count": accs.len(), "threshold": t.accounts_per_code }));
+    for (code, accs) in accounts_by_code
+        .into_iter()
+        .filter(|(_, a)| a.len() >= t.accounts_per_code)
+    {
+        out.push(
+            json!({ "kind": "codeSharedByAccounts", "by": "codeHash", "value": code,
+                         "count": accs.len(), "threshold": t.accounts_per_code }),
+        );
     }
     out.sort_by(|a, b| b["count"].as_u64().cmp(&a["count"].as_u64()));
     out
@@ -423,7 +501,13 @@ impl Db {
     }
 
     /// The event log, oldest first, after event `after`, at most `limit` rows.
-    pub async fn events(&self, from: i64, to: i64, after: i64, limit: i64) -> Result<Vec<Value>, sqlx::Error> {
+    pub async fn events(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Value>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, at, op, outcome, reason, redemption_id, order_id, customer_id, email, ip, \
              channel, codes, promotions, bundle_version, client_discount, ledger_discount, total, detail \
@@ -444,7 +528,15 @@ impl Db {
                     "outcome": r.try_get::<String, _>("outcome")?,
                 });
                 if let Some(o) = v.as_object_mut() {
-                    for col in ["reason", "redemption_id", "order_id", "customer_id", "email", "ip", "channel"] {
+                    for col in [
+                        "reason",
+                        "redemption_id",
+                        "order_id",
+                        "customer_id",
+                        "email",
+                        "ip",
+                        "channel",
+                    ] {
                         if let Some(s) = r.try_get::<Option<String>, _>(col)? {
                             o.insert(camel(col), json!(s));
                         }
@@ -466,7 +558,10 @@ impl Db {
                         }
                     }
                     if let Some(d) = r.try_get::<Option<String>, _>("detail")? {
-                        o.insert("detail".into(), serde_json::from_str(&d).unwrap_or(Value::String(d)));
+                        o.insert(
+                            "detail".into(),
+                            serde_json::from_str(&d).unwrap_or(Value::String(d)),
+                        );
                     }
                 }
                 Ok(v)

@@ -81,7 +81,9 @@ async fn authorize(
 
 async fn healthz(axum::extract::State(state): axum::extract::State<Shared>) -> Response {
     match sqlx::query("SELECT 1").execute(state.db.reader()).await {
-        Ok(_) => Json(json!({ "status": "ok", "database": state.db.backend.name() })).into_response(),
+        Ok(_) => {
+            Json(json!({ "status": "ok", "database": state.db.backend.name() })).into_response()
+        }
         Err(e) => ApiError::unavailable(e).into_response(),
     }
 }
@@ -126,7 +128,11 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => ApiError::bad_request(
                 "invalidRequest",
-                if path == "." { inner.to_string() } else { format!("{path}: {inner}") },
+                if path == "." {
+                    inner.to_string()
+                } else {
+                    format!("{path}: {inner}")
+                },
             ),
             _ => ApiError::bad_request("malformedJson", format!("malformed JSON: {inner}")),
         }
@@ -141,7 +147,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let key = headers
         .get("idempotency-key")
         .ok_or_else(|| {
-            ApiError::bad_request("idempotencyKeyRequired", "the `Idempotency-Key` header is required")
+            ApiError::bad_request(
+                "idempotencyKeyRequired",
+                "the `Idempotency-Key` header is required",
+            )
         })?
         .to_str()
         .ok()
@@ -157,8 +166,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 
 fn respond(answer: Answer) -> Response {
     let mut r = (answer.status, answer.body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if answer.replayed {
         r.headers_mut()
             .insert("idempotency-replayed", HeaderValue::from_static("true"));
@@ -194,7 +205,10 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let mut req: RedeemRequest = parse(&body(bytes)?)?;
     if req.order_id.is_empty() || req.order_id.len() > 255 {
-        return Err(ApiError::bad_request("invalidRequest", "orderId: must be 1 to 255 bytes"));
+        return Err(ApiError::bad_request(
+            "invalidRequest",
+            "orderId: must be 1 to 255 bytes",
+        ));
     }
     let ttl = match (op, req.ttl_seconds) {
         (Op::Redeem, Some(_)) => {
@@ -206,12 +220,19 @@ async fn create(
         (_, Some(t)) if t == 0 || t > state.settings.max_reservation_ttl => {
             return Err(ApiError::bad_request(
                 "invalidRequest",
-                format!("ttlSeconds: must be 1 to {}", state.settings.max_reservation_ttl),
+                format!(
+                    "ttlSeconds: must be 1 to {}",
+                    state.settings.max_reservation_ttl
+                ),
             ))
         }
         (_, t) => t.unwrap_or(state.settings.reservation_ttl),
     };
-    let hash = request_hash(op, "", &serde_json::to_vec(&req).map_err(ApiError::internal)?);
+    let hash = request_hash(
+        op,
+        "",
+        &serde_json::to_vec(&req).map_err(ApiError::internal)?,
+    );
     if req.client_ip.is_none() {
         req.client_ip = peer.0;
     }
@@ -225,9 +246,7 @@ async fn create(
                 req.bundle.id, req.bundle.version
             ),
         )),
-        Some(loaded) => {
-            redeem::plan(&loaded, &req, now, state.settings.window, &state.secret)
-        }
+        Some(loaded) => redeem::plan(&loaded, &req, now, state.settings.window, &state.secret),
     };
     let r = Redemption {
         op,
@@ -238,8 +257,10 @@ async fn create(
         bundle_version: req.bundle.version,
         attempt: &attempt,
         plan: &plan,
-        expires_at: (op == Op::Reserve)
-            .then(|| now.seconds().saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))),
+        expires_at: (op == Op::Reserve).then(|| {
+            now.seconds()
+                .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
+        }),
     };
     Ok(respond(state.db.redeem(&r, now.seconds()).await?))
 }
@@ -285,7 +306,9 @@ async fn transition(
         reversal,
         reason: reason.as_deref(),
     };
-    Ok(respond(state.db.transition(&t, state.now().seconds()).await?))
+    Ok(respond(
+        state.db.transition(&t, state.now().seconds()).await?,
+    ))
 }
 
 async fn commit(
@@ -321,7 +344,10 @@ async fn read(
 ) -> Result<Response, ApiError> {
     match state.db.redemption(&id).await? {
         Some(v) => Ok(Json(v).into_response()),
-        None => Err(ApiError::not_found("redemptionNotFound", format!("no redemption `{id}`"))),
+        None => Err(ApiError::not_found(
+            "redemptionNotFound",
+            format!("no redemption `{id}`"),
+        )),
     }
 }
 
@@ -345,8 +371,15 @@ async fn upload_bundle(
     Ok((StatusCode::CREATED, Json(bundle_view(&loaded))).into_response())
 }
 
-async fn list_bundles(axum::extract::State(state): axum::extract::State<Shared>) -> Json<serde_json::Value> {
-    let list: Vec<_> = state.bundles.list().iter().map(|l| bundle_view(l)).collect();
+async fn list_bundles(
+    axum::extract::State(state): axum::extract::State<Shared>,
+) -> Json<serde_json::Value> {
+    let list: Vec<_> = state
+        .bundles
+        .list()
+        .iter()
+        .map(|l| bundle_view(l))
+        .collect();
     Json(json!({ "bundles": list }))
 }
 
@@ -367,7 +400,10 @@ fn range(q: &Params, now: i64) -> Result<(i64, i64), ApiError> {
     let from = instant(q.get("from"), "from", i64::MIN / 2)?;
     let to = instant(q.get("to"), "to", now.saturating_add(1))?;
     if from >= to {
-        return Err(ApiError::bad_request("invalidQuery", "from: must be before `to`"));
+        return Err(ApiError::bad_request(
+            "invalidQuery",
+            "from: must be before `to`",
+        ));
     }
     Ok((from, to))
 }
@@ -376,7 +412,10 @@ fn only(q: &Params, allowed: &[&str]) -> Result<(), ApiError> {
     match q.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(ApiError::bad_request(
             "invalidQuery",
-            format!("unknown query parameter `{k}` (expected one of: {})", allowed.join(", ")),
+            format!(
+                "unknown query parameter `{k}` (expected one of: {})",
+                allowed.join(", ")
+            ),
         )),
         None => Ok(()),
     }
@@ -428,9 +467,15 @@ async fn reconciliation(
 ) -> Result<Response, ApiError> {
     let req: ReconciliationRequest = parse(&body(bytes)?)?;
     if req.from >= req.to {
-        return Err(ApiError::bad_request("invalidRequest", "from: must be before `to`"));
+        return Err(ApiError::bad_request(
+            "invalidRequest",
+            "from: must be before `to`",
+        ));
     }
-    let orders = state.db.orders(req.from.seconds(), req.to.seconds()).await?;
+    let orders = state
+        .db
+        .orders(req.from.seconds(), req.to.seconds())
+        .await?;
     let mut v = crate::analytics::reconcile(&req.edge, &orders);
     if let Some(o) = v.as_object_mut() {
         o.insert("from".into(), json!(req.from));
@@ -476,7 +521,12 @@ async fn events(
     let (from, to) = range(&q, state.now().seconds())?;
     let num = |name: &str, default: i64| -> Result<i64, ApiError> {
         q.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| ApiError::bad_request("invalidQuery", format!("{name}: `{v}` is not a whole number")))
+            v.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "invalidQuery",
+                    format!("{name}: `{v}` is not a whole number"),
+                )
+            })
         })
     };
     let limit = num("limit", 1000)?.clamp(1, 10_000);

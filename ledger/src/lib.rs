@@ -102,7 +102,10 @@ impl State {
 
     /// Verifies and stores a new bundle version; refuses a rollback below the highest
     /// version held. Storing the same bytes again is accepted (idempotent).
-    pub async fn accept_bundle(&self, envelope: &[u8]) -> Result<Arc<bundles::Loaded>, error::ApiError> {
+    pub async fn accept_bundle(
+        &self,
+        envelope: &[u8],
+    ) -> Result<Arc<bundles::Loaded>, error::ApiError> {
         let root = self.root.as_ref().ok_or_else(|| {
             error::ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -114,7 +117,9 @@ impl State {
         let probe = bundles::open(envelope, root, &self.secret, self.now(), None)?;
         let highest = self.bundles.highest(probe.bundle.id());
         let loaded = bundles::open(envelope, root, &self.secret, self.now(), highest)?;
-        self.db.store_bundle(&loaded, envelope, self.now().seconds()).await?;
+        self.db
+            .store_bundle(&loaded, envelope, self.now().seconds())
+            .await?;
         let (id, version) = (loaded.bundle.id().to_string(), loaded.bundle.version());
         self.bundles.insert(loaded);
         self.bundles

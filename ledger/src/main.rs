@@ -104,7 +104,8 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             Some(Arc::new(
-                TrustRoot::from_envelope(&bytes).with_context(|| format!("trust root {}", p.display()))?,
+                TrustRoot::from_envelope(&bytes)
+                    .with_context(|| format!("trust root {}", p.display()))?,
             ))
         }
     };
@@ -122,11 +123,17 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
             }
         },
     };
-    let mut settings = Settings::default();
-    settings.reservation_ttl = s.reservation_ttl;
-    settings.window.max_quote_age = s.max_quote_age;
-    settings.key_retention = s.key_retention_hours.saturating_mul(3600);
-    settings.api_token = s.api_token.clone();
+    let defaults = Settings::default();
+    let settings = Settings {
+        reservation_ttl: s.reservation_ttl,
+        window: ledger::redeem::Window {
+            max_quote_age: s.max_quote_age,
+            ..defaults.window
+        },
+        key_retention: s.key_retention_hours.saturating_mul(3600),
+        api_token: s.api_token.clone(),
+        ..defaults
+    };
     let state = Arc::new(State {
         db,
         bundles: Default::default(),
@@ -135,11 +142,18 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         settings,
         clock: ledger::system_clock(),
     });
-    let loaded = state.load_stored_bundles().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = state
+        .load_stored_bundles()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     for p in &s.bundles {
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
         match state.accept_bundle(&bytes).await {
-            Ok(l) => tracing::info!(bundle = l.bundle.id(), version = l.bundle.version(), "bundle accepted"),
+            Ok(l) => tracing::info!(
+                bundle = l.bundle.id(),
+                version = l.bundle.version(),
+                "bundle accepted"
+            ),
             // A restart with an older file than a version accepted since: keep what is held.
             Err(e) if !state.bundles.list().is_empty() => {
                 tracing::warn!(file = %p.display(), error = %e, detail = ?e.detail, "bundle not accepted");
@@ -187,7 +201,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

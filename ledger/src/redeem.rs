@@ -163,7 +163,9 @@ pub fn attempt(req: &RedeemRequest, secret: &CodeSecret) -> Attempt {
         .and_then(|c| c.to_minor(&req.quote.discount_total, &String::new).ok());
     Attempt {
         customer_id: customer.and_then(|c| c.id.clone()),
-        email: customer.and_then(|c| c.email.as_deref()).map(normalize_email),
+        email: customer
+            .and_then(|c| c.email.as_deref())
+            .map(normalize_email),
         ip: req.client_ip.clone(),
         channel: req.input.context.channel.clone(),
         codes: req
@@ -270,7 +272,10 @@ pub fn plan(
             if client.insert(q.promotion_id.as_str(), amount).is_some() {
                 return Err(ApiError::unprocessable(
                     "invalidQuote",
-                    format!("quote.promotions[{i}]: promotion `{}` is listed twice", q.promotion_id),
+                    format!(
+                        "quote.promotions[{i}]: promotion `{}` is listed twice",
+                        q.promotion_id
+                    ),
                 ));
             }
         }
@@ -279,7 +284,11 @@ pub fn plan(
             .iter()
             .map(|a| (&*a.promotion_id, a.amount.minor()))
             .collect();
-        for id in client.keys().chain(ledger.keys()).collect::<std::collections::BTreeSet<_>>() {
+        for id in client
+            .keys()
+            .chain(ledger.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             let (c, l) = (client.get(id), ledger.get(id));
             if c != l {
                 differences.push(json!({"field": "promotions", "promotionId": id,
@@ -385,7 +394,13 @@ fn increments(
             ..
         } = check;
         if let Some(n) = total_uses {
-            push(format!("total/{bundle}/{p}"), LimitKind::TotalUses, cap(*n), 0, UNLIMITED);
+            push(
+                format!("total/{bundle}/{p}"),
+                LimitKind::TotalUses,
+                cap(*n),
+                0,
+                UNLIMITED,
+            );
         }
         if let Some(b) = budget {
             push(
@@ -396,7 +411,10 @@ fn increments(
                 b.minor(),
             );
         }
-        if let Some(code) = code.as_deref().filter(|_| *single_use_code || per_code.is_some()) {
+        if let Some(code) = code
+            .as_deref()
+            .filter(|_| *single_use_code || per_code.is_some())
+        {
             let (kind, max) = match (single_use_code, per_code) {
                 (true, Some(n)) if *n < 1 => (LimitKind::PerCode, cap(*n)),
                 (true, _) => (LimitKind::SingleUseCode, 1),
@@ -414,10 +432,22 @@ fn increments(
                     ),
                 )
             })?;
-            push(format!("customer/{bundle}/{p}/{who}"), LimitKind::PerCustomer, cap(*n), 0, UNLIMITED);
+            push(
+                format!("customer/{bundle}/{p}/{who}"),
+                LimitKind::PerCustomer,
+                cap(*n),
+                0,
+                UNLIMITED,
+            );
         }
         if let Some(n) = per_day {
-            push(format!("day/{bundle}/{p}/{day}"), LimitKind::PerDay, cap(*n), 0, UNLIMITED);
+            push(
+                format!("day/{bundle}/{p}/{day}"),
+                LimitKind::PerDay,
+                cap(*n),
+                0,
+                UNLIMITED,
+            );
         }
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -430,8 +460,14 @@ mod tests {
 
     #[test]
     fn emails_normalize_to_one_address_per_person() {
-        assert_eq!(normalize_email(" J.Doe+promo@GoogleMail.com "), "jdoe@gmail.com");
-        assert_eq!(normalize_email("Ann.Lee+x@Example.COM"), "ann.lee@example.com");
+        assert_eq!(
+            normalize_email(" J.Doe+promo@GoogleMail.com "),
+            "jdoe@gmail.com"
+        );
+        assert_eq!(
+            normalize_email("Ann.Lee+x@Example.COM"),
+            "ann.lee@example.com"
+        );
         assert_eq!(normalize_email("not-an-email"), "not-an-email");
     }
 }

@@ -91,11 +91,13 @@ async fn claim(tx: &mut Tx, op: Op, key: &str, hash: &str, now: i64) -> Result<C
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    let row = sqlx::query("SELECT request_hash, status, response FROM idempotency WHERE op = $1 AND key = $2")
-        .bind(op.as_str())
-        .bind(key)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT request_hash, status, response FROM idempotency WHERE op = $1 AND key = $2",
+    )
+    .bind(op.as_str())
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await?;
     let stored: String = row.try_get("request_hash")?;
     if stored != hash {
         return Ok(Claim::Reused);
@@ -175,7 +177,10 @@ async fn record(tx: &mut Tx, e: &Event) -> Result<(), sqlx::Error> {
 pub fn new_id() -> Result<String, ApiError> {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).map_err(ApiError::internal)?;
-    Ok(format!("rdm_{}", promoseal_evaluator::codes::encode_hex(&b)))
+    Ok(format!(
+        "rdm_{}",
+        promoseal_evaluator::codes::encode_hex(&b)
+    ))
 }
 
 /// What a reserve or redeem request asks for, decided (or refused) before the transaction.
@@ -285,7 +290,12 @@ impl Db {
     }
 }
 
-async fn redeem_tx(tx: &mut Tx, r: &Redemption<'_>, id: &str, now: i64) -> Result<Answer, sqlx::Error> {
+async fn redeem_tx(
+    tx: &mut Tx,
+    r: &Redemption<'_>,
+    id: &str,
+    now: i64,
+) -> Result<Answer, sqlx::Error> {
     match claim(tx, r.op, r.key, r.hash, now).await? {
         Claim::Replay(a) => return Ok(a),
         Claim::Reused => return Ok(Answer::of_error(&key_reused(r.key))),
@@ -303,7 +313,11 @@ async fn redeem_tx(tx: &mut Tx, r: &Redemption<'_>, id: &str, now: i64) -> Resul
     let outcome = match r.plan {
         Err(e) => Applied::Refused(clone_error(e)),
         Ok(plan) => {
-            event.promotions = plan.applied.iter().map(|a| a.promotion_id.clone()).collect();
+            event.promotions = plan
+                .applied
+                .iter()
+                .map(|a| a.promotion_id.clone())
+                .collect();
             event.ledger_discount = Some(plan.discount_total);
             event.total = Some(plan.total);
             let outcome = try_apply(tx, r, plan, id, now).await?;
@@ -378,7 +392,11 @@ async fn apply(
     id: &str,
     now: i64,
 ) -> Result<Applied, sqlx::Error> {
-    let state = if r.op == Op::Reserve { "reserved" } else { "committed" };
+    let state = if r.op == Op::Reserve {
+        "reserved"
+    } else {
+        "committed"
+    };
     // New or returning: the client's word (`ordersCount`) or, without it, the ledger's history.
     let first_order = match plan.first_order {
         Some(f) => f,
@@ -469,7 +487,10 @@ async fn apply(
 }
 
 /// The conditional increment: true when the counter had room and was incremented.
-async fn increment(tx: &mut sqlx::Transaction<'_, Any>, inc: &Increment) -> Result<bool, sqlx::Error> {
+async fn increment(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    inc: &Increment,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "INSERT INTO counters (key, used, amount) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET used = counters.used + excluded.used, \
@@ -530,11 +551,10 @@ async fn give_back(
     .await?;
     for row in rows {
         let policy: String = row.try_get("reversal")?;
-        let back = match (reversal, policy.as_str()) {
-            (None, _) | (Some(_), "recredit") => true,
-            (Some(ReversalKind::Cancel), "recreditCancel") => true,
-            _ => false,
-        };
+        let back = matches!(
+            (reversal, policy.as_str()),
+            (None, _) | (Some(_), "recredit") | (Some(ReversalKind::Cancel), "recreditCancel")
+        );
         if !back {
             continue;
         }
@@ -659,10 +679,7 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
             .fetch_optional(&mut **tx)
             .await?;
         Some(match row {
-            None => ApiError::not_found(
-                "redemptionNotFound",
-                format!("no redemption `{}`", t.id),
-            ),
+            None => ApiError::not_found("redemptionNotFound", format!("no redemption `{}`", t.id)),
             Some(row) => {
                 let state: String = row.try_get("state")?;
                 let lapsed = row
@@ -706,7 +723,9 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
         op: t.op.as_str(),
         accepted: refusal.is_none(),
         redemption_id: Some(t.id.to_string()),
-        order_id: view.as_ref().and_then(|v| v["orderId"].as_str().map(str::to_string)),
+        order_id: view
+            .as_ref()
+            .and_then(|v| v["orderId"].as_str().map(str::to_string)),
         idempotency_key: Some(t.key.to_string()),
         attempt,
         detail: t.reason.map(|r| json!({ "reason": r })),
@@ -766,7 +785,10 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
             "promotionId": p.try_get::<String, _>("promotion_id")?,
             "amount": format_minor(p.try_get::<i64, _>("amount")?, exp),
         });
-        if let (Some(c), Some(o)) = (p.try_get::<Option<String>, _>("campaign")?, v.as_object_mut()) {
+        if let (Some(c), Some(o)) = (
+            p.try_get::<Option<String>, _>("campaign")?,
+            v.as_object_mut(),
+        ) {
             o.insert("campaign".into(), json!(c));
         }
         Ok(v)
@@ -812,7 +834,9 @@ impl Db {
         let rows = sqlx::query("SELECT envelope FROM bundles ORDER BY bundle_id, version")
             .fetch_all(self.reader())
             .await?;
-        rows.iter().map(|r| r.try_get::<Vec<u8>, _>("envelope")).collect()
+        rows.iter()
+            .map(|r| r.try_get::<Vec<u8>, _>("envelope"))
+            .collect()
     }
 
     /// Stores an accepted version (the same version again with the same digest is a no-op).

@@ -59,7 +59,12 @@ pub fn payload(version: u64) -> Value {
     hashes.sort();
     let hashes = base64::engine::general_purpose::STANDARD.encode(hashes.concat());
     let pct = |p: &str| json!({"type": "percentOff", "percent": p});
-    let mut single = promo("single", "sku-single", pct("20"), json!({"singleUseCodes": true}));
+    let mut single = promo(
+        "single",
+        "sku-single",
+        pct("20"),
+        json!({"singleUseCodes": true}),
+    );
     single["codeSet"] = json!("codes");
     let mut shared = promo("shared", "sku-shared", pct("5"), json!({"perCode": 5}));
     shared["codeSet"] = json!("codes");
@@ -97,7 +102,6 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, empty database of one kind; dropped (file removed, database dropped) at the end.
 pub struct TestDb {
-    pub backend: Backend,
     pub url: String,
     admin: Option<(String, String)>,
     dir: Option<std::path::PathBuf>,
@@ -112,7 +116,6 @@ impl TestDb {
                 let dir = std::env::temp_dir().join(format!("promoseal-ledger-{tag}"));
                 std::fs::create_dir_all(&dir).unwrap();
                 TestDb {
-                    backend,
                     url: format!("sqlite://{}/ledger.db", dir.display()),
                     admin: None,
                     dir: Some(dir),
@@ -123,16 +126,17 @@ impl TestDb {
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
                 let name = format!("ledger_test_{tag}");
                 sqlx::any::install_default_drivers();
-                let mut c = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {admin}: {e} (start one with scripts/postgres.sh)")
-                });
+                let mut c = sqlx::AnyConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin}: {e} (start one with scripts/postgres.sh)")
+                    });
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut c)
                     .await
                     .unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 TestDb {
-                    backend,
                     url: format!("{base}/{name}"),
                     admin: Some((admin.clone(), name)),
                     dir: None,
@@ -177,7 +181,9 @@ impl Ledger {
         let state = Arc::new(State {
             db: Db::connect(&db.url, 16, Sync::Normal).await.unwrap(),
             bundles: Default::default(),
-            root: Some(Arc::new(TrustRoot::from_envelope(&root_envelope()).unwrap())),
+            root: Some(Arc::new(
+                TrustRoot::from_envelope(&root_envelope()).unwrap(),
+            )),
             secret: CodeSecret::from_bytes(SECRET),
             settings,
             clock: Arc::new(move || Instant(c.load(Ordering::SeqCst))),
@@ -192,7 +198,10 @@ impl Ledger {
             base: format!("http://{addr}"),
             state,
             clock,
-            http: reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(128)
+                .build()
+                .unwrap(),
             db,
             server,
         };
@@ -209,7 +218,12 @@ impl Ledger {
         Instant(self.clock.load(Ordering::SeqCst)).to_string()
     }
 
-    pub async fn post_raw(&self, path: &str, key: Option<&str>, body: Vec<u8>) -> (u16, Value, bool) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value, bool) {
         let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
@@ -223,15 +237,25 @@ impl Ledger {
     }
 
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
-        let (s, v, _) = self.post_raw(path, Some(key), body.to_string().into_bytes()).await;
+        let (s, v, _) = self
+            .post_raw(path, Some(key), body.to_string().into_bytes())
+            .await;
         (s, v)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// The value of one SQL count.

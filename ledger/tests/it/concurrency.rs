@@ -21,7 +21,12 @@ const CLIENTS: usize = 64;
 
 /// Runs `CLIENTS` tasks; task `c` sends its `per_client` requests in order. Each request is
 /// `(path, key, body)`; reservations that succeed are committed. Returns the committed ids.
-async fn storm(l: &Arc<Ledger>, make: impl Fn(usize, usize) -> (String, Value) + Send + Sync + 'static, per_client: usize, reserve_some: bool) -> Vec<String> {
+async fn storm(
+    l: &Arc<Ledger>,
+    make: impl Fn(usize, usize) -> (String, Value) + Send + Sync + 'static,
+    per_client: usize,
+    reserve_some: bool,
+) -> Vec<String> {
     let make = Arc::new(make);
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
@@ -33,13 +38,21 @@ async fn storm(l: &Arc<Ledger>, make: impl Fn(usize, usize) -> (String, Value) +
                 let (key, body) = make(c, i);
                 // Odd clients reserve then commit; even clients redeem in one shot.
                 let two_step = reserve_some && c % 2 == 1;
-                let path = if two_step { "/v1/reservations" } else { "/v1/redemptions" };
+                let path = if two_step {
+                    "/v1/reservations"
+                } else {
+                    "/v1/redemptions"
+                };
                 let (s, v) = l.post(path, &key, &body).await;
                 match s {
                     201 if two_step => {
                         let id = v["id"].as_str().unwrap();
                         let (s, v) = l
-                            .post(&format!("/v1/redemptions/{id}/commit"), &format!("{key}-c"), &json!({}))
+                            .post(
+                                &format!("/v1/redemptions/{id}/commit"),
+                                &format!("{key}-c"),
+                                &json!({}),
+                            )
                             .await;
                         assert_eq!(s, 200, "{v}");
                         committed.push(id.to_string());
@@ -64,15 +77,38 @@ async fn total_uses_hold_under_64_clients(backend: Backend) {
     let l2 = l.clone();
     let won = storm(
         &l,
-        move |c, i| (format!("t-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-total", &format!("c{c}"), &[])),
+        move |c, i| {
+            (
+                format!("t-{c}-{i}"),
+                request(
+                    &l2,
+                    &format!("o-{c}-{i}"),
+                    "sku-total",
+                    &format!("c{c}"),
+                    &[],
+                ),
+            )
+        },
         3,
         true,
     )
     .await;
     assert_eq!(won.len(), 100);
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'").await, 100);
-    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'committed'").await, 100);
-    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE reason = 'limitReached'").await, 92);
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'")
+            .await,
+        100
+    );
+    assert_eq!(
+        l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'committed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        l.count("SELECT COUNT(*) FROM events WHERE reason = 'limitReached'")
+            .await,
+        92
+    );
     Arc::into_inner(l).unwrap().stop().await;
 }
 
@@ -82,7 +118,18 @@ async fn per_customer_limits_hold_under_64_clients(backend: Backend) {
     // 8 customers, each shared by 8 clients sending 2 orders: 16 tries per customer, limit 3.
     let won = storm(
         &l,
-        move |c, i| (format!("p-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-cust", &format!("cust{}", c % 8), &[])),
+        move |c, i| {
+            (
+                format!("p-{c}-{i}"),
+                request(
+                    &l2,
+                    &format!("o-{c}-{i}"),
+                    "sku-cust",
+                    &format!("cust{}", c % 8),
+                    &[],
+                ),
+            )
+        },
         2,
         true,
     )
@@ -108,7 +155,16 @@ async fn single_use_codes_hold_under_64_clients(backend: Backend) {
         &l,
         move |c, i| {
             let code = codes[(c * 4 + i) % codes.len()].clone();
-            (format!("s-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-single", &format!("c{c}"), &[code.as_str()]))
+            (
+                format!("s-{c}-{i}"),
+                request(
+                    &l2,
+                    &format!("o-{c}-{i}"),
+                    "sku-single",
+                    &format!("c{c}"),
+                    &[code.as_str()],
+                ),
+            )
         },
         4,
         false,
@@ -128,15 +184,33 @@ async fn budget_holds_under_64_clients(backend: Backend) {
     // $10 off each order against a $1,000 budget: 100 orders, not one cent more.
     let won = storm(
         &l,
-        move |c, i| (format!("b-{c}-{i}"), request(&l2, &format!("o-{c}-{i}"), "sku-budget", &format!("c{c}"), &[])),
+        move |c, i| {
+            (
+                format!("b-{c}-{i}"),
+                request(
+                    &l2,
+                    &format!("o-{c}-{i}"),
+                    "sku-budget",
+                    &format!("c{c}"),
+                    &[],
+                ),
+            )
+        },
         3,
         true,
     )
     .await;
     assert_eq!(won.len(), 100);
-    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 100_000);
     assert_eq!(
-        l.count("SELECT CAST(SUM(discount_total) AS BIGINT) FROM redemptions WHERE state = 'committed'").await,
+        l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'")
+            .await,
+        100_000
+    );
+    assert_eq!(
+        l.count(
+            "SELECT CAST(SUM(discount_total) AS BIGINT) FROM redemptions WHERE state = 'committed'"
+        )
+        .await,
         100_000
     );
     Arc::into_inner(l).unwrap().stop().await;
@@ -149,16 +223,25 @@ async fn duplicate_deliveries_apply_once(backend: Backend) {
     for _ in 0..CLIENTS {
         let l = l.clone();
         let body = body.clone();
-        tasks.push(tokio::spawn(async move { l.post("/v1/redemptions", "same-key", &body).await }));
+        tasks.push(tokio::spawn(async move {
+            l.post("/v1/redemptions", "same-key", &body).await
+        }));
     }
     let mut answers = Vec::new();
     for t in tasks {
         answers.push(t.await.unwrap());
     }
-    assert!(answers.iter().all(|a| *a == answers[0]), "every delivery gets the first answer");
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "every delivery gets the first answer"
+    );
     assert_eq!(answers[0].0, 201);
     assert_eq!(l.count("SELECT COUNT(*) FROM redemptions").await, 1);
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'").await, 1);
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'total/fixture/total'")
+            .await,
+        1
+    );
     assert_eq!(l.count("SELECT COUNT(*) FROM events").await, 1);
     Arc::into_inner(l).unwrap().stop().await;
 }

@@ -30,7 +30,13 @@ impl Drop for Proc {
 
 fn spawn(db: &TestDb, dir: &std::path::Path, port: u16) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_ledger"))
-        .args(["serve", "--database-url", &db.url, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--database-url",
+            &db.url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--root")
         .arg(dir.join("root.env"))
         .arg("--bundle")
@@ -41,7 +47,10 @@ fn spawn(db: &TestDb, dir: &std::path::Path, port: u16) -> Proc {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    Proc { child, base: format!("http://127.0.0.1:{port}") }
+    Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 async fn ready(http: &reqwest::Client, base: &str) {
@@ -57,14 +66,21 @@ async fn ready(http: &reqwest::Client, base: &str) {
 }
 
 fn now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     promoseal_evaluator::time::Instant(secs as i64).to_string()
 }
 
 /// The request for order `n`: every third against the 100-use promotion, the rest unlimited.
 fn body(n: usize) -> Value {
     let sku = if n % 3 == 0 { "sku-total" } else { "sku-open" };
-    let (discount, total) = if n % 3 == 0 { ("5.00", "45.00") } else { ("7.50", "42.50") };
+    let (discount, total) = if n % 3 == 0 {
+        ("5.00", "45.00")
+    } else {
+        ("7.50", "42.50")
+    };
     json!({
         "orderId": format!("crash-{n}"),
         "bundle": {"id": "fixture", "version": 1},
@@ -79,14 +95,29 @@ fn body(n: usize) -> Value {
 
 async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let dir = std::env::temp_dir().join(format!("promoseal-crash-{}-{}", std::process::id(), backend.name()));
+    let dir = std::env::temp_dir().join(format!(
+        "promoseal-crash-{}-{}",
+        std::process::id(),
+        backend.name()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("root.env"), root_envelope()).unwrap();
     std::fs::write(dir.join("bundle.env"), signed_bundle(1)).unwrap();
-    std::fs::write(dir.join("secret.hex"), promoseal_evaluator::codes::encode_hex(&SECRET)).unwrap();
+    std::fs::write(
+        dir.join("secret.hex"),
+        promoseal_evaluator::codes::encode_hex(&SECRET),
+    )
+    .unwrap();
     assert_eq!(payload(1)["version"], 1);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let mut proc = spawn(&db, &dir, port);
     ready(&http, &proc.base).await;
 
@@ -96,7 +127,13 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..16 {
-        let (http, base, acked, sent, next) = (http.clone(), proc.base.clone(), acked.clone(), sent.clone(), next.clone());
+        let (http, base, acked, sent, next) = (
+            http.clone(),
+            proc.base.clone(),
+            acked.clone(),
+            sent.clone(),
+            next.clone(),
+        );
         clients.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -110,7 +147,9 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
                     .await;
                 let Ok(r) = r else { return };
                 let status = r.status().as_u16();
-                let Ok(v) = r.json::<Value>().await else { return };
+                let Ok(v) = r.json::<Value>().await else {
+                    return;
+                };
                 match status {
                     201 => acked.lock().await.push((n, v)),
                     409 => assert_eq!(v["error"]["code"], "limitReached", "{v}"),
@@ -136,7 +175,11 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
     ready(&http, &proc.base).await;
     for (n, v) in &acked {
         let id = v["id"].as_str().unwrap();
-        let r = http.get(format!("{}/v1/redemptions/{id}", proc.base)).send().await.unwrap();
+        let r = http
+            .get(format!("{}/v1/redemptions/{id}", proc.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "acknowledged order {n} lost");
         assert_eq!(r.json::<Value>().await.unwrap(), *v);
     }
@@ -155,15 +198,27 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
         if let Some((_, first)) = acked.iter().find(|(m, _)| m == n) {
             assert_eq!((status, &v), (201, first), "order {n}");
         } else {
-            assert!(status == 201 || v["error"]["code"] == "limitReached", "order {n}: {status} {v}");
+            assert!(
+                status == 201 || v["error"]["code"] == "limitReached",
+                "order {n}: {status} {v}"
+            );
         }
     }
     let (s, r) = {
-        let r = http.get(format!("{}/v1/reports?by=promotion", proc.base)).send().await.unwrap();
+        let r = http
+            .get(format!("{}/v1/reports?by=promotion", proc.base))
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };
     assert_eq!(s, 200);
-    let orders: i64 = r["groups"].as_array().unwrap().iter().map(|g| g["orders"].as_i64().unwrap()).sum();
+    let orders: i64 = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["orders"].as_i64().unwrap())
+        .sum();
     // Every sent order is committed exactly once, but the 100-use promotion never past 100.
     let limited = sent.iter().filter(|(n, _)| n % 3 == 0).count() as i64;
     let open = sent.len() as i64 - limited;

@@ -24,23 +24,39 @@ async fn redeem_replay_and_refusals(backend: Backend) {
     assert_eq!(first["state"], "committed");
     assert_eq!(first["discountTotal"], "5.00");
     assert_eq!(first["total"], "45.00");
-    assert_eq!(first["promotions"], json!([{"promotionId": "total", "amount": "5.00", "campaign": "core"}]));
+    assert_eq!(
+        first["promotions"],
+        json!([{"promotionId": "total", "amount": "5.00", "campaign": "core"}])
+    );
     assert_eq!(first["receipt"]["applied"][0]["promotionId"], "total");
-    assert!(first["receipt"].get("notApplied").is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())));
+    assert!(first["receipt"]
+        .get("notApplied")
+        .is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())));
 
     // A replay answers the first answer, byte for byte, and says so.
     let (s, again, replayed) = l
-        .post_raw("/v1/redemptions", Some("k-1"), body.to_string().into_bytes())
+        .post_raw(
+            "/v1/redemptions",
+            Some("k-1"),
+            body.to_string().into_bytes(),
+        )
         .await;
     assert_eq!((s, &again, replayed), (201, &first, true));
     // Whitespace and key order do not make a different request.
     let pretty = serde_json::to_vec_pretty(&body).unwrap();
-    assert_eq!(l.post_raw("/v1/redemptions", Some("k-1"), pretty).await.0, 201);
+    assert_eq!(
+        l.post_raw("/v1/redemptions", Some("k-1"), pretty).await.0,
+        201
+    );
 
     // The same key with another body is refused.
     let other = request(&l, "o-2", "sku-total", "c1", &[]);
     let (s, e) = l.post("/v1/redemptions", "k-1", &other).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("idempotencyKeyReused")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("idempotencyKeyReused")),
+        "{e}"
+    );
 
     // Reading it back.
     let id = first["id"].as_str().unwrap();
@@ -50,14 +66,22 @@ async fn redeem_replay_and_refusals(backend: Backend) {
 
     // A second open redemption for the same order is refused.
     let (s, e) = l.post("/v1/redemptions", "k-2", &body).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("orderOpen")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("orderOpen")),
+        "{e}"
+    );
 
     // The ledger prices the cart itself: a quote that differs is refused, with both figures.
     let mut cheat = request(&l, "o-3", "sku-total", "c1", &[]);
     cheat["quote"]["discountTotal"] = json!("25.00");
     cheat["quote"]["total"] = json!("25.00");
     let (s, e) = l.post("/v1/redemptions", "k-3", &cheat).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("amountMismatch")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("amountMismatch")),
+        "{e}"
+    );
     assert_eq!(
         e["error"]["detail"]["differences"][0],
         json!({"field": "discountTotal", "client": "25.00", "ledger": "5.00"})
@@ -69,10 +93,18 @@ async fn redeem_replay_and_refusals(backend: Backend) {
     let mut named = request(&l, "o-4", "sku-total", "c1", &[]);
     named["quote"]["promotions"] = json!([{"promotionId": "nope", "amount": "5.00"}]);
     let (s, e) = l.post("/v1/redemptions", "k-4", &named).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("unknownPromotion")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("unknownPromotion")),
+        "{e}"
+    );
     named["quote"]["promotions"] = json!([{"promotionId": "total", "amount": "4.99"}]);
     let (s, e) = l.post("/v1/redemptions", "k-5", &named).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("amountMismatch")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("amountMismatch")),
+        "{e}"
+    );
     named["quote"]["promotions"] = json!([{"promotionId": "total", "amount": "5.00"}]);
     assert_eq!(l.post("/v1/redemptions", "k-6", &named).await.0, 201);
 
@@ -80,19 +112,39 @@ async fn redeem_replay_and_refusals(backend: Backend) {
     let mut eur = request(&l, "o-7", "sku-total", "c1", &[]);
     eur["input"]["cart"]["currency"] = json!("EUR");
     let (s, e) = l.post("/v1/redemptions", "k-7", &eur).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("currencyMismatch")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("currencyMismatch")),
+        "{e}"
+    );
     let mut v9 = request(&l, "o-8", "sku-total", "c1", &[]);
     v9["bundle"]["version"] = json!(9);
     let (s, e) = l.post("/v1/redemptions", "k-8", &v9).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (404, Some("bundleUnknown")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("bundleUnknown")),
+        "{e}"
+    );
     let stale = request(&l, "o-9", "sku-total", "c1", &[]);
     l.advance(2 * 3600);
     let (s, e) = l.post("/v1/redemptions", "k-9", &stale).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("quoteExpired")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("quoteExpired")),
+        "{e}"
+    );
 
     // Every attempt after parsing is in the event log, refusals with their reason.
-    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE outcome = 'accepted'").await, 2);
-    assert_eq!(l.count("SELECT COUNT(*) FROM events WHERE reason = 'amountMismatch'").await, 2);
+    assert_eq!(
+        l.count("SELECT COUNT(*) FROM events WHERE outcome = 'accepted'")
+            .await,
+        2
+    );
+    assert_eq!(
+        l.count("SELECT COUNT(*) FROM events WHERE reason = 'amountMismatch'")
+            .await,
+        2
+    );
     assert_eq!(l.count("SELECT COUNT(*) FROM redemptions").await, 2);
     l.stop().await;
 }
@@ -106,22 +158,53 @@ async fn bad_input_writes_nothing(backend: Backend) {
     let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
         (Some("b-1"), b"{not json".to_vec(), 400, "malformedJson"),
         (Some("b-2"), b"{}".to_vec(), 400, "invalidRequest"),
-        (Some("b-3"), b"{\"orderId\": \"x\", \"extra\": 1}".to_vec(), 400, "invalidRequest"),
+        (
+            Some("b-3"),
+            b"{\"orderId\": \"x\", \"extra\": 1}".to_vec(),
+            400,
+            "invalidRequest",
+        ),
         (None, b"{}".to_vec(), 400, "idempotencyKeyRequired"),
         (Some("b-4"), vec![b' '; 2 << 20], 413, "bodyTooLarge"),
     ];
     for (key, body, status, code) in cases {
         let (s, e, _) = l.post_raw("/v1/redemptions", key, body).await;
-        assert_eq!((s, e["error"]["code"].as_str()), (status, Some(code)), "{e}");
-        assert!(e["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{e}"
+        );
+        assert!(e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     let mut bad_money = request(&l, "o-1", "sku-total", "c1", &[]);
     bad_money["input"]["cart"]["lines"][0]["unitPrice"] = json!(50.0);
     let (s, e) = l.post("/v1/redemptions", "b-5", &bad_money).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidRequest")), "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("input.cart.lines[0].unitPrice"), "{e}");
-    let (s, e) = l.post("/v1/redemptions/rdm_x/reverse", "b-6", &json!({"kind": "oops"})).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidRequest")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalidRequest")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input.cart.lines[0].unitPrice"),
+        "{e}"
+    );
+    let (s, e) = l
+        .post(
+            "/v1/redemptions/rdm_x/reverse",
+            "b-6",
+            &json!({"kind": "oops"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalidRequest")),
+        "{e}"
+    );
     let after = (
         l.count("SELECT COUNT(*) FROM events").await,
         l.count("SELECT COUNT(*) FROM idempotency").await,
@@ -136,7 +219,8 @@ async fn reserve(l: &Ledger, order: &str, sku: &str, ttl: Option<u64>) -> (u16, 
     if let Some(t) = ttl {
         body["ttlSeconds"] = json!(t);
     }
-    l.post("/v1/reservations", &format!("r-{order}"), &body).await
+    l.post("/v1/reservations", &format!("r-{order}"), &body)
+        .await
 }
 
 async fn reservations_hold_commit_release_and_lapse(backend: Backend) {
@@ -146,23 +230,52 @@ async fn reservations_hold_commit_release_and_lapse(backend: Backend) {
     assert_eq!((s, r["state"].as_str()), (201, Some("reserved")), "{r}");
     assert_eq!(r["expiresAt"], "2026-11-21T15:01:00Z");
     let (s, e) = reserve(&l, "o-2", "sku-keep", None).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("limitReached")), "{e}");
-    assert_eq!(e["error"]["detail"], json!({"promotionId": "keep", "limit": "totalUses"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("limitReached")),
+        "{e}"
+    );
+    assert_eq!(
+        e["error"]["detail"],
+        json!({"promotionId": "keep", "limit": "totalUses"})
+    );
 
     // Released: the use is free again.
     let id = r["id"].as_str().unwrap();
-    let (s, v) = l.post(&format!("/v1/redemptions/{id}/release"), "rel-1", &json!({})).await;
+    let (s, v) = l
+        .post(
+            &format!("/v1/redemptions/{id}/release"),
+            "rel-1",
+            &json!({}),
+        )
+        .await;
     assert_eq!((s, v["state"].as_str()), (200, Some("released")), "{v}");
-    let (s, e) = l.post(&format!("/v1/redemptions/{id}/commit"), "com-0", &json!({})).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalidState")), "{e}");
+    let (s, e) = l
+        .post(&format!("/v1/redemptions/{id}/commit"), "com-0", &json!({}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("invalidState")),
+        "{e}"
+    );
 
     // Lapsed: past its TTL the hold no longer counts, and a commit is refused.
     let (s, r) = reserve(&l, "o-3", "sku-keep", Some(60)).await;
     assert_eq!(s, 201, "{r}");
     l.advance(61);
     let id3 = r["id"].as_str().unwrap();
-    let (s, e) = l.post(&format!("/v1/redemptions/{id3}/commit"), "com-3", &json!({})).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("reservationExpired")), "{e}");
+    let (s, e) = l
+        .post(
+            &format!("/v1/redemptions/{id3}/commit"),
+            "com-3",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("reservationExpired")),
+        "{e}"
+    );
     let (s, r) = reserve(&l, "o-4", "sku-keep", Some(60)).await;
     assert_eq!(s, 201, "{r}");
     // A lapsed hold is released even before any sweep runs.
@@ -170,22 +283,60 @@ async fn reservations_hold_commit_release_and_lapse(backend: Backend) {
     let (s, r5) = reserve(&l, "o-5", "sku-keep", Some(600)).await;
     assert_eq!(s, 201, "{r5}");
     let id5 = r5["id"].as_str().unwrap();
-    let (s, c) = l.post(&format!("/v1/redemptions/{id5}/commit"), "com-5", &json!({})).await;
+    let (s, c) = l
+        .post(
+            &format!("/v1/redemptions/{id5}/commit"),
+            "com-5",
+            &json!({}),
+        )
+        .await;
     assert_eq!((s, c["state"].as_str()), (200, Some("committed")), "{c}");
     assert!(c["committedAt"].is_string());
     // Commit is idempotent by key and refuses a second commit under another key.
-    assert_eq!(l.post(&format!("/v1/redemptions/{id5}/commit"), "com-5", &json!({})).await.0, 200);
-    assert_eq!(l.post(&format!("/v1/redemptions/{id5}/commit"), "com-6", &json!({})).await.0, 409);
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/keep'").await, 1);
-    let (s, e) = l.post("/v1/redemptions/rdm_none/commit", "com-7", &json!({})).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (404, Some("redemptionNotFound")));
-    assert_eq!(l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'expired'").await, 2);
+    assert_eq!(
+        l.post(
+            &format!("/v1/redemptions/{id5}/commit"),
+            "com-5",
+            &json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        l.post(
+            &format!("/v1/redemptions/{id5}/commit"),
+            "com-6",
+            &json!({})
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'total/fixture/keep'")
+            .await,
+        1
+    );
+    let (s, e) = l
+        .post("/v1/redemptions/rdm_none/commit", "com-7", &json!({}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("redemptionNotFound"))
+    );
+    assert_eq!(
+        l.count("SELECT COUNT(*) FROM redemptions WHERE state = 'expired'")
+            .await,
+        2
+    );
     l.stop().await;
 }
 
 async fn redeem_one(l: &Ledger, order: &str, sku: &str) -> (u16, Value) {
     let body = request(l, order, sku, "c1", &[]);
-    l.post("/v1/redemptions", &format!("k-{order}"), &body).await
+    l.post("/v1/redemptions", &format!("k-{order}"), &body)
+        .await
 }
 
 async fn reversal_follows_each_promotions_policy(backend: Backend) {
@@ -193,14 +344,22 @@ async fn reversal_follows_each_promotions_policy(backend: Backend) {
     let reverse = |id: String, kind: &'static str, key: &'static str| {
         let l = &l;
         async move {
-            l.post(&format!("/v1/redemptions/{id}/reverse"), key, &json!({"kind": kind, "reason": "customer"}))
-                .await
+            l.post(
+                &format!("/v1/redemptions/{id}/reverse"),
+                key,
+                &json!({"kind": kind, "reason": "customer"}),
+            )
+            .await
         }
     };
     // `keep`: a refunded use stays used.
     let (_, r) = redeem_one(&l, "o-1", "sku-keep").await;
     let (s, v) = reverse(r["id"].as_str().unwrap().into(), "refund", "rv-1").await;
-    assert_eq!((s, v["state"].as_str(), v["reversal"].as_str()), (200, Some("reversed"), Some("refund")), "{v}");
+    assert_eq!(
+        (s, v["state"].as_str(), v["reversal"].as_str()),
+        (200, Some("reversed"), Some("refund")),
+        "{v}"
+    );
     assert_eq!(redeem_one(&l, "o-2", "sku-keep").await.0, 409);
     // `recreditCancel`: a refund keeps the use, a cancellation gives it back.
     let (_, r) = redeem_one(&l, "o-3", "sku-cancel").await;
@@ -208,7 +367,11 @@ async fn reversal_follows_each_promotions_policy(backend: Backend) {
     assert_eq!(redeem_one(&l, "o-4", "sku-cancel").await.0, 409);
     let (_, r) = redeem_one(&l, "o-1", "sku-cancel").await; // still refused: the use was kept
     assert!(r["error"].is_object());
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'total/fixture/cancel-only'").await, 1);
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'total/fixture/cancel-only'")
+            .await,
+        1
+    );
     // Cancel the only committed one... it was refunded already: a second reversal is refused.
     let id = l
         .count("SELECT COUNT(*) FROM redemptions WHERE state = 'reversed'")
@@ -216,13 +379,25 @@ async fn reversal_follows_each_promotions_policy(backend: Backend) {
     assert_eq!(id, 2);
     // `recredit` (the default): the budget and the uses come back.
     let (_, r) = redeem_one(&l, "o-5", "sku-budget").await;
-    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 1000);
+    assert_eq!(
+        l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'")
+            .await,
+        1000
+    );
     let rid: String = r["id"].as_str().unwrap().into();
     let (s, _) = reverse(rid.clone(), "cancel", "rv-5").await;
     assert_eq!(s, 200);
-    assert_eq!(l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'").await, 0);
+    assert_eq!(
+        l.count("SELECT amount FROM counters WHERE key = 'budget/fixture/budget'")
+            .await,
+        0
+    );
     let (s, e) = reverse(rid, "cancel", "rv-6").await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalidState")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("invalidState")),
+        "{e}"
+    );
     l.stop().await;
 }
 
@@ -233,12 +408,24 @@ async fn days_are_counted_in_the_bundles_time_zone(backend: Backend) {
     assert_eq!(redeem_one(&l, "o-1", "sku-day").await.0, 201);
     assert_eq!(redeem_one(&l, "o-2", "sku-day").await.0, 201);
     let (s, e) = redeem_one(&l, "o-3", "sku-day").await;
-    assert_eq!((s, e["error"]["detail"]["limit"].as_str()), (409, Some("perDay")), "{e}");
+    assert_eq!(
+        (s, e["error"]["detail"]["limit"].as_str()),
+        (409, Some("perDay")),
+        "{e}"
+    );
     // 00:30 local: a new day in New York (it was already the 22nd in UTC an hour ago).
     l.advance(3600);
     assert_eq!(redeem_one(&l, "o-4", "sku-day").await.0, 201);
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-21'").await, 2);
-    assert_eq!(l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-22'").await, 1);
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-21'")
+            .await,
+        2
+    );
+    assert_eq!(
+        l.count("SELECT used FROM counters WHERE key = 'day/fixture/daily/2026-11-22'")
+            .await,
+        1
+    );
     l.stop().await;
 }
 
@@ -248,13 +435,21 @@ async fn bundle_versions_are_kept_and_rollbacks_refused(backend: Backend) {
     assert_eq!((s, v["version"].as_u64()), (201, Some(2)), "{v}");
     // Version 1 is below the highest held: a new upload of it is a rollback.
     let (s, e, _) = l.post_raw("/v1/bundles", None, signed_bundle(1)).await;
-    assert_eq!((s, e["error"]["detail"]["reason"].as_str()), (422, Some("rollback")), "{e}");
+    assert_eq!(
+        (s, e["error"]["detail"]["reason"].as_str()),
+        (422, Some("rollback")),
+        "{e}"
+    );
     // Tampered bytes never verify.
     let mut bad = signed_bundle(3);
     let n = bad.len();
     bad[n - 3] ^= 1;
     let (s, e, _) = l.post_raw("/v1/bundles", None, bad).await;
-    assert_eq!((s, e["error"]["message"].as_str()), (422, Some("invalid bundle")), "{e}");
+    assert_eq!(
+        (s, e["error"]["message"].as_str()),
+        (422, Some("invalid bundle")),
+        "{e}"
+    );
     // A redemption priced on version 1, still valid, is re-evaluated with version 1.
     assert_eq!(redeem_one(&l, "o-1", "sku-total").await.0, 201);
     let (_, list) = l.get("/v1/bundles").await;
@@ -271,7 +466,12 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
     let l = Ledger::start(backend).await;
     let ids: Vec<String> = {
         let mut ids = vec![];
-        for (order, sku) in [("o-1", "sku-total"), ("o-2", "sku-open"), ("o-3", "sku-none"), ("o-4", "sku-open")] {
+        for (order, sku) in [
+            ("o-1", "sku-total"),
+            ("o-2", "sku-open"),
+            ("o-3", "sku-none"),
+            ("o-4", "sku-open"),
+        ] {
             let (s, v) = redeem_one(&l, order, sku).await;
             assert_eq!(s, 201, "{v}");
             ids.push(v["id"].as_str().unwrap().to_string());
@@ -279,12 +479,23 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
         ids
     };
     // The first order of customer c1 is new, the others returning; o-4 is refunded.
-    let (s, _) = l.post(&format!("/v1/redemptions/{}/reverse", ids[3]), "rv", &json!({"kind": "refund"})).await;
+    let (s, _) = l
+        .post(
+            &format!("/v1/redemptions/{}/reverse", ids[3]),
+            "rv",
+            &json!({"kind": "refund"}),
+        )
+        .await;
     assert_eq!(s, 200);
 
     let (s, r) = l.get("/v1/reports?by=promotion").await;
     assert_eq!(s, 200, "{r}");
-    let total = r["groups"].as_array().unwrap().iter().find(|g| g["key"] == "total").unwrap();
+    let total = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "total")
+        .unwrap();
     // o-1: $50 less 10 % = $45 paid, $20 of cost. The two other live orders: $42.50 and $50.
     assert_eq!(
         *total,
@@ -293,19 +504,46 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
                "averageOrderValue": "45.00", "averageOrderValueWithout": "46.25",
                "grossProfit": "25.00", "profitImpact": "-1.25"})
     );
-    let open = r["groups"].as_array().unwrap().iter().find(|g| g["key"] == "camp-open").unwrap();
-    assert_eq!((open["orders"].as_i64(), open["reversed"].as_i64()), (Some(1), Some(1)));
+    let open = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "camp-open")
+        .unwrap();
+    assert_eq!(
+        (open["orders"].as_i64(), open["reversed"].as_i64()),
+        (Some(1), Some(1))
+    );
     let (_, c) = l.get("/v1/reports?by=campaign").await;
-    let keys: Vec<&str> = c["groups"].as_array().unwrap().iter().map(|g| g["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = c["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, ["core", "spring"]);
-    let csv = l.http.get(format!("{}/v1/reports?by=channel&format=csv", l.base)).send().await.unwrap();
+    let csv = l
+        .http
+        .get(format!("{}/v1/reports?by=channel&format=csv", l.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("key,currency,orders,reversed,revenue,"));
-    assert!(lines.next().unwrap().starts_with("web,USD,3,1,137.50,"), "{csv}");
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("key,currency,orders,reversed,revenue,"));
+    assert!(
+        lines.next().unwrap().starts_with("web,USD,3,1,137.50,"),
+        "{csv}"
+    );
     let (s, e) = l.get("/v1/reports?by=sku").await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidQuery")));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalidQuery"))
+    );
 
     // Reconciliation: o-1 matches, o-2 is reported twice with another amount, o-9 never reached
     // the ledger, o-3 was never reported; o-4 is reversed and out of scope.
@@ -318,10 +556,16 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
     let (s, rec) = l.post("/v1/reconciliation", "unused", &body).await;
     assert_eq!(s, 200, "{rec}");
     assert_eq!(rec["matched"], 1);
-    assert_eq!(rec["missingAtLedger"], json!([{"orderId": "o-9", "discountTotal": "1.00"}]));
+    assert_eq!(
+        rec["missingAtLedger"],
+        json!([{"orderId": "o-9", "discountTotal": "1.00"}])
+    );
     assert_eq!(rec["missingAtEdge"][0]["orderId"], "o-3");
     assert_eq!(rec["duplicated"], json!([{"orderId": "o-2", "count": 2}]));
-    assert_eq!(rec["amountMismatch"][0]["ledger"], json!({"discountTotal": "7.50", "total": "42.50"}));
+    assert_eq!(
+        rec["amountMismatch"][0]["ledger"],
+        json!({"discountTotal": "7.50", "total": "42.50"})
+    );
 
     // Fraud signals: one account trying many single-use codes, refused for a reused one.
     for (i, code) in ["ONCE-0001", "ONCE-0002", "ONCE-0001"].iter().enumerate() {
@@ -329,24 +573,45 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
         body["clientIp"] = json!("203.0.113.9");
         l.post("/v1/redemptions", &format!("f-{i}"), &body).await;
     }
-    let (s, f) = l.get("/v1/fraud-signals?codesPerAccount=2&refusals=1&attemptsPerIp=3").await;
+    let (s, f) = l
+        .get("/v1/fraud-signals?codesPerAccount=2&refusals=1&attemptsPerIp=3")
+        .await;
     assert_eq!(s, 200, "{f}");
-    let kinds: Vec<(&str, &str)> = f["signals"].as_array().unwrap().iter()
-        .map(|x| (x["kind"].as_str().unwrap(), x["by"].as_str().unwrap())).collect();
+    let kinds: Vec<(&str, &str)> = f["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["kind"].as_str().unwrap(), x["by"].as_str().unwrap()))
+        .collect();
     assert!(kinds.contains(&("manyCodes", "account")), "{f}");
     assert!(kinds.contains(&("velocity", "ip")), "{f}");
     assert!(kinds.contains(&("repeatedRefusals", "customer")), "{f}");
     let (s, e) = l.get("/v1/fraud-signals?bogus=1").await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalidQuery")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalidQuery")),
+        "{e}"
+    );
 
     // The event log pages through every attempt with who, what and why.
     let (s, ev) = l.get("/v1/events?limit=2").await;
     assert_eq!((s, ev["events"].as_array().unwrap().len()), (200, 2));
     let (_, all) = l.get("/v1/events").await;
-    let refused = all["events"].as_array().unwrap().iter().find(|e| e["outcome"] == "refused").unwrap();
+    let refused = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["outcome"] == "refused")
+        .unwrap();
     assert_eq!(refused["reason"], "limitReached");
     assert_eq!(refused["ip"], "203.0.113.9");
     assert_eq!(refused["email"], "mallory@example.com");
-    assert_eq!(refused["codes"].as_array().unwrap()[0].as_str().unwrap().len(), 24);
+    assert_eq!(
+        refused["codes"].as_array().unwrap()[0]
+            .as_str()
+            .unwrap()
+            .len(),
+        24
+    );
     l.stop().await;
 }
