@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The local demo. Until the ledger, edge worker and storefront land, it is the release
-# engineer's walkthrough of the README on examples/shop, with throw-away keys in a temporary
-# folder: keys → trust root → codes → lint → approvals → signed edge and storefront bundles →
-# verify → inspect → price a cart with a VIP code, as the edge will.
+# The local demo. Until the edge worker and storefront land, it is the release engineer's
+# walkthrough of the README on examples/shop, with throw-away keys in a temporary folder:
+# keys → trust root → codes → lint → approvals → signed edge and storefront bundles → verify →
+# inspect → price a cart with a VIP code, as the edge will → redeem it at the origin ledger
+# (embedded SQLite), replay the redemption, and read the ledger's report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 scripts/setup.sh
-cargo build --release --locked -p promoseal
+cargo build --release --locked -p promoseal -p promoseal-ledger
 ps="$PWD/target/release/promoseal"
+ledger="$PWD/target/release/ledger"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'kill "${ledger_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cp -r examples/shop "$work/shop"
 cd "$work"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -54,5 +56,33 @@ say "price the sample cart with VIP-ANNA and a spring code, as the edge does"
 spring=$(sed -n 2p spring-codes.csv)
 sed "s/\"context\": {/\"context\": {\"codes\": [\"vip-anna\", \"$spring\"], /" \
   shop/samples/typical.json > cart.json
+now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$ps" eval --pretty --bundle shop/published/edge.bundle --root shop/root.env \
-  --code-secret keys/codes.secret --cart cart.json --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$@"
+  --code-secret keys/codes.secret --cart cart.json --now "$now" "$@"
+
+say "redeem it at the origin ledger: it re-prices the cart itself and counts the uses atomically"
+"$ledger" serve --database-url "sqlite://$work/ledger.db" --listen 127.0.0.1:18790 \
+  --root shop/root.env --bundle shop/published/edge.bundle --code-secret-file keys/codes.secret \
+  >ledger.log 2>&1 &
+ledger_pid=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:18790/healthz >/dev/null && break; sleep 0.1; done
+"$ps" eval --bundle shop/published/edge.bundle --root shop/root.env \
+  --code-secret keys/codes.secret --cart cart.json --now "$now" > evaluation.json
+node -e '
+  const fs = require("fs");
+  const cart = JSON.parse(fs.readFileSync("cart.json"));
+  cart.context.now = process.argv[1];
+  const e = JSON.parse(fs.readFileSync("evaluation.json"));
+  fs.writeFileSync("redeem.json", JSON.stringify({
+    orderId: "order-1001", bundle: { id: e.bundleId, version: e.bundleVersion }, input: cart,
+    quote: { discountTotal: e.discountTotal, total: e.total } }));' "$now"
+redeem() { curl -s -X POST http://127.0.0.1:18790/v1/redemptions -H 'Idempotency-Key: order-1001' \
+  -H 'Content-Type: application/json' --data @redeem.json; }
+redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0));
+  console.log(r.error ? r.error : { id: r.id, state: r.state, discountTotal: r.discountTotal,
+    total: r.total, promotions: r.promotions });'
+say "the same request again (a retry): the first answer, and nothing counted twice"
+redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0)); console.log(r.id, r.state);'
+say "the ledger's report per promotion"
+curl -s 'http://127.0.0.1:18790/v1/reports?by=promotion&format=csv'
+kill "$ledger_pid"

@@ -537,3 +537,30 @@ async fn events(
         .and_then(|e| e["id"].as_i64());
     Ok(Json(json!({ "events": events, "next": next })).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is described in `openapi.yaml`.
+    #[test]
+    fn openapi_describes_every_route() {
+        let spec = include_str!("../openapi.yaml");
+        let source = include_str!("api.rs");
+        let routes: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert!(routes.len() >= 11, "{routes:?}");
+        for r in routes {
+            let path = if r == "/healthz" {
+                r.to_string()
+            } else {
+                format!("/v1{r}")
+            };
+            assert!(
+                spec.contains(&format!("\n  {path}:\n")),
+                "openapi.yaml lacks {path}"
+            );
+        }
+    }
+}

@@ -66,6 +66,9 @@ struct Serve {
     /// How long idempotency keys are kept, hours (at least 24).
     #[arg(long, default_value_t = 168)]
     key_retention_hours: i64,
+    /// Fraud-signal thresholds as JSON, e.g. `{"attemptsPerIp": 100, "windowSeconds": 600}`.
+    #[arg(long, env = "LEDGER_FRAUD_THRESHOLDS")]
+    fraud_thresholds: Option<String>,
     /// How often lapsed reservations are released and old keys forgotten, seconds.
     #[arg(long, default_value_t = 5)]
     sweep_interval: u64,
@@ -124,6 +127,10 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         },
     };
     let defaults = Settings::default();
+    let fraud = match &s.fraud_thresholds {
+        None => defaults.fraud,
+        Some(json) => serde_json::from_str(json).context("--fraud-thresholds")?,
+    };
     let settings = Settings {
         reservation_ttl: s.reservation_ttl,
         window: ledger::redeem::Window {
@@ -132,6 +139,7 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         },
         key_retention: s.key_retention_hours.saturating_mul(3600),
         api_token: s.api_token.clone(),
+        fraud,
         ..defaults
     };
     let state = Arc::new(State {
