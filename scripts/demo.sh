@@ -56,6 +56,9 @@ say "price the sample cart with VIP-ANNA and a spring code, as the edge does"
 spring=$(sed -n 2p spring-codes.csv)
 sed "s/\"context\": {/\"context\": {\"codes\": [\"vip-anna\", \"$spring\"], /" \
   shop/samples/typical.json > cart.json
+node -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync("cart.json"));
+  c.customer = Object.assign({ id: "cus_anna", email: "anna@example.com" }, c.customer);
+  fs.writeFileSync("cart.json", JSON.stringify(c, null, 2));'
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$ps" eval --pretty --bundle shop/published/edge.bundle --root shop/root.env \
   --code-secret keys/codes.secret --cart cart.json --now "$now" "$@"
@@ -82,7 +85,7 @@ redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0));
   console.log(r.error ? r.error : { id: r.id, state: r.state, discountTotal: r.discountTotal,
     total: r.total, promotions: r.promotions });'
 say "the same request again (a retry): the first answer, and nothing counted twice"
-redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0)); console.log(r.id, r.state);'
+redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0)); console.log(r.error || { id: r.id, state: r.state });'
 say "the ledger's report per promotion"
 curl -s 'http://127.0.0.1:18790/v1/reports?by=promotion&format=csv'
 kill "$ledger_pid"
