@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::redeem::{self, RedeemRequest};
-use crate::store::{request_hash, Answer, Op, Redemption, ReversalKind, Transition};
+use crate::redeem::RedeemRequest;
+use crate::store::{Answer, Op, ReversalKind};
 use crate::State;
 
 type Shared = Arc<State>;
@@ -203,66 +203,8 @@ async fn create(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let mut req: RedeemRequest = parse(&body(bytes)?)?;
-    if req.order_id.is_empty() || req.order_id.len() > 255 {
-        return Err(ApiError::bad_request(
-            "invalidRequest",
-            "orderId: must be 1 to 255 bytes",
-        ));
-    }
-    let ttl = match (op, req.ttl_seconds) {
-        (Op::Redeem, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "invalidRequest",
-                "ttlSeconds: only reservations take a time to live",
-            ))
-        }
-        (_, Some(t)) if t == 0 || t > state.settings.max_reservation_ttl => {
-            return Err(ApiError::bad_request(
-                "invalidRequest",
-                format!(
-                    "ttlSeconds: must be 1 to {}",
-                    state.settings.max_reservation_ttl
-                ),
-            ))
-        }
-        (_, t) => t.unwrap_or(state.settings.reservation_ttl),
-    };
-    let hash = request_hash(
-        op,
-        "",
-        &serde_json::to_vec(&req).map_err(ApiError::internal)?,
-    );
-    if req.client_ip.is_none() {
-        req.client_ip = peer.0;
-    }
-    let now = state.now();
-    let attempt = redeem::attempt(&req, &state.secret);
-    let plan = match state.bundles.get(&req.bundle.id, req.bundle.version) {
-        None => Err(ApiError::not_found(
-            "bundleUnknown",
-            format!(
-                "the ledger holds no bundle `{}` version {}",
-                req.bundle.id, req.bundle.version
-            ),
-        )),
-        Some(loaded) => redeem::plan(&loaded, &req, now, state.settings.window, &state.secret),
-    };
-    let r = Redemption {
-        op,
-        key: &key,
-        hash: &hash,
-        order_id: &req.order_id,
-        bundle_id: &req.bundle.id,
-        bundle_version: req.bundle.version,
-        attempt: &attempt,
-        plan: &plan,
-        expires_at: (op == Op::Reserve).then(|| {
-            now.seconds()
-                .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
-        }),
-    };
-    Ok(respond(state.db.redeem(&r, now.seconds()).await?))
+    let req: RedeemRequest = parse(&body(bytes)?)?;
+    Ok(respond(state.redeem(op, &key, req, peer.0).await?))
 }
 
 #[derive(Deserialize)]
@@ -297,18 +239,10 @@ async fn transition(
         }
         (None, None, String::new())
     };
-    let hash = request_hash(op, &id, canonical.as_bytes());
-    let t = Transition {
-        op,
-        id: &id,
-        key: &key,
-        hash: &hash,
-        reversal,
-        reason: reason.as_deref(),
-    };
-    Ok(respond(
-        state.db.transition(&t, state.now().seconds()).await?,
-    ))
+    let answer = state
+        .transition(op, &id, &key, reversal, reason.as_deref(), &canonical)
+        .await?;
+    Ok(respond(answer))
 }
 
 async fn commit(

@@ -6,7 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use promoseal_evaluator::codes::{encode_hex, CodeSecret};
 use promoseal_evaluator::model::{Audience, Reversal};
-use promoseal_evaluator::seal::{open_bundle, Accepted, Envelope, TrustRoot, VerifyOptions};
+use promoseal_evaluator::seal::{
+    open_bundle, Accepted, Envelope, Refusal, TrustRoot, VerifyOptions,
+};
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{parse_payload, Bundle};
 
@@ -29,21 +31,31 @@ pub struct PromotionMeta {
     pub reversal: Reversal,
 }
 
-/// Verifies an edge bundle against the trust root and reads it.
+/// The public refusal of a bundle: "invalid bundle", with the stable reason code for logs.
+fn invalid(refusal: &Refusal) -> ApiError {
+    tracing::warn!(reason = %refusal, "bundle refused");
+    ApiError::unprocessable("invalidBundle", "invalid bundle")
+        .with_detail(serde_json::json!({ "reason": refusal.code() }))
+}
+
+/// Verifies an edge bundle against the trust root and reads it. A version that may not follow
+/// the highest one held (`highest` of the same bundle id) is refused.
 pub fn open(
     envelope: &[u8],
     root: &Arc<TrustRoot>,
     secret: &CodeSecret,
     now: Instant,
-    highest: Option<Accepted>,
+    highest: impl FnOnce(&str) -> Option<Accepted>,
 ) -> Result<Loaded, ApiError> {
-    let mut opts = VerifyOptions::new(Audience::Edge, now);
-    opts.highest_accepted = highest;
-    let mut bundle = open_bundle(envelope, root, &opts).map_err(|e| {
-        tracing::warn!(reason = %e.refusal(), "bundle refused");
-        ApiError::unprocessable("invalidBundle", "invalid bundle")
-            .with_detail(serde_json::json!({ "reason": e.refusal().code() }))
-    })?;
+    let opts = VerifyOptions::new(Audience::Edge, now);
+    let mut bundle = open_bundle(envelope, root, &opts).map_err(|e| invalid(e.refusal()))?;
+    let digest = bundle
+        .digest()
+        .ok_or_else(|| ApiError::internal("a verified bundle has no digest"))?;
+    if let Some(h) = highest(bundle.id()) {
+        h.admits(bundle.version(), &digest)
+            .map_err(|r| invalid(&r))?;
+    }
     bundle.set_code_secret(secret.clone());
     // Verified above: the envelope parses and its payload is valid.
     let payload = Envelope::parse(envelope)
@@ -59,9 +71,6 @@ pub fn open(
             )
         })?,
     };
-    let digest = bundle
-        .digest()
-        .ok_or_else(|| ApiError::internal("a verified bundle has no digest"))?;
     Ok(Loaded {
         expires_at: bundle.expires_at(),
         digest,

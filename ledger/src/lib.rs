@@ -81,6 +81,98 @@ impl State {
         (self.clock)()
     }
 
+    /// Reserve (`Op::Reserve`) or one-shot redeem (`Op::Redeem`) a parsed request: check it,
+    /// price it with the version it names, and apply it atomically under `key`. `peer_ip` is
+    /// the connection's address, used when the request names no `clientIp`.
+    pub async fn redeem(
+        &self,
+        op: store::Op,
+        key: &str,
+        mut req: redeem::RedeemRequest,
+        peer_ip: Option<String>,
+    ) -> Result<store::Answer, error::ApiError> {
+        use error::ApiError;
+        if req.order_id.is_empty() || req.order_id.len() > 255 {
+            return Err(ApiError::bad_request(
+                "invalidRequest",
+                "orderId: must be 1 to 255 bytes",
+            ));
+        }
+        let ttl = match (op, req.ttl_seconds) {
+            (store::Op::Redeem, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalidRequest",
+                    "ttlSeconds: only reservations take a time to live",
+                ))
+            }
+            (_, Some(t)) if t == 0 || t > self.settings.max_reservation_ttl => {
+                return Err(ApiError::bad_request(
+                    "invalidRequest",
+                    format!(
+                        "ttlSeconds: must be 1 to {}",
+                        self.settings.max_reservation_ttl
+                    ),
+                ))
+            }
+            (_, t) => t.unwrap_or(self.settings.reservation_ttl),
+        };
+        let canonical = serde_json::to_vec(&req).map_err(ApiError::internal)?;
+        let hash = store::request_hash(op, "", &canonical);
+        if req.client_ip.is_none() {
+            req.client_ip = peer_ip;
+        }
+        let now = self.now();
+        let attempt = redeem::attempt(&req, &self.secret);
+        let plan = match self.bundles.get(&req.bundle.id, req.bundle.version) {
+            None => Err(ApiError::not_found(
+                "bundleUnknown",
+                format!(
+                    "the ledger holds no bundle `{}` version {}",
+                    req.bundle.id, req.bundle.version
+                ),
+            )),
+            Some(loaded) => redeem::plan(&loaded, &req, now, self.settings.window, &self.secret),
+        };
+        let r = store::Redemption {
+            op,
+            key,
+            hash: &hash,
+            order_id: &req.order_id,
+            bundle_id: &req.bundle.id,
+            bundle_version: req.bundle.version,
+            attempt: &attempt,
+            plan: &plan,
+            expires_at: (op == store::Op::Reserve).then(|| {
+                now.seconds()
+                    .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
+            }),
+        };
+        self.db.redeem(&r, now.seconds()).await
+    }
+
+    /// Commit, release or reverse redemption `id` under `key`; `canonical` is the request as
+    /// compared on a replay.
+    pub async fn transition(
+        &self,
+        op: store::Op,
+        id: &str,
+        key: &str,
+        reversal: Option<store::ReversalKind>,
+        reason: Option<&str>,
+        canonical: &str,
+    ) -> Result<store::Answer, error::ApiError> {
+        let hash = store::request_hash(op, id, canonical.as_bytes());
+        let t = store::Transition {
+            op,
+            id,
+            key,
+            hash: &hash,
+            reversal,
+            reason,
+        };
+        self.db.transition(&t, self.now().seconds()).await
+    }
+
     /// Loads every stored bundle version that still verifies (expired ones stay stored, unused).
     pub async fn load_stored_bundles(&self) -> Result<usize, error::ApiError> {
         let Some(root) = &self.root else {
@@ -89,7 +181,7 @@ impl State {
         let stored = self.db.stored_bundles().await?;
         let mut n = 0;
         for envelope in stored {
-            match bundles::open(&envelope, root, &self.secret, self.now(), None) {
+            match bundles::open(&envelope, root, &self.secret, self.now(), |_| None) {
                 Ok(loaded) => {
                     self.bundles.insert(loaded);
                     n += 1;
@@ -113,10 +205,9 @@ impl State {
                 "the ledger has no trust root configured (--root)",
             )
         })?;
-        // Read the id first so that the rollback check uses that bundle's highest version.
-        let probe = bundles::open(envelope, root, &self.secret, self.now(), None)?;
-        let highest = self.bundles.highest(probe.bundle.id());
-        let loaded = bundles::open(envelope, root, &self.secret, self.now(), highest)?;
+        let loaded = bundles::open(envelope, root, &self.secret, self.now(), |id| {
+            self.bundles.highest(id)
+        })?;
         self.db
             .store_bundle(&loaded, envelope, self.now().seconds())
             .await?;

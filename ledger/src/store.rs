@@ -228,59 +228,48 @@ async fn settle<T>(
     Ok(None)
 }
 
+/// Runs `$body`, an expression over the write transaction `$tx`, and settles it: commits a
+/// success, runs it again on a transient failure, fails otherwise.
+macro_rules! write_tx {
+    ($db:expr, $tx:ident => $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            let mut $tx = $db.begin().await?;
+            let result = $body;
+            if let Some(v) = settle($tx, result, &mut attempt).await? {
+                break v;
+            }
+        }
+    }};
+}
+
 impl Db {
     /// Reserve or one-shot redeem, atomically. Answers 201 with the redemption, or the refusal.
     pub async fn redeem(&self, r: &Redemption<'_>, now: i64) -> Result<Answer, ApiError> {
         let id = new_id()?;
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let result = redeem_tx(&mut tx, r, &id, now).await;
-            if let Some(answer) = settle(tx, result, &mut attempt).await? {
-                return Ok(answer);
-            }
-        }
+        Ok(write_tx!(self, tx => redeem_tx(&mut tx, r, &id, now).await))
     }
 
     /// Releases lapsed reservations (state `expired`, counters given back) and forgets
     /// idempotency keys older than `retain` seconds. Returns the reservations released.
     pub async fn sweep(&self, now: i64) -> Result<u64, ApiError> {
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let result = sweep_tx(&mut tx, now).await;
-            if let Some(n) = settle(tx, result, &mut attempt).await? {
-                return Ok(n);
-            }
-        }
+        Ok(write_tx!(self, tx => sweep_tx(&mut tx, now).await))
     }
 
     /// Forgets idempotency keys claimed before `before`.
     pub async fn forget_keys(&self, before: i64) -> Result<u64, ApiError> {
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let result = sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+        Ok(
+            write_tx!(self, tx => sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
                 .bind(before)
                 .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected());
-            if let Some(n) = settle(tx, result, &mut attempt).await? {
-                return Ok(n);
-            }
-        }
+                .map(|r| r.rows_affected())),
+        )
     }
 
     /// Commit, release or reverse one redemption.
     pub async fn transition(&self, t: &Transition<'_>, now: i64) -> Result<Answer, ApiError> {
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let result = transition_tx(&mut tx, t, now).await;
-            if let Some(a) = settle(tx, result, &mut attempt).await? {
-                return Ok(a);
-            }
-        }
+        Ok(write_tx!(self, tx => transition_tx(&mut tx, t, now).await))
     }
 
     /// The redemption as `GET /v1/redemptions/{id}` shows it.
@@ -311,7 +300,7 @@ async fn redeem_tx(
         ..Event::default()
     };
     let outcome = match r.plan {
-        Err(e) => Applied::Refused(clone_error(e)),
+        Err(e) => Applied::Refused(e.clone()),
         Ok(plan) => {
             event.promotions = plan
                 .applied
@@ -374,15 +363,6 @@ fn key_reused(key: &str) -> ApiError {
         "idempotencyKeyReused",
         format!("idempotency key `{key}` was already used with a different request"),
     )
-}
-
-fn clone_error(e: &ApiError) -> ApiError {
-    ApiError {
-        status: e.status,
-        code: e.code,
-        message: e.message.clone(),
-        detail: e.detail.clone(),
-    }
 }
 
 async fn apply(
@@ -846,10 +826,7 @@ impl Db {
         envelope: &[u8],
         now: i64,
     ) -> Result<(), ApiError> {
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let result = sqlx::query(
+        write_tx!(self, tx => sqlx::query(
                 "INSERT INTO bundles (bundle_id, version, digest, envelope, expires_at, accepted_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bundle_id, version) DO NOTHING",
             )
@@ -861,11 +838,8 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map(|_| ());
-            if let Some(()) = settle(tx, result, &mut attempt).await? {
-                return Ok(());
-            }
-        }
+            .map(|_| ()));
+        Ok(())
     }
 }
 
@@ -875,10 +849,7 @@ impl Db {
     pub async fn pepper(&self) -> Result<promoseal_evaluator::codes::CodeSecret, ApiError> {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(ApiError::internal)?;
-        let mut attempt = 0;
-        let hex = loop {
-            let mut tx = self.begin().await?;
-            let result = async {
+        let hex = write_tx!(self, tx => async {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ('pepper', $1) ON CONFLICT (key) DO NOTHING")
                     .bind(promoseal_evaluator::codes::encode_hex(&fresh))
                     .execute(&mut *tx)
@@ -888,11 +859,7 @@ impl Db {
                     .await?
                     .try_get::<String, _>("value")
             }
-            .await;
-            if let Some(hex) = settle(tx, result, &mut attempt).await? {
-                break hex;
-            }
-        };
+            .await);
         promoseal_evaluator::codes::CodeSecret::from_hex(&hex).map_err(ApiError::internal)
     }
 }

@@ -344,15 +344,7 @@ fn check_payload(
         }));
     }
     if let Some(acc) = opts.highest_accepted {
-        if p.version < acc.version {
-            return Err(refuse(Refusal::Rollback {
-                version: p.version,
-                highest: acc.version,
-            }));
-        }
-        if p.version == acc.version && *digest != acc.digest {
-            return Err(refuse(Refusal::Equivocation { version: p.version }));
-        }
+        acc.admits(p.version, digest).map_err(refuse)?;
     }
     for cs in &p.code_sets {
         let what = if p.audience == Audience::Storefront {
@@ -384,6 +376,23 @@ fn check_payload(
         }));
     }
     Ok(())
+}
+
+impl Accepted {
+    /// Whether a bundle of `version` with payload `digest` may follow this one: not an older
+    /// version (rollback), and the same version only with the same bytes (equivocation).
+    pub fn admits(&self, version: u64, digest: &[u8; 32]) -> Result<(), Refusal> {
+        if version < self.version {
+            return Err(Refusal::Rollback {
+                version,
+                highest: self.version,
+            });
+        }
+        if version == self.version && *digest != self.digest {
+            return Err(Refusal::Equivocation { version });
+        }
+        Ok(())
+    }
 }
 
 impl Bundle {
