@@ -11,8 +11,8 @@ use crate::compile::{
 };
 use crate::error::EvaluationError;
 use crate::evaluation::{
-    Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
-    NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
+    Allocation as AllocationOut, AppliedDiscount, CodeUnlock, Evaluation, LedgerCheck, LineAmount,
+    LineOutcome, NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
 };
 use crate::model::{
     AmountPer, Compounding, DiscountClass, FixedAmountBasis, RoundingPoint, TaxMode, TierBasis,
@@ -794,33 +794,31 @@ fn matching(ctx: &Ctx, sel: &Selector, among: Option<&[u16]>) -> Result<Vec<u16>
     }
 }
 
-fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>) -> Verdict<'a> {
+/// The conditions on who, when and which code, in order: schedule, window, channel, customer,
+/// region, then the code (an entered code of the promotion's set, else a grant). `Ok` carries
+/// the entered code, if any.
+fn gate(ctx: &Ctx, promo: &Promotion) -> Result<Option<String>, Reason> {
     let input = ctx.input;
     let now = input.now;
-    let fail = |r: Reason| Verdict::Ineligible(r, None);
-    let lines = match matching(ctx, &promo.items, hits) {
-        Ok(l) => l,
-        Err(r) => return fail(r),
-    };
     if let Some(s) = promo.starts_at {
         if now < s {
-            return fail(Reason::NotStarted { starts_at: s });
+            return Err(Reason::NotStarted { starts_at: s });
         }
     }
     if let Some(e) = promo.ends_at {
         if now >= e {
-            return fail(Reason::Ended { ended_at: e });
+            return Err(Reason::Ended { ended_at: e });
         }
     }
     if let Some(iv) = &promo.intervals {
         if !iv.iter().any(|(s, e)| *s <= now && now < *e) {
             let next_start = iv.iter().map(|(s, _)| *s).find(|s| *s > now);
-            return fail(Reason::OutsideWindow { next_start });
+            return Err(Reason::OutsideWindow { next_start });
         }
     }
     let cond = &promo.conditions;
     if !cond.channels.is_empty() && !cond.channels.contains_opt(input.channel) {
-        return fail(Reason::ChannelMismatch {
+        return Err(Reason::ChannelMismatch {
             channel: input.channel.map(str::to_string),
         });
     }
@@ -828,34 +826,47 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
     if !cond.customer_tiers.is_empty()
         && !cond.customer_tiers.contains_opt(customer.tier.as_deref())
     {
-        return fail(Reason::CustomerTierMismatch);
+        return Err(Reason::CustomerTierMismatch);
     }
     if !cond.customer_segments.is_empty() && !cond.customer_segments.any(&customer.segments) {
-        return fail(Reason::SegmentMismatch);
+        return Err(Reason::SegmentMismatch);
     }
     if let Some(first) = cond.first_order {
         let is_first = customer.orders_count == Some(0);
         let is_returning = customer.orders_count.is_some_and(|n| n > 0);
         if (first && !is_first) || (!first && !is_returning) {
-            return fail(Reason::FirstOrderMismatch { required: first });
+            return Err(Reason::FirstOrderMismatch { required: first });
         }
     }
     if !cond.regions.is_empty() && !cond.regions.contains_opt(customer.region.as_deref()) {
-        return fail(Reason::RegionMismatch);
+        return Err(Reason::RegionMismatch);
     }
-    let code = if promo.code_set.is_some() || promo.locked {
-        let entered = promo
-            .code_set
-            .and_then(|k| ctx.bundle.code_sets.get(k))
-            .and_then(|set| ctx.entered_code(set));
-        match entered {
-            Some(c) => Some(c.clone()),
-            None if ctx.granted.iter().any(|g| **g == *promo.id) => None,
-            None => return fail(Reason::CodeMissing),
-        }
-    } else {
-        None
+    if promo.code_set.is_none() && !promo.locked {
+        return Ok(None);
+    }
+    let entered = promo
+        .code_set
+        .and_then(|k| ctx.bundle.code_sets.get(k))
+        .and_then(|set| ctx.entered_code(set));
+    match entered {
+        Some(c) => Ok(Some(c.clone())),
+        None if ctx.granted.iter().any(|g| **g == *promo.id) => Ok(None),
+        None => Err(Reason::CodeMissing),
+    }
+}
+
+fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>) -> Verdict<'a> {
+    let input = ctx.input;
+    let fail = |r: Reason| Verdict::Ineligible(r, None);
+    let lines = match matching(ctx, &promo.items, hits) {
+        Ok(l) => l,
+        Err(r) => return fail(r),
     };
+    let code = match gate(ctx, promo) {
+        Ok(code) => code,
+        Err(r) => return fail(r),
+    };
+    let cond = &promo.conditions;
     if let Reward::Shipping {
         methods, countries, ..
     } = &promo.reward
@@ -1109,6 +1120,34 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
         untargeted,
         unlocks,
     })
+}
+
+/// The code-gated promotions an input's entered codes unlock, whatever the cart holds: the
+/// promotion's code set holds an entered code, and its schedule, window, channel, customer and
+/// region conditions hold at `input.now`. Grants do not count. Every code-gated promotion is
+/// checked, matched or not (no early exit on the first match).
+pub(crate) fn code_unlocks(
+    bundle: &Bundle,
+    input: &Input<'_>,
+) -> Result<Vec<CodeUnlock>, EvaluationError> {
+    if input.now >= bundle.expires_at {
+        return Err(EvaluationError::BundleExpired {
+            bundle_id: bundle.id.to_string(),
+            expires_at: bundle.expires_at.to_string(),
+            now: input.now.to_string(),
+        });
+    }
+    let ctx = Ctx::new(bundle, input)?;
+    let mut unlocked = Vec::new();
+    for promo in bundle.promotions.iter().filter(|p| p.code_set.is_some()) {
+        if let Ok(Some(_)) = gate(&ctx, promo) {
+            unlocked.push(CodeUnlock {
+                promotion_id: promo.id.clone(),
+                name: promo.name.clone(),
+            });
+        }
+    }
+    Ok(unlocked)
 }
 
 /// Evaluates a compiled input against a bundle.

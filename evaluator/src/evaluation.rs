@@ -244,6 +244,14 @@ pub enum Reason {
     },
 }
 
+/// A code-gated promotion an entered code unlocks ([`crate::code_unlocks`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeUnlock {
+    pub promotion_id: Arc<str>,
+    pub name: Arc<str>,
+}
+
 /// The targeted subtotal against a minimum (boxed: rare, and it keeps [`Reason`] small).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

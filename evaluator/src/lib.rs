@@ -23,8 +23,8 @@ pub use compile::{
 };
 pub use error::{BundleError, Error, EvaluationError, FieldError, InputError};
 pub use evaluation::{
-    Allocation, AppliedDiscount, Evaluation, Ineligible, LedgerCheck, LineAmount, LineOutcome,
-    NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
+    Allocation, AppliedDiscount, CodeUnlock, Evaluation, Ineligible, LedgerCheck, LineAmount,
+    LineOutcome, NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
 };
 pub use model::{BundlePayload, EvaluationInput};
 pub use select::MAX_NODES;
@@ -34,6 +34,16 @@ pub use select::MAX_NODES;
 pub fn evaluate(bundle: &Bundle, input: &EvaluationInput) -> Result<Evaluation, Error> {
     let compiled = compile::compile_input(input, bundle.currency)?;
     Ok(engine::run(bundle, &compiled)?)
+}
+
+/// The code-gated promotions the input's entered codes unlock, whatever its cart holds: what
+/// the edge checks before it issues a code grant. A code unlocks a promotion when the
+/// promotion's code set holds it and the schedule, window, channel, customer and region
+/// conditions hold at `context.now`; spend and item conditions are the cart's, shown later as
+/// unlock hints. Errors as [`evaluate`] (an expired bundle unlocks nothing).
+pub fn code_unlocks(bundle: &Bundle, input: &EvaluationInput) -> Result<Vec<CodeUnlock>, Error> {
+    let compiled = compile::compile_input(input, bundle.currency)?;
+    Ok(engine::code_unlocks(bundle, &compiled)?)
 }
 
 /// JSON in, JSON out: parses the payload and the input strictly, evaluates, and serializes the

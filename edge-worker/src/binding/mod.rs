@@ -1,0 +1,1 @@
+//! The Workers binding (wasm32 only).
