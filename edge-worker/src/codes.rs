@@ -160,14 +160,14 @@ pub fn learn(
             .filter_map(|c| c.code.as_deref().map(|code| used(code, &c.promotion_id)))
             .collect();
     }
-    let error = &answer["error"];
-    if status != 409 || error["code"] != "limitReached" {
+    let field = |path: &str| answer.pointer(path).and_then(Value::as_str);
+    if status != 409 || field("/error/code") != Some("limitReached") {
         return Vec::new();
     }
-    let Some(promotion) = error["detail"]["promotionId"].as_str() else {
+    let Some(promotion) = field("/error/detail/promotionId") else {
         return Vec::new();
     };
-    match error["detail"]["limit"].as_str() {
+    match field("/error/detail/limit") {
         Some("totalUses" | "budget") => vec![Learned::Exhausted {
             promotion: promotion.to_string(),
         }],

@@ -140,21 +140,18 @@ impl Slot {
         format!("\"{}\"", encode_hex(&self.envelope_digest))
     }
 
-    /// Fails closed once the bundle's expiry passed on the edge's clock: nothing is priced and
-    /// no code is accepted with an expired bundle, whatever time a request says it is.
-    pub fn live(&self, now: Instant) -> Result<&Arc<Bundle>, EdgeError> {
-        if now >= self.bundle.expires_at() {
-            return Err(EdgeError::unavailable(
-                "bundleExpired",
-                format!(
-                    "bundle `{}` version {} expired at {}; waiting for a newer one",
-                    self.bundle.id(),
-                    self.bundle.version(),
-                    self.bundle.expires_at()
-                ),
-            ));
-        }
-        Ok(&self.bundle)
+    /// The answer once a bundle's expiry passed on the edge's clock: nothing is priced and no
+    /// code is accepted with an expired bundle, whatever time a request says it is.
+    pub fn expired(bundle: &Bundle) -> EdgeError {
+        EdgeError::unavailable(
+            "bundleExpired",
+            format!(
+                "bundle `{}` version {} expired at {}; waiting for a newer one",
+                bundle.id(),
+                bundle.version(),
+                bundle.expires_at()
+            ),
+        )
     }
 }
 

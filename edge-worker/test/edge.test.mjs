@@ -1,0 +1,331 @@
+// The edge Worker, built, in workerd (wrangler dev --local), against the real ledger binary.
+// Run by scripts/test-edge.sh after `cargo test` wrote the fixtures (edge-worker/tests/fixtures.rs).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import {
+  fixtures, freePort, kvPut, repo, startLedger, startWorker, tempDir, workerVars,
+} from "./harness.mjs";
+
+const fx = fixtures();
+const b64 = (s) => Buffer.from(s, "base64");
+let ledger, worker, persist, ledgerPort, ledgerDb;
+
+const vars = () => workerVars(fx, ledger?.url ?? `http://127.0.0.1:${ledgerPort}`, {
+  BUNDLE_REFRESH_SECONDS: "1",
+  REPLAY_BASE_SECONDS: "1",
+  REPLAY_MAX_SECONDS: "2",
+  LEDGER_ATTEMPTS: "2",
+  LEDGER_BACKOFF_MS: "50",
+  LEDGER_TIMEOUT_MS: "3000",
+  CODE_ATTEMPTS_PER_IP: "5/60",
+  CODE_ATTEMPTS_PER_CODE: "10/60",
+  CODE_CHECK_MIN_MS: "20",
+});
+
+before(async () => {
+  persist = tempDir("edge");
+  ledgerPort = await freePort();
+  ledgerDb = join(tempDir("ledger"), "ledger.db");
+  ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+  const entries = {
+    "edge/shop": b64(fx.shop["edge-v1"]),
+    "storefront/shop": b64(fx.shop["storefront-v1"]),
+  };
+  for (const c of fx.corpus) entries[`edge/${c.bundle}`] = b64(c.envelope);
+  kvPut(persist, entries);
+  worker = await startWorker({ port: await freePort(), persist, vars: vars() });
+});
+
+after(async () => {
+  await worker?.stop();
+  await ledger?.stop();
+});
+
+let ipSeq = 0;
+const freshIp = () => `198.51.${(++ipSeq >> 8) & 255}.${ipSeq & 255}`;
+
+async function post(path, body, headers = {}) {
+  const res = await fetch(worker.url + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": freshIp(), ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+const json = (r) => JSON.parse(r.text);
+const nowIso = () => new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace(".000Z", "Z");
+
+function cart(codes = [], extra = {}) {
+  return {
+    cart: {
+      currency: "USD",
+      lines: [
+        { id: "1", sku: "RUN-1", categories: ["shoes"], unitPrice: "100.00", quantity: 1 },
+        { id: "2", sku: "SOCK-1", categories: ["socks"], unitPrice: "8.00", quantity: 2 },
+      ],
+    },
+    customer: { id: "cus_1", email: "ann@example.com", ...(extra.customer ?? {}) },
+    context: { now: nowIso(), codes, ...(extra.context ?? {}) },
+  };
+}
+
+test("healthz names the verified bundles and the root", async () => {
+  const r = await fetch(`${worker.url}/healthz`);
+  assert.equal(r.status, 200);
+  const h = await r.json();
+  assert.equal(h.status, "ok");
+  assert.equal(h.rootDigest, fx.rootDigest);
+  assert.deepEqual(h.bundles.map((b) => [b.key, b.version]), [["edge/shop", 1], ["storefront/shop", 1]]);
+  assert.equal(h.codeChecks, true);
+});
+
+test("the shared corpus through /v1/evaluate answers the native bytes", async () => {
+  let same = 0;
+  for (const c of fx.corpus) {
+    const r = await post(`/v1/evaluate?bundle=${c.bundle}`, c.input);
+    const want = c.result;
+    if (want.ok) {
+      assert.equal(r.status, 200, `${c.case}: ${r.text}`);
+      assert.equal(r.text, want.json, c.case);
+    } else if (want.refused) {
+      assert.equal(r.status, 503, c.case);
+      assert.equal(json(r).error.code, "bundleUnavailable", c.case);
+      assert.ok(json(r).error.message.includes(want.refused), `${c.case}: ${r.text}`);
+    } else {
+      assert.ok([400, 422].includes(r.status), `${c.case}: ${r.status}`);
+      assert.deepEqual(json(r).error, { code: want.code, message: want.message }, c.case);
+    }
+    same++;
+  }
+  assert.equal(same, fx.corpus.length);
+  assert.ok(same > 100);
+});
+
+test("bad requests: malformed JSON, wrong shapes, size, routes, methods", async () => {
+  let r = await post("/v1/evaluate", "{\"cart\": ");
+  assert.equal(r.status, 400);
+  assert.equal(json(r).error.code, "invalidInput");
+  assert.match(json(r).error.message, /EOF|line 1/);
+  r = await post("/v1/evaluate", { cart: { currency: "USD", lines: [{ id: "1", unitPrice: 1.5, quantity: 1 }] }, context: { now: nowIso() } });
+  assert.equal(r.status, 400);
+  assert.match(json(r).error.message, /cart\.lines\[0\]/);
+  r = await post("/v1/codes/check", { code: "X", extra: true });
+  assert.equal(r.status, 400);
+  assert.match(json(r).error.message, /unknown field `extra`/);
+  r = await post("/v1/evaluate", "x".repeat(300 * 1024));
+  assert.equal(r.status, 413);
+  assert.equal(json(r).error.code, "bodyTooLarge");
+  r = await post("/v1/nothing", {});
+  assert.equal(r.status, 404);
+  const g = await fetch(`${worker.url}/v1/evaluate`);
+  assert.equal(g.status, 405);
+  r = await post("/v1/redeem", { orderId: "o" });
+  assert.equal(r.status, 400);
+  assert.equal(json(r).error.code, "invalidIdempotencyKey");
+  r = await post("/v1/evaluate?bundle=../x", cart());
+  assert.equal(r.status, 400);
+});
+
+test("CORS: the storefront's origin is named, others are not", async () => {
+  const pre = await fetch(`${worker.url}/v1/codes/check`, {
+    method: "OPTIONS",
+    headers: { Origin: "http://shop.test", "Access-Control-Request-Method": "POST" },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get("access-control-allow-origin"), "http://shop.test");
+  assert.match(pre.headers.get("access-control-allow-headers"), /Idempotency-Key/);
+  const ok = await post("/v1/evaluate", cart(), { Origin: "http://shop.test" });
+  assert.equal(ok.headers.get("access-control-allow-origin"), "http://shop.test");
+  const other = await post("/v1/evaluate", cart(), { Origin: "http://evil.test" });
+  assert.equal(other.status, 200);
+  assert.equal(other.headers.get("access-control-allow-origin"), null);
+});
+
+test("the storefront bundle: signed bytes, ETag, cache headers, 304", async () => {
+  const r = await fetch(`${worker.url}/v1/bundle/storefront`);
+  assert.equal(r.status, 200);
+  const body = Buffer.from(await r.arrayBuffer());
+  assert.deepEqual(body, b64(fx.shop["storefront-v1"]));
+  assert.ok(!body.toString().includes("hashes"), "no code material");
+  const etag = r.headers.get("etag");
+  assert.match(etag, /^"[0-9a-f]{64}"$/);
+  assert.match(r.headers.get("cache-control"), /max-age=60/);
+  const again = await fetch(`${worker.url}/v1/bundle/storefront`, { headers: { "If-None-Match": etag } });
+  assert.equal(again.status, 304);
+});
+
+const refusal = '{"error":{"code":"codeNotAccepted","message":"This code cannot be used. Check it and try again."}}';
+
+test("code check → grant → the storefront's wasm evaluator previews it, as the edge prices it", async () => {
+  const r = await post("/v1/codes/check", { code: " welcome10 ", subject: "session-1" });
+  assert.equal(r.status, 200, r.text);
+  const answer = json(r);
+  assert.equal(answer.bundleVersion, 1);
+  assert.deepEqual(answer.grants.map((g) => g.promotionId), ["welcome"]);
+  assert.doesNotMatch(r.text, /WELCOME10/i, "the code is not echoed");
+
+  // The browser's evaluator: the public bundle from the edge, verified with the root, plus the grant.
+  const require = createRequire(import.meta.url);
+  const wasm = require(join(repo, "evaluator/npm/dist/node/promoseal_evaluator.js"));
+  const storefront = Buffer.from(await (await fetch(`${worker.url}/v1/bundle/storefront`)).arrayBuffer());
+  const opened = wasm.Engine.open(storefront, b64(fx.root), { audience: "storefront", now: nowIso() });
+  assert.equal(opened.ok, true, JSON.stringify(opened.error));
+  const bundle = opened.value;
+  const run = (input) => {
+    const r = bundle.evaluateJson(JSON.stringify(input));
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    return JSON.parse(r.value);
+  };
+  const preview = cart([], { context: { grants: [answer.grants[0].grant], subject: "session-1" } });
+  const browser = run(preview);
+  assert.ok(browser.applied.some((a) => a.promotionId === "welcome"), JSON.stringify(browser.applied));
+
+  // Another subject's preview does not get it.
+  const other = cart([], { context: { grants: [answer.grants[0].grant], subject: "session-2" } });
+  assert.ok(!run(other).applied.some((a) => a.promotionId === "welcome"));
+
+  // The edge, with the code itself, gives the same discount.
+  const edge = json(await post("/v1/evaluate", cart(["WELCOME10"])));
+  assert.equal(edge.discountTotal, browser.discountTotal);
+  assert.equal(edge.total, browser.total);
+});
+
+test("self-verifying generated codes are checked with the campaign secret", async () => {
+  const r = await post("/v1/codes/check", { code: fx.spring[0] });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(json(r).grants.map((g) => g.promotionId), ["spring"]);
+  // One character off in the tag: refused like any unknown code.
+  const bad = fx.spring[0].slice(0, -1) + (fx.spring[0].endsWith("A") ? "B" : "A");
+  const x = await post("/v1/codes/check", { code: bad });
+  assert.equal(x.status, 422);
+  assert.equal(x.text, refusal);
+});
+
+test("unknown, ended, ineligible and used-up codes get one uniform refusal", async () => {
+  const tries = [
+    { code: "NOPE-1234" }, // unknown
+    { code: "OLD15" }, // its promotion ended
+    { code: "GOLD25", input: cart([], { customer: { tier: "silver" } }) }, // not for this shopper
+  ];
+  for (const t of tries) {
+    const r = await post("/v1/codes/check", t);
+    assert.equal(r.status, 422, JSON.stringify(t));
+    assert.equal(r.text, refusal, JSON.stringify(t));
+  }
+  const gold = await post("/v1/codes/check", { code: "GOLD25", input: cart([], { customer: { tier: "gold" } }) });
+  assert.equal(gold.status, 200, gold.text);
+
+  // A single-use code, redeemed: the edge learns from the ledger's answer.
+  assert.equal((await post("/v1/codes/check", { code: "ONCE-0001" })).status, 200);
+  const redeemed = await post("/v1/redeem", { orderId: "order-once", input: cart(["ONCE-0001"]) },
+    { "Idempotency-Key": "once-1" });
+  assert.equal(redeemed.status, 201, redeemed.text);
+  const used = await post("/v1/codes/check", { code: "ONCE-0001" });
+  assert.equal(used.status, 422);
+  assert.equal(used.text, refusal);
+});
+
+test("attempt limits per client IP and per code", async () => {
+  const ip = "203.0.113.7";
+  const statuses = [];
+  for (let i = 0; i < 6; i++) {
+    statuses.push((await post("/v1/codes/check", { code: `GUESS-${i}` }, { "CF-Connecting-IP": ip })).status);
+  }
+  assert.deepEqual(statuses, [422, 422, 422, 422, 422, 429]);
+  const limited = await post("/v1/codes/check", { code: "WELCOME10" }, { "CF-Connecting-IP": ip });
+  assert.equal(limited.status, 429, "a valid code is limited too: no oracle");
+  assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+  assert.equal(json(limited).error.code, "tooManyAttempts");
+  // Codes in /v1/evaluate count as attempts.
+  assert.equal((await post("/v1/evaluate", cart(["WELCOME10"]), { "CF-Connecting-IP": ip })).status, 429);
+  // Another client is not affected.
+  assert.equal((await post("/v1/codes/check", { code: "WELCOME10" })).status, 200);
+
+  // One code tried from many addresses.
+  const code = "SPREAD-9999";
+  const perCode = [];
+  for (let i = 0; i < 11; i++) perCode.push((await post("/v1/codes/check", { code })).status);
+  assert.deepEqual(perCode, [...Array(10).fill(422), 429]);
+});
+
+async function ledgerEvents(orderId) {
+  const r = await fetch(`${ledger.url}/v1/events?limit=1000`);
+  const body = await r.json();
+  return body.events.filter((e) => e.orderId === orderId);
+}
+
+test("redeem: forwarded with its idempotency key; a repeat is the ledger's first answer", async () => {
+  const body = { orderId: "order-1", input: cart(["WELCOME10"]) };
+  const first = await post("/v1/redeem", body, { "Idempotency-Key": "k-order-1" });
+  assert.equal(first.status, 201, first.text);
+  const red = json(first);
+  assert.equal(red.orderId, "order-1");
+  assert.ok(red.promotions.some((p) => p.promotionId === "welcome"));
+  const again = await post("/v1/redeem", body, { "Idempotency-Key": "k-order-1" });
+  assert.equal(again.status, 201);
+  assert.equal(again.text, first.text);
+  assert.equal(again.headers.get("idempotency-replayed"), "true");
+  // A quote that disagrees with the ledger's pricing is refused by the ledger, relayed as is.
+  const wrong = await post("/v1/redeem", { ...body, orderId: "order-2", bundle: { id: "shop", version: 1 },
+    quote: { discountTotal: "50.00", total: "66.00" } }, { "Idempotency-Key": "k-order-2" });
+  assert.equal(wrong.status, 409, wrong.text);
+  assert.equal(json(wrong).error.code, "amountMismatch");
+});
+
+test("ledger down → dead letter → replay → redeemed exactly once", async () => {
+  await ledger.stop();
+  const body = { orderId: "order-dl", input: cart(["WELCOME10"]) };
+  const queued = await post("/v1/redeem", body, { "Idempotency-Key": "k-dl" });
+  assert.equal(queued.status, 202, queued.text);
+  assert.equal(json(queued).status, "queued");
+  // The client tries again while the ledger is still down: still one letter.
+  assert.equal((await post("/v1/redeem", body, { "Idempotency-Key": "k-dl" })).status, 202);
+  const admin = { Authorization: "Bearer test-admin-token" };
+  let letters = await (await fetch(`${worker.url}/v1/admin/dead-letters`, { headers: admin })).json();
+  assert.deepEqual(letters.letters.map((l) => l.idempotencyKey), ["k-dl"]);
+  assert.equal((await fetch(`${worker.url}/v1/admin/dead-letters`)).status, 401);
+
+  ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+  // The outbox's alarm delivers it (backoff 1 s, at most 2 s).
+  const deadline = Date.now() + 20_000;
+  do {
+    await new Promise((r) => setTimeout(r, 500));
+    letters = await (await fetch(`${worker.url}/v1/admin/dead-letters`, { headers: admin })).json();
+  } while (letters.letters.length > 0 && Date.now() < deadline);
+  assert.deepEqual(letters.letters, []);
+  const record = letters.delivered.find((d) => d.key === "k-dl");
+  assert.equal(record.status, 201);
+
+  // A forced replay finds nothing; the client's repeat reads the ledger's first answer.
+  const replay = await (await fetch(`${worker.url}/v1/admin/dead-letters/replay`, { method: "POST", headers: admin })).json();
+  assert.deepEqual(replay, { delivered: 0, remaining: 0 });
+  const repeat = await post("/v1/redeem", body, { "Idempotency-Key": "k-dl" });
+  assert.equal(repeat.status, 201, repeat.text);
+  assert.equal(repeat.headers.get("idempotency-replayed"), "true");
+  const events = await ledgerEvents("order-dl");
+  assert.deepEqual(events.map((e) => [e.op, e.outcome]), [["redeem", "accepted"]], JSON.stringify(events));
+});
+
+test("a newer version is taken up; a rollback is refused, in the isolate and after a restart", async () => {
+  kvPut(persist, { "edge/shop": b64(fx.shop["edge-v2"]) });
+  const wait = () => new Promise((r) => setTimeout(r, 1200));
+  await wait();
+  assert.equal(json(await post("/v1/evaluate", cart())).bundleVersion, 2);
+
+  kvPut(persist, { "edge/shop": b64(fx.shop["edge-v1"]) });
+  await wait();
+  assert.equal(json(await post("/v1/evaluate", cart())).bundleVersion, 2, "the isolate keeps version 2");
+  const h = await (await fetch(`${worker.url}/healthz`)).json();
+  assert.match(h.bundles[0].refusedUpdate, /^rollback/);
+
+  // A new isolate finds version 1 in KV and the guard's record of version 2.
+  const port = Number(new URL(worker.url).port);
+  await worker.stop();
+  worker = await startWorker({ port, persist, vars: vars() });
+  const r = await post("/v1/evaluate", cart());
+  assert.equal(r.status, 503, r.text);
+  assert.equal(json(r).error.code, "bundleUnavailable");
+  assert.match(json(r).error.message, /rollback/);
+});
