@@ -13,4 +13,4 @@ cargo build --release --locked -q -p promoseal-ledger
 cargo test --locked -q -p promoseal-edge-worker --test fixtures >/dev/null
 [ -f evaluator/npm/dist/node/promoseal_evaluator.js ] || scripts/build-wasm.sh
 scripts/build-edge.sh
-node --test --test-concurrency=1 edge-worker/test/
+node --test --test-concurrency=1 edge-worker/test/*.test.mjs

@@ -116,11 +116,12 @@ impl State {
             }
             (_, t) => t.unwrap_or(self.settings.reservation_ttl),
         };
+        // Where a request came from is not part of what it asks: a retry from another address
+        // (a phone that changed networks, another edge location) is the same request.
+        let client_ip = req.client_ip.take();
         let canonical = serde_json::to_vec(&req).map_err(ApiError::internal)?;
         let hash = store::request_hash(op, "", &canonical);
-        if req.client_ip.is_none() {
-            req.client_ip = peer_ip;
-        }
+        req.client_ip = client_ip.or(peer_ip);
         let now = self.now();
         let attempt = redeem::attempt(&req, &self.secret);
         let plan = match self.bundles.get(&req.bundle.id, req.bundle.version) {

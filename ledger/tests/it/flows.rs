@@ -49,6 +49,21 @@ async fn redeem_replay_and_refusals(backend: Backend) {
         201
     );
 
+    // A retry from another address (another edge location, a phone that changed networks) is
+    // the same request.
+    let mut moved = body.clone();
+    moved["clientIp"] = json!("198.51.100.77");
+    assert_eq!(
+        l.post_raw(
+            "/v1/redemptions",
+            Some("k-1"),
+            moved.to_string().into_bytes()
+        )
+        .await
+        .0,
+        201
+    );
+
     // The same key with another body is refused.
     let other = request(&l, "o-2", "sku-total", "c1", &[]);
     let (s, e) = l.post("/v1/redemptions", "k-1", &other).await;
