@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints (native and wasm32), the core's dependency boundary,
 # every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc, the
 # ledger on SQLite and PostgreSQL: concurrency, crash, flows), the
-# wasm package against native in Node and Chromium, then a minute of fuzzing.
+# wasm package against native in Node and Chromium, the edge Worker in workerd against the
+# ledger, then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -21,6 +22,10 @@ step "cargo clippy for wasm32: the core and its JavaScript API"
 cargo clippy -p promoseal-evaluator --target wasm32-unknown-unknown --features wasm --locked \
   -- -D warnings
 
+step "cargo clippy for wasm32: the edge Worker and its Workers binding"
+cargo clippy -p promoseal-edge-worker --target wasm32-unknown-unknown --all-targets --locked \
+  -- -D warnings
+
 step "the pure core depends on no host runtime"
 forbidden='^(worker|js-sys|web-sys|wasm-bindgen|tokio|getrandom|rand|chrono|time|axum|sqlx) '
 if cargo tree -p promoseal-evaluator -e normal --prefix none --locked | grep -E "$forbidden"; then
@@ -36,6 +41,9 @@ cargo test --workspace --locked
 
 step "wasm package: byte-identical to native in Node and Chromium"
 PROMOSEAL_NATIVE_DONE=1 scripts/test-wasm.sh
+
+step "edge Worker: built, in workerd (wrangler), against the real ledger"
+scripts/test-edge.sh
 
 step "fuzz: verification and parsing never panic (${FUZZ_SECONDS:-60} s)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

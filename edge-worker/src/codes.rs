@@ -135,19 +135,38 @@ pub enum Learned {
     Exhausted { promotion: String },
 }
 
+/// What the edge's own pricing said about one applied promotion (from the evaluation's
+/// `pendingLedger`).
+#[derive(Clone, Copy, Debug)]
+pub struct Pending<'a> {
+    pub promotion_id: &'a str,
+    pub code: Option<&'a str>,
+    pub single_use_code: bool,
+}
+
+impl<'a> From<&'a LedgerCheck> for Pending<'a> {
+    fn from(c: &'a LedgerCheck) -> Pending<'a> {
+        Pending {
+            promotion_id: &c.promotion_id,
+            code: c.code.as_deref(),
+            single_use_code: c.single_use_code,
+        }
+    }
+}
+
 /// Reads a ledger answer: a redemption that used single-use codes uses them up; a
 /// `limitReached` refusal names the promotion and the limit.
 pub fn learn(
     status: u16,
     answer: &Value,
-    pending: &[LedgerCheck],
+    pending: &[Pending<'_>],
     secret: Option<&CodeSecret>,
 ) -> Vec<Learned> {
     let code_of = |promotion: &str| {
         pending
             .iter()
-            .find(|c| *c.promotion_id == *promotion)
-            .and_then(|c| c.code.as_deref())
+            .find(|c| c.promotion_id == promotion)
+            .and_then(|c| c.code)
     };
     let used = |code: &str, promotion: &str| Learned::Used {
         code_key: code_key(secret, code),
@@ -157,7 +176,7 @@ pub fn learn(
         return pending
             .iter()
             .filter(|c| c.single_use_code)
-            .filter_map(|c| c.code.as_deref().map(|code| used(code, &c.promotion_id)))
+            .filter_map(|c| c.code.map(|code| used(code, c.promotion_id)))
             .collect();
     }
     let field = |path: &str| answer.pointer(path).and_then(Value::as_str);
@@ -183,4 +202,81 @@ pub fn merge(list: &mut Vec<String>, promotions: &[String]) {
     list.extend(promotions.iter().cloned());
     list.sort();
     list.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending<'a>(promotion_id: &'a str, code: Option<&'a str>, single: bool) -> Pending<'a> {
+        Pending {
+            promotion_id,
+            code,
+            single_use_code: single,
+        }
+    }
+
+    fn refusal(promotion: &str, limit: &str) -> Value {
+        json!({"error": {"code": "limitReached", "message": "…",
+                         "detail": {"promotionId": promotion, "limit": limit}}})
+    }
+
+    #[test]
+    fn the_ledger_teaches_used_codes_and_exhausted_promotions() {
+        let secret = CodeSecret::from_bytes([5; 32]);
+        let s = Some(&secret);
+        let checks = [
+            pending("once", Some("ONCE-1"), true),
+            pending("welcome", Some("HI"), false),
+        ];
+        let key = code_key(s, "ONCE-1");
+        let used = |p: &str| Learned::Used {
+            code_key: key.clone(),
+            promotions: vec![p.into()],
+        };
+        assert_eq!(learn(201, &json!({}), &checks, s), [used("once")]);
+        assert_eq!(
+            learn(409, &refusal("once", "singleUseCode"), &checks, s),
+            [used("once")]
+        );
+        assert_eq!(
+            learn(409, &refusal("welcome", "totalUses"), &checks, s),
+            [Learned::Exhausted {
+                promotion: "welcome".into()
+            }]
+        );
+        assert_eq!(
+            learn(409, &refusal("welcome", "budget"), &checks, s),
+            [Learned::Exhausted {
+                promotion: "welcome".into()
+            }]
+        );
+        // Per customer and per day say nothing about the next shopper.
+        assert!(learn(409, &refusal("welcome", "perCustomer"), &checks, s).is_empty());
+        assert!(learn(409, &refusal("welcome", "perDay"), &checks, s).is_empty());
+        assert!(learn(
+            422,
+            &json!({"error": {"code": "amountMismatch"}}),
+            &checks,
+            s
+        )
+        .is_empty());
+        assert!(learn(500, &Value::Null, &checks, s).is_empty());
+    }
+
+    #[test]
+    fn codes_are_known_by_keyed_hash_only() {
+        let secret = CodeSecret::from_bytes([5; 32]);
+        let k = code_key(Some(&secret), " once-1 ");
+        assert_eq!(k, code_key(Some(&secret), "ONCE-1"), "normalized first");
+        assert_ne!(
+            k,
+            code_key(Some(&CodeSecret::from_bytes([6; 32])), "ONCE-1")
+        );
+        assert!(!k.to_uppercase().contains("ONCE"));
+        let mut list = read_list(Some("[\"b\",\"a\"]"));
+        merge(&mut list, &["a".into(), "c".into()]);
+        assert_eq!(list, ["a", "b", "c"]);
+        assert!(read_list(Some("not json")).is_empty());
+    }
 }

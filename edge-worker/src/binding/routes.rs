@@ -373,12 +373,10 @@ async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
         Ok(answer) => {
             if let Some(e) = &evaluation {
                 let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-                let learned = codes::learn(
-                    answer.status,
-                    &parsed,
-                    &e.pending_ledger,
-                    cfg.code_secret.as_ref(),
-                );
+                let pending: Vec<codes::Pending> =
+                    e.pending_ledger.iter().map(Into::into).collect();
+                let learned =
+                    codes::learn(answer.status, &parsed, &pending, cfg.code_secret.as_ref());
                 bundles::remember(env, &bundle.id, learned).await;
             }
             let mut reply = Reply::json(answer.status, answer.body);
