@@ -34,8 +34,8 @@ try {
 
   const lua = join(persist, "post.lua");
   writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(cart)}\n`);
-  const wrk = (path, script) => {
-    const args = ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--latency", ...(script ? ["-s", script] : []), worker.url + path];
+  const wrk = (path, script, conns) => {
+    const args = ["-t", String(Math.min(2, conns)), "-c", String(conns), "-d", `${seconds}s`, "--latency", ...(script ? ["-s", script] : []), worker.url + path];
     execFileSync("wrk", ["-t", "1", "-c", "1", "-d", "2s", ...(script ? ["-s", script] : []), worker.url + path]); // warm-up
     const out = execFileSync("wrk", args, { encoding: "utf8" });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
@@ -47,8 +47,9 @@ try {
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
     return { rps, p50: pct(50), p99: pct(99), errors: Number(errors) };
   };
-  const evalRun = wrk("/v1/evaluate", lua);
-  const pingRun = wrk("/v1/ping");
+  const runs = [1, connections].map((c) => ({
+    c, evaluate: wrk("/v1/evaluate", lua, c), ping: wrk("/v1/ping", null, c),
+  }));
 
   const build = join(edgeDir, "build");
   const files = [];
@@ -61,14 +62,19 @@ try {
   const gz = files.reduce((n, f) => n + gzipSync(readFileSync(f), { level: 9 }).length, 0);
   const wasm = files.find((f) => f.endsWith(".wasm"));
 
-  const row = (name, r) => `| ${name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${r.errors} |`;
-  console.log(`\nedge Worker in workerd (wrangler dev --local), wrk ${connections} connections, ${seconds} s, this machine`);
-  console.log(`bundle: ${evaluation.bundleId} v${evaluation.bundleVersion}, cart of ${evaluation.lines.length} lines, ${evaluation.applied.length} applied`);
-  console.log("| route | requests/s | p50 | p99 | non-2xx |");
-  console.log("|---|---|---|---|---|");
-  console.log(row("POST /v1/evaluate (20 lines, 1,000 promotions)", evalRun));
-  console.log(row("GET /v1/ping (empty route)", pingRun));
-  console.log(`evaluate / empty: ${(evalRun.rps / pingRun.rps * 100).toFixed(0)} % of the empty route's throughput, p50 ${(evalRun.p50 - pingRun.p50).toFixed(2)} ms more`);
+  const row = (name, c, r) => `| ${name} | ${c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${r.errors} |`;
+  console.log(`\nedge Worker in workerd (wrangler dev --local), wrk, ${seconds} s per run, this machine`);
+  console.log(`bundle: ${evaluation.bundleId} v${evaluation.bundleVersion} (1,000 promotions), cart of ${evaluation.lines.length} lines, ${evaluation.applied.length} applied; answer ${(first.body.length / 1024).toFixed(1)} KiB`);
+  console.log("| route | connections | requests/s | p50 | p99 | non-2xx |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of runs) {
+    console.log(row("POST /v1/evaluate", r.c, r.evaluate));
+    console.log(row("GET /v1/ping (empty route)", r.c, r.ping));
+  }
+  for (const r of runs) {
+    const cpu = (1000 / r.evaluate.rps - 1000 / r.ping.rps).toFixed(2);
+    console.log(`${r.c} connection(s): evaluate at ${(r.evaluate.rps / r.ping.rps * 100).toFixed(0)} % of the empty route's throughput; p50 +${(r.evaluate.p50 - r.ping.p50).toFixed(2)} ms; ${cpu} ms more per request`);
+  }
   console.log(`start: wrangler ready in ${(worker.startMs / 1000).toFixed(1)} s; first /v1/evaluate ${first.ms.toFixed(1)} ms (cold isolate, bundle read and verified), second ${second.ms.toFixed(1)} ms`);
   console.log(`size: ${(raw / 1024).toFixed(0)} KiB, ${(gz / 1024).toFixed(0)} KiB gzip (wasm ${(statSync(wasm).size / 1024).toFixed(0)} KiB, ${(gzipSync(readFileSync(wasm), { level: 9 }).length / 1024).toFixed(0)} KiB gzip); free plan limit 3 MB compressed`);
 } finally {

@@ -232,6 +232,18 @@ fn write_edge_fixtures() {
                 .unwrap();
         bundle["bundleId"] = json!("bench");
         bundle["expiresAt"] = json!("2099-01-01T00:00:00Z");
+        // An edge bundle carries no plaintext codes: listed codes become keyed hashes.
+        for set in bundle["codeSets"].as_array_mut().into_iter().flatten() {
+            if let Some(codes) = set.as_object_mut().and_then(|o| o.remove("codes")) {
+                let codes: Vec<&str> = codes
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap())
+                    .collect();
+                set["hashes"] = json!(hashes(&secret, &codes));
+            }
+        }
         let envelope = STANDARD
             .decode(seal(&serde_json::to_vec(&bundle).unwrap()))
             .unwrap();
