@@ -1,91 +1,119 @@
 #!/usr/bin/env bash
-# The local demo. Until the edge worker and storefront land, it is the release engineer's
-# walkthrough of the README on examples/shop, with throw-away keys in a temporary folder:
-# keys → trust root → codes → lint → approvals → signed edge and storefront bundles → verify →
-# inspect → price a cart with a VIP code, as the edge will → redeem it at the origin ledger
-# (embedded SQLite), replay the redemption, and read the ledger's report.
+# The local demo, on embedded defaults: signs examples/shop with throw-away keys
+# (scripts/walkthrough.sh), then runs the three parts on this machine and prints the
+# storefront's URL:
+#   - the ledger (target/release/ledger) on an embedded SQLite file,
+#   - the edge Worker in workerd (wrangler dev --local), its local KV seeded with the freshly
+#     signed edge and storefront bundles,
+#   - the storefront (web-demo/serve.mjs), which prices the cart in the browser.
+# Ctrl-C stops all three. Ports: LEDGER_PORT (8788), EDGE_PORT (8787), WEB_PORT (8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export PATH="$repo/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false
+ledger_port="${LEDGER_PORT:-8788}" edge_port="${EDGE_PORT:-8787}" web_port="${WEB_PORT:-8080}"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+work="$target/demo"
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+for port in "$ledger_port" "$edge_port" "$web_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port is in use (set LEDGER_PORT, EDGE_PORT or WEB_PORT)" >&2
+    exit 1
+  fi
+done
+
 scripts/setup.sh
-cargo build --release --locked -p promoseal -p promoseal-ledger
-ps="$PWD/target/release/promoseal"
-ledger="$PWD/target/release/ledger"
+say "signing examples/shop with throw-away keys (the walkthrough: $target/demo-walkthrough.log)"
+mkdir -p "$target"
+if ! PROMOSEAL_WORK="$work" scripts/walkthrough.sh >"$target/demo-walkthrough.log" 2>&1; then
+  tail -30 "$target/demo-walkthrough.log" >&2
+  exit 1
+fi
+grep -E "^(edge|storefront) bundle v" "$target/demo-walkthrough.log"
 
-work=$(mktemp -d)
-trap 'kill "${ledger_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-cp -r examples/shop "$work/shop"
-cd "$work"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say "building the storefront's evaluator (wasm) and the edge Worker"
+wasm="evaluator/npm/dist/web/promoseal_evaluator_bg.wasm"
+if [ ! -f "$wasm" ] || [ -n "$(find evaluator/src evaluator/Cargo.toml -newer "$wasm" -print -quit)" ]; then
+  scripts/build-wasm.sh
+fi
+scripts/build-edge.sh
 
-say "keys (secret files are created 0600)"
-for k in root-1:root root-2:root release-1:release marketing-1:marketing finance-1:finance edge-1:edge; do
-  "$ps" keygen --id "${k%%:*}" --role "${k##*:}" --out keys >/dev/null
-done
-ls -l keys
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  printf '\nstopping…\n'
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+wait_for() { # URL NAME LOG
+  for _ in $(seq 600); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.2
+  done
+  echo "demo: $2 did not start; its log:" >&2
+  tail -30 "$3" >&2
+  exit 1
+}
 
-say "trust root: two root keys sign; finance approves anything above 20 %"
-"$ps" root create --from shop/root.json --out shop/root.env \
-  --public keys/root-1.pub.json --public keys/root-2.pub.json --public keys/release-1.pub.json \
-  --public keys/marketing-1.pub.json --public keys/finance-1.pub.json --public keys/edge-1.pub.json \
-  --key keys/root-1.key --key keys/root-2.key
+shop="$work/shop"
+say "ledger on SQLite: http://127.0.0.1:$ledger_port"
+rm -f "$work/demo-ledger.db"*
+"$target/release/ledger" serve --database-url "sqlite://$work/demo-ledger.db" \
+  --listen "127.0.0.1:$ledger_port" --root "$shop/root.env" --bundle "$shop/published/edge.bundle" \
+  --code-secret-file "$work/keys/codes.secret" >"$work/ledger.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$ledger_port/healthz" ledger "$work/ledger.log"
 
-say "codes: a VIP list imported as keyed hashes, a generated spring campaign"
-"$ps" codes secret --out keys/codes.secret
-"$ps" codes import --project shop --set vip --file shop/vip-list.csv --secret keys/codes.secret
-"$ps" codes generate --project shop --set spring --count 1000 --prefix SPR- \
-  --secret keys/codes.secret --out spring-codes.csv
-
-say "lint against shop/policy.toml"
-"$ps" lint --project shop || true
-
-say "approvals: marketing approves everything, finance the 30 % VIP offer and free shipping"
-for p in socks-10 vip-shoes spring-5 free-shipping-75; do
-  "$ps" approve --project shop --promotion "$p" --key keys/marketing-1.key --yes >/dev/null
-done
-"$ps" approve --project shop --promotion vip-shoes --key keys/finance-1.key --yes
-"$ps" approve --project shop --promotion free-shipping-75 --key keys/finance-1.key --yes >/dev/null
-
-say "sign, verify, inspect"
-"$ps" sign --project shop --key keys/release-1.key
-"$ps" verify --root shop/root.env --bundle shop/published/edge.bundle
-"$ps" verify --root shop/root.env --bundle shop/published/storefront.bundle --audience storefront
-"$ps" inspect shop/published/storefront.bundle
-
-say "price the sample cart with VIP-ANNA and a spring code, as the edge does"
-spring=$(sed -n 2p spring-codes.csv)
-sed "s/\"context\": {/\"context\": {\"codes\": [\"vip-anna\", \"$spring\"], /" \
-  shop/samples/typical.json > cart.json
-node -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync("cart.json"));
-  c.customer = Object.assign({ id: "cus_anna", email: "anna@example.com" }, c.customer);
-  fs.writeFileSync("cart.json", JSON.stringify(c, null, 2));'
-now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-"$ps" eval --pretty --bundle shop/published/edge.bundle --root shop/root.env \
-  --code-secret keys/codes.secret --cart cart.json --now "$now" "$@"
-
-say "redeem it at the origin ledger: it re-prices the cart itself and counts the uses atomically"
-"$ledger" serve --database-url "sqlite://$work/ledger.db" --listen 127.0.0.1:18790 \
-  --root shop/root.env --bundle shop/published/edge.bundle --code-secret-file keys/codes.secret \
-  >ledger.log 2>&1 &
-ledger_pid=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:18790/healthz >/dev/null && break; sleep 0.1; done
-"$ps" eval --bundle shop/published/edge.bundle --root shop/root.env \
-  --code-secret keys/codes.secret --cart cart.json --now "$now" > evaluation.json
+say "edge Worker in workerd: http://127.0.0.1:$edge_port"
+state="$work/edge-state"
+rm -rf "$state" && mkdir -p "$state"
 node -e '
   const fs = require("fs");
-  const cart = JSON.parse(fs.readFileSync("cart.json"));
-  cart.context.now = process.argv[1];
-  const e = JSON.parse(fs.readFileSync("evaluation.json"));
-  fs.writeFileSync("redeem.json", JSON.stringify({
-    orderId: "order-1001", bundle: { id: e.bundleId, version: e.bundleVersion }, input: cart,
-    quote: { discountTotal: e.discountTotal, total: e.total } }));' "$now"
-redeem() { curl -s -X POST http://127.0.0.1:18790/v1/redemptions -H 'Idempotency-Key: order-1001' \
-  -H 'Content-Type: application/json' --data @redeem.json; }
-redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0));
-  console.log(r.error ? r.error : { id: r.id, state: r.state, discountTotal: r.discountTotal,
-    total: r.total, promotions: r.promotions });'
-say "the same request again (a retry): the first answer, and nothing counted twice"
-redeem | node -e 'const r = JSON.parse(require("fs").readFileSync(0)); console.log(r.error || { id: r.id, state: r.state });'
-say "the ledger's report per promotion"
-curl -s 'http://127.0.0.1:18790/v1/reports?by=promotion&format=csv'
-kill "$ledger_pid"
+  const [published, out] = process.argv.slice(1);
+  const put = (key, file) => ({ key, value: fs.readFileSync(`${published}/${file}`).toString("base64"), base64: true });
+  fs.writeFileSync(out, JSON.stringify([put("edge/demo-shop", "edge.bundle"), put("storefront/demo-shop", "storefront.bundle")]));
+' "$shop/published" "$state/bundles.json"
+(cd edge-worker && wrangler kv bulk put "$state/bundles.json" --binding BUNDLES --local \
+  --persist-to "$state" >/dev/null)
+umask 077
+seed=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).seed' "$work/keys/edge-1.key")
+cat >"$state/worker.env" <<EOF
+TRUST_ROOT=$(base64 -w0 "$shop/root.env")
+CODE_SECRET=$(tr -d '[:space:]' <"$work/keys/codes.secret")
+EDGE_KEY_ID=edge-1
+EDGE_SIGNING_KEY=$seed
+LEDGER_URL=http://127.0.0.1:$ledger_port
+DEFAULT_BUNDLE=demo-shop
+ALLOWED_ORIGINS=http://127.0.0.1:$web_port,http://localhost:$web_port
+ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+EOF
+umask 022
+(cd edge-worker && exec wrangler dev --local --ip 127.0.0.1 --port "$edge_port" --inspector-port 0 \
+  --persist-to "$state" --env-file "$state/worker.env" --show-interactive-dev-session=false) \
+  >"$work/edge.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$edge_port/v1/ping" "edge Worker" "$work/edge.log"
+
+say "storefront"
+node web-demo/serve.mjs --port "$web_port" --edge "http://127.0.0.1:$edge_port" \
+  --root "$shop/root.env" >"$work/web.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$web_port/" storefront "$work/web.log"
+
+spring=$(sed -n 2p "$work/spring-codes.csv")
+cat <<EOF
+
+  Storefront:  http://127.0.0.1:$web_port/
+  Edge:        http://127.0.0.1:$edge_port/healthz
+  Ledger:      http://127.0.0.1:$ledger_port/v1/events
+
+  Codes to try: VIP-ANNA (30 % off running shoes), $spring (\$5 off an order over \$40,
+  single use), and any other text for the uniform refusal.
+  Logs: $work/{ledger,edge,web}.log. Ctrl-C stops everything.
+
+EOF
+wait

@@ -3,7 +3,7 @@
 # every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc, the
 # ledger on SQLite and PostgreSQL: concurrency, crash, flows), the
 # wasm package against native in Node and Chromium, the edge Worker in workerd against the
-# ledger, then a minute of fuzzing.
+# ledger, the storefront in Chromium against all of it, then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -44,6 +44,9 @@ PROMOSEAL_NATIVE_DONE=1 scripts/test-wasm.sh
 
 step "edge Worker: built, in workerd (wrangler), against the real ledger"
 scripts/test-edge.sh
+
+step "storefront: headless Chromium against the whole stack (ledger, edge, storefront)"
+scripts/test-web.sh
 
 step "fuzz: verification and parsing never panic (${FUZZ_SECONDS:-60} s)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

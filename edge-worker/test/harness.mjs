@@ -79,17 +79,27 @@ async function stop(child, signal = "SIGINT") {
   clearTimeout(timer);
 }
 
-/** The ledger binary on a SQLite file, with the fixture root, bundle and code secret. */
-export async function startLedger({ port, db }) {
+/** The ledger binary on a SQLite file; by default with the fixture root, bundles and secret. */
+export async function startLedger({
+  port, db, root = join(fixtureDir, "root.env"),
+  bundles = [join(fixtureDir, "shop-v1.bundle"), join(fixtureDir, "shop-v2.bundle")],
+  secretFile = join(fixtureDir, "code.secret"),
+}) {
   const bin = join(target, "release", "ledger");
   const args = [
-    "serve", "--database-url", `sqlite://${db}`, "--listen", `127.0.0.1:${port}`,
-    "--root", join(fixtureDir, "root.env"), "--bundle", join(fixtureDir, "shop-v1.bundle"),
-    "--bundle", join(fixtureDir, "shop-v2.bundle"),
-    "--code-secret-file", join(fixtureDir, "code.secret"),
+    "serve", "--database-url", `sqlite://${db}`, "--listen", `127.0.0.1:${port}`, "--root", root,
+    ...bundles.flatMap((b) => ["--bundle", b]), "--code-secret-file", secretFile,
   ];
   const child = launch(bin, args, { env: process.env });
   await waitFor(`http://127.0.0.1:${port}/healthz`, child, "ledger", 30);
+  return { url: `http://127.0.0.1:${port}`, stop: () => stop(child, "SIGTERM"), output: child.output };
+}
+
+/** The storefront's static server (web-demo/serve.mjs). */
+export async function startStorefront({ port, edgeUrl, root }) {
+  const args = [join(repo, "web-demo/serve.mjs"), "--port", String(port), "--edge", edgeUrl, "--root", root];
+  const child = launch(process.execPath, args, { env: process.env });
+  await waitFor(`http://127.0.0.1:${port}/`, child, "storefront", 30);
   return { url: `http://127.0.0.1:${port}`, stop: () => stop(child, "SIGTERM"), output: child.output };
 }
 

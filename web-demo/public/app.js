@@ -1,0 +1,386 @@
+// The storefront: every price, discount and "spend more" hint is computed here, in the browser,
+// by the Promoseal evaluator (WebAssembly) from the signed storefront bundle the edge serves,
+// verified against the shop's trust root before it is read. A cart change costs no network
+// call. Codes go to the edge (/v1/codes/check), which answers with grants; checkout goes to the
+// edge (/v1/redeem), which forwards it to the ledger; the receipt shown is the ledger's.
+import init, { Engine } from "/pkg/promoseal_evaluator.js";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  config: null,
+  catalog: null,
+  engine: null,
+  cart: new Map(), // sku → quantity
+  codes: [], // { code, grants: [{promotionId, name, grant}] }
+  subject: sessionStorage.getItem("promoseal.subject") ?? crypto.randomUUID(),
+  order: null, // { id, key } while an order is being placed
+  last: null, // the last evaluation
+};
+sessionStorage.setItem("promoseal.subject", state.subject);
+// What tests and measurements read: the last preview's time, and whether the page is ready.
+window.promoseal = { ready: false, previewMs: [], errors: [] };
+
+let money = (amount) => amount;
+const fromBase64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const nowIso = () => new Date().toISOString();
+
+function fatal(message) {
+  const box = $("fatal");
+  box.textContent = message;
+  box.hidden = false;
+  $("bundle-status").textContent = "Promotions unavailable";
+  $("checkout").disabled = true;
+  window.promoseal.errors.push(message);
+}
+
+async function start() {
+  try {
+    const [config, catalog] = await Promise.all(["/config.json", "/catalog.json"].map(async (u) => {
+      const r = await fetch(u);
+      if (!r.ok) throw new Error(`${u}: ${r.status}`);
+      return r.json();
+    }));
+    state.config = config;
+    state.catalog = catalog;
+    const format = new Intl.NumberFormat(catalog.locale, { style: "currency", currency: catalog.currency });
+    // Decimal strings format exactly: money never becomes a float here.
+    money = (amount) => format.format(amount);
+    $("shop-name").textContent = catalog.shop;
+    renderProducts();
+  } catch (e) {
+    fatal(`The shop could not be loaded (${e.message}). Reload the page to try again.`);
+    return;
+  }
+  try {
+    await init();
+    const r = await fetch(`${state.config.edgeUrl}/v1/bundle/storefront`);
+    if (!r.ok) throw new Error(`the promotion service answered ${r.status}`);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    const opened = Engine.open(bytes, fromBase64(state.config.trustRoot), { audience: "storefront" });
+    if (!opened.ok) {
+      fatal("The promotions could not be verified, so no discounts are shown. " +
+        `The shop has been told. (${opened.error.reason ?? opened.error.code}: ${opened.error.message})`);
+      return;
+    }
+    state.engine = opened.value;
+    $("bundle-status").textContent =
+      `Promotions verified: bundle ${state.engine.bundleId} v${state.engine.version}, ` +
+      `${state.engine.promotionCount} promotions`;
+  } catch (e) {
+    fatal(`The promotions could not be loaded: ${e.message}. Prices are shown without discounts.`);
+    return;
+  }
+  render();
+  window.promoseal.ready = true;
+}
+
+function renderProducts() {
+  const list = $("products");
+  const filter = $("category-filter");
+  const categories = [...new Set(state.catalog.products.flatMap((p) => p.categories))].sort();
+  for (const c of categories) filter.add(new Option(c, c));
+  filter.addEventListener("change", () => {
+    for (const li of list.children) li.hidden = !!filter.value && !li.dataset.categories.split(" ").includes(filter.value);
+  });
+  for (const p of state.catalog.products) {
+    const li = document.createElement("li");
+    li.className = "product";
+    li.dataset.sku = p.sku;
+    li.dataset.categories = p.categories.join(" ");
+    const stock = p.stock === 0 ? ["out", "Out of stock"] : p.stock <= 3 ? ["low", `Only ${p.stock} left`] : ["", "In stock"];
+    li.innerHTML = `<div class="swatch" aria-hidden="true"></div><h3></h3><p class="meta"></p>
+      <p class="price"></p><span class="badge ${stock[0]}"></span><button type="button"></button>`;
+    li.querySelector(".swatch").style.background = p.color;
+    li.querySelector("h3").textContent = p.name;
+    li.querySelector(".meta").textContent = `${p.brand} · ${p.categories.join(", ")}`;
+    li.querySelector(".price").textContent = money(p.price);
+    li.querySelector(".badge").textContent = stock[1];
+    const add = li.querySelector("button");
+    add.textContent = p.stock === 0 ? "Sold out" : "Add to cart";
+    add.disabled = p.stock === 0;
+    add.setAttribute("aria-label", `Add ${p.name} to the cart`);
+    add.addEventListener("click", () => change(p.sku, +1));
+    list.append(li);
+  }
+}
+
+function product(sku) {
+  return state.catalog.products.find((p) => p.sku === sku);
+}
+
+function change(sku, delta) {
+  const q = (state.cart.get(sku) ?? 0) + delta;
+  if (q <= 0) state.cart.delete(sku);
+  else state.cart.set(sku, Math.min(q, 99));
+  render();
+}
+
+/** The evaluation input for the cart as it stands. */
+function input({ withGrants }) {
+  const membership = $("membership").value;
+  const catalog = state.catalog;
+  return {
+    cart: {
+      currency: catalog.currency,
+      lines: [...state.cart].map(([sku, quantity]) => {
+        const p = product(sku);
+        return {
+          id: sku, sku, brand: p.brand, categories: p.categories, unitPrice: p.price, quantity,
+          taxRate: catalog.taxRate, stockAvailable: p.stock, unitCost: p.cost,
+        };
+      }),
+    },
+    customer: {
+      id: `shopper-${state.subject}`,
+      ...(membership === "guest" ? {} : { segments: ["members"] }),
+      ...(membership === "gold" ? { tier: "gold" } : {}),
+    },
+    context: {
+      now: nowIso(),
+      channel: "web",
+      // Nothing to ship, no shipping charge.
+      ...(state.cart.size > 0 ? { shipping: { ...catalog.shipping, taxRate: catalog.taxRate } } : {}),
+      ...(withGrants
+        ? { grants: state.codes.flatMap((c) => c.grants.map((g) => g.grant)), subject: state.subject }
+        : { codes: state.codes.map((c) => c.code) }),
+    },
+  };
+}
+
+function row(list, term, value, cls) {
+  const dt = document.createElement("dt");
+  const dd = document.createElement("dd");
+  dt.textContent = term;
+  dd.textContent = value;
+  if (cls) dd.className = dt.className = cls;
+  list.append(dt, dd);
+}
+
+/** Prices the cart in the browser and redraws it: the preview. */
+function render() {
+  if (!state.engine) return;
+  const t0 = performance.now();
+  const result = state.engine.evaluate(input({ withGrants: true }), { notApplied: "none" });
+  if (!result.ok) {
+    $("checkout-message").textContent = `The cart could not be priced: ${result.error.message}`;
+    return;
+  }
+  const e = (state.last = result.value);
+  const names = new Map(e.applied.map((a) => [a.promotionId, a.name]));
+
+  const lines = $("cart-lines");
+  lines.replaceChildren();
+  $("cart-empty").hidden = e.lines.length > 0;
+  for (const l of e.lines) {
+    const p = product(l.id);
+    const li = document.createElement("li");
+    li.className = "line";
+    li.dataset.sku = l.id;
+    li.innerHTML = `<span class="name"></span><span class="amount"></span>
+      <span class="qty"><button type="button" class="quiet minus"></button><output></output>
+      <button type="button" class="quiet plus"></button></span><span class="unit meta"></span>`;
+    li.querySelector(".name").textContent = p.name;
+    li.querySelector(".amount").textContent = money(l.total);
+    li.querySelector("output").textContent = l.quantity;
+    li.querySelector(".unit").textContent = `${money(l.unitPrice)} each`;
+    const minus = li.querySelector(".minus");
+    minus.textContent = "−";
+    minus.setAttribute("aria-label", `One ${p.name} less`);
+    minus.addEventListener("click", () => change(l.id, -1));
+    const plus = li.querySelector(".plus");
+    plus.textContent = "+";
+    plus.setAttribute("aria-label", `One more ${p.name}`);
+    plus.disabled = l.quantity >= p.stock;
+    plus.addEventListener("click", () => change(l.id, +1));
+    for (const a of l.allocations ?? []) {
+      const s = document.createElement("p");
+      s.className = "saving";
+      s.textContent = `${names.get(a.promotionId) ?? a.promotionId}: −${money(a.amount)}`;
+      li.append(s);
+    }
+    if (l.quantity > p.stock) {
+      const s = document.createElement("p");
+      s.className = "oos";
+      s.textContent = `Only ${p.stock} in stock: no discount on this line`;
+      li.append(s);
+    }
+    lines.append(li);
+  }
+
+  const hints = $("hints");
+  hints.replaceChildren();
+  for (const u of e.unlocks ?? []) {
+    const li = document.createElement("li");
+    li.dataset.promotion = u.promotionId;
+    const gap = u.missingSpend ? `Spend ${money(u.missingSpend)} more` : `Add ${u.missingQuantity} more`;
+    li.textContent = `${gap} to unlock ${u.name} (save ${money(u.wouldGive)})`;
+    hints.append(li);
+  }
+
+  const totals = $("totals");
+  totals.replaceChildren();
+  row(totals, "Subtotal", money(e.subtotal));
+  for (const a of e.applied) row(totals, a.name, `−${money(a.amount)}`, "discount");
+  if (e.shipping) row(totals, `Shipping (${e.shipping.method})`, money(e.shipping.total));
+  row(totals, "Tax", money(e.taxTotal));
+  row(totals, "Total", money(e.total), "grand");
+  totals.dataset.total = e.total;
+  totals.dataset.discount = e.discountTotal;
+
+  renderCodes();
+  $("checkout").disabled = e.lines.length === 0 || !!state.order;
+  const ms = performance.now() - t0;
+  window.promoseal.previewMs.push(ms);
+  document.body.dataset.previewMs = ms.toFixed(3);
+}
+
+function renderCodes() {
+  const list = $("codes");
+  list.replaceChildren();
+  const applied = new Set((state.last?.applied ?? []).map((a) => a.promotionId));
+  for (const c of state.codes) {
+    const li = document.createElement("li");
+    const active = c.grants.some((g) => applied.has(g.promotionId));
+    li.textContent = `${c.code}: ${c.grants.map((g) => g.name).join(", ")}${active ? "" : " (not on this cart yet)"}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "quiet";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove code ${c.code}`);
+    remove.addEventListener("click", () => {
+      state.codes = state.codes.filter((x) => x !== c);
+      render();
+    });
+    li.append(remove);
+    list.append(li);
+  }
+}
+
+async function post(path, body, headers = {}) {
+  const r = await fetch(`${state.config.edgeUrl}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  let json = null;
+  try {
+    json = await r.json();
+  } catch {}
+  return { status: r.status, json, retryAfter: r.headers.get("Retry-After") };
+}
+
+async function applyCode(event) {
+  event.preventDefault();
+  const field = $("code");
+  const message = $("code-message");
+  const code = field.value.trim().toUpperCase();
+  message.className = "";
+  if (!code) {
+    message.textContent = "Type a code first.";
+    return;
+  }
+  if (state.codes.some((c) => c.code === code)) {
+    message.textContent = `${code} is already applied.`;
+    return;
+  }
+  $("apply-code").disabled = true;
+  message.textContent = "Checking the code…";
+  try {
+    const { status, json, retryAfter } = await post("/v1/codes/check", {
+      code, subject: state.subject, input: input({ withGrants: false }),
+    });
+    if (status === 200) {
+      state.codes.push({ code, grants: json.grants });
+      field.value = "";
+      message.textContent = `Code ${code} applied: ${json.grants.map((g) => g.name).join(", ")}.`;
+      render();
+    } else if (status === 429) {
+      message.className = "error";
+      message.textContent = `Too many code attempts. Try again in ${retryAfter ?? "a few"} seconds.`;
+    } else {
+      message.className = "error";
+      message.textContent = json?.error?.message ?? "The code could not be checked. Try again.";
+    }
+  } catch {
+    message.className = "error";
+    message.textContent = "The code could not be checked: the network failed. Try again.";
+  } finally {
+    $("apply-code").disabled = false;
+  }
+}
+
+async function checkout() {
+  const e = state.last;
+  if (!e || e.lines.length === 0) return;
+  const message = $("checkout-message");
+  message.className = "";
+  // One order id and idempotency key per order: a retry is the same order, never a second one.
+  state.order ??= { id: `web-${Date.now().toString(36)}-${state.subject.slice(0, 8)}`, key: crypto.randomUUID() };
+  $("checkout").disabled = true;
+  message.textContent = "Placing the order…";
+  // The ledger prices the same cart with the typed codes at the preview's time, and refuses
+  // the order if its answer differs from what the shopper saw.
+  const priced = input({ withGrants: false });
+  priced.context.now = e.evaluatedAt;
+  const body = {
+    orderId: state.order.id,
+    bundle: { id: e.bundleId, version: e.bundleVersion },
+    input: priced,
+    quote: { discountTotal: e.discountTotal, total: e.total },
+  };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const { status, json } = await post("/v1/redeem", body, { "Idempotency-Key": state.order.key });
+      if (status === 201) return showReceipt(json);
+      if (status === 202 && attempt < 30) {
+        message.textContent = "Order received; confirming the discounts with the shop…";
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      message.className = "error";
+      message.textContent = plainRefusal(status, json);
+      state.order = null;
+      $("checkout").disabled = false;
+      return;
+    }
+  } catch {
+    message.className = "error";
+    message.textContent = "The order could not be sent: the network failed. Press the button again; it will not be placed twice.";
+    $("checkout").disabled = false;
+  }
+}
+
+function plainRefusal(status, json) {
+  const code = json?.error?.code;
+  if (code === "amountMismatch") return "Prices changed while you were shopping. Review the cart and place the order again.";
+  if (code === "limitReached") return `A discount in your cart is no longer available (${json.error.message}). Remove it and try again.`;
+  if (code === "quoteExpired") return "The cart was priced too long ago. Review it and place the order again.";
+  if (status === 429) return "Too many attempts. Wait a moment and try again.";
+  return `The order was not placed: ${json?.error?.message ?? `the shop answered ${status}`}.`;
+}
+
+function showReceipt(redemption) {
+  const names = new Map((state.last?.applied ?? []).map((a) => [a.promotionId, a.name]));
+  $("checkout-message").textContent = "";
+  const box = $("receipt");
+  $("receipt-id").textContent = `Order ${redemption.orderId}, confirmed by the ledger as ${redemption.id}.`;
+  const list = $("receipt-lines");
+  list.replaceChildren();
+  row(list, "Subtotal", money(redemption.subtotal));
+  for (const p of redemption.promotions) row(list, names.get(p.promotionId) ?? p.promotionId, `−${money(p.amount)}`, "discount");
+  row(list, "Tax", money(redemption.taxTotal));
+  row(list, "Total charged", money(redemption.total), "grand");
+  box.dataset.redemption = redemption.id;
+  $("code-message").textContent = "";
+  box.hidden = false;
+  $("receipt-h").focus();
+  state.cart.clear();
+  state.codes = [];
+  state.order = null;
+  render();
+}
+
+$("code-form").addEventListener("submit", applyCode);
+$("checkout").addEventListener("click", checkout);
+$("membership").addEventListener("change", render);
+start();

@@ -1,0 +1,183 @@
+// The storefront in headless Chromium (Debian's, through playwright-core) against the whole
+// stack: the edge Worker in workerd and the ledger, serving examples/shop as signed by
+// scripts/walkthrough.sh. Run by scripts/test-web.sh. Screenshots: target/web-demo/screenshots.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { launchChromium, screenshots, startStack } from "./stack.mjs";
+
+let stack, browser;
+const refusal = "This code cannot be used. Check it and try again.";
+
+before(async () => {
+  mkdirSync(screenshots, { recursive: true });
+  stack = await startStack();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A fresh shopper (own session) on the storefront, ready to shop. */
+async function shopper() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  await page.goto(stack.web.url);
+  await page.waitForFunction(() => window.promoseal?.ready || window.promoseal?.errors.length);
+  return { page, problems, close: () => context.close() };
+}
+
+const add = (page, sku) => page.click(`#products li[data-sku="${sku}"] button`);
+const shot = (page, name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+const totalsText = (page) => page.textContent("#totals");
+
+test("the page verifies the storefront bundle and lists the catalog", async () => {
+  const { page, problems, close } = await shopper();
+  assert.match(await page.textContent("#bundle-status"), /Promotions verified: bundle demo-shop v1, 10 promotions/);
+  assert.equal(await page.locator("#products li").count(), 9);
+  assert.equal(await page.textContent('#products li[data-sku="POLE-2"] .badge'), "Out of stock");
+  assert.equal(await page.isDisabled('#products li[data-sku="POLE-2"] button'), true);
+  assert.equal(await page.textContent('#products li[data-sku="BTL-6"] .badge'), "Only 2 left");
+  assert.equal(await page.textContent('#products li[data-sku="RUN-42"] .price'), "$120.00");
+  await shot(page, "01-loaded");
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test("a hint names the gap; adding that much unlocks the discount, with no network call", async () => {
+  const { page, problems, close } = await shopper();
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await add(page, "CAP-1"); // 18.00: free shipping needs 75.00 of spend
+  const hint = page.locator('#hints li[data-promotion="free-shipping-75"]');
+  assert.equal(await hint.textContent(), "Spend $57.00 more to unlock Free shipping over $75 (save $6.99)");
+  assert.doesNotMatch(await totalsText(page), /Free shipping/);
+  await shot(page, "02-hint");
+  await add(page, "SOCK-9"); // 7.50 more: the gap follows
+  assert.equal(await hint.textContent(), "Spend $49.50 more to unlock Free shipping over $75 (save $6.99)");
+  await add(page, "JKT-1"); // 89.00 ≥ the gap
+  assert.equal(await hint.count(), 0);
+  assert.match(await totalsText(page), /Free shipping over \$75−\$6\.99/);
+  // The tiered trail offer: $100 of trail gear for $10 off; the jacket is 89.00.
+  assert.equal(await page.textContent('#hints li[data-promotion="trail-tiers"]'),
+    "Spend $11.00 more to unlock Trail gear: $10 off $100, $25 off $200 (save $10.00)");
+  await shot(page, "03-unlocked");
+  assert.deepEqual(requests, [], "cart changes are priced in the page");
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test("every reward type shows on the cart, each line with its saving", async () => {
+  const { page, close } = await shopper();
+  await page.selectOption("#membership", "gold");
+  for (const sku of ["TEE-5", "CAP-1", "CAP-1", "CAP-1", "SOCK-3", "SOCK-3", "BTL-6", "BTL-6"]) await add(page, sku);
+  const totals = await totalsText(page);
+  for (const name of ["Any tee for $15", "Caps: buy 2, get 1 free", "$2 off every pair of Loop merino socks",
+    "Members: 5% off the order, gold members 10%", "Free shipping over $75"]) {
+    assert.ok(totals.includes(name), `${name} in ${totals}`);
+  }
+  // Two bottles are below the volume tier: one more unlocks $12 each, but only 2 are in stock.
+  const tee = await page.textContent('#cart-lines li[data-sku="TEE-5"]');
+  // Members' 10 % comes first (application order), the set price takes the rest: $15.00.
+  assert.equal(await page.textContent('#cart-lines li[data-sku="TEE-5"] .amount'), "$15.00");
+  assert.match(tee, /Any tee for \$15: −\$6\.60/);
+  assert.match(tee, /Members: 5% off the order, gold members 10%: −\$/, "the order discount, allocated to the line");
+  assert.equal(await page.isDisabled('#cart-lines li[data-sku="BTL-6"] .plus'), true);
+  await shot(page, "04-every-reward");
+  await close();
+});
+
+test("a code: the edge checks it, the page previews its grant; an unknown code gets the uniform refusal", async () => {
+  const { page, problems, close } = await shopper();
+  await add(page, "RUN-42");
+  await page.fill("#code", "nope-123");
+  await page.click("#apply-code");
+  await page.waitForFunction(() => !document.querySelector("#code-message").textContent.startsWith("Checking"));
+  assert.equal(await page.textContent("#code-message"), refusal);
+  await shot(page, "05-refused-code");
+
+  await page.fill("#code", "vip-anna");
+  await page.press("#code", "Enter");
+  await page.waitForFunction(() => /applied/.test(document.querySelector("#code-message").textContent));
+  assert.equal(await page.textContent("#code-message"), "Code VIP-ANNA applied: 30% off running shoes for VIPs.");
+  assert.match(await totalsText(page), /30% off running shoes for VIPs−\$36\.00/);
+  assert.match(await page.textContent("#codes"), /^VIP-ANNA: 30% off running shoes for VIPs/);
+  await shot(page, "06-code-applied");
+  assert.deepEqual(problems.filter((p) => !/422/.test(p)), []);
+  await close();
+});
+
+test("checkout: the edge forwards it, the ledger holds the redemption, the page shows its receipt", async () => {
+  const { page, close } = await shopper();
+  await add(page, "RUN-42");
+  await add(page, "SOCK-3");
+  await page.fill("#code", stack.springCodes[0]);
+  await page.click("#apply-code");
+  await page.waitForFunction(() => /applied/.test(document.querySelector("#code-message").textContent));
+  const total = await page.getAttribute("#totals", "data-total");
+  const discount = await page.getAttribute("#totals", "data-discount");
+  await page.click("#checkout");
+  await page.waitForSelector("#receipt:not([hidden])");
+  const id = await page.getAttribute("#receipt", "data-redemption");
+  assert.match(await page.textContent("#receipt"), /Total charged/);
+  assert.match(await page.textContent("#receipt"), /\$5 off your order−\$5\.00/);
+  await shot(page, "07-receipt");
+
+  const r = await fetch(`${stack.ledger.url}/v1/redemptions/${id}`);
+  assert.equal(r.status, 200);
+  const redemption = await r.json();
+  assert.equal(redemption.state, "committed");
+  assert.equal(redemption.total, total);
+  assert.equal(redemption.discountTotal, discount);
+  assert.ok(redemption.promotions.some((p) => p.promotionId === "spring-5"));
+
+  // The single-use code is now used up: the edge refuses it like any other.
+  await add(page, "RUN-42");
+  await page.fill("#code", stack.springCodes[0]);
+  await page.click("#apply-code");
+  await page.waitForFunction(() => !document.querySelector("#code-message").textContent.startsWith("Checking"));
+  assert.equal(await page.textContent("#code-message"), refusal);
+  await close();
+});
+
+test("a tampered storefront bundle is refused with a visible error", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.route("**/v1/bundle/storefront", async (route) => {
+    const response = await route.fetch();
+    const body = Buffer.from(await response.body());
+    const at = body.indexOf("30% off running shoes");
+    body.write("90", at); // the discount, as an attacker would like it
+    await route.fulfill({ response, body });
+  });
+  await page.goto(stack.web.url);
+  await page.waitForFunction(() => window.promoseal?.errors.length > 0);
+  assert.equal(await page.isVisible("#fatal"), true);
+  assert.match(await page.textContent("#fatal"), /The promotions could not be verified, so no discounts are shown/);
+  assert.match(await page.textContent("#fatal"), /badSignature/);
+  assert.equal(await page.isDisabled("#checkout"), true);
+  await shot(page, "08-tampered");
+  await context.close();
+});
+
+test("usable by keyboard, and on a phone-sized screen", async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(stack.web.url);
+  await page.waitForFunction(() => window.promoseal?.ready);
+  await page.focus('#products li[data-sku="SOCK-3"] button');
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab"); // to the next product's button
+  await page.keyboard.press("Space");
+  assert.equal(await page.locator("#cart-lines li").count(), 2);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no horizontal scrolling (${width}px)`);
+  await shot(page, "09-phone");
+  await context.close();
+});
