@@ -2,6 +2,7 @@
 // evaluator/npm/dist/web) and /config.json (where the edge is, and the shop's public trust
 // root). It serves files only; every price is computed in the browser.
 //   node web-demo/serve.mjs --port 8080 --edge http://127.0.0.1:8787 --root shop/root.env
+//     [--catalog examples/shop/catalog.json]
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -16,16 +17,18 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     edge: { type: "string", default: "http://127.0.0.1:8787" },
     root: { type: "string" },
+    catalog: { type: "string", default: resolve(here, "../examples/shop/catalog.json") },
   },
 });
 if (!values.root) {
-  console.error("usage: serve.mjs --root ROOT.env [--edge URL] [--port N] [--host H]");
+  console.error("usage: serve.mjs --root ROOT.env [--edge URL] [--port N] [--host H] [--catalog FILE]");
   process.exit(2);
 }
 const config = JSON.stringify({
   edgeUrl: values.edge.replace(/\/$/, ""),
   trustRoot: readFileSync(values.root).toString("base64"),
 });
+const catalog = readFileSync(values.catalog);
 const mounts = [
   ["/pkg/", resolve(here, "../evaluator/npm/dist/web")],
   ["/", resolve(here, "public")],
@@ -44,6 +47,10 @@ const server = createServer(async (req, res) => {
   const headers = { "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache" };
   if (path === "/config.json") {
     res.writeHead(200, { ...headers, "Content-Type": "application/json" }).end(config);
+    return;
+  }
+  if (path === "/catalog.json") {
+    res.writeHead(200, { ...headers, "Content-Type": "application/json" }).end(catalog);
     return;
   }
   const [prefix, dir] = mounts.find(([p]) => path.startsWith(p));
