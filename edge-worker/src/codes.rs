@@ -34,6 +34,11 @@ pub fn code_key(secret: Option<&CodeSecret>, code: &str) -> String {
     }
 }
 
+/// The attempt-limit names of entered codes.
+pub fn code_keys(secret: Option<&CodeSecret>, codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| code_key(secret, c)).collect()
+}
+
 /// KV key of a code's used-up marker (a JSON list of promotion ids).
 pub fn used_key(code_key: &str) -> String {
     format!("used/{code_key}")

@@ -143,7 +143,15 @@ fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
 }
 
 impl<'a> Ctx<'a> {
+    /// The context of one evaluation; an expired bundle evaluates nothing.
     pub fn new(bundle: &'a Bundle, input: &'a Input<'a>) -> Result<Ctx<'a>, EvaluationError> {
+        if input.now >= bundle.expires_at {
+            return Err(EvaluationError::BundleExpired {
+                bundle_id: bundle.id.to_string(),
+                expires_at: bundle.expires_at.to_string(),
+                now: input.now.to_string(),
+            });
+        }
         let n = input.lines.len();
         let mut ranks = vec![0_u32; n];
         for (rank, &line) in input.by_id.iter().enumerate() {
@@ -1130,13 +1138,6 @@ pub(crate) fn code_unlocks(
     bundle: &Bundle,
     input: &Input<'_>,
 ) -> Result<Vec<CodeUnlock>, EvaluationError> {
-    if input.now >= bundle.expires_at {
-        return Err(EvaluationError::BundleExpired {
-            bundle_id: bundle.id.to_string(),
-            expires_at: bundle.expires_at.to_string(),
-            now: input.now.to_string(),
-        });
-    }
     let ctx = Ctx::new(bundle, input)?;
     let mut unlocked = Vec::new();
     for promo in bundle.promotions.iter().filter(|p| p.code_set.is_some()) {
@@ -1152,13 +1153,6 @@ pub(crate) fn code_unlocks(
 
 /// Evaluates a compiled input against a bundle.
 pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, EvaluationError> {
-    if input.now >= bundle.expires_at {
-        return Err(EvaluationError::BundleExpired {
-            bundle_id: bundle.id.to_string(),
-            expires_at: bundle.expires_at.to_string(),
-            now: input.now.to_string(),
-        });
-    }
     let ctx = Ctx::new(bundle, input)?;
     let Assessment {
         eligible,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium, screenshots, startStack } from "./stack.mjs";
+import { launchChromium, screenshots, startStack } from "../stack.mjs";
 
 let stack, browser;
 const refusal = "This code cannot be used. Check it and try again.";

@@ -1,23 +1,21 @@
 //! The routes. Each handler reads the request, asks the pure modules, and answers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use promoseal_evaluator::model::Audience;
-use promoseal_evaluator::{evaluate, parse_input, to_json, Bundle, Evaluation};
+use promoseal_evaluator::{evaluate, parse_input, to_json};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq as _;
 use worker::{console_log, Delay, Env, Method, Request};
 
 use super::{bundles, internal, ledger, now, now_ms, objects, Reply};
-use crate::api::{
-    idempotency_key, parse_body, BundleRef, CodeCheckRequest, EdgeError, RedeemRequest,
-};
+use crate::api::{idempotency_key, parse_body, CodeCheckRequest, EdgeError, RedeemRequest};
 use crate::bucket::Rate;
 use crate::codes::{self, code_key};
 use crate::config::Config;
 use crate::cors;
+use crate::redeem;
 use crate::slots::check_bundle_id;
 
 type Answer = Result<Reply, EdgeError>;
@@ -148,12 +146,7 @@ async fn evaluate_route(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let body = body(req, cfg).await?;
     let bundle = bundles::edge(env, cfg, &id).await?;
     let input = parse_input(&body).map_err(|e| EdgeError::from_evaluator(&e.into()))?;
-    let keys: Vec<String> = input
-        .context
-        .codes
-        .iter()
-        .map(|c| code_key(cfg.code_secret.as_ref(), c))
-        .collect();
+    let keys = codes::code_keys(cfg.code_secret.as_ref(), &input.context.codes);
     attempts(env, cfg, &client_ip(req), &keys).await?;
     let evaluation = evaluate(&bundle, &input).map_err(|e| EdgeError::from_evaluator(&e))?;
     let json = to_json(&evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
@@ -284,28 +277,6 @@ fn admin(req: &Request, cfg: &Config) -> Result<(), EdgeError> {
     }
 }
 
-/// The quote the edge fills in for a redemption that came without one: its own pricing.
-fn quote_of(evaluation: &Evaluation) -> Result<Value, EdgeError> {
-    let e: Value =
-        serde_json::from_str(&to_json(evaluation).map_err(|e| EdgeError::from_evaluator(&e))?)
-            .map_err(|e| internal("quote", e))?;
-    let field = |v: &Value, name: &str| v.get(name).cloned().unwrap_or(Value::Null);
-    let promotions: Vec<Value> = e
-        .get("applied")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|p| json!({"promotionId": field(p, "promotionId"), "amount": field(p, "amount")}))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(json!({
-        "discountTotal": field(&e, "discountTotal"),
-        "total": field(&e, "total"),
-        "promotions": promotions,
-    }))
-}
-
 async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let key = idempotency_key(req.headers().get("Idempotency-Key").ok().flatten())?;
     let body = body(req, cfg).await?;
@@ -316,68 +287,24 @@ async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
             "redemptions need LEDGER_URL",
         ));
     }
-    let id = match &r.bundle {
-        Some(b) => b.id.clone(),
-        None => cfg.default_bundle.clone(),
-    };
+    let id = redeem::bundle_id(&r, &cfg.default_bundle).to_string();
     check_bundle_id(&id)?;
-    let keys: Vec<String> = r
-        .input
-        .context
-        .codes
-        .iter()
-        .map(|c| code_key(cfg.code_secret.as_ref(), c))
-        .collect();
     let ip = client_ip(req);
+    let keys = codes::code_keys(cfg.code_secret.as_ref(), &r.input.context.codes);
     attempts(env, cfg, &ip, &keys).await?;
-
-    // Priced here when the edge holds the version named (or none was named): the quote, if
-    // missing, and what to learn from the ledger's answer.
     let current = bundles::edge(env, cfg, &id).await;
-    let priced: Option<Arc<Bundle>> = match (&current, &r.bundle) {
-        (Ok(b), None) => Some(b.clone()),
-        (Ok(b), Some(named)) if named.version == b.version() => Some(b.clone()),
-        (Err(e), None) => return Err(e.clone()),
-        _ => None,
-    };
-    let evaluation = match &priced {
-        Some(b) => Some(evaluate(b, &r.input).map_err(|e| EdgeError::from_evaluator(&e))?),
-        None => None,
-    };
-    let (quote, bundle) = match (r.quote, r.bundle, &priced, &evaluation) {
-        (Some(q), Some(b), _, _) => (q, b),
-        (q, _, Some(b), Some(e)) => (
-            match q {
-                Some(q) => q,
-                None => quote_of(e)?,
-            },
-            BundleRef {
-                id: b.id().to_string(),
-                version: b.version(),
-            },
-        ),
-        _ => {
-            return Err(EdgeError::new(
-                400,
-                "invalidRequest",
-                "quote: required when the edge does not hold the bundle version named",
-            ))
-        }
-    };
-    let forward = json!({
-        "orderId": r.order_id, "bundle": bundle, "input": r.input, "quote": quote, "clientIp": ip,
-    })
-    .to_string();
+    let prepared = redeem::prepare(r, current.as_ref(), &ip)?;
+    let forward = prepared.body;
 
     match ledger::forward(cfg, &key, &forward).await {
         Ok(answer) => {
-            if let Some(e) = &evaluation {
+            if let Some(e) = &prepared.evaluation {
                 let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
                 let pending: Vec<codes::Pending> =
                     e.pending_ledger.iter().map(Into::into).collect();
                 let learned =
                     codes::learn(answer.status, &parsed, &pending, cfg.code_secret.as_ref());
-                bundles::remember(env, &bundle.id, learned).await;
+                bundles::remember(env, &prepared.bundle_id, learned).await;
             }
             let mut reply = Reply::json(answer.status, answer.body);
             if answer.replayed {

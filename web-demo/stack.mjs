@@ -1,33 +1,35 @@
-// The whole demo stack for the browser tests and the storefront benchmark: the ledger, the edge
-// Worker in workerd with local KV seeded, and the storefront server, serving what
-// scripts/walkthrough.sh signed into PROMOSEAL_WORK (examples/shop). Plus Debian's Chromium,
-// driven by playwright-core.
-import { readFileSync } from "node:fs";
+// The whole stack, for the demo (demo.mjs), the browser tests and the storefront benchmark: the
+// ledger on SQLite, the edge Worker in workerd with local KV seeded, and the storefront server,
+// serving what scripts/walkthrough.sh signed into PROMOSEAL_WORK (examples/shop). Plus Debian's
+// Chromium, driven by playwright-core.
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import {
-  freePort, kvPut, repo, startLedger, startStorefront, startWorker, target, tempDir,
-} from "../../edge-worker/test/harness.mjs";
+  freePort, kvPut, startLedger, startStorefront, startWorker, target, tempDir,
+} from "../edge-worker/test/harness.mjs";
 
 export const work = process.env.PROMOSEAL_WORK ?? join(target, "web-test");
 export const screenshots = join(target, "web-demo", "screenshots");
 
-export async function startStack() {
+/** Starts the three parts, on the given ports or free ones. */
+export async function startStack(ports = {}) {
   const shop = join(work, "shop");
-  const ledgerPort = await freePort();
+  const dirs = [tempDir("web-ledger"), tempDir("web-edge")];
+  const [ledgerDir, persist] = dirs;
   const ledger = await startLedger({
-    port: ledgerPort, db: join(tempDir("web-ledger"), "ledger.db"), root: join(shop, "root.env"),
+    port: ports.ledger ?? await freePort(), db: join(ledgerDir, "ledger.db"), root: join(shop, "root.env"),
     bundles: [join(shop, "published/edge.bundle")], secretFile: join(work, "keys/codes.secret"),
   });
-  const persist = tempDir("web-edge");
   kvPut(persist, {
     "edge/demo-shop": readFileSync(join(shop, "published/edge.bundle")),
     "storefront/demo-shop": readFileSync(join(shop, "published/storefront.bundle")),
   });
-  const webPort = await freePort();
+  const webPort = ports.web ?? await freePort();
   const edgeKey = JSON.parse(readFileSync(join(work, "keys/edge-1.key"), "utf8"));
   const worker = await startWorker({
-    port: await freePort(), persist,
+    port: ports.edge ?? await freePort(), persist,
     vars: {
       TRUST_ROOT: readFileSync(join(shop, "root.env")).toString("base64"),
       CODE_SECRET: readFileSync(join(work, "keys/codes.secret"), "utf8").trim(),
@@ -35,7 +37,8 @@ export async function startStack() {
       EDGE_SIGNING_KEY: edgeKey.seed,
       LEDGER_URL: ledger.url,
       DEFAULT_BUNDLE: "demo-shop",
-      ALLOWED_ORIGINS: `http://127.0.0.1:${webPort}`,
+      ALLOWED_ORIGINS: `http://127.0.0.1:${webPort},http://localhost:${webPort}`,
+      ADMIN_TOKEN: randomBytes(16).toString("hex"),
     },
   });
   const web = await startStorefront({ port: webPort, edgeUrl: worker.url, root: join(shop, "root.env") });
@@ -46,6 +49,7 @@ export async function startStack() {
       await web.stop();
       await worker.stop();
       await ledger.stop();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
 }
@@ -58,4 +62,3 @@ export function launchChromium() {
   });
 }
 
-export { repo };

@@ -1,0 +1,80 @@
+//! What `POST /v1/redeem` sends the ledger: the client's request with `bundle` and `quote`
+//! filled in from the edge's own pricing when they are left out, and `clientIp` always the
+//! edge's. The edge prices the request when it holds the version named (or none was named);
+//! that evaluation also says what to learn from the ledger's answer (`crate::codes::learn`).
+
+use std::sync::Arc;
+
+use promoseal_evaluator::{evaluate, Bundle, Evaluation};
+use serde_json::{json, Value};
+
+use crate::api::{BundleRef, EdgeError, RedeemRequest};
+
+/// A redemption ready to send.
+pub struct Prepared {
+    /// The exact JSON body for the ledger (and, if it cannot be reached, the dead letter).
+    pub body: String,
+    pub bundle_id: String,
+    /// The edge's own pricing, when it held the version.
+    pub evaluation: Option<Evaluation>,
+}
+
+/// The bundle id a redemption is priced with: the one it names, else the default.
+pub fn bundle_id<'a>(r: &'a RedeemRequest, default: &'a str) -> &'a str {
+    r.bundle.as_ref().map_or(default, |b| b.id.as_str())
+}
+
+/// The quote the edge fills in for a redemption that came without one: its own pricing.
+fn quote_of(e: &Evaluation) -> Value {
+    let promotions: Vec<Value> = e
+        .applied
+        .iter()
+        .map(|a| json!({"promotionId": a.promotion_id, "amount": a.amount}))
+        .collect();
+    json!({"discountTotal": e.discount_total, "total": e.total, "promotions": promotions})
+}
+
+/// Prepares `r` given the edge bundle it names as the edge holds it (`current`).
+pub fn prepare(
+    r: RedeemRequest,
+    current: Result<&Arc<Bundle>, &EdgeError>,
+    client_ip: &str,
+) -> Result<Prepared, EdgeError> {
+    let priced = match (current, &r.bundle) {
+        (Ok(b), None) => Some(b),
+        (Ok(b), Some(named)) if named.version == b.version() => Some(b),
+        (Err(e), None) => return Err(e.clone()),
+        _ => None,
+    };
+    let evaluation = priced
+        .map(|b| evaluate(b, &r.input))
+        .transpose()
+        .map_err(|e| EdgeError::from_evaluator(&e))?;
+    let (quote, bundle) = match (r.quote, r.bundle, priced, &evaluation) {
+        (Some(q), Some(b), _, _) => (q, b),
+        (q, _, Some(b), Some(e)) => (
+            q.unwrap_or_else(|| quote_of(e)),
+            BundleRef {
+                id: b.id().to_string(),
+                version: b.version(),
+            },
+        ),
+        _ => {
+            return Err(EdgeError::new(
+                400,
+                "invalidRequest",
+                "quote: required when the edge does not hold the bundle version named",
+            ))
+        }
+    };
+    let body = json!({
+        "orderId": r.order_id, "bundle": bundle, "input": r.input, "quote": quote,
+        "clientIp": client_ip,
+    })
+    .to_string();
+    Ok(Prepared {
+        body,
+        bundle_id: bundle.id,
+        evaluation,
+    })
+}
