@@ -80,6 +80,58 @@ impl Bundle {
     pub fn set_code_secret(&mut self, secret: CodeSecret) {
         self.code_secret = Some(secret);
     }
+
+    /// The one spelling of a code that every per-code record keys on (counters, attempt
+    /// limits, used-up markers, hashes in logs and exports): normalized as a check normalizes
+    /// it and, for a genuine code of a generated campaign, spelled as the campaign writes it,
+    /// so `O` for `0` and `I` or `L` for `1` are the same code. Any other code is its
+    /// normalized form.
+    pub fn canonical_code(&self, code: &str) -> String {
+        let normalized = normalize_code(code);
+        if let Some(secret) = &self.code_secret {
+            for set in &self.code_sets {
+                if let CodeMatcher::Generated { campaign, .. } = &set.matcher {
+                    if let Some(canonical) = secret
+                        .check(campaign, &normalized)
+                        .and_then(|serial| secret.generate(campaign, serial))
+                    {
+                        return canonical;
+                    }
+                }
+            }
+        }
+        normalized
+    }
+
+    /// Whether a code belongs to an active code set of this bundle (revoked serials and
+    /// deactivated sets excluded), whatever the cart, the customer or the clock: what tells a
+    /// guess from a real code. Hashed and generated sets need the code secret.
+    pub fn knows_code(&self, code: &str) -> bool {
+        let normalized = normalize_code(code);
+        let secret = self.code_secret.as_ref();
+        self.code_sets
+            .iter()
+            .filter(|set| set.active)
+            .any(|set| match &set.matcher {
+                CodeMatcher::Plain(list) => list.binary_search(&normalized).is_ok(),
+                CodeMatcher::Hashed(hashes) => secret
+                    .is_some_and(|s| hashes.binary_search(&s.hash_normalized(&normalized)).is_ok()),
+                CodeMatcher::Generated { campaign, revoked } => secret.is_some_and(|s| {
+                    s.check(campaign, &normalized)
+                        .is_some_and(|serial| revoked.binary_search(&serial).is_err())
+                }),
+            })
+    }
+
+    /// Leaves the private promotions out of an evaluation's why-not list: a public answer
+    /// names a private promotion only when a code applied it.
+    pub fn hide_private(&self, evaluation: &mut crate::Evaluation) {
+        evaluation.not_applied.retain(|order| {
+            self.promotions
+                .get(order)
+                .is_some_and(|p| !p.private)
+        });
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -290,6 +342,8 @@ pub(crate) struct Promotion {
     pub code_set: Option<usize>,
     /// Code-gated without code material here: only a grant unlocks it.
     pub locked: bool,
+    /// Left out of the storefront bundle, and of every public why-not list.
+    pub private: bool,
     pub items: Selector,
     pub conditions: Conditions,
     pub reward: Reward,
@@ -696,6 +750,7 @@ fn compile_promotion(
         intervals,
         code_set,
         locked: spec.locked,
+        private: spec.private,
         items: Selector::new(&spec.items),
         conditions,
         reward,

@@ -210,25 +210,31 @@ impl<'a> Ctx<'a> {
         self.bundle.policy.spec.rounding
     }
 
-    /// The first entered code that belongs to the set, as normalized.
-    fn entered_code(&self, set: &CodeSet) -> Option<&'a String> {
+    /// The first entered code that belongs to the set, in its canonical spelling: as
+    /// normalized, and a generated code as the campaign writes it (`O` typed for `0`, `I` or
+    /// `L` for `1` name the same code, and every per-code record must see one code).
+    fn entered_code(&self, set: &CodeSet) -> Option<String> {
         let codes = &self.input.codes;
         if !set.active {
             return None;
         }
         match &set.matcher {
-            CodeMatcher::Plain(list) => codes.iter().find(|c| list.binary_search(c).is_ok()),
+            CodeMatcher::Plain(list) => codes
+                .iter()
+                .find(|c| list.binary_search(c).is_ok())
+                .cloned(),
             CodeMatcher::Hashed(hashes) => codes
                 .iter()
                 .zip(&self.code_hashes)
                 .find(|(_, h)| hashes.binary_search(h).is_ok())
-                .map(|(c, _)| c),
+                .map(|(c, _)| c.clone()),
             CodeMatcher::Generated { campaign, revoked } => {
                 let secret = self.bundle.code_secret.as_ref()?;
-                codes.iter().find(|c| {
+                codes.iter().find_map(|c| {
                     secret
                         .check(campaign, c)
-                        .is_some_and(|serial| revoked.binary_search(&serial).is_err())
+                        .filter(|serial| revoked.binary_search(serial).is_err())
+                        .and_then(|serial| secret.generate(campaign, serial))
                 })
             }
         }
@@ -857,7 +863,7 @@ fn gate(ctx: &Ctx, promo: &Promotion) -> Result<Option<String>, Reason> {
         .and_then(|k| ctx.bundle.code_sets.get(k))
         .and_then(|set| ctx.entered_code(set));
     match entered {
-        Some(c) => Ok(Some(c.clone())),
+        Some(c) => Ok(Some(c)),
         None if ctx.granted.iter().any(|g| **g == *promo.id) => Ok(None),
         None => Err(Reason::CodeMissing),
     }

@@ -90,7 +90,7 @@ pub struct AppliedDiscount {
     pub lines: Vec<LineAmount>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Amount>,
-    /// The code that unlocked it, as normalized.
+    /// The code that unlocked it, in its canonical spelling ([`crate::Bundle::canonical_code`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
@@ -167,6 +167,18 @@ impl NotApplied {
     /// most of a large bundle, and seldom what a shopper asks about.
     pub fn retain_targeted(&mut self) {
         self.untargeted.clear();
+    }
+
+    /// Keeps the entries whose position in application order passes `keep`.
+    pub(crate) fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        for (w, word) in self.untargeted.iter_mut().enumerate() {
+            for bit in 0..64 {
+                if *word & (1 << bit) != 0 && !keep(w * 64 + bit) {
+                    *word &= !(1 << bit);
+                }
+            }
+        }
+        self.reasons.retain(|(order, _)| keep(*order as usize));
     }
 
     /// Leaves out every entry.

@@ -554,6 +554,11 @@ pub struct ContextSpec {
     /// for that subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The shop's signed word for `customer` (`keyId.payload.signature`, a `shop` key's): the
+    /// edge and the ledger price with the claim's customer and nothing else
+    /// (`seal::vouch`). Evaluation itself reads `customer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_claim: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -134,6 +134,9 @@ export interface EvaluationInput {
     /** Code grants from the edge's `/v1/codes/check`. */
     grants?: string[];
     subject?: string;
+    /** The shop backend's signed word for `customer`: the edge and the ledger price with the
+     *  claim's customer only (a customer without one keeps just its `id` and `email`). */
+    customerClaim?: string;
   };
 }
 
@@ -185,6 +188,7 @@ export interface LedgerCheck {
   promotionId: string;
   discount: Money;
   totalUses?: number;
+  perCode?: number;
   perCustomer?: number;
   perDay?: number;
   budget?: Money;

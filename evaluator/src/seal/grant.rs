@@ -4,22 +4,25 @@
 //! A grant is `keyId.payload.signature`, the last two base64url without padding; the payload is
 //! the JSON of [`GrantClaims`] and the signature is an `edge` key's over the `grant` domain.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::root::{TrustRoot, ROLE_EDGE};
+use super::token::Kind;
 use super::verify::{Refusal, Subject, VerifyError};
-use super::{sha256, verify_raw, SigningIdentity};
+use super::SigningIdentity;
 use crate::model::Audience;
 use crate::time::Instant;
 
-const GRANT: &str = "grant";
-
 /// Longest grant lifetime a verifier accepts, in seconds.
 pub const MAX_GRANT_LIFETIME: i64 = 3600;
-/// Longest grant token read, in bytes.
-const MAX_GRANT_LEN: usize = 2048;
+
+const GRANT: Kind = Kind {
+    subject: Subject::Grant,
+    domain: "grant",
+    role: ROLE_EDGE,
+    max_lifetime: MAX_GRANT_LIFETIME,
+    what: "grant",
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -41,14 +44,7 @@ fn refuse(r: Refusal) -> VerifyError {
 impl SigningIdentity {
     /// Issues a grant (the edge's job; its key must hold the `edge` role).
     pub fn issue_grant(&self, claims: &GrantClaims) -> String {
-        let payload = serde_json::to_vec(claims).unwrap_or_default();
-        let sig = self.sign_raw(GRANT, &sha256(&payload));
-        format!(
-            "{}.{}.{}",
-            self.id,
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(sig)
-        )
+        GRANT.issue(self, &serde_json::to_vec(claims).unwrap_or_default())
     }
 }
 
@@ -56,50 +52,7 @@ impl TrustRoot {
     /// Verifies a grant token's signature and lifetime at `now`; matching it to a bundle,
     /// audience and subject is the caller's.
     pub fn check_grant(&self, token: &str, now: Instant) -> Result<GrantClaims, VerifyError> {
-        let malformed = || refuse(Refusal::Malformed("grant token".into()));
-        if token.len() > MAX_GRANT_LEN {
-            return Err(malformed());
-        }
-        let mut parts = token.split('.');
-        let (Some(key_id), Some(payload), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed());
-        };
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
-        let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| malformed())?;
-        let key_id = key_id.to_string();
-        let Some(key) = self.key(&key_id) else {
-            return Err(refuse(Refusal::UnknownKey { key_id }));
-        };
-        if !key.has(ROLE_EDGE) {
-            let role = ROLE_EDGE.into();
-            return Err(refuse(Refusal::WrongRole { key_id, role }));
-        }
-        if !key.live(now) {
-            return Err(refuse(Refusal::KeyExpired { key_id }));
-        }
-        if !verify_raw(&key.key, GRANT, &sha256(&payload), &sig) {
-            return Err(refuse(Refusal::BadSignature { key_id }));
-        }
-        let claims: GrantClaims = crate::error::parse_json(&payload)
-            .map_err(|e| refuse(Refusal::Malformed(format!("grant: {e}"))))?;
-        let lifetime = claims
-            .expires_at
-            .seconds()
-            .saturating_sub(claims.issued_at.seconds());
-        if !(1..=MAX_GRANT_LIFETIME).contains(&lifetime) {
-            return Err(refuse(Refusal::Malformed(format!(
-                "grant: lifetime {lifetime}s outside 1..={MAX_GRANT_LIFETIME}s"
-            ))));
-        }
-        if now < claims.issued_at || now >= claims.expires_at {
-            return Err(refuse(Refusal::Expired {
-                expires_at: claims.expires_at,
-                now,
-            }));
-        }
-        Ok(claims)
+        GRANT.open(self, token, now, |c: &GrantClaims| (c.issued_at, c.expires_at))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Signed bundles, trust roots, approvals and code grants: the one envelope format, defined here
+//! Signed bundles, trust roots, approvals, code grants and customer claims: the one envelope format, defined here
 //! and nowhere else (`docs/signing.md` is its reference).
 //!
 //! An envelope is one header line of JSON, a newline, then the payload's exact bytes:
@@ -15,9 +15,11 @@
 //! serves every signature, so a threshold of three costs one pass over a large code list.
 
 mod approval;
+mod customer;
 mod envelope;
 mod grant;
 mod root;
+mod token;
 mod verify;
 
 use base64::engine::general_purpose::STANDARD;
@@ -26,6 +28,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 pub use approval::{approval_digest, uncovered, Exposure, Uncovered};
+pub use customer::{vouch, CustomerClaims, Vouched, MAX_CLAIM_LIFETIME, ROLE_SHOP};
 pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
 pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};
 pub use root::{

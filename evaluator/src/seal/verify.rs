@@ -57,6 +57,7 @@ pub enum Subject {
     Bundle,
     Root,
     Grant,
+    CustomerClaim,
 }
 
 /// Why something signed was refused: the precise reason, for logs and tests, never for shoppers.
@@ -258,6 +259,7 @@ impl fmt::Display for VerifyError {
             Subject::Bundle => "invalid bundle",
             Subject::Root => "invalid trust root",
             Subject::Grant => "invalid grant",
+            Subject::CustomerClaim => "invalid customer claim",
         })
     }
 }
