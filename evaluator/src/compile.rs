@@ -114,8 +114,11 @@ impl Bundle {
             .filter(|set| set.active)
             .any(|set| match &set.matcher {
                 CodeMatcher::Plain(list) => list.binary_search(&normalized).is_ok(),
-                CodeMatcher::Hashed(hashes) => secret
-                    .is_some_and(|s| hashes.binary_search(&s.hash_normalized(&normalized)).is_ok()),
+                CodeMatcher::Hashed(hashes) => secret.is_some_and(|s| {
+                    hashes
+                        .binary_search(&s.hash_normalized(&normalized))
+                        .is_ok()
+                }),
                 CodeMatcher::Generated { campaign, revoked } => secret.is_some_and(|s| {
                     s.check(campaign, &normalized)
                         .is_some_and(|serial| revoked.binary_search(&serial).is_err())
@@ -123,14 +126,35 @@ impl Bundle {
             })
     }
 
+    fn promotion(&self, id: &str) -> Option<&Promotion> {
+        self.promotions.iter().find(|p| *p.id == *id)
+    }
+
+    /// Whether promotion `id` is live at `now` by its schedule (start, end, recurring
+    /// intervals); `None` when the bundle has no such promotion. What tells a promotion a newer
+    /// version removed or paused from one it keeps.
+    pub fn live_at(&self, id: &str, now: Instant) -> Option<bool> {
+        self.promotion(id).map(|p| {
+            p.starts_at.is_none_or(|s| s <= now)
+                && p.ends_at.is_none_or(|e| now < e)
+                && p.intervals
+                    .as_ref()
+                    .is_none_or(|iv| iv.iter().any(|(s, e)| *s <= now && now < *e))
+        })
+    }
+
+    /// The limits of promotion `id` as this version declares them, and its budget in minor
+    /// units.
+    pub fn limits_of(&self, id: &str) -> Option<(&LimitsSpec, Option<i64>)> {
+        self.promotion(id).map(|p| (&p.limits, p.budget))
+    }
+
     /// Leaves the private promotions out of an evaluation's why-not list: a public answer
     /// names a private promotion only when a code applied it.
     pub fn hide_private(&self, evaluation: &mut crate::Evaluation) {
-        evaluation.not_applied.retain(|order| {
-            self.promotions
-                .get(order)
-                .is_some_and(|p| !p.private)
-        });
+        evaluation
+            .not_applied
+            .retain(|order| self.promotions.get(order).is_some_and(|p| !p.private));
     }
 }
 

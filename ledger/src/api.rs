@@ -195,6 +195,36 @@ async fn redeem(
     create(state, Op::Redeem, peer, headers, bytes).await
 }
 
+/// A body is JSON only when it says so: `Content-Type: application/json` (parameters such as
+/// `charset` allowed). Anything else is 415, so no web page can make a visitor's browser post
+/// here without a CORS preflight (a `text/plain` POST needs none).
+fn json_body(headers: &HeaderMap, bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let bytes = body(bytes)?;
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media.as_deref() {
+        Some("application/json") => Ok(bytes),
+        // Commit and release take no body at all.
+        None if bytes.is_empty() => Ok(bytes),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupportedMediaType",
+            format!(
+                "the body must be `application/json`, not `{}`",
+                other.unwrap_or("(none)")
+            ),
+        )),
+    }
+}
+
 async fn create(
     state: Shared,
     op: Op,
@@ -203,7 +233,7 @@ async fn create(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let req: RedeemRequest = parse(&body(bytes)?)?;
+    let req: RedeemRequest = parse(&json_body(&headers, bytes)?)?;
     Ok(respond(state.redeem(op, &key, req, peer.0).await?))
 }
 
@@ -227,7 +257,7 @@ async fn transition(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let bytes = body(bytes)?;
+    let bytes = json_body(&headers, bytes)?;
     let (reversal, reason, canonical) = if op == Op::Reverse {
         let r: ReverseRequest = parse(&bytes)?;
         let canonical = json!({ "kind": r.kind, "reason": r.reason }).to_string();
@@ -397,9 +427,10 @@ struct ReconciliationRequest {
 
 async fn reconciliation(
     axum::extract::State(state): axum::extract::State<Shared>,
+    headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: ReconciliationRequest = parse(&body(bytes)?)?;
+    let req: ReconciliationRequest = parse(&json_body(&headers, bytes)?)?;
     if req.from >= req.to {
         return Err(ApiError::bad_request(
             "invalidRequest",

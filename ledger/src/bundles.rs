@@ -20,6 +20,8 @@ pub struct Loaded {
     pub bundle: Bundle,
     pub digest: [u8; 32],
     pub expires_at: Instant,
+    /// When this ledger first accepted the version (the withdrawal grace counts from it).
+    pub accepted_at: Instant,
     /// The shop's day for per-day limits (`timeZone`, UTC when absent).
     pub time_zone: jiff::tz::TimeZone,
     pub promotions: HashMap<String, PromotionMeta>,
@@ -73,6 +75,7 @@ pub fn open(
     };
     Ok(Loaded {
         expires_at: bundle.expires_at(),
+        accepted_at: now,
         digest,
         time_zone,
         promotions: payload
@@ -106,6 +109,12 @@ impl Registry {
     pub fn get(&self, bundle_id: &str, version: u64) -> Option<Arc<Loaded>> {
         let map = self.inner.read().ok()?;
         map.get(bundle_id)?.get(&version).cloned()
+    }
+
+    /// The newest accepted version of a bundle.
+    pub fn newest(&self, bundle_id: &str) -> Option<Arc<Loaded>> {
+        let map = self.inner.read().ok()?;
+        map.get(bundle_id)?.last_key_value().map(|(_, l)| l.clone())
     }
 
     pub fn highest(&self, bundle_id: &str) -> Option<Accepted> {

@@ -65,6 +65,7 @@ impl Db {
         };
         let db = match backend {
             Backend::Sqlite => {
+                private_file(url)?;
                 let url = sqlite_url(url);
                 let pragmas = match sync {
                     Sync::Full => "PRAGMA synchronous = FULL;",
@@ -157,16 +158,66 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-/// A failure worth retrying with the same request: lock contention, a deadlock victim, a
-/// serialization failure, an exhausted pool.
+/// The database file holds every redemption, customer and address: readable by its owner
+/// only. A new file is created `0600`; an existing one is brought to `0600`. (SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.)
+fn private_file(url: &str) -> Result<(), sqlx::Error> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+    let Some(path) = path else {
+        return Ok(());
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// A failure worth retrying with the same request, and answered 503 when retries run out:
+/// lock contention, a deadlock victim, a serialization failure, an exhausted or closed pool,
+/// and a lost or refused connection (PostgreSQL restarting, a network cut, the server
+/// shutting down). Nothing of the request was committed in any of these.
 pub fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(d) => {
+            let code = d.code();
+            let code = code.as_deref().unwrap_or("");
+            // SQLite: BUSY, LOCKED, BUSY_SNAPSHOT, LOCKED_SHAREDCACHE. PostgreSQL: connection
+            // exceptions (class 08), serialization failure, deadlock, too many connections, a
+            // lock not available, a cancelled statement, the server shutting down or starting
+            // up, and a database not accepting connections (55000).
             matches!(
-                d.code().as_deref(),
-                Some("5" | "6" | "517" | "261" | "40001" | "40P01")
-            )
+                code,
+                "5" | "6"
+                    | "517"
+                    | "261"
+                    | "40001"
+                    | "40P01"
+                    | "53300"
+                    | "55000"
+                    | "55P03"
+                    | "57014"
+                    | "57P01"
+                    | "57P02"
+                    | "57P03"
+            ) || code.starts_with("08")
         }
         _ => false,
     }

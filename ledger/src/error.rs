@@ -12,6 +12,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub detail: Option<Value>,
+    /// `Retry-After`, in seconds: when trying again can succeed.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -55,13 +58,29 @@ impl ApiError {
         )
     }
 
+    /// A transient failure (the database busy, unreachable or restarting): 503 with
+    /// `Retry-After`, logged with its cause. Nothing was written: the same request with the
+    /// same idempotency key is safe to send again.
     pub fn unavailable(cause: impl std::fmt::Display) -> ApiError {
         tracing::warn!(%cause, "unavailable");
-        ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the ledger is busy; retry with the same idempotency key",
-        )
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// Too many code attempts from this client, or with this unknown code.
+    pub fn too_many_attempts(retry_after: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "tooManyAttempts",
+            format!("too many code attempts; try again in {retry_after} s"),
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
 
     /// The JSON body every error answers with.
@@ -93,6 +112,11 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         // A body refused for its size was not read to its end, so the connection cannot carry
         // another request: say so, or a client may reuse it and lose its next request.
         if self.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

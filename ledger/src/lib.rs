@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod api;
+pub mod attempts;
 pub mod bundles;
 pub mod db;
 pub mod error;
@@ -11,7 +12,7 @@ pub mod store;
 use std::sync::Arc;
 
 use promoseal_evaluator::codes::CodeSecret;
-use promoseal_evaluator::seal::TrustRoot;
+use promoseal_evaluator::seal::{vouch, TrustRoot, Vouched};
 use promoseal_evaluator::time::Instant;
 
 pub use api::app;
@@ -45,6 +46,14 @@ pub struct Settings {
     pub api_token: Option<String>,
     /// Fraud-signal thresholds (each can be overridden per query).
     pub fraud: analytics::Thresholds,
+    /// Every caller is the shop's own backend (`--trusted-callers`): customers are taken as
+    /// given and codes are not attempt-limited. Off by default: a customer counts only through
+    /// a customer claim signed by a `shop` key, and code attempts are limited.
+    pub trusted_callers: bool,
+    /// Code attempts per client (by `clientIp`, IPv6 by /64), and attempts with an unknown
+    /// code per canonical code.
+    pub code_attempts_per_client: attempts::Rate,
+    pub unknown_code_attempts: attempts::Rate,
 }
 
 impl Default for Settings {
@@ -53,6 +62,7 @@ impl Default for Settings {
             window: redeem::Window {
                 max_quote_age: 3600,
                 max_clock_skew: 60,
+                withdrawal_grace: 900,
             },
             reservation_ttl: 900,
             max_reservation_ttl: 86_400,
@@ -61,6 +71,15 @@ impl Default for Settings {
             max_bundle: promoseal_evaluator::seal::DEFAULT_MAX_PAYLOAD + 64 * 1024,
             api_token: None,
             fraud: analytics::Thresholds::default(),
+            trusted_callers: false,
+            code_attempts_per_client: attempts::Rate {
+                count: std::num::NonZeroU32::MIN.saturating_add(19),
+                seconds: std::num::NonZeroU32::MIN.saturating_add(59),
+            },
+            unknown_code_attempts: attempts::Rate {
+                count: std::num::NonZeroU32::MIN.saturating_add(9),
+                seconds: std::num::NonZeroU32::MIN.saturating_add(59),
+            },
         }
     }
 }
@@ -74,9 +93,34 @@ pub struct State {
     pub secret: CodeSecret,
     pub settings: Settings,
     pub clock: Clock,
+    /// Code attempt buckets (unused with `trusted_callers`).
+    pub attempts: attempts::Attempts,
 }
 
 impl State {
+    /// A state over `db` with `settings`; the attempt buckets are made from the settings.
+    pub fn new(
+        db: db::Db,
+        root: Option<Arc<TrustRoot>>,
+        secret: CodeSecret,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<State, String> {
+        let attempts = attempts::Attempts::new(
+            settings.code_attempts_per_client,
+            settings.unknown_code_attempts,
+        )?;
+        Ok(State {
+            db,
+            bundles: Default::default(),
+            root,
+            secret,
+            settings,
+            clock,
+            attempts,
+        })
+    }
+
     pub fn now(&self) -> Instant {
         (self.clock)()
     }
@@ -123,8 +167,33 @@ impl State {
         let hash = store::request_hash(op, "", &canonical);
         req.client_ip = client_ip.or(peer_ip);
         let now = self.now();
-        let attempt = redeem::attempt(&req, &self.secret);
-        let plan = match self.bundles.get(&req.bundle.id, req.bundle.version) {
+        let loaded = self.bundles.get(&req.bundle.id, req.bundle.version);
+        if !self.settings.trusted_callers {
+            // The customer is the shop's word (a claim checked at the time the cart was
+            // priced, which `plan` keeps within the quote window), never the browser's.
+            if let Some(root) = &self.root {
+                let at = req.input.context.now;
+                if let Vouched::Refused(e) = vouch(root, &mut req.input, at) {
+                    tracing::info!(refusal = %e.refusal(), "customer claim refused");
+                }
+            }
+            if let Some(l) = &loaded {
+                let codes: Vec<(String, bool)> = req
+                    .input
+                    .context
+                    .codes
+                    .iter()
+                    .map(|c| {
+                        let hash = redeem::code_hash(&self.secret, Some(&l.bundle), c);
+                        (hash, l.bundle.knows_code(c))
+                    })
+                    .collect();
+                let client = req.client_ip.as_deref().unwrap_or("unknown");
+                self.attempts.take(client, &codes)?;
+            }
+        }
+        let attempt = redeem::attempt(&req, &self.secret, loaded.as_ref().map(|l| &l.bundle));
+        let plan = match &loaded {
             None => Err(ApiError::not_found(
                 "bundleUnknown",
                 format!(
@@ -132,7 +201,17 @@ impl State {
                     req.bundle.id, req.bundle.version
                 ),
             )),
-            Some(loaded) => redeem::plan(&loaded, &req, now, self.settings.window, &self.secret),
+            Some(loaded) => {
+                let current = self.bundles.newest(&req.bundle.id);
+                redeem::plan(
+                    loaded,
+                    current.as_deref(),
+                    &req,
+                    now,
+                    self.settings.window,
+                    &self.secret,
+                )
+            }
         };
         let r = store::Redemption {
             op,
@@ -181,9 +260,10 @@ impl State {
         };
         let stored = self.db.stored_bundles().await?;
         let mut n = 0;
-        for envelope in stored {
+        for (envelope, accepted_at) in stored {
             match bundles::open(&envelope, root, &self.secret, self.now(), |_| None) {
-                Ok(loaded) => {
+                Ok(mut loaded) => {
+                    loaded.accepted_at = promoseal_evaluator::time::Instant(accepted_at);
                     self.bundles.insert(loaded);
                     n += 1;
                 }
@@ -206,9 +286,16 @@ impl State {
                 "the ledger has no trust root configured (--root)",
             )
         })?;
-        let loaded = bundles::open(envelope, root, &self.secret, self.now(), |id| {
+        let mut loaded = bundles::open(envelope, root, &self.secret, self.now(), |id| {
             self.bundles.highest(id)
         })?;
+        // The same version again: it was accepted when it first came.
+        if let Some(held) = self
+            .bundles
+            .get(loaded.bundle.id(), loaded.bundle.version())
+        {
+            loaded.accepted_at = held.accepted_at;
+        }
         self.db
             .store_bundle(&loaded, envelope, self.now().seconds())
             .await?;

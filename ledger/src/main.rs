@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the /v1 API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Create or update the database schema, then exit.
     Migrate {
         #[arg(long, env = "LEDGER_DATABASE_URL", default_value = DEFAULT_DB)]
@@ -72,6 +72,21 @@ struct Serve {
     /// How often lapsed reservations are released and old keys forgotten, seconds.
     #[arg(long, default_value_t = 5)]
     sweep_interval: u64,
+    /// Every caller is the shop's own backend: take the request's `customer` as given (no
+    /// customer claim needed) and do not limit code attempts. Never with an edge in front.
+    #[arg(long, env = "LEDGER_TRUSTED_CALLERS")]
+    trusted_callers: bool,
+    /// Code attempts per client (the edge's `clientIp`, else the caller's address; IPv6 by
+    /// /64), `count/seconds`.
+    #[arg(long, default_value = "20/60")]
+    code_attempts_per_client: ledger::attempts::Rate,
+    /// Attempts with a code no active code set holds, per code, `count/seconds`.
+    #[arg(long, default_value = "10/60")]
+    unknown_code_attempts: ledger::attempts::Rate,
+    /// Seconds after a new bundle version is accepted during which a promotion it removed or
+    /// paused can still be redeemed through an older version.
+    #[arg(long, default_value_t = 900)]
+    withdrawal_grace: i64,
 }
 
 #[tokio::main]
@@ -88,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
             println!("schema up to date");
             Ok(())
         }
-        Command::Serve(s) => serve(s).await,
+        Command::Serve(s) => serve(*s).await,
     }
 }
 
@@ -135,21 +150,21 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         reservation_ttl: s.reservation_ttl,
         window: ledger::redeem::Window {
             max_quote_age: s.max_quote_age,
+            withdrawal_grace: s.withdrawal_grace.max(0),
             ..defaults.window
         },
         key_retention: s.key_retention_hours.saturating_mul(3600),
         api_token: s.api_token.clone(),
         fraud,
+        trusted_callers: s.trusted_callers,
+        code_attempts_per_client: s.code_attempts_per_client,
+        unknown_code_attempts: s.unknown_code_attempts,
         ..defaults
     };
-    let state = Arc::new(State {
-        db,
-        bundles: Default::default(),
-        root,
-        secret,
-        settings,
-        clock: ledger::system_clock(),
-    });
+    let state = Arc::new(
+        State::new(db, root, secret, settings, ledger::system_clock())
+            .map_err(anyhow::Error::msg)?,
+    );
     let loaded = state
         .load_stored_bundles()
         .await
@@ -192,6 +207,7 @@ fn spawn_sweeper(state: Arc<State>, every: Duration) {
         loop {
             tick.tick().await;
             let now = state.now().seconds();
+            state.attempts.forget_idle();
             if let Err(e) = state.db.sweep(now).await {
                 tracing::warn!(error = %e, "sweep failed");
             }

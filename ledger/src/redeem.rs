@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use promoseal_evaluator::codes::{encode_hex, CodeSecret};
+use promoseal_evaluator::codes::{encode_hex, mask, CodeSecret};
 use promoseal_evaluator::model::{EvaluationInput, Reversal};
 use promoseal_evaluator::money::{Currency, DecimalString};
 use promoseal_evaluator::time::Instant;
-use promoseal_evaluator::{evaluate, Evaluation, LedgerCheck};
+use promoseal_evaluator::{evaluate, Bundle, Evaluation, LedgerCheck};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -134,11 +134,18 @@ pub struct Window {
     pub max_quote_age: i64,
     /// How far ahead of the ledger's clock `context.now` may be.
     pub max_clock_skew: i64,
+    /// How long after a newer version was accepted a promotion it removed or paused may still
+    /// be redeemed through an older version (carts priced just before the publish).
+    pub withdrawal_grace: i64,
 }
 
-/// The keyed hash under which a code appears in the ledger (never the code itself).
-pub fn code_hash(secret: &CodeSecret, code: &str) -> String {
-    encode_hex(&secret.hash(code))
+/// The keyed hash under which a code appears in the ledger (never the code itself): of its
+/// canonical spelling, so every spelling of one code is one record.
+pub fn code_hash(secret: &CodeSecret, bundle: Option<&Bundle>, code: &str) -> String {
+    match bundle {
+        Some(b) => encode_hex(&secret.hash(&b.canonical_code(code))),
+        None => encode_hex(&secret.hash(code)),
+    }
 }
 
 /// Lower-cased and trimmed; for every domain `+tags` are dropped, and Gmail's dots too
@@ -157,7 +164,7 @@ pub fn normalize_email(email: &str) -> String {
     format!("{local}@{domain}")
 }
 
-pub fn attempt(req: &RedeemRequest, secret: &CodeSecret) -> Attempt {
+pub fn attempt(req: &RedeemRequest, secret: &CodeSecret, bundle: Option<&Bundle>) -> Attempt {
     let customer = req.input.customer.as_ref();
     let client_discount = Currency::from_code(&req.input.cart.currency)
         .and_then(|c| c.to_minor(&req.quote.discount_total, &String::new).ok());
@@ -173,7 +180,7 @@ pub fn attempt(req: &RedeemRequest, secret: &CodeSecret) -> Attempt {
             .context
             .codes
             .iter()
-            .map(|c| code_hash(secret, c))
+            .map(|c| code_hash(secret, bundle, c))
             .collect(),
         client_discount,
     }
@@ -181,14 +188,26 @@ pub fn attempt(req: &RedeemRequest, secret: &CodeSecret) -> Attempt {
 
 /// Prices the request with `loaded` at the ledger's `now` and plans its counter increments.
 /// Every refusal here is an answer (recorded, and replayed for the same idempotency key).
+///
+/// `current` is the newest accepted version of the same bundle when it is newer than
+/// `loaded`: what it says wins over the older version the request names (docs/DESIGN.md,
+/// "A newer version governs older ones"):
+/// - a code the newest version does not hold (deactivated, revoked, removed) counts as not
+///   entered, at once;
+/// - a promotion the newest version removed, or whose schedule it ended or paused at `now`,
+///   is refused (`promotionWithdrawn`) once `withdrawal_grace` seconds have passed since the
+///   newest version was accepted;
+/// - each limit is the lower of the two versions' (`limits`).
 pub fn plan(
     loaded: &Loaded,
+    current: Option<&Loaded>,
     req: &RedeemRequest,
     now: Instant,
     window: Window,
     secret: &CodeSecret,
 ) -> Result<Plan, ApiError> {
     let bundle = &loaded.bundle;
+    let current = current.filter(|c| c.bundle.version() > bundle.version());
     if now >= loaded.expires_at {
         return Err(ApiError::conflict(
             "bundleExpired",
@@ -233,7 +252,24 @@ pub fn plan(
             ApiError::unprocessable("invalidQuote", format!("{}: {}", e.path, e.message))
         })
     };
-    let mut evaluation = evaluate(bundle, &req.input).map_err(|e| {
+    let revoked;
+    let input = match current {
+        Some(c)
+            if req
+                .input
+                .context
+                .codes
+                .iter()
+                .any(|k| !c.bundle.knows_code(k)) =>
+        {
+            let mut input = req.input.clone();
+            input.context.codes.retain(|k| c.bundle.knows_code(k));
+            revoked = input;
+            &revoked
+        }
+        _ => &req.input,
+    };
+    let mut evaluation = evaluate(bundle, input).map_err(|e| {
         let mut detail = json!({ "evaluatorCode": e.code() });
         if let (Some(f), Some(o)) = (e.field(), detail.as_object_mut()) {
             o.insert("path".into(), json!(f.path));
@@ -297,13 +333,49 @@ pub fn plan(
         }
     }
     if !differences.is_empty() {
+        // With codes entered, the ledger's side of a difference would tell a valid guessed
+        // code from an invalid one (and what it gives): say which fields differ, with the
+        // caller's own values only.
+        if !req.input.context.codes.is_empty() {
+            differences.retain(|d| !d["client"].is_null());
+            for d in &mut differences {
+                if let Some(o) = d.as_object_mut() {
+                    o.remove("ledger");
+                }
+            }
+        }
         return Err(ApiError::conflict(
             "amountMismatch",
             "the ledger priced the cart differently from the quote",
         )
         .with_detail(json!({ "differences": differences })));
     }
-    let increments = increments(loaded, &evaluation, req, now, secret)?;
+    if let Some(c) = current {
+        let grace_ends = c
+            .accepted_at
+            .seconds()
+            .saturating_add(window.withdrawal_grace);
+        if now.seconds() >= grace_ends {
+            for a in &evaluation.applied {
+                if c.bundle.live_at(&a.promotion_id, now) != Some(true) {
+                    return Err(ApiError::conflict(
+                        "promotionWithdrawn",
+                        format!(
+                            "promotion `{}` is removed or paused in version {} of bundle `{}`; price the cart again",
+                            a.promotion_id,
+                            c.bundle.version(),
+                            bundle.id()
+                        ),
+                    )
+                    .with_detail(json!({
+                        "promotionId": a.promotion_id,
+                        "currentVersion": c.bundle.version(),
+                    })));
+                }
+            }
+        }
+    }
+    let increments = increments(loaded, current, &evaluation, req, now, secret)?;
     let applied = evaluation
         .applied
         .iter()
@@ -314,9 +386,19 @@ pub fn plan(
                 .get(&*a.promotion_id)
                 .and_then(|m| m.campaign.clone()),
             amount: a.amount.minor(),
-            code_hash: a.code.as_deref().map(|c| code_hash(secret, c)),
+            code_hash: a
+                .code
+                .as_deref()
+                .map(|c| code_hash(secret, Some(bundle), c)),
         })
         .collect();
+    // What is stored and shown: codes masked (the keyed hashes above are the records).
+    for a in &mut evaluation.applied {
+        a.code = a.code.as_deref().map(mask);
+    }
+    for c in &mut evaluation.pending_ledger {
+        c.code = c.code.as_deref().map(mask);
+    }
     let cost = evaluation
         .lines
         .iter()
@@ -344,6 +426,7 @@ pub fn plan(
 
 fn increments(
     loaded: &Loaded,
+    current: Option<&Loaded>,
     evaluation: &Evaluation,
     req: &RedeemRequest,
     now: Instant,
@@ -393,6 +476,20 @@ fn increments(
             discount,
             ..
         } = check;
+        // A limit a newer version lowered holds for the older one too.
+        let newer = current.and_then(|c| c.bundle.limits_of(p));
+        let lower = |old: &Option<u64>, new: Option<u64>| match (*old, new) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, _) => a,
+        };
+        let total_uses = &lower(total_uses, newer.and_then(|(l, _)| l.total_uses));
+        let per_code = &lower(per_code, newer.and_then(|(l, _)| l.per_code));
+        let per_customer = &lower(per_customer, newer.and_then(|(l, _)| l.per_customer));
+        let per_day = &lower(per_day, newer.and_then(|(l, _)| l.per_day));
+        let budget = &budget.map(|b| match newer.and_then(|(_, nb)| nb) {
+            Some(nb) if nb < b.minor() => nb,
+            _ => b.minor(),
+        });
         if let Some(n) = total_uses {
             push(
                 format!("total/{bundle}/{p}"),
@@ -408,7 +505,7 @@ fn increments(
                 LimitKind::Budget,
                 UNLIMITED,
                 discount.minor(),
-                b.minor(),
+                *b,
             );
         }
         if let Some(code) = code
@@ -420,7 +517,7 @@ fn increments(
                 (true, _) => (LimitKind::SingleUseCode, 1),
                 (false, n) => (LimitKind::PerCode, cap(n.unwrap_or(u64::MAX))),
             };
-            let hash = code_hash(secret, code);
+            let hash = code_hash(secret, Some(&loaded.bundle), code);
             push(format!("code/{bundle}/{p}/{hash}"), kind, max, 0, UNLIMITED);
         }
         if let Some(n) = per_customer {

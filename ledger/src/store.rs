@@ -665,8 +665,12 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
                 let lapsed = row
                     .try_get::<Option<i64>, _>("expires_at")?
                     .is_some_and(|e| e <= now);
-                if state == "reserved" && lapsed && t.op == Op::Commit {
-                    lapse(tx, t.id, now).await?;
+                // A lapsed hold is `reservationExpired` to a commit, before the sweeper
+                // released it (released here) and after (state `expired`).
+                if t.op == Op::Commit && ((state == "reserved" && lapsed) || state == "expired") {
+                    if state == "reserved" {
+                        lapse(tx, t.id, now).await?;
+                    }
                     ApiError::conflict(
                         "reservationExpired",
                         format!("reservation `{}` expired before it was committed", t.id),
@@ -809,13 +813,14 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
 }
 
 impl Db {
-    /// Every stored bundle envelope, oldest version first.
-    pub async fn stored_bundles(&self) -> Result<Vec<Vec<u8>>, sqlx::Error> {
-        let rows = sqlx::query("SELECT envelope FROM bundles ORDER BY bundle_id, version")
-            .fetch_all(self.reader())
-            .await?;
+    /// Every stored bundle envelope with when it was accepted, oldest version first.
+    pub async fn stored_bundles(&self) -> Result<Vec<(Vec<u8>, i64)>, sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT envelope, accepted_at FROM bundles ORDER BY bundle_id, version")
+                .fetch_all(self.reader())
+                .await?;
         rows.iter()
-            .map(|r| r.try_get::<Vec<u8>, _>("envelope"))
+            .map(|r| Ok((r.try_get("envelope")?, r.try_get("accepted_at")?)))
             .collect()
     }
 

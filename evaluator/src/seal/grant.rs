@@ -52,7 +52,9 @@ impl TrustRoot {
     /// Verifies a grant token's signature and lifetime at `now`; matching it to a bundle,
     /// audience and subject is the caller's.
     pub fn check_grant(&self, token: &str, now: Instant) -> Result<GrantClaims, VerifyError> {
-        GRANT.open(self, token, now, |c: &GrantClaims| (c.issued_at, c.expires_at))
+        GRANT.open(self, token, now, |c: &GrantClaims| {
+            (c.issued_at, c.expires_at)
+        })
     }
 }
 

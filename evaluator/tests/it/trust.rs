@@ -210,7 +210,11 @@ fn only_a_signed_claim_makes_a_gold_customer() {
     for (token, at, why) in [
         (&altered, now, "malformed"),
         (&by_edge, now, "wrongRole"),
-        (&claim, Instant::parse("2026-06-01T12:10:00Z").unwrap(), "expired"),
+        (
+            &claim,
+            Instant::parse("2026-06-01T12:10:00Z").unwrap(),
+            "expired",
+        ),
         (&long, now, "malformed"),
     ] {
         let mut i = input(&[], says_gold.clone(), Some(token));

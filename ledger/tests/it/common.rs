@@ -24,8 +24,18 @@ pub fn single_codes() -> Vec<String> {
     (1..=20).map(|i| format!("ONCE-{i:04}")).collect()
 }
 
+/// A generated campaign of single-use codes (promotion `spring`, on `sku-gen`).
+pub fn spring_campaign() -> promoseal_evaluator::codes::Campaign {
+    promoseal_evaluator::codes::Campaign::new("spring", "SPR-", "", 1000, 10).unwrap()
+}
+
 pub fn release_key() -> SigningIdentity {
     SigningIdentity::from_seed("release-1", [2; 32])
+}
+
+/// The shop backend's key: it signs customer claims.
+pub fn shop_key() -> SigningIdentity {
+    SigningIdentity::from_seed("shop-1", [3; 32])
 }
 
 pub fn root_envelope() -> Vec<u8> {
@@ -35,6 +45,7 @@ pub fn root_envelope() -> Vec<u8> {
         "keys": [
             {"id": "root-1", "publicKey": root.public_key(), "roles": ["root"]},
             {"id": "release-1", "publicKey": release_key().public_key(), "roles": ["release"]},
+            {"id": "shop-1", "publicKey": shop_key().public_key(), "roles": ["shop"]},
         ],
     });
     Envelope::seal(EnvelopeType::Root, payload.to_string().as_bytes(), &[&root])
@@ -68,11 +79,23 @@ pub fn payload(version: u64) -> Value {
     single["codeSet"] = json!("codes");
     let mut shared = promo("shared", "sku-shared", pct("5"), json!({"perCode": 5}));
     shared["codeSet"] = json!("codes");
+    let mut spring = promo(
+        "spring",
+        "sku-gen",
+        pct("25"),
+        json!({"singleUseCodes": true}),
+    );
+    spring["codeSet"] = json!("spring");
+    let mut gold = promo("gold", "sku-gold", pct("30"), json!({}));
+    gold["conditions"] = json!({"customerTiers": ["gold"]});
     json!({
         "format": 1, "bundleId": "fixture", "audience": "edge", "version": version,
         "issuedAt": "2026-11-01T00:00:00Z", "expiresAt": "2027-11-01T00:00:00Z",
         "currency": "USD", "timeZone": "America/New_York",
-        "codeSets": [{"id": "codes", "hashes": hashes}],
+        "codeSets": [
+            {"id": "codes", "hashes": hashes},
+            {"id": "spring", "generated": spring_campaign().spec()},
+        ],
         "promotions": [
             promo("total", "sku-total", pct("10"), json!({"totalUses": 100})),
             promo("per-customer", "sku-cust", pct("10"), json!({"perCustomer": 3})),
@@ -86,14 +109,20 @@ pub fn payload(version: u64) -> Value {
             promo("camp-open", "sku-open", pct("15"), json!({})),
             single,
             shared,
+            spring,
+            gold,
         ],
     })
 }
 
 pub fn signed_bundle(version: u64) -> Vec<u8> {
+    sign(&payload(version))
+}
+
+pub fn sign(payload: &Value) -> Vec<u8> {
     Envelope::seal(
         EnvelopeType::Bundle,
-        payload(version).to_string().as_bytes(),
+        payload.to_string().as_bytes(),
         &[&release_key()],
     )
 }
@@ -108,6 +137,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// PostgreSQL: the admin URL and this database's name.
+    pub fn admin(&self) -> Option<(&str, &str)> {
+        self.admin.as_ref().map(|(a, n)| (a.as_str(), n.as_str()))
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{}", std::process::id(), n);
@@ -178,16 +212,18 @@ impl Ledger {
         let db = TestDb::new(backend).await;
         let clock = Arc::new(AtomicI64::new(T0));
         let c = clock.clone();
-        let state = Arc::new(State {
-            db: Db::connect(&db.url, 16, Sync::Normal).await.unwrap(),
-            bundles: Default::default(),
-            root: Some(Arc::new(
-                TrustRoot::from_envelope(&root_envelope()).unwrap(),
-            )),
-            secret: CodeSecret::from_bytes(SECRET),
-            settings,
-            clock: Arc::new(move || Instant(c.load(Ordering::SeqCst))),
-        });
+        let state = Arc::new(
+            State::new(
+                Db::connect(&db.url, 16, Sync::Normal).await.unwrap(),
+                Some(Arc::new(
+                    TrustRoot::from_envelope(&root_envelope()).unwrap(),
+                )),
+                CodeSecret::from_bytes(SECRET),
+                settings,
+                Arc::new(move || Instant(c.load(Ordering::SeqCst))),
+            )
+            .unwrap(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = ledger::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -224,7 +260,16 @@ impl Ledger {
         key: Option<&str>,
         body: Vec<u8>,
     ) -> (u16, Value, bool) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        let kind = if path == "/v1/bundles" {
+            "application/vnd.promoseal.envelope"
+        } else {
+            "application/json"
+        };
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", kind)
+            .body(body);
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
@@ -286,15 +331,36 @@ pub fn request(ledger: &Ledger, order: &str, sku: &str, customer: &str, codes: &
         "customer": {"id": customer, "email": format!("{customer}@example.com")},
         "context": {"now": ledger.now(), "channel": "web", "codes": codes},
     });
-    let loaded = ledger.state.bundles.get("fixture", 1).unwrap();
+    request_for(ledger, order, 1, input)
+}
+
+/// A redemption of `input` priced with version `version` as the test's copy of it says (the
+/// customer as the input describes it: the quote a browser would make).
+pub fn request_for(ledger: &Ledger, order: &str, version: u64, input: Value) -> Value {
+    let customer = input["customer"]["id"]
+        .as_str()
+        .unwrap_or("anon")
+        .to_string();
+    let loaded = ledger.state.bundles.get("fixture", version).unwrap();
     let parsed = promoseal_evaluator::parse_input(&serde_json::to_vec(&input).unwrap()).unwrap();
     let e = promoseal_evaluator::evaluate(&loaded.bundle, &parsed).unwrap();
     json!({
         "orderId": order,
-        "bundle": {"id": "fixture", "version": 1},
+        "bundle": {"id": "fixture", "version": version},
         "input": input,
         "quote": {"discountTotal": e.discount_total.to_string(), "total": e.total.to_string()},
+        // Each customer shops from an address of their own, as the edge forwards it.
+        "clientIp": customer_ip(&customer),
     })
+}
+
+/// A stable address per customer id (10.x.y.z).
+pub fn customer_ip(customer: &str) -> String {
+    let h = customer.bytes().fold(2_166_136_261_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16_777_619)
+    });
+    let [a, b, c, _] = h.to_be_bytes();
+    format!("10.{a}.{b}.{c}")
 }
 
 /// Runs one async test case on both databases.

@@ -14,3 +14,4 @@ mod common;
 mod concurrency;
 mod crash;
 mod flows;
+mod trust;
