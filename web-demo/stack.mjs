@@ -41,7 +41,9 @@ export async function startStack(ports = {}) {
       ADMIN_TOKEN: randomBytes(16).toString("hex"),
     },
   });
-  const web = await startStorefront({ port: webPort, edgeUrl: worker.url, root: join(shop, "root.env") });
+  const web = await startStorefront({
+    port: webPort, edgeUrl: worker.url, root: join(shop, "root.env"), shopKey: join(work, "keys/shop-1.key"),
+  });
   return {
     ledger, worker, web,
     springCodes: readFileSync(join(work, "spring-codes.csv"), "utf8").trim().split("\n").slice(1),

@@ -96,8 +96,9 @@ export async function startLedger({
 }
 
 /** The storefront's static server (web-demo/serve.mjs). */
-export async function startStorefront({ port, edgeUrl, root }) {
-  const args = [join(repo, "web-demo/serve.mjs"), "--port", String(port), "--edge", edgeUrl, "--root", root];
+export async function startStorefront({ port, edgeUrl, root, shopKey, promoseal }) {
+  const args = [join(repo, "web-demo/serve.mjs"), "--port", String(port), "--edge", edgeUrl, "--root", root,
+    "--shop-key", shopKey, ...(promoseal ? ["--promoseal", promoseal] : [])];
   const child = launch(process.execPath, args, { env: process.env });
   await waitFor(`http://127.0.0.1:${port}/`, child, "storefront", 30);
   return { url: `http://127.0.0.1:${port}`, stop: () => stop(child, "SIGTERM"), output: child.output };

@@ -141,6 +141,22 @@ enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Issue a customer claim: the shop's signed word for who a shopper is (tier, segments,
+    /// first order, region), which the edge and the ledger price with. Signed by a `shop` key.
+    Claim {
+        /// The shop key (`keygen --role shop`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The customer as an evaluation input gives it: `{"id": "…", "tier": "gold", …}`.
+        #[arg(long)]
+        customer: String,
+        /// Lifetime in seconds (at most an hour).
+        #[arg(long, default_value_t = 900)]
+        ttl: i64,
+        /// Issue time (RFC 3339) instead of the clock.
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Generate, import, export, deactivate and reactivate codes.
     #[command(subcommand)]
     Codes(CodesCommand),
@@ -922,6 +938,24 @@ fn codes_cmd(cmd: &CodesCommand) -> Result<()> {
     Ok(())
 }
 
+fn claim(key: &Path, customer: &str, ttl: i64, now: Option<&str>) -> Result<()> {
+    use promoseal_evaluator::seal::{CustomerClaims, MAX_CLAIM_LIFETIME};
+    if !(1..=MAX_CLAIM_LIFETIME).contains(&ttl) {
+        bail!("--ttl: {ttl} is outside 1..={MAX_CLAIM_LIFETIME} seconds");
+    }
+    let customer: promoseal_evaluator::model::CustomerSpec =
+        serde_json::from_str(customer).map_err(|e| anyhow!("--customer: {e}"))?;
+    let key = project::load_key(key)?;
+    let issued_at = now_or_clock(now)?;
+    let token = key.issue_customer_claim(&CustomerClaims {
+        customer,
+        issued_at,
+        expires_at: Instant(issued_at.seconds().saturating_add(ttl)),
+    });
+    println!("{token}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -991,6 +1025,12 @@ fn main() -> ExitCode {
             now.as_deref(),
             *pretty,
         ),
+        Command::Claim {
+            key,
+            customer,
+            ttl,
+            now,
+        } => claim(key, customer, *ttl, now.as_deref()),
         Command::Codes(cmd) => codes_cmd(cmd),
         Command::Windows {
             zone,

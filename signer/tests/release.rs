@@ -519,3 +519,80 @@ fn keys_to_published_bundle_and_every_refusal() {
     assert!(run.ok(&v2_refs).contains("trust root v2"));
     assert!(Path::new(&run.path("root-v2.env")).exists());
 }
+
+#[test]
+fn customer_claims_are_signed_by_shop_keys_and_verified_by_the_root() {
+    use promoseal_evaluator::seal::{vouch, Envelope, EnvelopeType, SigningIdentity, TrustRoot};
+    use promoseal_evaluator::time::Instant;
+    let run = Run::new("claim");
+    run.ok(&[
+        "keygen", "--id", "shop-1", "--role", "shop", "--out", "keys",
+    ]);
+    let now = "2026-06-01T12:00:00Z";
+    let claim = run
+        .ok(&[
+            "claim",
+            "--key",
+            "keys/shop-1.key",
+            "--customer",
+            r#"{"id": "cus_1", "tier": "gold", "segments": ["members"]}"#,
+            "--ttl",
+            "600",
+            "--now",
+            now,
+        ])
+        .trim()
+        .to_string();
+    // A root that lists the shop key vouches for the claim's customer.
+    let root_key = SigningIdentity::from_seed("root-1", [1; 32]);
+    let release = SigningIdentity::from_seed("release-1", [2; 32]);
+    let payload = json!({"format": 1, "version": 1, "keys": [
+        {"id": "root-1", "publicKey": root_key.public_key(), "roles": ["root"]},
+        {"id": "release-1", "publicKey": release.public_key(), "roles": ["release"]},
+        pub_key(&run, "shop-1"),
+    ]});
+    let root = TrustRoot::from_envelope(&Envelope::seal(
+        EnvelopeType::Root,
+        payload.to_string().as_bytes(),
+        &[&root_key],
+    ))
+    .unwrap();
+    let mut input = promoseal_evaluator::parse_input(
+        json!({"cart": {"currency": "USD", "lines": []}, "customer": {"tier": "bronze"},
+               "context": {"now": now, "customerClaim": claim}})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    vouch(&root, &mut input, Instant::parse(now).unwrap());
+    let c = input.customer.unwrap();
+    assert_eq!(
+        (c.id.as_deref(), c.tier.as_deref()),
+        (Some("cus_1"), Some("gold"))
+    );
+    // Bad requests are refused with what is wrong.
+    run.fails(
+        &[
+            "claim",
+            "--key",
+            "keys/shop-1.key",
+            "--customer",
+            r#"{"tier": 1}"#,
+        ],
+        1,
+        "--customer",
+    );
+    run.fails(
+        &[
+            "claim",
+            "--key",
+            "keys/shop-1.key",
+            "--customer",
+            "{}",
+            "--ttl",
+            "7200",
+        ],
+        1,
+        "--ttl",
+    );
+}

@@ -15,6 +15,7 @@ const state = {
   subject: sessionStorage.getItem("promoseal.subject") ?? crypto.randomUUID(),
   order: null, // { id, key } while an order is being placed
   last: null, // the last evaluation
+  who: null, // { membership, customer, claim, at }: the shop's signed word for the shopper
 };
 sessionStorage.setItem("promoseal.subject", state.subject);
 // What tests and measurements read: the last preview's time, and whether the page is ready.
@@ -70,7 +71,7 @@ async function start() {
     fatal(`The promotions could not be loaded: ${e.message}. Prices are shown without discounts.`);
     return;
   }
-  render();
+  await changeMembership();
   window.promoseal.ready = true;
 }
 
@@ -115,9 +116,35 @@ function change(sku, delta) {
   render();
 }
 
+/**
+ * Who the shopper is, as the shop's backend vouches for it: the customer and a claim signed by
+ * the shop's key, renewed when the membership changes or the claim is ten minutes old. The edge
+ * and the ledger price with the claim's customer only; without it a "gold" shopper is nobody.
+ */
+async function vouched() {
+  const membership = $("membership").value;
+  if (state.who?.membership === membership && Date.now() - state.who.at < 600_000) return state.who;
+  const q = new URLSearchParams({ membership, subject: state.subject });
+  const r = await fetch(`/customer?${q}`);
+  if (!r.ok) throw new Error(`the shop answered ${r.status}`);
+  const { customer, claim } = await r.json();
+  state.who = { membership, customer, claim, at: Date.now() };
+  document.body.dataset.membership = membership;
+  return state.who;
+}
+
+async function changeMembership() {
+  try {
+    await vouched();
+  } catch (e) {
+    $("checkout-message").className = "error";
+    $("checkout-message").textContent = `Your membership could not be confirmed (${e.message}).`;
+  }
+  render();
+}
+
 /** The evaluation input for the cart as it stands. */
 function input({ withGrants }) {
-  const membership = $("membership").value;
   const catalog = state.catalog;
   return {
     cart: {
@@ -130,14 +157,11 @@ function input({ withGrants }) {
         };
       }),
     },
-    customer: {
-      id: `shopper-${state.subject}`,
-      ...(membership === "guest" ? {} : { segments: ["members"] }),
-      ...(membership === "gold" ? { tier: "gold" } : {}),
-    },
+    customer: state.who?.customer ?? { id: `shopper-${state.subject}` },
     context: {
       now: nowIso(),
       channel: "web",
+      ...(state.who ? { customerClaim: state.who.claim } : {}),
       // Nothing to ship, no shipping charge.
       ...(state.cart.size > 0 ? { shipping: { ...catalog.shipping, taxRate: catalog.taxRate } } : {}),
       ...(withGrants
@@ -286,6 +310,7 @@ async function applyCode(event) {
   $("apply-code").disabled = true;
   message.textContent = "Checking the code…";
   try {
+    await vouched();
     const { status, json, retryAfter } = await post("/v1/codes/check", {
       code, subject: state.subject, input: input({ withGrants: false }),
     });
@@ -310,8 +335,13 @@ async function applyCode(event) {
 }
 
 async function checkout() {
+  if (!state.last || state.last.lines.length === 0) return;
+  try {
+    // A fresh claim, and the preview priced with it: what the ledger will compute.
+    await vouched();
+    render();
+  } catch {}
   const e = state.last;
-  if (!e || e.lines.length === 0) return;
   const message = $("checkout-message");
   message.className = "";
   // One order id and idempotency key per order: a retry is the same order, never a second one.
@@ -382,5 +412,5 @@ function showReceipt(redemption) {
 
 $("code-form").addEventListener("submit", applyCode);
 $("checkout").addEventListener("click", checkout);
-$("membership").addEventListener("change", render);
+$("membership").addEventListener("change", changeMembership);
 start();

@@ -76,6 +76,7 @@ test("a hint names the gap; adding that much unlocks the discount, with no netwo
 test("every reward type shows on the cart, each line with its saving", async () => {
   const { page, close } = await shopper();
   await page.selectOption("#membership", "gold");
+  await page.waitForSelector('body[data-membership="gold"]');
   for (const sku of ["TEE-5", "CAP-1", "CAP-1", "CAP-1", "SOCK-3", "SOCK-3", "BTL-6", "BTL-6"]) await add(page, sku);
   const totals = await totalsText(page);
   for (const name of ["Any tee for $15", "Caps: buy 2, get 1 free", "$2 off every pair of Loop merino socks",
@@ -143,6 +144,55 @@ test("checkout: the edge forwards it, the ledger holds the redemption, the page 
   await page.click("#apply-code");
   await page.waitForFunction(() => !document.querySelector("#code-message").textContent.startsWith("Checking"));
   assert.equal(await page.textContent("#code-message"), refusal);
+  await close();
+});
+
+test("membership is the shop's word: a forged or altered claim gets no member price at checkout", async () => {
+  const { page, close } = await shopper();
+  await page.selectOption("#membership", "gold");
+  await page.waitForSelector('body[data-membership="gold"]');
+  await add(page, "JKT-1");
+  await add(page, "TEE-5");
+  const members = /Members: 5% off the order, gold members 10%/;
+  assert.match(await totalsText(page), members);
+  // The shopper edits the checkout request on its way: the claim altered (a bronze member
+  // turned gold), or dropped with the tier written in by hand. The edge and the ledger price
+  // with the shop's word only, so the quote the page made does not hold.
+  let tamper = null;
+  await page.route("**/v1/redeem", async (route) => {
+    const body = JSON.parse(route.request().postData());
+    if (tamper) tamper(body);
+    await route.continue({ postData: JSON.stringify(body) });
+  });
+  const tampers = [
+    (b) => {
+      const [key, payload, sig] = b.input.context.customerClaim.split(".");
+      const claims = JSON.parse(Buffer.from(payload, "base64url"));
+      claims.customer.id = "someone-else";
+      b.input.context.customerClaim = [key, Buffer.from(JSON.stringify(claims)).toString("base64url"), sig].join(".");
+    },
+    (b) => {
+      delete b.input.context.customerClaim;
+      b.input.customer = { id: b.input.customer.id, tier: "gold", segments: ["members"] };
+    },
+  ];
+  for (const t of tampers) {
+    tamper = t;
+    await page.click("#checkout");
+    await page.waitForFunction(() => /Prices changed/.test(document.querySelector("#checkout-message").textContent));
+    assert.equal(await page.isHidden("#receipt"), true);
+  }
+  // As the shop vouched for it: the gold member's price, confirmed by the ledger.
+  tamper = null;
+  const discount = await page.getAttribute("#totals", "data-discount");
+  await page.click("#checkout");
+  await page.waitForSelector("#receipt:not([hidden])");
+  assert.match(await page.textContent("#receipt"), members);
+  const id = await page.getAttribute("#receipt", "data-redemption");
+  const redemption = await (await fetch(`${stack.ledger.url}/v1/redemptions/${id}`)).json();
+  assert.equal(redemption.discountTotal, discount);
+  assert.ok(redemption.promotions.some((p) => p.promotionId === "members-5"), JSON.stringify(redemption.promotions));
+  await shot(page, "07-gold-member-receipt");
   await close();
 });
 

@@ -15,6 +15,10 @@ use crate::time::Instant;
 /// Longest token read, in bytes.
 const MAX_TOKEN_LEN: usize = 4096;
 
+/// How far in the future a token's `issuedAt` may be: the issuer's clock and the checker's
+/// (a browser's, or the time a cart was priced at) are not the same clock.
+const MAX_CLOCK_SKEW: i64 = 300;
+
 /// What kind of token, and what it must meet.
 pub(crate) struct Kind {
     pub subject: Subject,
@@ -88,7 +92,7 @@ impl Kind {
                 self.what, self.max_lifetime
             ))));
         }
-        if now < issued_at || now >= expires_at {
+        if now.seconds() < issued_at.seconds().saturating_sub(MAX_CLOCK_SKEW) || now >= expires_at {
             return Err(self.refuse(Refusal::Expired { expires_at, now }));
         }
         Ok(claims)
