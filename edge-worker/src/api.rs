@@ -61,6 +61,29 @@ impl EdgeError {
         e
     }
 
+    /// A request that carries more codes than the client's attempt bucket holds: no wait
+    /// would ever let it through, so it is the request's fault, not a 429.
+    pub fn too_many_codes(codes: usize, limit: u32) -> EdgeError {
+        EdgeError::new(
+            400,
+            "tooManyCodes",
+            format!("the request carries {codes} codes; at most {limit} are accepted at once"),
+        )
+    }
+
+    /// Nothing is published under this bundle id.
+    pub fn unknown_bundle(id: &str) -> EdgeError {
+        EdgeError::new(404, "unknownBundle", format!("no bundle `{id}`"))
+    }
+
+    pub fn unsupported_media_type() -> EdgeError {
+        EdgeError::new(
+            415,
+            "unsupportedMediaType",
+            "the request body must be JSON, sent with `Content-Type: application/json`",
+        )
+    }
+
     pub fn not_found(what: &str) -> EdgeError {
         EdgeError::new(404, "notFound", format!("no route {what}"))
     }
@@ -124,6 +147,32 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Edg
     Ok(value)
 }
 
+/// A POST body must say it is JSON: the media type of `Content-Type` is `application/json`
+/// (any case, parameters such as `charset` allowed). A form or `text/plain` POST is what a
+/// page of another site can send without a CORS preflight, so it is never read.
+pub fn require_json(content_type: Option<&str>) -> Result<(), EdgeError> {
+    let media_type = content_type
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(EdgeError::unsupported_media_type())
+    }
+}
+
+/// Whether an `If-None-Match` value matches `etag` (RFC 9110 §13.1.2): `*`, or any entity tag
+/// of the list equal to it by weak comparison (`W/"x"` matches `"x"`).
+pub fn if_none_match(header: &str, etag: &str) -> bool {
+    let opaque = |tag: &str| -> String {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag).to_string()
+    };
+    let ours = opaque(etag);
+    header.trim() == "*" || header.split(',').any(|t| opaque(t) == ours)
+}
+
 /// `POST /v1/codes/check`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -133,8 +182,10 @@ pub struct CodeCheckRequest {
     /// for that subject.
     #[serde(default)]
     pub subject: Option<String>,
-    /// The shopper's cart and context, for the customer conditions (tier, segment, region,
-    /// channel, first order). Its `now`, codes and grants are the edge's.
+    /// The shopper's context and customer, for the customer conditions (tier, segment,
+    /// region, channel, first order). Its `now`, codes and grants are the edge's, its cart is
+    /// not looked at, and its customer is taken from `context.customerClaim` as the shop
+    /// signed it (`seal::vouch`): without a claim, no tier or segment counts.
     #[serde(default)]
     pub input: Option<EvaluationInput>,
 }
@@ -228,6 +279,49 @@ mod tests {
                 .code,
             "A"
         );
+    }
+
+    #[test]
+    fn a_post_body_must_be_declared_json() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+        ] {
+            assert_eq!(require_json(Some(ok)), Ok(()), "{ok}");
+        }
+        for bad in [
+            None,
+            Some(""),
+            Some("text/plain"),
+            Some("text/plain; charset=utf-8"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonx"),
+            Some("application/json-patch+json"),
+        ] {
+            let e = require_json(bad).unwrap_err();
+            assert_eq!((e.status, e.code), (415, "unsupportedMediaType"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison() {
+        let etag = "\"abc\"";
+        for hit in [
+            "\"abc\"",
+            "W/\"abc\"",
+            "*",
+            " \"x\", W/\"abc\" ",
+            "\"x\",\"abc\"",
+        ] {
+            assert!(if_none_match(hit, etag), "{hit}");
+        }
+        for miss in ["\"abd\"", "abc", "W/\"x\"", "", "\"abc"] {
+            assert!(!if_none_match(miss, etag), "{miss}");
+        }
+        assert!(if_none_match("\"abc\"", "W/\"abc\""));
     }
 
     #[test]

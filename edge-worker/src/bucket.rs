@@ -1,10 +1,42 @@
 //! Attempt limits as token buckets: `count` attempts, refilled evenly over `seconds`. Integer
 //! arithmetic in thousandths of a token, so every host decides alike. The state lives in a
-//! Durable Object per key (one per client IP, one per code); this is its whole logic.
+//! Durable Object per key (one per client network, one per code); this is its whole logic,
+//! with the name of a client's bucket and what a request costs it.
 
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::api::EdgeError;
+
+/// The bucket of the client at `ip` (`CF-Connecting-IP`): `ip:` and the IPv4 address as is,
+/// or the IPv6 /64 prefix (`ip:2001:db8:1:2::/64`): one subscriber usually holds a whole /64,
+/// so per-address buckets would let them take a fresh one for every guess. An IPv4-mapped
+/// IPv6 address is its IPv4 address. Anything else is its own name, bounded.
+pub fn client_key(ip: &str) -> String {
+    let ip = ip.trim();
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => format!("ip:{v4}"),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Err(_) => format!("ip:{}", ip.chars().take(64).collect::<String>()),
+    }
+}
+
+/// What `codes` entered codes cost the client's bucket: one token each, or `tooManyCodes`
+/// when the bucket can never hold that many (a 429 whose `Retry-After` could never be met).
+pub fn cost(codes: usize, per_client: Rate) -> Result<u32, EdgeError> {
+    match u32::try_from(codes) {
+        Ok(n) if n <= per_client.count => Ok(n),
+        _ => Err(EdgeError::too_many_codes(codes, per_client.count)),
+    }
+}
 
 /// `count` attempts per `seconds`, as written in configuration: `10/60`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -47,6 +79,20 @@ pub struct Decision {
     pub allowed: bool,
     /// Whole seconds until the attempt would be allowed (0 when allowed).
     pub retry_after: u64,
+}
+
+/// The answer to attempts that took from several buckets: allowed when every bucket allowed
+/// it, else 429 `tooManyAttempts` with the longest wait.
+pub fn combine(decisions: &[Decision]) -> Result<(), EdgeError> {
+    let wait = decisions
+        .iter()
+        .filter(|d| !d.allowed)
+        .map(|d| d.retry_after.max(1))
+        .max();
+    match wait {
+        Some(w) => Err(EdgeError::rate_limited(w)),
+        None => Ok(()),
+    }
 }
 
 /// Takes `cost` tokens from `bucket` (a new key starts full) at `now_ms`: the new state and
@@ -159,6 +205,52 @@ mod tests {
         for bad in ["", "10", "0/60", "10/0", "-1/60", "a/b", "10/60/1"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn clients_are_named_by_ipv4_address_and_ipv6_64_prefix() {
+        assert_eq!(client_key("203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(client_key(" 203.0.113.7 "), "ip:203.0.113.7");
+        let net = "ip:2001:db8:1:2::/64";
+        for a in [
+            "2001:db8:1:2::1",
+            "2001:0db8:0001:0002:ffff:ffff:ffff:ffff",
+            "2001:DB8:1:2:a:b:c:d",
+        ] {
+            assert_eq!(client_key(a), net, "{a}");
+        }
+        assert_eq!(client_key("2001:db8:1:3::1"), "ip:2001:db8:1:3::/64");
+        assert_eq!(client_key("::1"), "ip:0:0:0:0::/64");
+        assert_eq!(client_key("::ffff:203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(client_key("unknown"), "ip:unknown");
+        assert_eq!(client_key(&"x".repeat(500)).len(), 3 + 64);
+    }
+
+    #[test]
+    fn a_request_that_could_never_pass_is_refused_outright() {
+        assert_eq!(cost(0, R), Ok(0));
+        assert_eq!(cost(3, R), Ok(3));
+        let e = cost(4, R).unwrap_err();
+        assert_eq!(
+            (e.status, e.code, e.retry_after),
+            (400, "tooManyCodes", None)
+        );
+    }
+
+    #[test]
+    fn the_longest_wait_wins() {
+        let ok = Decision {
+            allowed: true,
+            retry_after: 0,
+        };
+        let wait = |s| Decision {
+            allowed: false,
+            retry_after: s,
+        };
+        assert_eq!(combine(&[]), Ok(()));
+        assert_eq!(combine(&[ok, ok]), Ok(()));
+        let e = combine(&[ok, wait(3), wait(7)]).unwrap_err();
+        assert_eq!((e.status, e.retry_after), (429, Some(7)));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! this folder is the reference: routes, configuration, storage, limits.
 //!
 //! The crate has two halves. Everything decided here (configuration, errors and the uniform
-//! refusal, CORS, token buckets, bundle admission, code checks, preparing redemptions, the dead-letter
-//! schedule) is
+//! refusal, CORS, token buckets and client names, bundle admission, code checks and which codes a
+//! public evaluation admits, preparing redemptions, the dead-letter schedule) is
 //! plain Rust over the evaluator, unit-tested natively. `binding` (wasm32 only) is the thin
 //! part that talks to the Workers runtime: requests, KV, Durable Objects, timers, `fetch`.
 
@@ -19,6 +19,8 @@ pub mod cors;
 pub mod outbox;
 pub mod redeem;
 pub mod slots;
+#[cfg(test)]
+mod testing;
 
 #[cfg(target_arch = "wasm32")]
 mod binding;

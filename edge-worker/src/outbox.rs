@@ -3,11 +3,12 @@
 //! A redemption is sent with the client's `Idempotency-Key`, so sending it again can never
 //! redeem twice: the ledger answers a repeat with its first answer. The edge tries
 //! `LEDGER_ATTEMPTS` times, waiting `LEDGER_BACKOFF_MS` then doubling, on a time-out, a network
-//! error, 5xx, 408 or 429. When those are used up, the exact request body is stored as a dead
+//! error, 5xx (the ledger's 503 `unavailable` for a busy or restarting database among them),
+//! 408, 425 or 429. When those are used up, the exact request body is stored as a dead
 //! letter in the outbox (a Durable Object) and the client gets 202. The outbox's alarm sends
-//! each letter again (backoff from `REPLAY_BASE_SECONDS` doubling to `REPLAY_MAX_SECONDS`)
-//! until the ledger gives a definite answer, then deletes it and keeps a record of the outcome
-//! for a week. Delivered exactly once: the letter goes only after an answer, and a repeat that
+//! each letter again (backoff from `REPLAY_BASE_SECONDS` doubling to `REPLAY_MAX_SECONDS`, and
+//! never sooner than the ledger's last `Retry-After`, up to that maximum) until the ledger
+//! gives a definite answer, then deletes it and keeps a record of the outcome for a week. Delivered exactly once: the letter goes only after an answer, and a repeat that
 //! reached the ledger before is answered from the ledger's idempotency record.
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,24 @@ pub enum Verdict {
     Answered,
     /// Try again later.
     Retry(String),
+}
+
+/// Why a redemption got no definite answer, and when the ledger asked to be tried again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unanswered {
+    pub why: String,
+    /// The last answer's `Retry-After`, in milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Longest `Retry-After` taken from the ledger, in seconds.
+const MAX_RETRY_AFTER: u64 = 24 * 3600;
+
+/// A `Retry-After` value in milliseconds: delay-seconds, at most a day. (An HTTP date, which
+/// the ledger never sends, is ignored: the backoff applies.)
+pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
+    let seconds: u64 = value?.trim().parse().ok()?;
+    Some(seconds.min(MAX_RETRY_AFTER).saturating_mul(1000))
 }
 
 /// `status` is the ledger's, `None` when there was no answer (time-out, network error).
@@ -91,6 +110,15 @@ impl Letter {
         self.attempts = self.attempts.saturating_add(1);
         self.last_error = error;
         self.next_ms = now_ms.saturating_add(replay_delay_ms(self.attempts, base_ms, max_ms));
+    }
+
+    /// Puts the next attempt no sooner than `retry_after_ms` (the ledger's `Retry-After`) after
+    /// `now_ms`, and never later than `max_ms` after it.
+    pub fn not_before(&mut self, now_ms: u64, retry_after_ms: Option<u64>, max_ms: u64) {
+        if let Some(wait) = retry_after_ms {
+            let at = now_ms.saturating_add(wait.min(max_ms));
+            self.next_ms = self.next_ms.max(at);
+        }
     }
 
     pub fn due(&self, now_ms: u64) -> bool {
@@ -142,5 +170,32 @@ mod tests {
         );
         l.failed("still down".into(), 61_000, 30_000, 900_000);
         assert_eq!(l.next_ms, 121_000);
+    }
+
+    #[test]
+    fn the_ledgers_retry_after_delays_a_letter_up_to_the_maximum() {
+        assert_eq!(retry_after_ms(Some("1")), Some(1_000));
+        assert_eq!(retry_after_ms(Some(" 30 ")), Some(30_000));
+        assert_eq!(retry_after_ms(Some("999999999")), Some(86_400_000));
+        for ignored in [
+            None,
+            Some(""),
+            Some("-1"),
+            Some("1.5"),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT"),
+        ] {
+            assert_eq!(retry_after_ms(ignored), None, "{ignored:?}");
+        }
+        // The ledger's 503 is retried like a lost answer.
+        assert!(matches!(verdict(Some(503), ""), Verdict::Retry(_)));
+        let mut l = Letter::new("k".into(), "{}".into(), "503".into(), 0, 1_000);
+        l.not_before(0, None, 5_000);
+        assert_eq!(l.next_ms, 1_000);
+        l.not_before(0, Some(500), 5_000);
+        assert_eq!(l.next_ms, 1_000, "never sooner than the backoff");
+        l.not_before(0, Some(3_000), 5_000);
+        assert_eq!(l.next_ms, 3_000);
+        l.not_before(0, Some(60_000), 5_000);
+        assert_eq!(l.next_ms, 5_000, "never later than the maximum");
     }
 }

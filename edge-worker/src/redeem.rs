@@ -1,10 +1,14 @@
 //! What `POST /v1/redeem` sends the ledger: the client's request with `bundle` and `quote`
 //! filled in from the edge's own pricing when they are left out, and `clientIp` always the
-//! edge's. The edge prices the request when it holds the version named (or none was named);
-//! that evaluation also says what to learn from the ledger's answer (`crate::codes::learn`).
+//! edge's. The edge prices the request when it holds the version named (or none was named),
+//! with the customer the shop vouches for (`seal::vouch`: the claim in
+//! `context.customerClaim`, else no tier or segment), as the ledger will; that evaluation also
+//! says what to learn from the ledger's answer (`crate::codes::learn`). The input is sent on
+//! exactly as the client sent it: the ledger vouches for itself.
 
 use std::sync::Arc;
 
+use promoseal_evaluator::seal::{vouch, TrustRoot};
 use promoseal_evaluator::{evaluate, Bundle, Evaluation};
 use serde_json::{json, Value};
 
@@ -34,11 +38,13 @@ fn quote_of(e: &Evaluation) -> Value {
     json!({"discountTotal": e.discount_total, "total": e.total, "promotions": promotions})
 }
 
-/// Prepares `r` given the edge bundle it names as the edge holds it (`current`).
+/// Prepares `r` given the edge bundle it names as the edge holds it (`current`), and the trust
+/// root that says whose customer claims count.
 pub fn prepare(
     r: RedeemRequest,
     current: Result<&Arc<Bundle>, &EdgeError>,
     client_ip: &str,
+    root: &TrustRoot,
 ) -> Result<Prepared, EdgeError> {
     let priced = match (current, &r.bundle) {
         (Ok(b), None) => Some(b),
@@ -47,7 +53,12 @@ pub fn prepare(
         _ => None,
     };
     let evaluation = priced
-        .map(|b| evaluate(b, &r.input))
+        .map(|b| {
+            let mut input = r.input.clone();
+            let at = input.context.now;
+            vouch(root, &mut input, at);
+            evaluate(b, &input)
+        })
         .transpose()
         .map_err(|e| EdgeError::from_evaluator(&e))?;
     let (quote, bundle) = match (r.quote, r.bundle, priced, &evaluation) {
@@ -77,4 +88,57 @@ pub fn prepare(
         bundle_id: bundle.id,
         evaluation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, claim, input, NOW};
+
+    fn request(customer: Value, context: Value) -> RedeemRequest {
+        let given = input(&["GOLD25"], NOW, customer, context);
+        crate::api::parse_body(
+            json!({"orderId": "o-1", "input": given})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn prepared(r: RedeemRequest) -> (Value, Vec<String>) {
+        let b = Arc::new(testing::bundle());
+        let p = prepare(r, Ok(&b), "203.0.113.7", &testing::root()).unwrap();
+        let applied = p
+            .evaluation
+            .unwrap()
+            .applied
+            .iter()
+            .map(|a| a.promotion_id.to_string())
+            .collect();
+        (serde_json::from_str(&p.body).unwrap(), applied)
+    }
+
+    #[test]
+    fn the_edge_prices_a_redemption_for_the_customer_the_shop_vouches_for() {
+        // A browser that says gold: no gold price from the edge, and the ledger gets the input
+        // as sent (it vouches for itself).
+        let (body, applied) = prepared(request(json!({"id": "c-1", "tier": "gold"}), json!({})));
+        assert_eq!(applied, ["socks"]);
+        assert_eq!(
+            body["input"]["customer"],
+            json!({"id": "c-1", "tier": "gold"})
+        );
+        assert_eq!(body["quote"]["discountTotal"], "0.80");
+        assert_eq!(body["clientIp"], "203.0.113.7");
+        // The shop's claim: the gold price.
+        let gold = claim(json!({"id": "c-1", "tier": "gold"}));
+        let (body, mut applied) = prepared(request(
+            json!({"id": "c-1"}),
+            json!({"customerClaim": gold}),
+        ));
+        applied.sort();
+        assert_eq!(applied, ["gold", "socks"]);
+        assert_eq!(body["input"]["customer"], json!({"id": "c-1"}));
+        assert_eq!(body["input"]["context"]["customerClaim"], json!(gold));
+    }
 }

@@ -70,6 +70,19 @@ pub fn open(
     Ok(bundle)
 }
 
+/// A bundle is served only under its own id: a key `edge/<id>` holding a genuine bundle of
+/// another id (another market's, another currency's) is refused, with the reason for the log.
+pub fn check_filed(bundle: &Bundle, id: &str) -> Result<(), String> {
+    if bundle.id() == id {
+        Ok(())
+    } else {
+        Err(format!(
+            "misfiled: the key names bundle `{id}` but holds bundle `{}`",
+            bundle.id()
+        ))
+    }
+}
+
 /// What a guard persists: the highest version accepted and its payload digest.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Highest {
@@ -155,7 +168,12 @@ impl Slot {
     }
 }
 
-/// The 503 when there is no usable bundle under a key.
+/// The 404 when nothing is published under a bundle id.
+pub fn unknown(id: &str) -> EdgeError {
+    EdgeError::unknown_bundle(id)
+}
+
+/// The 503 when what is published under a key is not usable.
 pub fn unavailable(key: &str, why: &str) -> EdgeError {
     EdgeError::unavailable(
         "bundleUnavailable",
@@ -194,5 +212,16 @@ mod tests {
             assert!(check_bundle_id(bad).is_err(), "{bad}");
         }
         assert_eq!(kv_key(Audience::Storefront, "shop"), "storefront/shop");
+        let e = unknown("nope");
+        assert_eq!((e.status, e.code), (404, "unknownBundle"));
+    }
+
+    #[test]
+    fn a_bundle_is_served_only_under_its_own_id() {
+        let b = crate::testing::bundle();
+        assert_eq!(check_filed(&b, "shop"), Ok(()));
+        let why = check_filed(&b, "shop-eu").unwrap_err();
+        assert!(why.starts_with("misfiled"), "{why}");
+        assert!(why.contains("`shop-eu`") && why.contains("`shop`"), "{why}");
     }
 }

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createRequire } from "node:module";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import {
   fixtures, freePort, kvPut, repo, startLedger, startWorker, tempDir, workerVars,
@@ -214,7 +215,7 @@ test("unknown, ended, ineligible and used-up codes get one uniform refusal", asy
     assert.equal(r.status, 422, JSON.stringify(t));
     assert.equal(r.text, refusal, JSON.stringify(t));
   }
-  const gold = await post("/v1/codes/check", { code: "GOLD25", input: cart([], { customer: { tier: "gold" } }) });
+  const gold = await post("/v1/codes/check", { code: "GOLD25", input: cart([], { context: { customerClaim: fx.claims.gold } }) });
   assert.equal(gold.status, 200, gold.text);
 
   // A single-use code, redeemed: the edge learns from the ledger's answer.
@@ -248,6 +249,225 @@ test("attempt limits per client IP and per code", async () => {
   const perCode = [];
   for (let i = 0; i < 11; i++) perCode.push((await post("/v1/codes/check", { code })).status);
   assert.deepEqual(perCode, [...Array(10).fill(422), 429]);
+});
+
+test("a public code checked by many is never refused for a shopper (the per-code bucket only counts failures)", async () => {
+  // More checks of a valid code than its bucket holds, from a few addresses.
+  const statuses = [];
+  for (let i = 0; i < 12; i++) {
+    const ip = `192.0.2.${1 + (i % 3)}`;
+    statuses.push((await post("/v1/codes/check", { code: "WELCOME10" }, { "CF-Connecting-IP": ip })).status);
+  }
+  assert.deepEqual(statuses, Array(12).fill(200));
+  // A shopper elsewhere still gets it, in a preview, a code check and at checkout.
+  assert.equal((await post("/v1/codes/check", { code: "welcome10" })).status, 200);
+  const priced = json(await post("/v1/evaluate", cart(["WELCOME10"])));
+  assert.ok(priced.applied.some((a) => a.promotionId === "welcome"));
+  const redeemed = await post("/v1/redeem", { orderId: "order-public", input: cart(["WELCOME10"]) },
+    { "Idempotency-Key": "k-public" });
+  assert.equal(redeemed.status, 201, redeemed.text);
+});
+
+test("a client's bucket is its IPv6 /64, so fresh addresses in it do not buy guesses", async () => {
+  const statuses = [];
+  for (let i = 1; i <= 6; i++) {
+    const ip = `2001:db8:77:1::${i.toString(16)}`;
+    statuses.push((await post("/v1/codes/check", { code: `V6GUESS-${i}` }, { "CF-Connecting-IP": ip })).status);
+  }
+  assert.deepEqual(statuses, [422, 422, 422, 422, 422, 429]);
+  const other = await post("/v1/codes/check", { code: "V6GUESS-7" }, { "CF-Connecting-IP": "2001:db8:77:2::1" });
+  assert.equal(other.status, 422, "another /64 is another client");
+});
+
+test("more codes than a client's bucket holds is 400 tooManyCodes, not a 429 that can never pass", async () => {
+  const codes = ["A1", "A2", "A3", "A4", "A5", "A6"];
+  for (const [path, body, headers] of [
+    ["/v1/evaluate", cart(codes), {}],
+    ["/v1/redeem", { orderId: "order-many", input: cart(codes) }, { "Idempotency-Key": "k-many" }],
+  ]) {
+    const r = await post(path, body, headers);
+    assert.equal(r.status, 400, `${path}: ${r.text}`);
+    assert.equal(json(r).error.code, "tooManyCodes", path);
+    assert.equal(r.headers.get("retry-after"), null, path);
+  }
+  // As many as it holds is fine.
+  assert.equal((await post("/v1/evaluate", cart(codes.slice(0, 5)))).status, 200);
+});
+
+test("an unknown ?bundle= is 404 unknownBundle; a bundle under another id's key is refused", async () => {
+  for (const r of [
+    await post("/v1/evaluate?bundle=nope", cart()),
+    await post("/v1/codes/check?bundle=nope", { code: "WELCOME10" }),
+    await fetch(`${worker.url}/v1/bundle/storefront?bundle=nope`).then(async (r) => ({ status: r.status, text: await r.text() })),
+  ]) {
+    assert.equal(r.status, 404, r.text);
+    assert.equal(json(r).error.code, "unknownBundle", r.text);
+  }
+  // The shop's genuine bundle filed under the key of another id.
+  kvPut(persist, { "edge/misfiled": b64(fx.shop["edge-v1"]) });
+  const r = await post("/v1/evaluate?bundle=misfiled", cart());
+  assert.equal(r.status, 503, r.text);
+  assert.equal(json(r).error.code, "bundleUnavailable");
+  assert.match(json(r).error.message, /misfiled/);
+});
+
+test("a POST body that is not declared JSON is 415 on every POST route (no cross-site simple requests)", async () => {
+  const routes = [
+    ["/v1/evaluate", cart(), {}],
+    ["/v1/codes/check", { code: "WELCOME10" }, {}],
+    ["/v1/redeem", { orderId: "order-415", input: cart() }, { "Idempotency-Key": "k-415" }],
+  ];
+  for (const [path, body, headers] of routes) {
+    for (const type of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const r = await post(path, body, { ...headers, "Content-Type": type });
+      assert.equal(r.status, 415, `${path} ${type}: ${r.text}`);
+      assert.equal(json(r).error.code, "unsupportedMediaType");
+    }
+    // No Content-Type at all.
+    const bare = await fetch(worker.url + path, {
+      method: "POST", headers: { "CF-Connecting-IP": freshIp(), ...headers },
+      body: new TextEncoder().encode(JSON.stringify(body)),
+    });
+    assert.equal(bare.status, 415, path);
+  }
+  // Parameters are allowed.
+  const ok = await post("/v1/evaluate", cart(), { "Content-Type": "application/json; charset=utf-8" });
+  assert.equal(ok.status, 200, ok.text);
+  // The ledger's redemption was never reached.
+  assert.deepEqual(await ledgerEvents("order-415"), []);
+});
+
+test("If-None-Match matches the storefront ETag by weak comparison, and *", async () => {
+  const etag = (await fetch(`${worker.url}/v1/bundle/storefront`)).headers.get("etag");
+  for (const value of [`W/${etag}`, "*", `"nope", W/${etag}`, `"nope",${etag}`]) {
+    const r = await fetch(`${worker.url}/v1/bundle/storefront`, { headers: { "If-None-Match": value } });
+    assert.equal(r.status, 304, value);
+    assert.equal(r.headers.get("etag"), etag);
+  }
+  for (const value of ['"nope"', `W/"nope"`, etag.slice(1, -1)]) {
+    const r = await fetch(`${worker.url}/v1/bundle/storefront`, { headers: { "If-None-Match": value } });
+    assert.equal(r.status, 200, value);
+  }
+});
+
+test("the code check and the edge's checkout pricing take the customer from the shop's claim, not the browser", async () => {
+  const withCustomer = (customer, context = {}) => cart([], { customer, context });
+  // A browser that says gold, with no claim.
+  let r = await post("/v1/codes/check", { code: "GOLD25", input: withCustomer({ tier: "gold" }) });
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.text, refusal);
+  // A silver claim whose payload was changed to gold: the signature no longer holds.
+  const [kid, payload, sig] = fx.claims.silver.split(".");
+  const claims = JSON.parse(Buffer.from(payload, "base64url"));
+  claims.customer.tier = "gold";
+  const altered = [kid, Buffer.from(JSON.stringify(claims)).toString("base64url"), sig].join(".");
+  r = await post("/v1/codes/check", { code: "GOLD25", input: withCustomer({ tier: "gold" }, { customerClaim: altered }) });
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.text, refusal);
+  // A genuine silver claim: not for this shopper either.
+  r = await post("/v1/codes/check", { code: "GOLD25", input: withCustomer({ tier: "gold" }, { customerClaim: fx.claims.silver }) });
+  assert.equal(r.status, 422, r.text);
+  // The shop's gold claim, whatever the browser says.
+  r = await post("/v1/codes/check", { code: "GOLD25", input: withCustomer({ tier: "bronze" }, { customerClaim: fx.claims.gold }) });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(json(r).grants.map((g) => g.promotionId), ["gold"]);
+
+  // Checkout with a forged tier: the edge's own quote has no gold price; with the claim it has.
+  const forged = await post("/v1/redeem", { orderId: "order-forged-gold", input: cart(["GOLD25"], { customer: { tier: "gold" } }) },
+    { "Idempotency-Key": "k-forged-gold" });
+  assert.equal(forged.status, 201, forged.text);
+  assert.ok(!json(forged).promotions.some((p) => p.promotionId === "gold"), forged.text);
+  const vouched = await post("/v1/redeem", { orderId: "order-claimed-gold", input: cart(["GOLD25"], { context: { customerClaim: fx.claims.gold } }) },
+    { "Idempotency-Key": "k-claimed-gold" });
+  assert.equal(vouched.status, 201, vouched.text);
+  assert.ok(json(vouched).promotions.some((p) => p.promotionId === "gold"), vouched.text);
+});
+
+/** Spellings a shopper may type for a generated code: O for 0, I or L for 1, lower case. */
+function aliases(code) {
+  const [prefix, body] = [code.slice(0, 4), code.slice(4)];
+  assert.match(body, /0/);
+  assert.match(body, /1/);
+  return [
+    prefix + body.replaceAll("0", "O"),
+    prefix + body.replaceAll("1", "I"),
+    prefix + body.replaceAll("1", "L"),
+    code.toLowerCase(),
+    (prefix + body.replaceAll("0", "o").replaceAll("1", "l")).toLowerCase(),
+  ];
+}
+
+test("a redeemed single-use generated code is used up in every spelling (O for 0, I/L for 1, lower case)", async () => {
+  const code = fx.vip[1];
+  const spellings = aliases(code);
+  for (const s of spellings) {
+    const r = await post("/v1/codes/check", { code: s });
+    assert.equal(r.status, 200, `${s}: ${r.text}`);
+    assert.deepEqual(json(r).grants.map((g) => g.promotionId), ["vip"]);
+  }
+  const first = await post("/v1/redeem", { orderId: "order-vip-1", input: cart([code]) }, { "Idempotency-Key": "k-vip-1" });
+  assert.equal(first.status, 201, first.text);
+  assert.ok(json(first).promotions.some((p) => p.promotionId === "vip"), first.text);
+  for (const s of [code, ...spellings]) {
+    const r = await post("/v1/codes/check", { code: s });
+    assert.equal(r.status, 422, `${s}: ${r.text}`);
+    assert.equal(r.text, refusal, s);
+  }
+  const priced = json(await post("/v1/evaluate", cart([spellings[0]])));
+  assert.ok(!priced.applied.some((a) => a.promotionId === "vip"), JSON.stringify(priced.applied));
+  // The ledger, the authority, refuses it too in another spelling.
+  const again = await post("/v1/redeem", { orderId: "order-vip-2", input: cart([spellings[2]]) }, { "Idempotency-Key": "k-vip-2" });
+  assert.equal(again.status, 409, again.text);
+  assert.equal(json(again).error.code, "limitReached");
+});
+
+test("/v1/evaluate is no code oracle: ended, used-up and ineligible codes price as unknown ones, private promotions unnamed", async () => {
+  const twoDaysAgo = new Date((fx.now - 2 * 86_400) * 1000).toISOString().replace(".000Z", "Z");
+  const at = (codes, extra = {}) => cart(codes, { ...extra, context: { now: twoDaysAgo, ...(extra.context ?? {}) } });
+  // An ended promotion's code, previewed at a time it ran: the same bytes as an unknown code.
+  const unknown = await post("/v1/evaluate", at(["NOPE-1234"]));
+  assert.equal(unknown.status, 200, unknown.text);
+  const ended = await post("/v1/evaluate", at(["OLD15"]));
+  assert.equal(ended.text, unknown.text);
+  assert.ok(!json(ended).applied.some((a) => a.promotionId === "ended"));
+
+  // A single-use code the ledger redeemed: no longer applied in a preview.
+  const code = "ONCE-0002";
+  assert.ok(json(await post("/v1/evaluate", cart([code]))).applied.some((a) => a.promotionId === "once"));
+  const redeemed = await post("/v1/redeem", { orderId: "order-once-2", input: cart([code]) }, { "Idempotency-Key": "k-once-2" });
+  assert.equal(redeemed.status, 201, redeemed.text);
+  const used = await post("/v1/evaluate", cart([code]));
+  assert.equal(used.text, (await post("/v1/evaluate", cart(["NOPE-1234"]))).text);
+
+  // A gold-only code for a browser that says gold: as unknown; with the shop's claim: applied.
+  const forged = await post("/v1/evaluate", cart(["GOLD25"], { customer: { tier: "gold" } }));
+  assert.ok(!json(forged).applied.some((a) => a.promotionId === "gold"), forged.text);
+  const vouched = await post("/v1/evaluate", cart(["GOLD25"], { customer: { tier: "gold" }, context: { customerClaim: fx.claims.gold } }));
+  assert.ok(json(vouched).applied.some((a) => a.promotionId === "gold"), vouched.text);
+
+  // Private promotions are named only when their code applied them.
+  const plain = await post("/v1/evaluate", cart());
+  assert.doesNotMatch(plain.text, /staff/);
+  assert.match(plain.text, /welcome/, "public promotions still say why not");
+  const staff = json(await post("/v1/evaluate", cart(["staff50"])));
+  assert.ok(staff.applied.some((a) => a.promotionId === "staff"));
+});
+
+test("failed checks of a code by shoppers it is not for cannot deny it to the shopper it is for", async () => {
+  // Browsers that say gold, from many addresses, until the code's bucket of failures is empty.
+  const statuses = [];
+  for (let i = 0; i < 15 && !statuses.includes(429); i++) {
+    statuses.push((await post("/v1/codes/check", { code: "GOLD25", input: cart([], { customer: { tier: "gold" } }) })).status);
+  }
+  assert.ok(statuses.includes(429), JSON.stringify(statuses));
+  assert.ok(statuses.slice(0, -1).every((s) => s === 422), JSON.stringify(statuses));
+  // The gold customer, vouched for by the shop: accepted, and checks out.
+  const r = await post("/v1/codes/check", { code: "GOLD25", input: cart([], { context: { customerClaim: fx.claims.gold } }) });
+  assert.equal(r.status, 200, r.text);
+  const paid = await post("/v1/redeem", { orderId: "order-gold-after-flood", input: cart(["GOLD25"], { context: { customerClaim: fx.claims.gold } }) },
+    { "Idempotency-Key": "k-gold-after-flood" });
+  assert.equal(paid.status, 201, paid.text);
+  assert.ok(json(paid).promotions.some((p) => p.promotionId === "gold"), paid.text);
 });
 
 async function ledgerEvents(orderId) {
@@ -306,6 +526,56 @@ test("ledger down → dead letter → replay → redeemed exactly once", async (
   assert.equal(repeat.headers.get("idempotency-replayed"), "true");
   const events = await ledgerEvents("order-dl");
   assert.deepEqual(events.map((e) => [e.op, e.outcome]), [["redeem", "accepted"]], JSON.stringify(events));
+});
+
+test("a ledger answering 503 (busy database) is retried, the redemption queued, then delivered once", async () => {
+  await ledger.stop();
+  // In its place, a ledger whose database is busy: 503 with Retry-After.
+  const seen = [];
+  const busy = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      seen.push({ url: req.url, key: req.headers["idempotency-key"], body });
+      res.writeHead(503, { "Content-Type": "application/json", "Retry-After": "2" });
+      res.end('{"error":{"code":"unavailable","message":"the ledger is busy; retry with the same idempotency key"}}');
+    });
+  });
+  await new Promise((ok) => busy.listen(ledgerPort, "127.0.0.1", ok));
+  let closed = false;
+  const closeBusy = () => (closed ? undefined : ((closed = true), new Promise((ok) => busy.close(ok))));
+  try {
+    const body = { orderId: "order-503", input: cart(["WELCOME10"]) };
+    const queued = await post("/v1/redeem", body, { "Idempotency-Key": "k-503" });
+    assert.equal(queued.status, 202, queued.text);
+    assert.equal(json(queued).status, "queued");
+    // LEDGER_ATTEMPTS live attempts, the same body and key each time.
+    const live = seen.filter((s) => s.key === "k-503");
+    assert.equal(live.length, 2, JSON.stringify(seen));
+    assert.equal(new Set(live.map((s) => s.body)).size, 1);
+    assert.equal(live[0].url, "/v1/redemptions");
+    const admin = { Authorization: "Bearer test-admin-token" };
+    const letters = await (await fetch(`${worker.url}/v1/admin/dead-letters`, { headers: admin })).json();
+    const letter = letters.letters.find((l) => l.idempotencyKey === "k-503");
+    assert.ok(letter, JSON.stringify(letters));
+    assert.match(letter.lastError, /503/);
+    // Not sooner than the ledger's Retry-After (2 s; the backoff alone would be 1 s).
+    assert.ok(letter.nextAttemptMs - letter.firstFailedMs >= 2000, JSON.stringify(letter));
+    await closeBusy();
+
+    ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+    const deadline = Date.now() + 20_000;
+    let now;
+    do {
+      await new Promise((r) => setTimeout(r, 500));
+      now = await (await fetch(`${worker.url}/v1/admin/dead-letters`, { headers: admin })).json();
+    } while (now.letters.some((l) => l.idempotencyKey === "k-503") && Date.now() < deadline);
+    assert.equal(now.delivered.find((d) => d.key === "k-503")?.status, 201, JSON.stringify(now));
+    const events = await ledgerEvents("order-503");
+    assert.deepEqual(events.map((e) => [e.op, e.outcome]), [["redeem", "accepted"]], JSON.stringify(events));
+  } finally {
+    await closeBusy();
+  }
 });
 
 test("a newer version is taken up; a rollback is refused, in the isolate and after a restart", async () => {

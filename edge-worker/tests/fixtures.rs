@@ -1,7 +1,8 @@
 //! Writes what the Worker tests (`edge-worker/test/edge.test.mjs`) run against the built Worker
-//! in workerd: a trust root with an edge key, a code secret, the `shop` bundles (versions 1
-//! and 2, edge and storefront) with every kind of code set, and every corpus case signed as
-//! its own edge bundle with the native answer to its input, byte for byte. Written to
+//! in workerd: a trust root with an edge key and a shop key, a code secret, the `shop` bundles
+//! (versions 1 and 2, edge and storefront) with every kind of code set, customer claims signed
+//! by the shop key, and every corpus case signed as its own edge bundle with the native answer
+//! to its input, byte for byte. Written to
 //! `target/tmp/edge/fixtures.json` by `cargo test`, so the native side is this build's.
 #![allow(
     clippy::unwrap_used,
@@ -18,13 +19,15 @@ use base64::Engine as _;
 use promoseal_evaluator::codes::{encode_hex, Campaign, CodeSecret};
 use promoseal_evaluator::model::{Audience, BundlePayload};
 use promoseal_evaluator::seal::{
-    open_bundle, Envelope, EnvelopeType, SigningIdentity, TrustRoot, VerifyOptions,
+    open_bundle, CustomerClaims, Envelope, EnvelopeType, SigningIdentity, TrustRoot, VerifyOptions,
 };
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{evaluate, parse_input, parse_payload, to_json};
 use serde_json::{json, Value};
 
 const SECRET: [u8; 32] = [9; 32];
+/// The shop backend's key (role `shop`): it signs customer claims.
+const SHOP_KEY: (&str, u8) = ("shop-1", 7);
 
 fn key(id: &str, seed: u8) -> SigningIdentity {
     SigningIdentity::from_seed(id, [seed; 32])
@@ -37,6 +40,7 @@ fn root() -> Vec<u8> {
             {"id": "root-1", "publicKey": key("root-1", 1).public_key(), "roles": ["root"]},
             {"id": "release-1", "publicKey": key("release-1", 2).public_key(), "roles": ["release"]},
             {"id": "edge-1", "publicKey": key("edge-1", 3).public_key(), "roles": ["edge"]},
+            {"id": SHOP_KEY.0, "publicKey": key(SHOP_KEY.0, SHOP_KEY.1).public_key(), "roles": ["shop"]},
         ],
     });
     Envelope::seal(
@@ -64,7 +68,22 @@ fn hashes(secret: &CodeSecret, codes: &[&str]) -> String {
     STANDARD.encode(h.concat())
 }
 
-/// The shop: one automatic promotion and one per kind of code.
+/// The generated single-use campaign: `VIP-` + 2 serial + 8 tag characters.
+fn vip_campaign() -> Campaign {
+    Campaign::new("vip", "VIP-", "", 1000, 10).unwrap()
+}
+
+/// A customer claim signed by the shop key, live for the test run.
+fn claim(customer: Value, now: i64) -> String {
+    key(SHOP_KEY.0, SHOP_KEY.1).issue_customer_claim(&CustomerClaims {
+        customer: serde_json::from_value(customer).unwrap(),
+        issued_at: Instant(now - 300),
+        expires_at: Instant(now + 3300),
+    })
+}
+
+/// The shop: one automatic promotion and one per kind of code (a generated single-use
+/// campaign, a private promotion).
 fn shop(version: u64, now: i64) -> Value {
     let secret = CodeSecret::from_bytes(SECRET);
     let campaign = Campaign::new("spring", "SPR-", "", 1000, 10).unwrap();
@@ -89,6 +108,12 @@ fn shop(version: u64, now: i64) -> Value {
     let mut gold = promo("gold", pct("25"));
     gold["codeSet"] = json!("gold");
     gold["conditions"] = json!({"customerTiers": ["gold"]});
+    let mut vip = promo("vip", pct("30"));
+    vip["codeSet"] = json!("vip");
+    vip["limits"] = json!({"singleUseCodes": true});
+    let mut staff = promo("staff", pct("50"));
+    staff["codeSet"] = json!("staff");
+    staff["private"] = json!(true);
     let mut socks = promo("socks", pct(if version == 1 { "5" } else { "6" }));
     socks["items"] = json!({"categories": ["socks"]});
     json!({
@@ -101,8 +126,10 @@ fn shop(version: u64, now: i64) -> Value {
             {"id": "old", "hashes": hashes(&secret, &["OLD15"])},
             {"id": "gold", "hashes": hashes(&secret, &["GOLD25"])},
             {"id": "spring", "generated": campaign.spec()},
+            {"id": "vip", "generated": vip_campaign().spec()},
+            {"id": "staff", "hashes": hashes(&secret, &["STAFF50"])},
         ],
-        "promotions": [welcome, once_promo, spring, ended, gold, socks],
+        "promotions": [welcome, once_promo, spring, ended, gold, vip, staff, socks],
     })
 }
 
@@ -213,6 +240,16 @@ fn write_edge_fixtures() {
         "edgeSeed": encode_hex(&[3; 32]),
         "codeSecret": encode_hex(&SECRET),
         "spring": (1..=3).map(|s| secret.generate(&campaign, s).unwrap()).collect::<Vec<_>>(),
+        // Codes of the single-use generated campaign `vip`, serials 0 to 4 (serial 1 is
+        // `VIP-01…`: a 0 and a 1 to misspell).
+        "vip": (0..5).map(|s| secret.generate(&vip_campaign(), s).unwrap()).collect::<Vec<_>>(),
+        "shopKeyId": SHOP_KEY.0,
+        "shopSeed": encode_hex(&[SHOP_KEY.1; 32]),
+        // Customer claims signed by the shop key, live from 5 minutes before `now` for an hour.
+        "claims": {
+            "gold": claim(json!({"id": "cus_1", "email": "ann@example.com", "tier": "gold"}), now),
+            "silver": claim(json!({"id": "cus_1", "email": "ann@example.com", "tier": "silver"}), now),
+        },
         "shop": shop_bundles,
         "corpus": cases,
     });

@@ -1,5 +1,6 @@
-//! The isolate's bundles: read from KV, verified once, admitted by their guard, kept until KV
-//! holds other bytes (see `crate::slots`). Also the KV markers of used-up codes.
+//! The isolate's bundles: read from KV, verified once, checked to be filed under their own id,
+//! admitted by their guard, kept until KV holds other bytes (see `crate::slots`). Nothing in
+//! KV under an id is 404 `unknownBundle`. Also the KV markers of used-up codes.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -73,7 +74,7 @@ pub async fn get(env: &Env, cfg: &Config, audience: Audience, id: &str) -> Resul
     };
     let held = match held {
         Some(h) => h,
-        None => load(env, cfg, audience, &key, now_ms).await?,
+        None => load(env, cfg, audience, id, now_ms).await?,
     };
     if now() >= held.bundle.expires_at() {
         return Err(Slot::expired(&held.bundle));
@@ -85,9 +86,10 @@ async fn load(
     env: &Env,
     cfg: &Config,
     audience: Audience,
-    key: &str,
+    id: &str,
     now_ms: u64,
 ) -> Result<Held, EdgeError> {
+    let key = &slots::kv_key(audience, id);
     let kv = env.kv(KV).map_err(|e| internal("KV binding", e))?;
     let bytes = kv
         .get(key)
@@ -96,7 +98,7 @@ async fn load(
         .map_err(|e| internal("KV read", e))?;
     let Some(bytes) = bytes else {
         SLOTS.with(|s| s.borrow_mut().remove(key));
-        return Err(slots::unavailable(key, "not published"));
+        return Err(slots::unknown(id));
     };
     let digest = sha256(&bytes);
     let same = SLOTS.with(|s| {
@@ -117,6 +119,9 @@ async fn load(
         Ok(b) => b,
         Err(e) => return refuse_update(key, format!("{}: {e}", e.refusal().code()), now_ms),
     };
+    if let Err(why) = slots::check_filed(&bundle, id) {
+        return refuse_update(key, why, now_ms);
+    }
     let Some(payload_digest) = bundle.digest() else {
         return Err(EdgeError::internal());
     };

@@ -9,13 +9,15 @@ use wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::Config;
-use crate::outbox::{live_delay_ms, verdict, Verdict};
+use crate::outbox::{live_delay_ms, retry_after_ms, verdict, Unanswered, Verdict};
 
 /// The ledger's answer, relayed to the client as is.
 pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
     pub replayed: bool,
+    /// Its `Retry-After` (a 503 or 429), in milliseconds.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// One attempt: the answer, or why there was none.
@@ -45,12 +47,9 @@ pub async fn send(cfg: &Config, key: &str, body: &str) -> Result<Answer, String>
             .await
             .map_err(|e| format!("ledger unreachable: {e}"))?;
         let status = response.status_code();
-        let replayed = response
-            .headers()
-            .get("Idempotency-Replayed")
-            .ok()
-            .flatten()
-            .is_some_and(|v| v == "true");
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let replayed = header("Idempotency-Replayed").is_some_and(|v| v == "true");
+        let retry_after_ms = retry_after_ms(header("Retry-After").as_deref());
         let body = response
             .bytes()
             .await
@@ -59,6 +58,7 @@ pub async fn send(cfg: &Config, key: &str, body: &str) -> Result<Answer, String>
             status,
             body,
             replayed,
+            retry_after_ms,
         })
     };
     let timeout = Delay::from(Duration::from_millis(cfg.ledger_timeout_ms));
@@ -76,9 +76,13 @@ pub async fn send(cfg: &Config, key: &str, body: &str) -> Result<Answer, String>
 }
 
 /// Up to `LEDGER_ATTEMPTS` attempts: the first definite answer, or the last reason there was
-/// none.
-pub async fn forward(cfg: &Config, key: &str, body: &str) -> Result<Answer, String> {
-    let mut last = String::from("no attempt made");
+/// none (a 503 from a busy ledger is retried like a lost answer, and its `Retry-After` kept
+/// for the dead letter).
+pub async fn forward(cfg: &Config, key: &str, body: &str) -> Result<Answer, Unanswered> {
+    let mut last = Unanswered {
+        why: String::from("no attempt made"),
+        retry_after_ms: None,
+    };
     for attempt in 0..cfg.ledger_attempts {
         let wait = live_delay_ms(attempt, cfg.ledger_backoff_ms);
         if wait > 0 {
@@ -88,8 +92,18 @@ pub async fn forward(cfg: &Config, key: &str, body: &str) -> Result<Answer, Stri
         let status = result.as_ref().ok().map(|a| a.status);
         let error = result.as_ref().err().cloned().unwrap_or_default();
         match verdict(status, &error) {
-            Verdict::Answered => return result,
-            Verdict::Retry(why) => last = why,
+            Verdict::Answered => {
+                return result.map_err(|why| Unanswered {
+                    why,
+                    retry_after_ms: None,
+                })
+            }
+            Verdict::Retry(why) => {
+                last = Unanswered {
+                    why,
+                    retry_after_ms: result.ok().and_then(|a| a.retry_after_ms),
+                }
+            }
         }
     }
     Err(last)

@@ -1,6 +1,7 @@
 //! The Durable Objects, and the Worker's calls into them.
 //!
-//! - `Limiter`, one per attempt-limit key (`ip:<address>`, `code:<keyed hash>`): a token
+//! - `Limiter`, one per attempt-limit key (`ip:<IPv4 address or IPv6 /64>`, `code:<keyed
+//!   hash of the canonical code>`): a token
 //!   bucket (`crate::bucket`) in its storage, removed by an alarm once idle long enough to be
 //!   full again.
 //! - `Guard`, one per bundle KV key: the highest version admitted (`crate::slots::admit`).
@@ -21,7 +22,7 @@ use worker::{
 use super::{config, internal, ledger, now_ms, Reply};
 use crate::api::EdgeError;
 use crate::bucket::{take as take_token, Bucket, Decision, Rate};
-use crate::outbox::{verdict, Delivered, Letter, Verdict, DONE_RETENTION_MS};
+use crate::outbox::{verdict, Delivered, Letter, Unanswered, Verdict, DONE_RETENTION_MS};
 use crate::slots::{admit as admit_version, Highest};
 
 /// Calls an object with a JSON body and reads its JSON answer.
@@ -196,10 +197,13 @@ impl DurableObject for Guard {
 const OUTBOX: &str = "outbox";
 
 #[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Enqueue {
     key: String,
     body: String,
     error: String,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
 }
 
 /// Stores a redemption the ledger did not answer.
@@ -207,12 +211,13 @@ pub async fn enqueue(
     env: &Env,
     key: &str,
     body: &str,
-    error: &str,
+    why: &Unanswered,
 ) -> std::result::Result<(), EdgeError> {
     let msg = serde_json::to_string(&Enqueue {
         key: key.into(),
         body: body.into(),
-        error: error.into(),
+        error: why.why.clone(),
+        retry_after_ms: why.retry_after_ms,
     })
     .map_err(|e| internal("outbox", e))?;
     call::<serde_json::Value>(env, "OUTBOX", OUTBOX, Method::Post, "/enqueue", Some(msg)).await?;
@@ -279,6 +284,7 @@ impl Outbox {
             }
             let result = ledger::send(&cfg, &letter.key, &letter.body).await;
             let status = result.as_ref().ok().map(|a| a.status);
+            let retry_after = result.as_ref().ok().and_then(|a| a.retry_after_ms);
             let error = result.as_ref().err().cloned().unwrap_or_default();
             match verdict(status, &error) {
                 Verdict::Answered => {
@@ -293,7 +299,9 @@ impl Outbox {
                     answered += 1;
                 }
                 Verdict::Retry(why) => {
-                    letter.failed(why, now_ms(), cfg.replay_base_ms, cfg.replay_max_ms);
+                    let at = now_ms();
+                    letter.failed(why, at, cfg.replay_base_ms, cfg.replay_max_ms);
+                    letter.not_before(at, retry_after, cfg.replay_max_ms);
                     storage.put(&letter_key(&letter.key), &letter).await?;
                     remaining += 1;
                 }
@@ -337,12 +345,18 @@ impl DurableObject for Outbox {
         let storage = self.state.storage();
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/enqueue") => {
-                let Enqueue { key, body, error } = read(&mut req).await?;
+                let Enqueue {
+                    key,
+                    body,
+                    error,
+                    retry_after_ms,
+                } = read(&mut req).await?;
                 let cfg = config(&self.env).map_err(|e| worker::Error::RustError(e.message))?;
                 // A letter already waiting under this key keeps its place and its count.
                 if storage.get::<Letter>(&letter_key(&key)).await?.is_none() {
-                    let letter =
-                        Letter::new(key.clone(), body, error, now_ms(), cfg.replay_base_ms);
+                    let now = now_ms();
+                    let mut letter = Letter::new(key.clone(), body, error, now, cfg.replay_base_ms);
+                    letter.not_before(now, retry_after_ms, cfg.replay_max_ms);
                     storage.put(&letter_key(&key), letter).await?;
                 }
                 self.reschedule().await?;

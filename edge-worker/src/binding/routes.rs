@@ -4,15 +4,18 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use promoseal_evaluator::model::Audience;
-use promoseal_evaluator::{evaluate, parse_input, to_json};
+use promoseal_evaluator::{parse_input, to_json};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq as _;
 use worker::{console_log, Delay, Env, Method, Request};
 
 use super::{bundles, internal, ledger, now, now_ms, objects, Reply};
-use crate::api::{idempotency_key, parse_body, CodeCheckRequest, EdgeError, RedeemRequest};
-use crate::bucket::Rate;
-use crate::codes::{self, code_key};
+use crate::api::{
+    idempotency_key, if_none_match, parse_body, require_json, CodeCheckRequest, EdgeError,
+    RedeemRequest,
+};
+use crate::bucket;
+use crate::codes;
 use crate::config::Config;
 use crate::cors;
 use crate::redeem;
@@ -63,8 +66,10 @@ fn preflight() -> Reply {
     }
 }
 
-/// The body, refused past `MAX_BODY_BYTES` (by its declared length first, then as read).
+/// The body of a POST: declared JSON (else 415), refused past `MAX_BODY_BYTES` (by its
+/// declared length first, then as read).
 async fn body(req: &mut Request, cfg: &Config) -> Result<Vec<u8>, EdgeError> {
+    require_json(req.headers().get("Content-Type").ok().flatten().as_deref())?;
     let declared = req
         .headers()
         .get("Content-Length")
@@ -104,52 +109,79 @@ fn client_ip(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Attempt limits for entered codes: one token per code from the client's bucket, one from
-/// each code's. The largest wait wins.
-async fn attempts(
+/// Entered codes take one token each from the client's bucket (its IPv4 address or IPv6
+/// /64), valid codes and invalid alike.
+async fn take_client(
     env: &Env,
     cfg: &Config,
-    ip: &str,
-    code_keys: &[String],
+    req: &Request,
+    codes: usize,
 ) -> Result<(), EdgeError> {
-    if code_keys.is_empty() {
+    let cost = bucket::cost(codes, cfg.per_ip)?;
+    if cost == 0 {
         return Ok(());
     }
-    let cost = u32::try_from(code_keys.len()).unwrap_or(u32::MAX);
-    let mut calls: Vec<(String, Rate, u32)> = vec![(format!("ip:{ip}"), cfg.per_ip, cost)];
-    calls.extend(
-        code_keys
-            .iter()
-            .map(|k| (format!("code:{k}"), cfg.per_code, 1)),
-    );
+    let name = bucket::client_key(&client_ip(req));
+    let decision = objects::take(env, &name, cfg.per_ip, cost).await?;
+    bucket::combine(&[decision])
+}
+
+/// Failed code checks take one token each from their code's bucket (by its canonical keyed
+/// hash); an accepted code never touches it, so no one can make a valid code refused.
+async fn take_failed(env: &Env, cfg: &Config, code_keys: &[&String]) -> Result<(), EdgeError> {
+    let names: Vec<String> = code_keys.iter().map(|k| format!("code:{k}")).collect();
     let decisions = join_all(
-        calls
+        names
             .iter()
-            .map(|(name, rate, cost)| objects::take(env, name, *rate, *cost)),
+            .map(|name| objects::take(env, name, cfg.per_code, 1)),
     )
-    .await;
-    let mut wait = 0;
-    for d in decisions {
-        let d = d?;
-        if !d.allowed {
-            wait = wait.max(d.retry_after);
-        }
-    }
-    if wait > 0 {
-        return Err(EdgeError::rate_limited(wait));
-    }
-    Ok(())
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, EdgeError>>()?;
+    bucket::combine(&decisions)
+}
+
+/// The used-up markers of codes (by their keys, in order) and the bundle's exhausted
+/// promotions, read from KV together.
+async fn markers(
+    env: &Env,
+    bundle_id: &str,
+    code_keys: &[String],
+) -> Result<(Vec<Vec<String>>, Vec<String>), EdgeError> {
+    let used_keys: Vec<String> = code_keys.iter().map(|k| codes::used_key(k)).collect();
+    let exhausted_key = codes::exhausted_key(bundle_id);
+    let (used, exhausted) = futures_util::join!(
+        join_all(used_keys.iter().map(|k| bundles::kv_text(env, k))),
+        bundles::kv_text(env, &exhausted_key),
+    );
+    let used = used
+        .into_iter()
+        .map(|v| v.map(|v| codes::read_list(v.as_deref())))
+        .collect::<Result<Vec<_>, EdgeError>>()?;
+    Ok((used, codes::read_list(exhausted?.as_deref())))
 }
 
 async fn evaluate_route(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let id = bundle_id(req, cfg)?;
     let body = body(req, cfg).await?;
-    let bundle = bundles::edge(env, cfg, &id).await?;
     let input = parse_input(&body).map_err(|e| EdgeError::from_evaluator(&e.into()))?;
-    let keys = codes::code_keys(cfg.code_secret.as_ref(), &input.context.codes);
-    attempts(env, cfg, &client_ip(req), &keys).await?;
-    let evaluation = evaluate(&bundle, &input).map_err(|e| EdgeError::from_evaluator(&e))?;
-    let json = to_json(&evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
+    let bundle = bundles::edge(env, cfg, &id).await?;
+    let entered = input.context.codes.len();
+    take_client(env, cfg, req, entered).await?;
+    let (keys, used, exhausted) = if entered == 0 {
+        Default::default()
+    } else {
+        let keys = codes::code_keys(&bundle, cfg.code_secret.as_ref(), &input.context.codes);
+        let (used, exhausted) = markers(env, bundle.id(), &keys).await?;
+        (keys, used, exhausted)
+    };
+    let public = codes::evaluate_public(&bundle, &cfg.root, input, now(), &used, &exhausted)
+        .map_err(|e| EdgeError::from_evaluator(&e))?;
+    let failed: Vec<&String> = public.refused.iter().filter_map(|&i| keys.get(i)).collect();
+    if !failed.is_empty() {
+        take_failed(env, cfg, &failed).await?;
+    }
+    let json = to_json(&public.evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
     Ok(Reply::json(200, json))
 }
 
@@ -174,33 +206,39 @@ async fn code_check_inner(req: &mut Request, env: &Env, cfg: &Config) -> Answer 
             "code checks need EDGE_KEY_ID and EDGE_SIGNING_KEY",
         ));
     };
-    let code = code_key(cfg.code_secret.as_ref(), &check.code);
-    attempts(env, cfg, &client_ip(req), std::slice::from_ref(&code)).await?;
+    take_client(env, cfg, req, 1).await?;
     let bundle = match bundles::edge(env, cfg, &id).await {
         Ok(b) => b,
         // An expired bundle accepts no code: the same refusal as any other.
         Err(e) if e.code == "bundleExpired" => return Err(EdgeError::code_refused()),
         Err(e) => return Err(e),
     };
+    let code = codes::code_key(&bundle, cfg.code_secret.as_ref(), &check.code);
     // The same two reads whatever the code.
-    let (used_key, exhausted_key) = (codes::used_key(&code), codes::exhausted_key(bundle.id()));
-    let (used, exhausted) = futures_util::join!(
-        bundles::kv_text(env, &used_key),
-        bundles::kv_text(env, &exhausted_key),
-    );
-    let used = codes::read_list(used?.as_deref());
-    let exhausted = codes::read_list(exhausted?.as_deref());
-    let answer = codes::check(
+    let (used, exhausted) = markers(env, bundle.id(), std::slice::from_ref(&code)).await?;
+    let markers = codes::Markers {
+        used: used.first().map_or(&[], Vec::as_slice),
+        exhausted: &exhausted,
+    };
+    match codes::check(
         &bundle,
+        &cfg.root,
         &check,
         now(),
         cfg.grant_ttl,
         key,
-        &used,
-        &exhausted,
-    )?;
-    let json = serde_json::to_string(&answer).map_err(|e| internal("code check answer", e))?;
-    Ok(Reply::json(200, json).header("Cache-Control", "no-store"))
+        markers,
+    ) {
+        Ok(answer) => {
+            let json =
+                serde_json::to_string(&answer).map_err(|e| internal("code check answer", e))?;
+            Ok(Reply::json(200, json).header("Cache-Control", "no-store"))
+        }
+        Err(refused) => {
+            take_failed(env, cfg, &[&code]).await?;
+            Err(refused)
+        }
+    }
 }
 
 async fn storefront(req: &Request, env: &Env, cfg: &Config) -> Answer {
@@ -212,7 +250,7 @@ async fn storefront(req: &Request, env: &Env, cfg: &Config) -> Answer {
         .get("If-None-Match")
         .ok()
         .flatten()
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| if_none_match(&v, &etag));
     let reply = Reply {
         status: if fresh { 304 } else { 200 },
         body: if req.method() == Method::Head {
@@ -278,8 +316,8 @@ fn admin(req: &Request, cfg: &Config) -> Result<(), EdgeError> {
 }
 
 async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
-    let key = idempotency_key(req.headers().get("Idempotency-Key").ok().flatten())?;
     let body = body(req, cfg).await?;
+    let key = idempotency_key(req.headers().get("Idempotency-Key").ok().flatten())?;
     let r: RedeemRequest = parse_body(&body)?;
     if cfg.ledger_url.is_none() {
         return Err(EdgeError::unavailable(
@@ -290,20 +328,25 @@ async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let id = redeem::bundle_id(&r, &cfg.default_bundle).to_string();
     check_bundle_id(&id)?;
     let ip = client_ip(req);
-    let keys = codes::code_keys(cfg.code_secret.as_ref(), &r.input.context.codes);
-    attempts(env, cfg, &ip, &keys).await?;
+    // The client's bucket only: whether a code still holds is the ledger's to say.
+    take_client(env, cfg, req, r.input.context.codes.len()).await?;
     let current = bundles::edge(env, cfg, &id).await;
-    let prepared = redeem::prepare(r, current.as_ref(), &ip)?;
+    let prepared = redeem::prepare(r, current.as_ref(), &ip, &cfg.root)?;
     let forward = prepared.body;
 
     match ledger::forward(cfg, &key, &forward).await {
         Ok(answer) => {
-            if let Some(e) = &prepared.evaluation {
+            if let (Some(e), Ok(bundle)) = (&prepared.evaluation, &current) {
                 let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
                 let pending: Vec<codes::Pending> =
                     e.pending_ledger.iter().map(Into::into).collect();
-                let learned =
-                    codes::learn(answer.status, &parsed, &pending, cfg.code_secret.as_ref());
+                let learned = codes::learn(
+                    answer.status,
+                    &parsed,
+                    &pending,
+                    bundle,
+                    cfg.code_secret.as_ref(),
+                );
                 bundles::remember(env, &prepared.bundle_id, learned).await;
             }
             let mut reply = Reply::json(answer.status, answer.body);
@@ -313,7 +356,10 @@ async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
             Ok(reply.header("Cache-Control", "no-store"))
         }
         Err(why) => {
-            console_log!("ledger unreachable, redemption queued as a dead letter: {why}");
+            console_log!(
+                "ledger unreachable, redemption queued as a dead letter: {}",
+                why.why
+            );
             objects::enqueue(env, &key, &forward, &why).await?;
             let body = json!({
                 "status": "queued",
