@@ -81,3 +81,19 @@ if ! command -v wrk >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk
 fi
+
+# schemathesis checks the ledger's API against ledger/openapi.yaml (scripts/test-api.sh), from
+# PyPI at a pinned version, in its own virtualenv outside the work tree (kept across clones;
+# the system Python's packages are left alone). Reinstalled only when missing or another version.
+SCHEMATHESIS_VERSION=4.32.5
+schemathesis_env="${XDG_DATA_HOME:-$HOME/.local/share}/promoseal/schemathesis-$SCHEMATHESIS_VERSION"
+if ! "$schemathesis_env/bin/st" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "setup: python3 (3.10 or later) is needed for schemathesis" >&2
+    exit 1
+  fi
+  rm -rf "$schemathesis_env"
+  python3 -m venv "$schemathesis_env"
+  "$schemathesis_env/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION"
+fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (native and wasm32), the core's dependency boundary,
 # every Rust test (unit, property, corpus, signing vectors, bad input, CLI walkthrough, doc, the
-# ledger on SQLite and PostgreSQL: concurrency, crash, flows), the
-# wasm package against native in Node and Chromium, the edge Worker in workerd against the
-# ledger, the storefront in Chromium against all of it, then a minute of fuzzing.
+# ledger on SQLite and PostgreSQL: concurrency, crash, flows), the ledger's HTTP API against
+# its OpenAPI description (schemathesis), the wasm package against native in Node and
+# Chromium, the edge Worker in workerd against the ledger, the storefront in Chromium against
+# all of it, then a minute of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -38,6 +39,9 @@ scripts/postgres.sh
 
 step "cargo test (the ledger's suite runs on SQLite and on PostgreSQL)"
 cargo test --workspace --locked
+
+step "ledger API against ledger/openapi.yaml: schemathesis, no server error (SQLite, PostgreSQL)"
+scripts/test-api.sh
 
 step "wasm package: byte-identical to native in Node and Chromium"
 PROMOSEAL_NATIVE_DONE=1 scripts/test-wasm.sh

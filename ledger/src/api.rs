@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -118,9 +118,33 @@ fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// Whether a JSON text holds an escaped NUL character (`\u0000`) in a string. A raw NUL cannot
+/// appear in a JSON string, and a backslash only inside one.
+fn has_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = json.get(i) {
+        if b == b'\\' {
+            if json.get(i + 1..i + 6) == Some(&b"u0000"[..]) {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// Strict JSON: malformed text is `malformedJson`; a well-formed body that does not match the
-/// request's shape is `invalidRequest`, with the path of the offending field.
+/// request's shape is `invalidRequest`, with the path of the offending field. No string may
+/// hold a NUL character: PostgreSQL's text cannot store one, and both backends answer alike.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul(bytes) {
+        return Err(ApiError::bad_request(
+            "invalidRequest",
+            "a string holds a NUL character (`\\u0000`)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -237,6 +261,23 @@ async fn create(
     Ok(respond(state.redeem(op, &key, req, peer.0).await?))
 }
 
+/// The `{id}` of a redemption route. A path that is not UTF-8 once percent-decoded, or that
+/// holds a NUL character, is refused as every bad input is: JSON, `invalidRequest`.
+fn redemption_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    match path {
+        Ok(Path(id)) if !id.contains('\0') => Ok(id),
+        Ok(_) => Err(ApiError::bad_request(
+            "invalidRequest",
+            "id: holds a NUL character",
+        )),
+        Err(e) if e.status().is_client_error() => Err(ApiError::bad_request(
+            "invalidRequest",
+            "id: not UTF-8 once percent-decoded",
+        )),
+        Err(e) => Err(ApiError::internal(e.body_text())),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ReverseRequest {
@@ -277,35 +318,36 @@ async fn transition(
 
 async fn commit(
     axum::extract::State(state): axum::extract::State<Shared>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    transition(state, Op::Commit, id, headers, bytes).await
+    transition(state, Op::Commit, redemption_id(id)?, headers, bytes).await
 }
 
 async fn release(
     axum::extract::State(state): axum::extract::State<Shared>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    transition(state, Op::Release, id, headers, bytes).await
+    transition(state, Op::Release, redemption_id(id)?, headers, bytes).await
 }
 
 async fn reverse(
     axum::extract::State(state): axum::extract::State<Shared>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    transition(state, Op::Reverse, id, headers, bytes).await
+    transition(state, Op::Reverse, redemption_id(id)?, headers, bytes).await
 }
 
 async fn read(
     axum::extract::State(state): axum::extract::State<Shared>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let id = redemption_id(id)?;
     match state.db.redemption(&id).await? {
         Some(v) => Ok(Json(v).into_response()),
         None => Err(ApiError::not_found(
@@ -505,6 +547,60 @@ async fn events(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::{has_nul, parse};
+
+    #[test]
+    fn a_nul_in_any_string_is_refused_before_it_reaches_postgres() {
+        assert!(has_nul(br#"{"orderId":"a\u0000b"}"#));
+        // An escaped backslash followed by text, and other control characters, are fine.
+        assert!(!has_nul(br#"{"orderId":"a\\u0000b"}"#));
+        assert!(!has_nul(br#"{"a":"\u0001","b":"\\","c":"\""}"#));
+        let e = parse::<Value>(br#"{"reason":"x\u0000"}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, "invalidRequest"));
+    }
+
+    /// axum's own rejection of a path that is not UTF-8 was a `text/plain` 400, and an id with
+    /// a NUL was a 500 on PostgreSQL.
+    #[tokio::test]
+    async fn a_redemption_id_not_utf8_or_with_a_nul_is_a_json_400() {
+        let dir = std::env::temp_dir().join(format!("promoseal-ledger-api-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/ledger.db", dir.display());
+        let db = crate::db::Db::connect(&url, 1, crate::db::Sync::Normal)
+            .await
+            .unwrap();
+        let secret = promoseal_evaluator::codes::CodeSecret::from_bytes([7; 32]);
+        let state = crate::State::new(db, None, secret, Default::default(), crate::system_clock());
+        let app = super::app(Arc::new(state.unwrap()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        for (method, path) in [
+            (reqwest::Method::GET, "/v1/redemptions/%FF"),
+            (reqwest::Method::POST, "/v1/redemptions/%FF/commit"),
+            (reqwest::Method::GET, "/v1/redemptions/a%00b"),
+            (reqwest::Method::POST, "/v1/redemptions/a%00b/release"),
+        ] {
+            let r = http
+                .request(method, format!("{base}{path}"))
+                .header("idempotency-key", "k")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{path}");
+            let media = r.headers().get("content-type").cloned();
+            assert_eq!(media.unwrap(), "application/json", "{path}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "invalidRequest", "{path}");
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
     /// Every route the router serves is described in `openapi.yaml`.
     #[test]
     fn openapi_describes_every_route() {

@@ -192,6 +192,7 @@ impl State {
                 self.attempts.take(client, &codes)?;
             }
         }
+        redeem::customer_fits(req.input.customer.as_ref())?;
         let attempt = redeem::attempt(&req, &self.secret, loaded.as_ref().map(|l| &l.bundle));
         let plan = match &loaded {
             None => Err(ApiError::not_found(

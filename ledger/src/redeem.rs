@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use promoseal_evaluator::codes::{encode_hex, mask, CodeSecret};
-use promoseal_evaluator::model::{EvaluationInput, Reversal};
+use promoseal_evaluator::model::{CustomerSpec, EvaluationInput, Reversal};
 use promoseal_evaluator::money::{Currency, DecimalString};
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{evaluate, Bundle, Evaluation, LedgerCheck};
@@ -146,6 +146,28 @@ pub fn code_hash(secret: &CodeSecret, bundle: Option<&Bundle>, code: &str) -> St
         Some(b) => encode_hex(&secret.hash(&b.canonical_code(code))),
         None => encode_hex(&secret.hash(code)),
     }
+}
+
+/// The customer a redemption is counted and logged with (the claim's, or who the request names)
+/// is stored and indexed (`customer_id`, per-customer counter keys), and an index entry is
+/// bounded (about 2.7 KB on PostgreSQL): like `orderId`, its id and email are at most 255
+/// bytes, and hold no NUL character (PostgreSQL's text cannot).
+pub fn customer_fits(customer: Option<&CustomerSpec>) -> Result<(), ApiError> {
+    let Some(c) = customer else {
+        return Ok(());
+    };
+    for (field, value) in [("id", &c.id), ("email", &c.email)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.len() > 255 || v.contains('\0'))
+        {
+            return Err(ApiError::bad_request(
+                "invalidRequest",
+                format!("input.customer.{field}: must be at most 255 bytes, without NUL"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Lower-cased and trimmed; for every domain `+tags` are dropped, and Gmail's dots too
@@ -553,7 +575,27 @@ fn increments(
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_email;
+    use super::{customer_fits, normalize_email};
+    use promoseal_evaluator::model::CustomerSpec;
+
+    #[test]
+    fn a_customer_id_too_long_for_an_index_entry_is_refused() {
+        let who = |id: String| CustomerSpec {
+            id: Some(id),
+            email: Some("a@example.com".into()),
+            ..CustomerSpec::default()
+        };
+        customer_fits(Some(&who("c".repeat(255)))).unwrap();
+        customer_fits(None).unwrap();
+        for bad in ["c".repeat(256), "a\0b".to_string()] {
+            let e = customer_fits(Some(&who(bad))).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (400, "invalidRequest"));
+            assert_eq!(
+                e.message,
+                "input.customer.id: must be at most 255 bytes, without NUL"
+            );
+        }
+    }
 
     #[test]
     fn emails_normalize_to_one_address_per_person() {
