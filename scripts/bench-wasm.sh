@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wasm package's benchmarks (evaluator/npm/bench/run.mjs): a 20-line cart against 1,000
+# The wasm package's benchmarks (evaluator-wasm/npm/bench/run.mjs): a 20-line cart against 1,000
 # promotions and a signed 1,000-promotion bundle's load, timed in Node from the JS call to the
 # JS result, beside the native criterion medians of the same workloads, and Medusa's promotion
 # functions on the features both have. Run on a quiet machine: `scripts/bench-wasm.sh`.
@@ -10,7 +10,7 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 scripts/setup.sh
 scripts/build-wasm.sh
-bench=evaluator/npm/bench
+bench=evaluator-wasm/npm/bench
 if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.promoseal-installed" 2>/dev/null; then
   (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.promoseal-installed)
 fi

@@ -14,7 +14,7 @@ export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild"
 
 out=edge-worker/build/index.js
-if [ -f "$out" ] && [ -z "$(find edge-worker/src edge-worker/Cargo.toml evaluator/src evaluator/Cargo.toml \
+if [ -f "$out" ] && [ -z "$(find edge-worker/src edge-worker/Cargo.toml evaluator/src evaluator/Cargo.toml wire/src wire/Cargo.toml \
       Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
   exit 0
 fi

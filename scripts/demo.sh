@@ -35,8 +35,9 @@ fi
 grep -E "^(edge|storefront) bundle v" "$target/demo-walkthrough.log"
 
 say "building the storefront's evaluator (wasm) and the edge Worker"
-wasm="evaluator/npm/dist/web/promoseal_evaluator_bg.wasm"
-if [ ! -f "$wasm" ] || [ -n "$(find evaluator/src evaluator/Cargo.toml -newer "$wasm" -print -quit)" ]; then
+wasm="evaluator-wasm/npm/dist/web/promoseal_evaluator_bg.wasm"
+if [ ! -f "$wasm" ] || [ -n "$(find evaluator/src evaluator/Cargo.toml evaluator-wasm/src \
+  evaluator-wasm/Cargo.toml evaluator-wasm/npm/types.d.ts -newer "$wasm" -print -quit)" ]; then
   scripts/build-wasm.sh
 fi
 scripts/build-edge.sh

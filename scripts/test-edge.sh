@@ -11,6 +11,6 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build --release --locked -q -p promoseal-ledger
 # The fixtures: signed bundles and the native answers of this build.
 cargo test --locked -q -p promoseal-edge-worker --test fixtures >/dev/null
-[ -f evaluator/npm/dist/node/promoseal_evaluator.js ] || scripts/build-wasm.sh
+[ -f evaluator-wasm/npm/dist/node/promoseal_evaluator.js ] || scripts/build-wasm.sh
 scripts/build-edge.sh
 node --test --test-concurrency=1 edge-worker/test/*.test.mjs

@@ -9,7 +9,7 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
-[ -f evaluator/npm/dist/web/promoseal_evaluator_bg.wasm ] || scripts/build-wasm.sh
+[ -f evaluator-wasm/npm/dist/web/promoseal_evaluator_bg.wasm ] || scripts/build-wasm.sh
 scripts/build-edge.sh
 export PROMOSEAL_WORK="$target/web-test"
 if ! scripts/walkthrough.sh >"$target/web-test.log" 2>&1; then

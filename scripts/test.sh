@@ -19,9 +19,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo clippy for wasm32: the core and its JavaScript API"
-cargo clippy -p promoseal-evaluator --target wasm32-unknown-unknown --features wasm --locked \
-  -- -D warnings
+step "cargo clippy for wasm32: the core, and its JavaScript API (evaluator-wasm)"
+cargo clippy -p promoseal-evaluator --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p promoseal-evaluator-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo clippy for wasm32: the edge Worker and its Workers binding"
 cargo clippy -p promoseal-edge-worker --target wasm32-unknown-unknown --all-targets --locked \

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 scripts/setup.sh
-cargo build --release --locked -p promoseal -p promoseal-ledger
+cargo build --release --locked -p promoseal-signer -p promoseal-ledger
 ps="$PWD/target/release/promoseal"
 ledger="$PWD/target/release/ledger"
 

@@ -1,6 +1,6 @@
 // The storefront's server: the page (public/), the evaluator's web build (/pkg/, from
-// evaluator/npm/dist/web), /config.json (where the edge is, and the shop's public trust root),
-// and /customer: the shop backend's one job in this demo, vouching for who the shopper is.
+// evaluator-wasm/npm/dist/web), /config.json (where the edge is, and the shop's public trust
+// root), and /customer: the shop backend's one job in this demo, vouching for who the shopper is.
 // Every price is computed in the browser, at the edge and at the ledger.
 //   node web-demo/serve.mjs --port 8080 --edge http://127.0.0.1:8787 --root shop/root.env
 //     --shop-key keys/shop-1.key [--promoseal target/release/promoseal]
@@ -75,7 +75,7 @@ const config = JSON.stringify({
 });
 const catalog = readFileSync(values.catalog);
 const mounts = [
-  ["/pkg/", resolve(here, "../evaluator/npm/dist/web")],
+  ["/pkg/", resolve(here, "../evaluator-wasm/npm/dist/web")],
   ["/", resolve(here, "public")],
 ];
 const types = {

@@ -1,7 +1,7 @@
 //! Writes the benchmark workloads as files, for hosts that cannot run the Rust generators (the
-//! Node harness in `evaluator/npm/bench/`): the typical shop's 1,000-promotion payload and its
-//! 20-line cart (the `evaluate` bench), and that shop signed, with its trust root (the `verify`
-//! bench). `cargo run --release -p promoseal-evaluator --example workload -- DIR`
+//! Node harness in `evaluator-wasm/npm/bench/`): the typical shop's 1,000-promotion payload and
+//! its 20-line cart (the `evaluate` bench), and that shop signed, with its trust root (the
+//! `verify` bench). `cargo run --release -p promoseal-evaluator --example workload -- DIR`
 
 // Benchmark code may panic: the no-panic lints guard library code.
 #![allow(

@@ -93,24 +93,55 @@ impl Error {
     }
 }
 
-/// Parses JSON strictly into `T`, naming the path of the first offending field.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+/// Why a strict JSON read failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    /// The text is not JSON (a syntax error, a truncated text, trailing data), as opposed to
+    /// JSON of the wrong shape.
+    pub syntax: bool,
+    /// The path of the offending field (`cart.lines[2].quantity`); `None` at the top level.
+    pub path: Option<String>,
+    /// serde_json's message, with its line and column.
+    pub message: String,
+    /// The message without the line and column (a path names the place).
+    pub detail: String,
+}
+
+/// The one strict JSON reader every host uses (the evaluator's payloads and inputs, the
+/// ledger's and the edge's request bodies through `promoseal-wire`): unknown fields, duplicate
+/// keys and wrong types are refused (as the types declare), trailing data too, and the first
+/// problem is named by its path.
+pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        if path == "." {
-            // No field to name: keep serde_json's line and column.
-            return FieldError::new("$", message);
-        }
         let position = format!(" at line {} column {}", inner.line(), inner.column());
-        let message = message
-            .strip_suffix(&position)
-            .unwrap_or(&message)
-            .to_string();
-        FieldError::new(path, message)
+        JsonError {
+            syntax: !matches!(inner.classify(), serde_json::error::Category::Data),
+            path: (path != ".").then_some(path),
+            detail: message
+                .strip_suffix(&position)
+                .unwrap_or(&message)
+                .to_string(),
+            message,
+        }
     })?;
-    de.end().map_err(|e| FieldError::new("$", e.to_string()))?;
+    de.end().map_err(|e| JsonError {
+        syntax: true,
+        path: None,
+        message: e.to_string(),
+        detail: e.to_string(),
+    })?;
     Ok(value)
+}
+
+/// Parses JSON strictly into `T`, naming the path of the first offending field.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    from_json_strict(bytes).map_err(|e| match e.path {
+        // No field to name: keep serde_json's line and column.
+        None => FieldError::new("$", e.message),
+        Some(path) => FieldError::new(path, e.detail),
+    })
 }

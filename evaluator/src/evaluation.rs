@@ -11,6 +11,7 @@ use crate::money::{Amount, Percent};
 use crate::time::Instant;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation {
     pub bundle_id: Arc<str>,
@@ -32,6 +33,7 @@ pub struct Evaluation {
     /// The receipt: one entry per applied promotion with its total and its parts.
     pub applied: Vec<AppliedDiscount>,
     /// Every promotion that did not apply, with the reason.
+    #[cfg_attr(feature = "ts", ts(as = "Vec<Ineligible<'static>>"))]
     pub not_applied: NotApplied,
     /// Promotions held back only by a spend or quantity threshold: what is missing.
     pub unlocks: Vec<Unlock>,
@@ -40,6 +42,7 @@ pub struct Evaluation {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ShippingOutcome {
     pub method: String,
@@ -50,6 +53,7 @@ pub struct ShippingOutcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct LineOutcome {
     pub id: String,
@@ -68,10 +72,12 @@ pub struct LineOutcome {
     pub cost: Option<Amount>,
     /// The discount of this line by promotion; the parts sum to `discount`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Allocation>>"))]
     pub allocations: Vec<Allocation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Allocation {
     pub promotion_id: Arc<str>,
@@ -79,6 +85,7 @@ pub struct Allocation {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct AppliedDiscount {
     pub promotion_id: Arc<str>,
@@ -87,6 +94,7 @@ pub struct AppliedDiscount {
     /// Total of this promotion: its line parts plus its shipping part.
     pub amount: Amount,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<LineAmount>>"))]
     pub lines: Vec<LineAmount>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Amount>,
@@ -96,6 +104,7 @@ pub struct AppliedDiscount {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LineAmount {
     pub line_id: String,
@@ -103,6 +112,7 @@ pub struct LineAmount {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Ineligible<'a> {
     pub promotion_id: &'a str,
@@ -201,6 +211,7 @@ impl Serialize for NotApplied {
 
 /// Why a promotion did not apply. `code` is the stable machine-readable tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(
     tag = "code",
     rename_all = "camelCase",
@@ -266,6 +277,7 @@ pub struct CodeUnlock {
 
 /// The targeted subtotal against a minimum (boxed: rare, and it keeps [`Reason`] small).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SpendShortfall {
     pub minimum: Amount,
@@ -274,6 +286,7 @@ pub struct SpendShortfall {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SpendExcess {
     pub maximum: Amount,
@@ -281,6 +294,7 @@ pub struct SpendExcess {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct Unlock {
     pub promotion_id: Arc<str>,
@@ -296,6 +310,7 @@ pub struct Unlock {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerCheck {
     pub promotion_id: Arc<str>,
@@ -311,6 +326,7 @@ pub struct LedgerCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<Amount>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub single_use_code: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod allocate;
+pub mod analysis;
 pub mod codes;
 mod compile;
 mod engine;
@@ -14,14 +15,14 @@ mod proptests;
 pub mod seal;
 mod select;
 pub mod time;
-#[cfg(all(feature = "wasm", target_arch = "wasm32"))]
-mod wasm;
 
 pub use compile::{
     normalize_code, parse_input, parse_payload, Bundle, MAX_CODES, MAX_CODE_LEN, MAX_LINES,
     MAX_QUANTITY,
 };
-pub use error::{BundleError, Error, EvaluationError, FieldError, InputError};
+pub use error::{
+    from_json_strict, BundleError, Error, EvaluationError, FieldError, InputError, JsonError,
+};
 pub use evaluation::{
     Allocation, AppliedDiscount, CodeUnlock, Evaluation, Ineligible, LedgerCheck, LineAmount,
     LineOutcome, NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,

@@ -47,6 +47,7 @@ pub struct ApprovalSpec {
 
 /// Who a bundle is for: the edge (may hold code material) or the public storefront.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Audience {
     Edge,
@@ -69,6 +70,7 @@ pub struct PricingPolicy {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum TaxMode {
     /// Prices are net; tax is added on top.
@@ -412,6 +414,7 @@ pub struct LoyaltyBonusSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum DiscountClass {
     Product,
@@ -477,6 +480,7 @@ impl Reversal {
 
 /// What is evaluated: a cart, who is buying, and the circumstances.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EvaluationInput {
     pub cart: CartSpec,
@@ -486,6 +490,7 @@ pub struct EvaluationInput {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Cart"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CartSpec {
     pub currency: String,
@@ -493,6 +498,7 @@ pub struct CartSpec {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Line"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LineSpec {
     pub id: String,
@@ -511,6 +517,7 @@ pub struct LineSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rate: Option<DecimalString>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub on_sale: bool,
     /// Units in stock; absent means not tracked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -520,6 +527,7 @@ pub struct LineSpec {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Customer"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CustomerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -537,6 +545,7 @@ pub struct CustomerSpec {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Context"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContextSpec {
     pub now: Instant,
@@ -562,6 +571,7 @@ pub struct ContextSpec {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Shipping"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ShippingSpec {
     pub method: String,

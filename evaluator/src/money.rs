@@ -136,6 +136,11 @@ pub fn format_minor(minor: i64, exponent: u32) -> String {
 /// An amount of money in one currency: minor units and the currency's exponent. It prints and
 /// serializes as a decimal string with exactly the currency's places (`"19.99"`, `"1500"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(type = "string", rename = "Money")
+)]
 pub struct Amount {
     minor: i64,
     exponent: u32,
@@ -214,6 +219,7 @@ fn digits(minor: i64, exponent: u32, buf: &mut [u8; 32]) -> &str {
 /// Only plain digits with an optional fraction are accepted: no sign, exponent, underscores or
 /// spaces, and never a JSON number (a float would already have lost the exact value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct DecimalString(pub Decimal);
 
 impl DecimalString {
@@ -259,8 +265,10 @@ impl Serialize for DecimalString {
     }
 }
 
-/// A percentage in millionths of a percent (`"12.5"` → `12_500_000`), between 0 and 100.
+/// A percentage in millionths of a percent (`"12.5"` → `12_500_000`), between 0 and 100. It
+/// serializes as a decimal string without trailing zeros (`"12.5"`, `"20"`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct Percent(u64);
 
 impl Percent {

@@ -26,7 +26,7 @@ use std::cmp::Ordering;
 use crate::compile::Reward;
 use crate::engine::{Candidate, Ctx};
 use crate::error::EvaluationError;
-use crate::model::{StackingMode, TaxMode};
+use crate::model::TaxMode;
 use crate::money::{Percent, PERCENT_UNIT};
 
 /// Most search nodes (each prices one promotion or bounds one branch) per evaluation.
@@ -112,7 +112,7 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         return Ok(Vec::new());
     }
     let orders = |k: usize| cands.get(k).map_or(usize::MAX, |c| c.order);
-    if ctx.bundle.policy.spec.stacking == StackingMode::BestOnly {
+    if ctx.bundle.policy.best_only() {
         let mut best: Option<Score> = None;
         for k in 0..cands.len() {
             let s = price(ctx, cands, &[k])?;

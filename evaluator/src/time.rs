@@ -6,8 +6,10 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A point in time, in whole seconds since 1970-01-01T00:00:00Z (fractions are truncated).
+/// A point in time, in whole seconds since 1970-01-01T00:00:00Z (fractions are truncated). It
+/// reads any RFC 3339 instant and writes UTC to the second (`2026-06-01T12:00:00Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct Instant(pub i64);
 
 impl Instant {

@@ -13,7 +13,7 @@ use promoseal_evaluator::model::{CodeSetSpec, GeneratedSpec};
 use promoseal_evaluator::normalize_code;
 use serde::{Deserialize, Serialize};
 
-use crate::project::{parse_file, write};
+use crate::support::{parse_file, write};
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -7,11 +7,16 @@
 use std::fmt;
 
 use anyhow::{anyhow, bail, Context, Result};
+use promoseal_evaluator::analysis::{
+    self, Combination, ConditionsSummary, Item, PercentBasis, PromotionView, SharedTarget, Span,
+};
 use promoseal_evaluator::model::{
-    AmountPer, Audience, BundlePayload, CodeSetSpec, ConditionsSpec, DiscountClass, ItemSelector,
-    LineSpec, PercentScope, PricingPolicy, PromotionSpec, RewardSpec, StackingMode, FORMAT_VERSION,
+    Audience, BundlePayload, CodeSetSpec, DiscountClass, PricingPolicy, PromotionSpec,
+    FORMAT_VERSION,
 };
 use promoseal_evaluator::money::{div_round, Amount, Currency, DecimalString, Rounding};
+// The tests read the declared exposure of promotions (what approvals measure).
+#[cfg(test)]
 use promoseal_evaluator::seal::Exposure;
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{evaluate, Bundle, EvaluationInput};
@@ -158,7 +163,8 @@ pub struct Finding {
     pub related: Vec<String>,
 }
 
-/// [`Exposure`] as printed: percentages without trailing zeros, money with the currency's places.
+/// [`analysis::Exposure`] as printed: percentages without trailing zeros, money with the
+/// currency's places.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExposureView {
@@ -365,35 +371,54 @@ pub struct LintInput<'a> {
 }
 
 /// Checks every promotion against `policy` and projects its cost on the samples.
+///
+/// The promotions are compiled into one bundle, and what they are (class, exposure, schedule,
+/// what they target, what they combine with) is asked of the evaluator's
+/// [`analysis`](promoseal_evaluator::analysis): lint applies the policy to the answers.
 pub fn lint(input: &LintInput, policy: &Policy) -> Result<Report> {
     let currency = Currency::from_code(input.currency)
         .ok_or_else(|| anyhow!("unknown currency `{}`", input.currency))?;
+    let bundle = compile_all(input, currency)?;
+    let views = input
+        .promotions
+        .iter()
+        .map(|p| {
+            analysis::promotion(&bundle, &p.id)
+                .ok_or_else(|| anyhow!("promotion `{}` is missing from its bundle", p.id))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut reports = Vec::with_capacity(input.promotions.len());
-    for p in input.promotions {
-        let exposure = Exposure::of(p);
-        let findings = single_findings(p, &exposure, policy, currency);
+    for (p, view) in input.promotions.iter().zip(&views) {
+        let exposure = view.exposure();
+        let findings = single_findings(p, view, &exposure, policy, currency);
         let projection = if input.samples.is_empty() {
             None
         } else {
             Some(
-                project(p, input, currency, policy.projection.expected_redemptions)
-                    .with_context(|| format!("projecting promotion `{}`", p.id))?,
+                project(
+                    p,
+                    view,
+                    input,
+                    currency,
+                    policy.projection.expected_redemptions,
+                )
+                .with_context(|| format!("projecting promotion `{}`", p.id))?,
             )
         };
         reports.push(PromotionReport {
             id: p.id.clone(),
             name: p.name.clone(),
-            class: class_of(&p.reward),
+            class: view.class(),
             exposure: ExposureView {
-                max_percent: exposure.max_percent.map(|d| d.to_string()),
-                max_amount: exposure.max_amount.map(|d| money(d, currency)),
-                budget: exposure.budget.map(|d| money(d, currency)),
+                max_percent: exposure.max_percent.map(|x| x.format()),
+                max_amount: exposure.max_amount.map(|x| x.to_string()),
+                budget: exposure.budget.map(|x| x.to_string()),
             },
             projection,
             findings,
         });
     }
-    for (i, finding) in pair_findings(input.promotions, input.pricing, policy) {
+    for (i, finding) in pair_findings(&views, policy) {
         if let Some(r) = reports.get_mut(i) {
             r.findings.push(finding);
         }
@@ -409,6 +434,70 @@ pub fn lint(input: &LintInput, policy: &Policy) -> Result<Report> {
     Ok(report)
 }
 
+/// The code entered on the samples for a promotion behind a code set.
+const PROBE_CODE: &str = "PROMOSEAL-LINT-PROBE";
+
+/// A bundle of `promotions`, valid from `issued_at` to `expires_at`, each code set they name
+/// holding only [`PROBE_CODE`].
+fn compile(
+    input: &LintInput,
+    currency: Currency,
+    bundle_id: String,
+    promotions: &[PromotionSpec],
+    (issued_at, expires_at): (Instant, Instant),
+) -> Result<Bundle> {
+    let mut code_sets: Vec<CodeSetSpec> = Vec::new();
+    for id in promotions.iter().filter_map(|p| p.code_set.as_ref()) {
+        if !code_sets.iter().any(|c| c.id == *id) {
+            code_sets.push(CodeSetSpec {
+                id: id.clone(),
+                codes: vec![PROBE_CODE.to_string()],
+                hashes: None,
+                generated: None,
+                active: true,
+            });
+        }
+    }
+    let payload = BundlePayload {
+        format: FORMAT_VERSION,
+        bundle_id,
+        audience: Audience::Edge,
+        version: 1,
+        issued_at,
+        expires_at,
+        currency: currency.code().to_string(),
+        time_zone: None,
+        pricing: input.pricing.clone(),
+        code_sets,
+        promotions: promotions.to_vec(),
+        approvals: Vec::new(),
+    };
+    Bundle::compile(&payload).map_err(|e| anyhow!("{e}"))
+}
+
+/// Every promotion in one bundle, for the analysis; an invalid promotion is named.
+fn compile_all(input: &LintInput, currency: Currency) -> Result<Bundle> {
+    let always = (Instant(0), Instant(i64::MAX));
+    compile(input, currency, "lint".into(), input.promotions, always).map_err(|e| {
+        input
+            .promotions
+            .iter()
+            .find_map(|p| {
+                let alone = compile(
+                    input,
+                    currency,
+                    "lint".into(),
+                    std::slice::from_ref(p),
+                    always,
+                );
+                alone
+                    .err()
+                    .map(|e| e.context(format!("promotion `{}`", p.id)))
+            })
+            .unwrap_or(e)
+    })
+}
+
 /// A decimal amount with the currency's places when it has no more than those.
 fn money(d: Decimal, currency: Currency) -> String {
     let mut d = d;
@@ -418,19 +507,8 @@ fn money(d: Decimal, currency: Currency) -> String {
     d.to_string()
 }
 
-fn class_of(r: &RewardSpec) -> DiscountClass {
-    match r {
-        RewardSpec::PercentOff {
-            on: PercentScope::Order,
-            ..
-        }
-        | RewardSpec::AmountOff {
-            per: AmountPer::Order,
-            ..
-        } => DiscountClass::Order,
-        RewardSpec::ShippingOff { .. } => DiscountClass::Shipping,
-        _ => DiscountClass::Product,
-    }
+fn decimal(x: Amount) -> Decimal {
+    Decimal::new(x.minor(), x.exponent())
 }
 
 fn class_name(c: DiscountClass) -> &'static str {
@@ -441,9 +519,9 @@ fn class_name(c: DiscountClass) -> &'static str {
     }
 }
 
-fn finding(p: &PromotionSpec, rule: &'static str, severity: Severity, message: String) -> Finding {
+fn finding(id: &str, rule: &'static str, severity: Severity, message: String) -> Finding {
     Finding {
-        promotion_id: p.id.clone(),
+        promotion_id: id.to_string(),
         rule,
         severity,
         message,
@@ -456,30 +534,35 @@ const DAY: i64 = 86_400;
 /// Findings about one promotion alone.
 fn single_findings(
     p: &PromotionSpec,
-    e: &Exposure,
+    view: &PromotionView,
+    e: &analysis::Exposure,
     policy: &Policy,
     currency: Currency,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let cur = currency.code();
-    if let (Some(limit), Some(x)) = (policy.max_percent, e.max_percent) {
+    let id = p.id.as_str();
+    let max_percent = e
+        .max_percent
+        .map(|x| Decimal::from_i128_with_scale(i128::from(x.units()), 6).normalize());
+    if let (Some(limit), Some(x)) = (policy.max_percent, max_percent) {
         if x > limit {
-            let why = match &p.reward {
-                RewardSpec::FixedPrice { .. } => {
+            let why = match e.percent_basis {
+                Some(PercentBasis::SetPrice) => {
                     " (a set price counts as 100%: it may be far below the item's price)"
                 }
-                RewardSpec::Volume { tiers } if tiers.iter().any(|t| t.unit_price.is_some()) => {
+                Some(PercentBasis::UnitPriceTier) => {
                     " (a unitPrice tier counts as 100%: it may be far below the item's price)"
                 }
-                RewardSpec::BuyXGetY { percent: None, .. } => " (the free item is 100% off)",
-                RewardSpec::ShippingOff { percent: None, .. } => {
+                Some(PercentBasis::FreeItem) => " (the free item is 100% off)",
+                Some(PercentBasis::ShippingAmount) => {
                     " (an amount off shipping can be all of the shipping)"
                 }
-                _ if !p.loyalty_bonus.is_empty() => " (loyalty bonus included)",
+                _ if !view.loyalty_bonus().is_empty() => " (loyalty bonus included)",
                 _ => "",
             };
             out.push(finding(
-                p,
+                id,
                 "maxPercent",
                 Severity::Violation,
                 format!(
@@ -491,14 +574,13 @@ fn single_findings(
         }
     }
     if let (Some(limit), Some(x)) = (policy.max_amount, e.max_amount) {
-        if x > limit {
+        if decimal(x) > limit {
             out.push(finding(
-                p,
+                id,
                 "maxAmount",
                 Severity::Violation,
                 format!(
-                    "it can take {} {cur} off, more than the policy's maximum of {} {cur}",
-                    money(x, currency),
+                    "it can take {x} {cur} off, more than the policy's maximum of {} {cur}",
                     money(limit, currency)
                 ),
             ));
@@ -506,19 +588,18 @@ fn single_findings(
     }
     if let Some(limit) = policy.max_budget {
         match e.budget {
-            Some(b) if b > limit => out.push(finding(
-                p,
+            Some(b) if decimal(b) > limit => out.push(finding(
+                id,
                 "maxBudget",
                 Severity::Violation,
                 format!(
-                    "its budget of {} {cur} is above the policy's maximum of {} {cur}",
-                    money(b, currency),
+                    "its budget of {b} {cur} is above the policy's maximum of {} {cur}",
                     money(limit, currency)
                 ),
             )),
             Some(_) => {}
             None => out.push(finding(
-                p,
+                id,
                 "maxBudget",
                 Severity::Violation,
                 format!(
@@ -554,7 +635,7 @@ fn single_findings(
             }
         };
         if let Some(message) = message {
-            out.push(finding(p, "maxDurationDays", Severity::Violation, message));
+            out.push(finding(id, "maxDurationDays", Severity::Violation, message));
         }
     }
     if p.code_set.is_some()
@@ -563,7 +644,7 @@ fn single_findings(
         && !p.limits.single_use_codes
     {
         out.push(finding(
-            p,
+            id,
             "codeWithoutLimit",
             Severity::Warning,
             "it needs a code but has neither a budget nor a totalUses limit (nor single-use \
@@ -571,6 +652,8 @@ fn single_findings(
                 .to_string(),
         ));
     }
+    // What the author wrote, in the order written: the evaluator ignores `combinesWith` of an
+    // exclusive promotion.
     if p.stacking.exclusive && !p.stacking.combines_with.is_empty() {
         let classes: Vec<&str> = p
             .stacking
@@ -579,7 +662,7 @@ fn single_findings(
             .map(|c| class_name(*c))
             .collect();
         out.push(finding(
-            p,
+            id,
             "exclusiveCombines",
             Severity::Warning,
             format!(
@@ -603,218 +686,89 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
-// --- live time ------------------------------------------------------------------------------
-
-/// `[start, end)` in Unix seconds; open ends are `i64::MIN` / `i64::MAX`.
-type Span = (i64, i64);
-
-/// When the promotion is live: its start/end, cut into its intervals when it has some.
-fn live_spans(p: &PromotionSpec) -> Vec<Span> {
-    let start = p.starts_at.map_or(i64::MIN, Instant::seconds);
-    let end = p.ends_at.map_or(i64::MAX, Instant::seconds);
-    match &p.intervals {
-        None => {
-            if start < end {
-                vec![(start, end)]
-            } else {
-                Vec::new()
-            }
-        }
-        Some(list) => list
-            .iter()
-            .map(|iv| (iv.start.seconds().max(start), iv.end.seconds().min(end)))
-            .filter(|(s, e)| s < e)
-            .collect(),
-    }
-}
-
-/// The first stretch when both are live (both lists sorted, as the evaluator requires).
-fn common_span(a: &[Span], b: &[Span]) -> Option<Span> {
-    let (mut i, mut j) = (0, 0);
-    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-        let s = x.0.max(y.0);
-        let e = x.1.min(y.1);
-        if s < e {
-            return Some((s, e));
-        }
-        if x.1 <= y.1 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    None
-}
-
-fn span_words((s, e): Span) -> String {
-    match (s == i64::MIN, e == i64::MAX) {
-        (true, true) => "always".to_string(),
-        (true, false) => format!("until {}", Instant(e)),
-        (false, true) => format!("from {} on", Instant(s)),
-        (false, false) => format!("from {} until {}", Instant(s), Instant(e)),
+fn span_words(span: Span) -> String {
+    match (span.start, span.end) {
+        (None, None) => "always".to_string(),
+        (None, Some(e)) => format!("until {e}"),
+        (Some(s), None) => format!("from {s} on"),
+        (Some(s), Some(e)) => format!("from {s} until {e}"),
     }
 }
 
 // --- stacking -------------------------------------------------------------------------------
 
 /// Whether the two can never both be eligible for one cart because their conditions exclude
-/// each other.
-fn conditions_exclude(a: &ConditionsSpec, b: &ConditionsSpec) -> bool {
-    let disjoint = |x: &[String], y: &[String]| {
-        !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v))
-    };
+/// each other. A lint heuristic, stricter than the evaluator: it also takes disjoint customer
+/// segments and subtotal ranges as exclusive (a customer can be in several segments, and each
+/// promotion measures the subtotal of its own targeted lines).
+fn conditions_exclude(a: &ConditionsSummary, b: &ConditionsSummary) -> bool {
+    let disjoint =
+        |x: &[&str], y: &[&str]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     let first_order = matches!((a.first_order, b.first_order), (Some(x), Some(y)) if x != y);
-    let below = |hi: &Option<DecimalString>, lo: &Option<DecimalString>| matches!((hi, lo), (Some(h), Some(l)) if h.0 < l.0);
+    let below = |hi: Option<Amount>, lo: Option<Amount>| matches!((hi, lo), (Some(h), Some(l)) if h.minor() < l.minor());
     disjoint(&a.customer_tiers, &b.customer_tiers)
         || disjoint(&a.customer_segments, &b.customer_segments)
         || disjoint(&a.regions, &b.regions)
         || disjoint(&a.channels, &b.channels)
         || first_order
-        || below(&a.max_subtotal, &b.min_subtotal)
-        || below(&b.max_subtotal, &a.min_subtotal)
+        || below(a.max_subtotal, b.min_subtotal)
+        || below(b.max_subtotal, a.min_subtotal)
 }
 
-fn includes_all(s: &ItemSelector) -> bool {
-    s.skus.is_empty()
-        && s.products.is_empty()
-        && s.categories.is_empty()
-        && s.brands.is_empty()
-        && s.tags.is_empty()
-}
-
-/// The include lists of a selector with their exclusion lists, by dimension.
-fn dimensions(s: &ItemSelector) -> [(&'static str, &[String], &[String]); 5] {
-    [
-        ("sku", &s.skus, &s.exclude_skus),
-        ("product", &s.products, &s.exclude_products),
-        ("category", &s.categories, &s.exclude_categories),
-        ("brand", &s.brands, &s.exclude_brands),
-        ("tag", &s.tags, &s.exclude_tags),
-    ]
-}
-
-/// Why two selectors can target the same line, if they can: a value both include in the same
-/// dimension (and neither excludes), or one targets every line and the other names a value it
-/// does not exclude. Different dimensions (a category and a brand) are not compared: the lint
-/// does not know the catalogue.
-fn shared_items(a: &ItemSelector, b: &ItemSelector) -> Option<String> {
-    match (includes_all(a), includes_all(b)) {
-        (true, true) => return Some("both target every item".to_string()),
-        (true, false) | (false, true) => {
-            let (all, some) = if includes_all(a) { (a, b) } else { (b, a) };
-            for ((dim, inc, _), (_, _, exc)) in dimensions(some).iter().zip(dimensions(all).iter())
-            {
-                if let Some(v) = inc.iter().find(|v| !exc.contains(v)) {
-                    return Some(format!(
-                        "one targets every item, the other {dim} `{v}` among others"
-                    ));
-                }
-            }
-            return None;
+fn target_words(target: SharedTarget) -> String {
+    match target {
+        SharedTarget::EveryItem => "both target every item".to_string(),
+        SharedTarget::EveryItemAnd { dimension, value } => format!(
+            "one targets every item, the other {} `{value}` among others",
+            dimension.name()
+        ),
+        SharedTarget::Named { dimension, value } => {
+            format!("both target {} `{value}`", dimension.name())
         }
-        (false, false) => {}
-    }
-    for ((dim, inc_a, exc_a), (_, inc_b, exc_b)) in dimensions(a).iter().zip(dimensions(b).iter()) {
-        if let Some(v) = inc_a
-            .iter()
-            .find(|v| inc_b.contains(v) && !exc_a.contains(v) && !exc_b.contains(v))
-        {
-            return Some(format!("both target {dim} `{v}`"));
-        }
-    }
-    None
-}
-
-/// The selectors whose lines a promotion can discount: its items, and the get pool of a
-/// buy-X-get-Y.
-fn discountable(p: &PromotionSpec) -> Vec<&ItemSelector> {
-    let mut out = vec![&p.items];
-    if let RewardSpec::BuyXGetY {
-        get_items: Some(g), ..
-    } = &p.reward
-    {
-        out.push(g);
-    }
-    out
-}
-
-fn shipping_scope(r: &RewardSpec) -> Option<(&[String], &[String])> {
-    match r {
-        RewardSpec::ShippingOff {
-            methods, countries, ..
-        } => Some((methods, countries)),
-        _ => None,
+        SharedTarget::Shipping => "both discount the same shipping".to_string(),
     }
 }
 
 /// Findings about pairs, each with the index of the promotion it is reported on (the first of
-/// the pair in bundle order; `related` names the other).
-fn pair_findings(
-    promotions: &[PromotionSpec],
-    pricing: &PricingPolicy,
-    policy: &Policy,
-) -> Vec<(usize, Finding)> {
-    let spans: Vec<Vec<Span>> = promotions.iter().map(live_spans).collect();
+/// the pair in input order; `related` names the other).
+fn pair_findings(views: &[PromotionView], policy: &Policy) -> Vec<(usize, Finding)> {
     let mut out = Vec::new();
-    for (i, a) in promotions.iter().enumerate() {
-        for (j, b) in promotions.iter().enumerate().skip(i + 1) {
-            let (Some(sa), Some(sb)) = (spans.get(i), spans.get(j)) else {
+    for (i, a) in views.iter().enumerate() {
+        for b in views.iter().skip(i + 1) {
+            let Some(common) = a.live_together(b) else {
                 continue;
             };
-            let Some(common) = common_span(sa, sb) else {
-                continue;
-            };
-            if conditions_exclude(&a.conditions, &b.conditions) {
+            if conditions_exclude(&a.conditions(), &b.conditions()) {
                 continue;
             }
-            let same_group = a.stacking.group.is_some() && a.stacking.group == b.stacking.group;
-            if same_group && a.priority == b.priority {
-                let mut f = finding(
-                    a,
-                    "groupPriorityTie",
-                    Severity::Warning,
-                    format!(
-                        "`{}` and `{}` are in stacking group `{}` with the same priority ({}) \
-                         and are live at the same time ({}): at most one applies, and when \
-                         both give the same the smaller id wins; give the one that should win \
-                         a higher priority",
-                        a.id,
-                        b.id,
-                        a.stacking.group.as_deref().unwrap_or_default(),
-                        a.priority,
-                        span_words(common)
-                    ),
-                );
-                f.related.push(b.id.clone());
-                out.push((i, f));
+            let combination = a.combination(b);
+            if let Some(group) = combination.shared_group() {
+                if a.priority() == b.priority() {
+                    let mut f = finding(
+                        a.id(),
+                        "groupPriorityTie",
+                        Severity::Warning,
+                        format!(
+                            "`{}` and `{}` are in stacking group `{group}` with the same \
+                             priority ({}) and are live at the same time ({}): at most one \
+                             applies, and when both give the same the smaller id wins; give \
+                             the one that should win a higher priority",
+                            a.id(),
+                            b.id(),
+                            a.priority(),
+                            span_words(common)
+                        ),
+                    );
+                    f.related.push(b.id().to_string());
+                    out.push((i, f));
+                }
             }
-            let class = class_of(&a.reward);
-            if class != class_of(&b.reward)
-                || same_group
-                || a.stacking.exclusive
-                || b.stacking.exclusive
-                || !a.stacking.combines_with.contains(&class)
-                || !b.stacking.combines_with.contains(&class)
-                || pricing.stacking == StackingMode::BestOnly
-            {
+            // Only discounts of one class that combine on the same lines stack on them.
+            let class = a.class();
+            if class != b.class() || combination != Combination::Combines {
                 continue;
             }
-            let why = if class == DiscountClass::Shipping {
-                shipping_scope(&a.reward)
-                    .zip(shipping_scope(&b.reward))
-                    .and_then(|((ma, ca), (mb, cb))| {
-                        let meet = |x: &[String], y: &[String]| {
-                            x.is_empty() || y.is_empty() || x.iter().any(|v| y.contains(v))
-                        };
-                        (meet(ma, mb) && meet(ca, cb))
-                            .then(|| "both discount the same shipping".to_string())
-                    })
-            } else {
-                discountable(a)
-                    .iter()
-                    .find_map(|sa| discountable(b).iter().find_map(|sb| shared_items(sa, sb)))
-            };
-            let Some(why) = why else {
+            let Some(why) = a.shared_target(b) else {
                 continue;
             };
             let name = class_name(class);
@@ -827,20 +781,21 @@ fn pair_findings(
                 (Severity::Warning, "if that is not meant")
             };
             let mut f = finding(
-                a,
+                a.id(),
                 "overlap",
                 severity,
                 format!(
                     "`{}` and `{}` are both {name} discounts, live at the same time ({}), can \
-                     target the same items ({why}), and both list `{name}` in combinesWith: \
+                     target the same items ({}), and both list `{name}` in combinesWith: \
                      one cart can get both on the same items; {advice}, put them in one \
                      stacking group or drop `{name}` from combinesWith",
-                    a.id,
-                    b.id,
-                    span_words(common)
+                    a.id(),
+                    b.id(),
+                    span_words(common),
+                    target_words(why)
                 ),
             );
-            f.related.push(b.id.clone());
+            f.related.push(b.id().to_string());
             out.push((i, f));
         }
     }
@@ -848,39 +803,6 @@ fn pair_findings(
 }
 
 // --- projection -----------------------------------------------------------------------------
-
-/// The code entered on the samples for a promotion behind a code set.
-const PROBE_CODE: &str = "PROMOSEAL-LINT-PROBE";
-
-/// The instant closest to `now` at which the promotion is live (`now` itself when it is).
-fn live_instant(now: i64, spans: &[Span]) -> Option<i64> {
-    spans
-        .iter()
-        .map(|&(s, e)| now.clamp(s, e.saturating_sub(1).max(s)))
-        .min_by_key(|t| t.abs_diff(now))
-}
-
-fn selector_matches(s: &ItemSelector, l: &LineSpec) -> bool {
-    let has = |list: &[String], v: Option<&String>| v.is_some_and(|v| list.contains(v));
-    let any = |list: &[String], vs: &[String]| vs.iter().any(|v| list.contains(v));
-    let included = includes_all(s)
-        || s.skus.contains(&l.sku)
-        || has(&s.products, l.product.as_ref())
-        || any(&s.categories, &l.categories)
-        || has(&s.brands, l.brand.as_ref())
-        || any(&s.tags, &l.tags);
-    let excluded = s.exclude_skus.contains(&l.sku)
-        || has(&s.exclude_products, l.product.as_ref())
-        || any(&s.exclude_categories, &l.categories)
-        || has(&s.exclude_brands, l.brand.as_ref())
-        || any(&s.exclude_tags, &l.tags)
-        || (s.exclude_on_sale && l.on_sale);
-    let stock_ok = s
-        .low_stock_at_most
-        .is_none_or(|max| l.stock_available.is_some_and(|a| a <= max));
-    let in_stock = l.stock_available.is_none_or(|a| a >= l.quantity);
-    included && !excluded && stock_ok && in_stock
-}
 
 fn amount(minor: i128, currency: Currency) -> Result<Amount> {
     i64::try_from(minor)
@@ -891,18 +813,18 @@ fn amount(minor: i128, currency: Currency) -> Result<Amount> {
 /// Evaluates every sample against a bundle holding only `p`.
 fn project(
     p: &PromotionSpec,
+    view: &PromotionView,
     input: &LintInput,
     currency: Currency,
     expected: u64,
 ) -> Result<Projection> {
-    let spans = live_spans(p);
     // Each sample is evaluated at its own `now`, moved into the promotion's live time when it
     // falls outside: the projection asks what a redemption costs, not whether the sample's
     // date happens to fall in the campaign.
-    let times: Vec<Option<i64>> = input
+    let times: Vec<Option<Instant>> = input
         .samples
         .iter()
-        .map(|(_, s)| live_instant(s.context.now.seconds(), &spans))
+        .map(|(_, s)| view.nearest_live(s.context.now))
         .collect();
     let lo = times.iter().flatten().min().copied();
     let hi = times.iter().flatten().max().copied();
@@ -918,31 +840,17 @@ fn project(
             margin: None,
         });
     };
-    let code_sets = match &p.code_set {
-        Some(id) => vec![CodeSetSpec {
-            id: id.clone(),
-            codes: vec![PROBE_CODE.to_string()],
-            hashes: None,
-            generated: None,
-            active: true,
-        }],
-        None => Vec::new(),
-    };
-    let payload = BundlePayload {
-        format: FORMAT_VERSION,
-        bundle_id: format!("lint-{}", p.id),
-        audience: Audience::Edge,
-        version: 1,
-        issued_at: Instant(lo.saturating_sub(1)),
-        expires_at: Instant(hi.saturating_add(1)),
-        currency: currency.code().to_string(),
-        time_zone: None,
-        pricing: input.pricing.clone(),
-        code_sets,
-        promotions: vec![p.clone()],
-        approvals: Vec::new(),
-    };
-    let bundle = Bundle::compile(&payload).map_err(|e| anyhow!("{e}"))?;
+    let valid = (
+        Instant(lo.seconds().saturating_sub(1)),
+        Instant(hi.seconds().saturating_add(1)),
+    );
+    let bundle = compile(
+        input,
+        currency,
+        format!("lint-{}", p.id),
+        std::slice::from_ref(p),
+        valid,
+    )?;
 
     let mut sum: i128 = 0;
     let mut redemptions: usize = 0;
@@ -952,7 +860,7 @@ fn project(
     for ((name, sample), time) in input.samples.iter().zip(&times) {
         let Some(time) = time else { continue };
         let mut sample_input = sample.clone();
-        sample_input.context.now = Instant(*time);
+        sample_input.context.now = *time;
         if p.code_set.is_some() {
             sample_input.context.codes = vec![PROBE_CODE.to_string()];
         }
@@ -975,10 +883,9 @@ fn project(
             });
         }
         if let Some((revenue, cost, disc)) = margin.as_mut() {
-            let selectors = discountable(p);
             let mut complete = true;
             for (spec, outcome) in sample.cart.lines.iter().zip(&evaluation.lines) {
-                if !selectors.iter().any(|s| selector_matches(s, spec)) {
+                if !view.can_discount(&Item::from(spec)) {
                     continue;
                 }
                 match outcome.cost {

@@ -1,4 +1,4 @@
-//! A promotions project on disk, and the key and secret files the CLI reads and writes.
+//! A promotions project on disk.
 //!
 //! ```text
 //! shop/
@@ -10,111 +10,15 @@
 //! ```
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use promoseal_evaluator::codes::{decode_hex, encode_hex, CodeSecret};
+use promoseal_evaluator::codes::encode_hex;
 use promoseal_evaluator::model::{ApprovalSpec, PricingPolicy, PromotionSpec};
-use promoseal_evaluator::seal::{approval_digest, SigningIdentity};
+use promoseal_evaluator::seal::approval_digest;
 use serde::{Deserialize, Serialize};
 
-pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
-}
-
-pub fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
-}
-
-/// Writes a file atomically (temporary file, then rename), so a crash never leaves half of one.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_with_mode(path, bytes, None)
-}
-
-/// Writes a secret: created with mode 0600 before a byte is written; never overwrites.
-pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path.exists() {
-        bail!(
-            "`{}` exists; refusing to overwrite a secret",
-            path.display()
-        );
-    }
-    write_with_mode(path, bytes, Some(0o600))
-}
-
-fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp~");
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(mode.unwrap_or(0o644));
-    }
-    let _ = mode;
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
-}
-
-/// A secret key file: `{"keyId": "…", "seed": "<64 hex>"}`.
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeyFile {
-    pub key_id: String,
-    pub seed: String,
-}
-
-pub fn random32() -> Result<[u8; 32]> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-    Ok(b)
-}
-
-pub fn load_key(path: &Path) -> Result<SigningIdentity> {
-    let text = read_text(path)?;
-    let k: KeyFile = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not a promoseal key file", path.display()))?;
-    let seed: [u8; 32] = decode_hex(&k.seed)
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("`{}`: the seed is not 64 hex digits", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "`{}` is readable by others (mode {:o}); run `chmod 600` on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
-    }
-    Ok(SigningIdentity::from_seed(k.key_id, seed))
-}
-
-pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<SigningIdentity>> {
-    paths.iter().map(|p| load_key(p)).collect()
-}
-
-pub fn load_code_secret(path: &Path) -> Result<CodeSecret> {
-    CodeSecret::from_hex(&read_text(path)?)
-        .map_err(|m| anyhow::anyhow!("`{}`: {m}", path.display()))
-}
-
-pub fn new_code_secret(path: &Path) -> Result<()> {
-    let mut text = encode_hex(&random32()?);
-    text.push('\n');
-    write_secret(path, text.as_bytes())
-}
+use crate::support::parse_file;
 
 /// `promoseal.toml`.
 #[derive(Deserialize)]
@@ -175,19 +79,6 @@ fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
         .collect();
     out.sort();
     Ok(out)
-}
-
-/// Parses TOML or JSON (by extension) strictly into `T`, naming the file.
-pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = read_text(path)?;
-    let parsed = if path.extension().is_some_and(|e| e == "toml") {
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{e}"))
-    } else {
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("{}: {}", e.path(), e.inner()))
-    };
-    parsed.with_context(|| format!("`{}`", path.display()))
 }
 
 impl Project {

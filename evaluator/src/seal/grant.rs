@@ -24,7 +24,13 @@ const GRANT: Kind = Kind {
     what: "grant",
 };
 
+/// A code grant's claims: which promotion of which bundle it unlocks, for whom, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "GrantInfo", optional_fields)
+)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GrantClaims {
     pub bundle_id: String,

@@ -35,7 +35,8 @@ pub use root::{
     ApprovalPolicy, ApprovalRule, AuthorizationLimits, KeySpec, Role, RootPayload, TrustRoot,
 };
 pub use verify::{
-    open_bundle, Accepted, Refusal, Subject, VerifyError, VerifyOptions, DEFAULT_MAX_PAYLOAD,
+    open_bundle, open_held, Accepted, Refusal, Subject, VerifyError, VerifyOptions,
+    DEFAULT_MAX_PAYLOAD,
 };
 
 /// A domain-separated message: what an Ed25519 key actually signs.

@@ -45,10 +45,43 @@ impl VerifyOptions {
 
 /// A version a host accepted, and the digest of that version's payload: a later load of the
 /// same version is accepted only with the same bytes (no two bundles share a version).
+///
+/// It is also the record a host persists: `{"version": 3, "digest": "<64 hex digits>"}` (the
+/// edge's guards in Durable Object storage, the ledger's `bundles` rows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted {
     pub version: u64,
     pub digest: [u8; 32],
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptedRecord {
+    version: u64,
+    digest: String,
+}
+
+impl serde::Serialize for Accepted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        AcceptedRecord {
+            version: self.version,
+            digest: crate::codes::encode_hex(&self.digest),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Accepted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Accepted, D::Error> {
+        let r = AcceptedRecord::deserialize(d)?;
+        let digest = crate::codes::decode_hex(&r.digest)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| serde::de::Error::custom("digest: 64 hex digits"))?;
+        Ok(Accepted {
+            version: r.version,
+            digest,
+        })
+    }
 }
 
 /// What was checked.
@@ -268,6 +301,29 @@ impl std::error::Error for VerifyError {}
 
 fn refuse(refusal: Refusal) -> VerifyError {
     VerifyError::new(Subject::Bundle, refusal)
+}
+
+/// Opens a bundle as a host holds it, the one way the ledger, the edge and the CLI do:
+/// verified for `audience` at `now` ([`open_bundle`]), admitted against the version the host
+/// accepted before for the bundle's id (`accepted`: rollback and equivocation refused; a host
+/// whose admission is remote, like the edge's guards, passes `|_| None` and admits after), and
+/// with the code secret attached when the host holds it (edge bundles).
+pub fn open_held(
+    bytes: &[u8],
+    root: &Arc<TrustRoot>,
+    audience: Audience,
+    now: Instant,
+    secret: Option<&crate::codes::CodeSecret>,
+    accepted: impl FnOnce(&str) -> Option<Accepted>,
+) -> Result<Bundle, VerifyError> {
+    let mut bundle = open_bundle(bytes, root, &VerifyOptions::new(audience, now))?;
+    if let (Some(held), Some(digest)) = (accepted(bundle.id()), bundle.digest()) {
+        held.admits(bundle.version(), &digest).map_err(refuse)?;
+    }
+    if let Some(secret) = secret {
+        bundle.set_code_secret(secret.clone());
+    }
+    Ok(bundle)
 }
 
 /// Verifies a signed bundle against a trust root and compiles it. Order: size, envelope

@@ -1,7 +1,7 @@
 //! Native answers for the other hosts (wasm in Node and Chromium, the Worker): every corpus case,
 //! every signing vector and a code-grant evaluation, each with the exact bytes fed in and the
 //! exact bytes that came out, as JSON lines in `target/tmp/conformance/native.jsonl`. The other
-//! hosts feed the same bytes and must answer the same bytes (`evaluator/npm/test/`).
+//! hosts feed the same bytes and must answer the same bytes (`evaluator-wasm/npm/test/`).
 
 use std::path::{Path, PathBuf};
 

@@ -19,6 +19,6 @@ if (wasm.raw > budget.wasmRaw) over.push(`raw ${wasm.raw} > ${budget.wasmRaw}`);
 if (wasm.gzip > budget.wasmGzip) over.push(`gzip ${wasm.gzip} > ${budget.wasmGzip}`);
 if (over.length > 0) {
   console.error(`error: the evaluator .wasm is over its size budget (${over.join(", ")}); ` +
-    "shrink it, or raise evaluator/npm/size-budget.json with the reason in the commit");
+    "shrink it, or raise evaluator-wasm/npm/size-budget.json with the reason in the commit");
   process.exit(1);
 }

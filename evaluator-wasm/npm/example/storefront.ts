@@ -1,4 +1,4 @@
-// How a storefront uses the package; `tsc -p evaluator/npm/example` type-checks it against the
+// How a storefront uses the package; `tsc -p evaluator-wasm/npm/example` type-checks it against the
 // generated declarations (scripts/test-wasm.sh).
 import init, {
   Engine,

@@ -1,220 +1,29 @@
-//! The JavaScript API (feature `wasm`, wasm32 only): a thin layer over the pure core, built
-//! with wasm-pack for browsers (`--target web`) and Node (`--target nodejs`).
-//!
-//! Every call returns an outcome, `{ok: true, value}` or
-//! `{ok: false, error: {code, message, …}}`: bad input of any kind, wrong argument types
-//! included, is an answer, never an exception or a trap. Evaluation goes through the same
-//! [`crate::evaluate`] and the same JSON serializer as every native host, so `evaluateJson` is
-//! byte-identical to native; `evaluate` returns that JSON as an object.
+//! The exports (wasm32 only): each decodes its arguments, calls the core, and encodes an
+//! [`Outcome`]. Evaluation goes through the same [`promoseal_evaluator::evaluate`] and the same
+//! JSON serializer as every native host, so `evaluateJson` is byte-identical to native;
+//! `evaluate` returns that JSON as an object.
 
 use std::sync::Arc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
-use serde::de::IgnoredAny;
+use promoseal_evaluator::codes::{decode_hex, encode_hex};
+use promoseal_evaluator::model::Audience;
+use promoseal_evaluator::seal::{open_bundle, Accepted, TrustRoot, VerifyError, VerifyOptions};
+use promoseal_evaluator::time::Instant;
+use promoseal_evaluator::{parse_input, to_json, Bundle, Error, Evaluation};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::codes::{decode_hex, encode_hex};
-use crate::compile::{parse_input, Bundle};
-use crate::error::Error;
-use crate::model::Audience;
-use crate::seal::{open_bundle, Accepted, TrustRoot, VerifyError, VerifyOptions};
-use crate::time::Instant;
+use crate::api::{
+    AcceptedVersion, EvaluateOptions, Failure, GrantOptions, NotAppliedView, OpenOptions, Outcome,
+    RootInfo, EVALUATE_OPTIONS, GRANT_OPTIONS, OPEN_OPTIONS,
+};
 
+// The declarations of every type the API takes and answers, generated from the Rust types
+// (`npm/types.d.ts`, checked by the test `declarations::match_the_rust_types`).
 #[wasm_bindgen(typescript_custom_section)]
-const TYPES: &'static str = r#"
-/** What every call returns: a value, or a failure. Nothing is thrown. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
-
-export interface Failure {
-  /** Stable: `invalidArgument`, `invalidBundle`, `invalidTrustRoot`, `invalidInput`,
-   *  `evaluationFailed` or `invalidGrant`. */
-  code: string;
-  /** One line in plain words. For signatures it is only "invalid bundle" (or root, grant). */
-  message: string;
-  /** Signatures: the stable reason (`badSignature`, `expired`, `rollback`, …), for logs. */
-  reason?: string;
-  /** Signatures: the reason in words, for logs. */
-  detail?: string;
-  /** Input and bundle errors: the JSON path of the offending field (`cart.lines[2].quantity`). */
-  path?: string;
-}
-
-/** Bytes exactly as signed. A string is read as UTF-8; prefer the bytes. */
-export type Bytes = Uint8Array | ArrayBuffer | string;
-
-/** An RFC 3339 instant; output instants are UTC to the second (`2026-06-01T12:00:00Z`). */
-export type Instant = string;
-/** A plain decimal string in the currency's places: `"19.99"`. Money is never a number. */
-export type Money = string;
-/** A percentage as a decimal string: `"12.5"`. */
-export type Percent = string;
-
-export interface AcceptedVersion {
-  version: number;
-  /** SHA-256 of the accepted payload, lowercase hex. */
-  digest: string;
-}
-
-export interface OpenOptions {
-  /** Who this host is: a browser is a `storefront` (the default). */
-  audience?: "storefront" | "edge";
-  /** Verification time; default: the host's clock. */
-  now?: Instant;
-  /** Root rotations to apply to the given root, oldest first (each signed by the one before). */
-  rotations?: Bytes[];
-  /** The highest version this host accepted before (persist `engine.accepted`): older
-   *  versions are refused, and the same version only with the same bytes. */
-  highestAccepted?: AcceptedVersion;
-  /** Largest payload read, in bytes (default 32 MiB). */
-  maxPayload?: number;
-}
-
-export interface RootInfo {
-  version: number;
-  /** SHA-256 of the root payload, lowercase hex. */
-  digest: string;
-  expiresAt?: Instant;
-}
-
-export interface EvaluateOptions {
-  /** Which promotions `notApplied` lists: `"all"` (the default, byte-identical to every host),
-   *  `"cart"` (leaves out those that target no line of the cart: usually most of a large
-   *  bundle) or `"none"` (an empty list). The rest of the evaluation is the same. */
-  notApplied?: "all" | "cart" | "none";
-}
-
-export interface GrantCheck {
-  /** Check time; default: the host's clock. */
-  now?: Instant;
-  /** Who evaluates: a grant issued to a subject unlocks only for the same one. */
-  subject?: string;
-}
-
-export interface GrantInfo {
-  promotion: string;
-  bundleId: string;
-  audience: "storefront" | "edge";
-  subject?: string;
-  issuedAt: Instant;
-  expiresAt: Instant;
-}
-
-export interface Line {
-  id: string;
-  sku: string;
-  product?: string;
-  categories?: string[];
-  brand?: string;
-  tags?: string[];
-  unitPrice: Money;
-  quantity: number;
-  taxRate?: Percent;
-  onSale?: boolean;
-  stockAvailable?: number;
-  unitCost?: Money;
-}
-
-export interface EvaluationInput {
-  cart: { currency: string; lines: Line[] };
-  customer?: {
-    id?: string;
-    email?: string;
-    tier?: string;
-    segments?: string[];
-    ordersCount?: number;
-    region?: string;
-  };
-  context: {
-    now: Instant;
-    channel?: string;
-    shipping?: { method: string; amount: Money; country?: string; taxRate?: Percent };
-    codes?: string[];
-    /** Code grants from the edge's `/v1/codes/check`. */
-    grants?: string[];
-    subject?: string;
-    /** The shop backend's signed word for `customer`: the edge and the ledger price with the
-     *  claim's customer only (a customer without one keeps just its `id` and `email`). */
-    customerClaim?: string;
-  };
-}
-
-export type DiscountClass = "product" | "order" | "shipping";
-
-export interface AppliedDiscount {
-  promotionId: string;
-  name: string;
-  class: DiscountClass;
-  amount: Money;
-  lines?: { lineId: string; amount: Money }[];
-  shipping?: Money;
-  code?: string;
-}
-
-export interface LineOutcome {
-  id: string;
-  quantity: number;
-  unitPrice: Money;
-  amount: Money;
-  discount: Money;
-  total: Money;
-  taxRate: Percent;
-  tax: Money;
-  cost?: Money;
-  allocations?: { promotionId: string; amount: Money }[];
-}
-
-export interface Ineligible {
-  promotionId: string;
-  reason: {
-    /** `noEligibleItems`, `codeMissing`, `belowMinimumSubtotal`, `notCombinable`, … */
-    code: string;
-    /** The reason's details (`minimum`, `current`, `missing`, `with`, …). */
-    [detail: string]: unknown;
-  };
-}
-
-/** "Spend `missingSpend` more (or add `missingQuantity` units) to get `wouldGive` off." */
-export interface Unlock {
-  promotionId: string;
-  name: string;
-  missingSpend?: Money;
-  missingQuantity?: number;
-  wouldGive: Money;
-}
-
-export interface LedgerCheck {
-  promotionId: string;
-  discount: Money;
-  totalUses?: number;
-  perCode?: number;
-  perCustomer?: number;
-  perDay?: number;
-  budget?: Money;
-  singleUseCode?: boolean;
-  code?: string;
-  customerId?: string;
-}
-
-export interface Evaluation {
-  bundleId: string;
-  bundleVersion: number;
-  currency: string;
-  evaluatedAt: Instant;
-  taxMode: "exclusive" | "inclusive";
-  subtotal: Money;
-  discountTotal: Money;
-  shipping?: { method: string; amount: Money; discount: Money; total: Money; tax: Money };
-  taxTotal: Money;
-  total: Money;
-  lines: LineOutcome[];
-  applied: AppliedDiscount[];
-  notApplied: Ineligible[];
-  unlocks: Unlock[];
-  pendingLedger: LedgerCheck[];
-}
-"#;
+const TYPES: &'static str = include_str!("../npm/types.d.ts");
 
 // Optional arguments: typed in the declarations, read as plain values (no instance checks).
 #[wasm_bindgen]
@@ -233,80 +42,22 @@ fn optional<T: Into<JsValue>>(v: Option<T>) -> JsValue {
     v.map_or(JsValue::UNDEFINED, Into::into)
 }
 
-/// A failure, returned as `{ok: false, error}`.
-#[derive(Serialize)]
-struct Failure {
-    code: &'static str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-}
+/// A value handed to JavaScript as it is (an `Engine`, a parsed evaluation, a string).
+struct Js(JsValue);
 
-impl Failure {
-    fn argument(message: String) -> Failure {
-        Failure {
-            code: "invalidArgument",
-            message,
-            reason: None,
-            detail: None,
-            path: None,
-        }
-    }
-
-    fn verify(e: &VerifyError, code: &'static str) -> Failure {
-        Failure {
-            code,
-            message: e.to_string(),
-            reason: Some(e.refusal().code()),
-            detail: Some(e.refusal().to_string()),
-            path: None,
-        }
+impl Serialize for Js {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.0, serializer)
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Failure {
-        if let Error::Verify(v) = &e {
-            return Failure::verify(v, "invalidBundle");
-        }
-        Failure {
-            code: e.code(),
-            message: e.to_string(),
-            reason: None,
-            detail: None,
-            path: e.field().map(|f| f.path.clone()),
-        }
-    }
-}
-
-fn object(fields: &[(&str, &JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
-}
-
-fn ok(value: impl Into<JsValue>) -> JsValue {
-    object(&[("ok", &JsValue::TRUE), ("value", &value.into())])
-}
-
-fn fail(f: Failure) -> JsValue {
-    // A Failure holds strings only: its conversion cannot fail, but answer even if it did.
-    let error = serde_wasm_bindgen::to_value(&f).unwrap_or_else(|_| JsValue::from_str(&f.message));
-    object(&[("ok", &JsValue::FALSE), ("error", &error)])
-}
-
+/// The answer of every call: `{ok: true, value}` or `{ok: false, error}` ([`Outcome`]).
 fn outcome<T: Into<JsValue>>(r: Result<T, Failure>) -> JsValue {
-    match r {
-        Ok(v) => ok(v),
-        Err(f) => fail(f),
-    }
+    let answer = Outcome::from(r.map(|v| Js(v.into())));
+    // Booleans, strings and a value passed through as it is: this cannot fail.
+    answer
+        .serialize(&serde_wasm_bindgen::Serializer::new())
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Serializes a value as a plain JSON-compatible object (maps as objects, no `Map`).
@@ -383,59 +134,10 @@ fn clock() -> Instant {
     Instant((js_sys::Date::now() / 1000.0).floor() as i64)
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct OpenOptions {
-    audience: Option<Audience>,
-    now: Option<Instant>,
-    /// Read separately: an array of byte arrays, which serde cannot take from JS as is.
-    #[serde(default, rename = "rotations")]
-    _rotations: Option<IgnoredAny>,
-    highest_accepted: Option<AcceptedVersion>,
-    max_payload: Option<usize>,
-}
-
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AcceptedVersion {
-    version: u64,
-    digest: String,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EvaluateOptions {
-    not_applied: Option<NotAppliedView>,
-}
-
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum NotAppliedView {
-    All,
-    Cart,
-    None,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct GrantOptions {
-    now: Option<Instant>,
-    subject: Option<String>,
-}
-
-/// The package version (`evaluator/Cargo.toml`).
+/// The package version (the workspace's).
 #[wasm_bindgen(js_name = evaluatorVersion)]
 pub fn evaluator_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RootInfo {
-    version: u64,
-    digest: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Instant>,
 }
 
 /// Verifies a trust root and, in order, its rotations: the root a host would trust.
@@ -492,17 +194,7 @@ impl Engine {
 
     fn open_inner(bundle: &JsValue, root: &JsValue, options: &JsValue) -> Result<Engine, Failure> {
         let bundle = bytes(bundle, "bundle")?;
-        let o: OpenOptions = read_options(
-            options,
-            "options",
-            &[
-                "audience",
-                "now",
-                "rotations",
-                "highestAccepted",
-                "maxPayload",
-            ],
-        )?;
+        let o: OpenOptions = read_options(options, "options", OPEN_OPTIONS)?;
         let rotations = if options.is_object() {
             Reflect::get(options, &JsValue::from_str("rotations")).unwrap_or(JsValue::UNDEFINED)
         } else {
@@ -555,7 +247,7 @@ impl Engine {
         input: JsValue,
         options: Option<EvaluateOptionsArg>,
     ) -> JsValue {
-        let r = read_options(&optional(options), "options", &["notApplied"]).and_then(
+        let r = read_options(&optional(options), "options", EVALUATE_OPTIONS).and_then(
             |o: EvaluateOptions| {
                 let mut e = self.evaluation(&input)?;
                 match o.not_applied {
@@ -565,7 +257,7 @@ impl Engine {
                 }
                 // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`,
                 // and far faster than building objects field by field across the boundary.
-                let text = crate::to_json(&e).map_err(Failure::from)?;
+                let text = to_json(&e).map_err(Failure::from)?;
                 JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
             },
         );
@@ -582,7 +274,7 @@ impl Engine {
     ) -> JsValue {
         outcome(
             self.evaluation(&input)
-                .and_then(|e| crate::to_json(&e).map_err(Failure::from))
+                .and_then(|e| to_json(&e).map_err(Failure::from))
                 .map(JsValue::from),
         )
     }
@@ -597,10 +289,10 @@ impl Engine {
         outcome(self.evaluation(&input).and_then(|e| to_js(&e.unlocks)))
     }
 
-    fn evaluation(&self, input: &JsValue) -> Result<crate::Evaluation, Failure> {
+    fn evaluation(&self, input: &JsValue) -> Result<Evaluation, Failure> {
         let json = input_json(input)?;
         let input = parse_input(&json).map_err(|e| Failure::from(Error::from(e)))?;
-        crate::evaluate(&self.bundle, &input).map_err(Failure::from)
+        promoseal_evaluator::evaluate(&self.bundle, &input).map_err(Failure::from)
     }
 
     /// Checks a code grant from the edge against this bundle (signature, lifetime, bundle,
@@ -614,7 +306,7 @@ impl Engine {
     ) -> JsValue {
         let options = optional(options);
         let r = (|| {
-            let o: GrantOptions = read_options(&options, "options", &["now", "subject"])?;
+            let o: GrantOptions = read_options(&options, "options", GRANT_OPTIONS)?;
             let token = token
                 .as_string()
                 .ok_or_else(|| Failure::argument("token: expected a string".into()))?;
@@ -639,7 +331,7 @@ impl Engine {
         self.bundle.version() as f64
     }
 
-    #[wasm_bindgen(getter, unchecked_return_type = "\"storefront\" | \"edge\"")]
+    #[wasm_bindgen(getter, unchecked_return_type = "Audience")]
     pub fn audience(&self) -> String {
         match self.bundle.audience() {
             Audience::Edge => "edge".into(),

@@ -21,8 +21,8 @@ let origin;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh`);
-  const web = join(repo, "evaluator/npm/dist/web");
-  const tests = join(repo, "evaluator/npm/test");
+  const web = join(repo, "evaluator-wasm/npm/dist/web");
+  const tests = join(repo, "evaluator-wasm/npm/test");
   server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
     if (path === "/") {

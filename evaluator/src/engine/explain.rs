@@ -1,0 +1,147 @@
+//! The explained result: every line and the shipping priced (discount, total, tax, and which
+//! promotion took what), the applied discounts, and the checks left to the ledger
+//! (`pendingLedger`). The why-not list and the unlock hints come from the assessment and the
+//! choice of the combination ([`super::run`]).
+
+use crate::error::EvaluationError;
+use crate::evaluation::{
+    Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
+    NotApplied, ShippingOutcome, Unlock,
+};
+use crate::money::Amount;
+
+use super::rewards::Outcome;
+use super::{at, overflow, Candidate, Ctx};
+
+/// The evaluation of the combination `set` applied as `outcome`.
+pub(super) fn build(
+    ctx: &Ctx,
+    set: &[&Candidate],
+    outcome: &Outcome,
+    not_applied: NotApplied,
+    unlocks: Vec<Unlock>,
+) -> Result<Evaluation, EvaluationError> {
+    let bundle = ctx.bundle;
+    let input = ctx.input;
+    let cur = bundle.currency;
+    let fmt = |v: i64| Amount::new(v, cur);
+    let mut tax_total = 0_i64;
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.iter().enumerate() {
+        let total = at(&outcome.remaining, i);
+        let tax = ctx
+            .tax(total, l.tax_rate)
+            .ok_or_else(|| overflow("line tax"))?;
+        tax_total = tax_total
+            .checked_add(tax)
+            .ok_or_else(|| overflow("tax total"))?;
+        let allocations: Vec<AllocationOut> = set
+            .iter()
+            .zip(&outcome.effects)
+            .filter_map(|(c, e)| {
+                let a = at(&e.lines, i);
+                (a > 0).then(|| AllocationOut {
+                    promotion_id: c.promo.id.clone(),
+                    amount: fmt(a),
+                })
+            })
+            .collect();
+        lines.push(LineOutcome {
+            id: l.id.to_string(),
+            quantity: l.quantity,
+            unit_price: fmt(l.unit_price),
+            amount: fmt(l.amount),
+            discount: fmt(l.amount - total),
+            total: fmt(total),
+            tax_rate: l.tax_rate,
+            tax: fmt(tax),
+            cost: l
+                .unit_cost
+                .and_then(|c| c.checked_mul(i64::try_from(l.quantity).ok()?))
+                .map(fmt),
+            allocations,
+        });
+    }
+    let shipping = match &input.shipping {
+        None => None,
+        Some(s) => {
+            let total = outcome.shipping_remaining;
+            let tax = ctx
+                .tax(total, s.tax_rate)
+                .ok_or_else(|| overflow("shipping tax"))?;
+            tax_total = tax_total
+                .checked_add(tax)
+                .ok_or_else(|| overflow("tax total"))?;
+            Some(ShippingOutcome {
+                method: s.method.to_string(),
+                amount: fmt(s.amount),
+                discount: fmt(s.amount - total),
+                total: fmt(total),
+                tax: fmt(tax),
+            })
+        }
+    };
+    let mut applied = Vec::with_capacity(set.len());
+    let mut pending_ledger = Vec::new();
+    for (c, e) in set.iter().zip(&outcome.effects) {
+        let total = e.total().ok_or_else(|| overflow("discount"))?;
+        let p = c.promo;
+        applied.push(AppliedDiscount {
+            promotion_id: p.id.clone(),
+            name: p.name.clone(),
+            class: p.class,
+            amount: fmt(total),
+            lines: input
+                .lines
+                .iter()
+                .zip(&e.lines)
+                .filter(|(_, a)| **a > 0)
+                .map(|(l, a)| LineAmount {
+                    line_id: l.id.to_string(),
+                    amount: fmt(*a),
+                })
+                .collect(),
+            shipping: (e.shipping > 0).then(|| fmt(e.shipping)),
+            code: c.code.clone(),
+        });
+        let lim = &p.limits;
+        if lim.total_uses.is_some()
+            || lim.per_code.is_some()
+            || lim.per_customer.is_some()
+            || lim.per_day.is_some()
+            || p.budget.is_some()
+            || lim.single_use_codes
+        {
+            pending_ledger.push(LedgerCheck {
+                promotion_id: p.id.clone(),
+                discount: fmt(total),
+                total_uses: lim.total_uses,
+                per_code: lim.per_code.filter(|_| c.code.is_some()),
+                per_customer: lim.per_customer,
+                per_day: lim.per_day,
+                budget: p.budget.map(fmt),
+                single_use_code: lim.single_use_codes && c.code.is_some(),
+                code: c.code.clone(),
+                customer_id: input.customer.id.clone(),
+            });
+        }
+    }
+    let subtotal: i64 = ctx.original.iter().sum();
+    Ok(Evaluation {
+        bundle_id: bundle.id.clone(),
+        bundle_version: bundle.version,
+        currency: cur.code(),
+        evaluated_at: input.now,
+        tax_mode: bundle.policy.spec.tax_mode,
+        subtotal: fmt(subtotal),
+        discount_total: fmt(outcome.discount),
+        shipping,
+        tax_total: fmt(tax_total),
+        total: fmt(outcome.payable),
+        lines,
+        applied,
+        not_applied,
+        unlocks,
+        pending_ledger,
+    })
+}

@@ -1,0 +1,237 @@
+//! Evaluation: which promotions are eligible, what each would give, which combination is best
+//! for the shopper, and the explained result.
+//!
+//! [`run`] is the whole pipeline, one step a module:
+//! - [`eligibility`]: which promotions may apply to this cart and why the others may not: the
+//!   gates (schedule, window, channel, customer, region, code or grant), the lines a promotion
+//!   targets, the thresholds, and the unlock hints of those held back only by spend or quantity
+//!   ([`assess`]); also which code-gated promotions the entered codes unlock ([`code_unlocks`]).
+//! - [`rewards`]: what each reward type takes off (percentages, amounts, fixed prices, buy X get
+//!   Y, tiers, volume breaks, shipping), caps and line floors, and applying a combination.
+//! - [`crate::select`]: which combination of eligible promotions is best for the shopper.
+//! - [`explain`]: the [`Evaluation`]: priced lines and shipping, applied discounts, the checks
+//!   left to the ledger.
+//!
+//! This module holds what they share: the [`Ctx`] of one evaluation and what the shopper pays
+//! for given amounts (tax included).
+
+mod eligibility;
+mod explain;
+mod rewards;
+
+use std::sync::Arc;
+
+use crate::codes::CodeHash;
+use crate::compile::{Bundle, Floor, Input};
+use crate::error::EvaluationError;
+use crate::evaluation::{Evaluation, NotApplied, Reason};
+use crate::model::TaxMode;
+use crate::money::{net_of, percent_of, Percent, Rounding};
+use crate::select;
+use eligibility::{entered_code_hashes, granted_promotions, Assessment};
+use explain::build;
+
+pub(crate) use eligibility::{assess, code_unlocks, Candidate};
+
+/// Everything about one evaluation that does not change while combinations are tried.
+pub(crate) struct Ctx<'a> {
+    pub bundle: &'a Bundle,
+    pub input: &'a Input<'a>,
+    /// `ranks[line]`: the line's position in line-id order (tie-breaks).
+    pub ranks: Vec<u32>,
+    /// The lowest amount each line may be discounted to.
+    pub floors: Vec<i64>,
+    pub original: Vec<i64>,
+    pub shipping: i64,
+    /// What the shopper would pay with no promotion at all.
+    pub baseline_payable: i64,
+    /// Keyed hashes of the entered codes (when the bundle has the code secret and hashed sets).
+    code_hashes: Vec<CodeHash>,
+    /// Promotions unlocked by valid code grants.
+    granted: Vec<String>,
+}
+
+fn overflow(what: &str) -> EvaluationError {
+    EvaluationError::Overflow(what.to_string())
+}
+
+fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
+    v.get(i).copied().unwrap_or_default()
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of one evaluation; an expired bundle evaluates nothing.
+    pub fn new(bundle: &'a Bundle, input: &'a Input<'a>) -> Result<Ctx<'a>, EvaluationError> {
+        if input.now >= bundle.expires_at {
+            return Err(EvaluationError::BundleExpired {
+                bundle_id: bundle.id.to_string(),
+                expires_at: bundle.expires_at.to_string(),
+                now: input.now.to_string(),
+            });
+        }
+        let n = input.lines.len();
+        let mut ranks = vec![0_u32; n];
+        for (rank, &line) in input.by_id.iter().enumerate() {
+            if let Some(r) = ranks.get_mut(usize::from(line)) {
+                *r = u32::try_from(rank).unwrap_or(u32::MAX);
+            }
+        }
+        let rounding = bundle.policy.spec.rounding;
+        let floors = input
+            .lines
+            .iter()
+            .map(|l| match bundle.policy.floor {
+                None => Some(0),
+                Some(Floor::PercentOfOriginal(p)) => percent_of(l.amount, p, rounding),
+                Some(Floor::PerUnit(u)) => i64::try_from(l.quantity)
+                    .ok()
+                    .and_then(|q| u.checked_mul(q))
+                    .map(|f| f.min(l.amount)),
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| overflow("line floor"))?;
+        let original: Vec<i64> = input.lines.iter().map(|l| l.amount).collect();
+        let shipping = input.shipping.as_ref().map_or(0, |s| s.amount);
+        let mut ctx = Ctx {
+            bundle,
+            input,
+            ranks,
+            floors,
+            original,
+            shipping,
+            baseline_payable: 0,
+            code_hashes: entered_code_hashes(bundle, input),
+            granted: granted_promotions(bundle, input),
+        };
+        ctx.baseline_payable = ctx
+            .payable(&ctx.original, shipping)
+            .ok_or_else(|| overflow("cart total"))?;
+        Ok(ctx)
+    }
+
+    fn rounding(&self) -> Rounding {
+        self.bundle.policy.spec.rounding
+    }
+
+    fn inclusive(&self) -> bool {
+        self.bundle.policy.spec.tax_mode == TaxMode::Inclusive
+    }
+
+    /// Tax on a line or shipping amount as it stands.
+    pub fn tax(&self, amount: i64, rate: Percent) -> Option<i64> {
+        if self.inclusive() {
+            net_of(amount, rate, self.rounding()).map(|net| amount - net)
+        } else {
+            percent_of(amount, rate, self.rounding())
+        }
+    }
+
+    /// What the shopper pays for line `i` at `amount` (tax added when prices exclude it).
+    pub fn line_payable(&self, i: usize, amount: i64) -> Option<i64> {
+        if self.inclusive() {
+            return Some(amount);
+        }
+        let rate = self
+            .input
+            .lines
+            .get(i)
+            .map_or(Percent::ZERO, |l| l.tax_rate);
+        amount.checked_add(self.tax(amount, rate)?)
+    }
+
+    /// What the shopper pays for shipping at `amount`.
+    pub fn shipping_payable(&self, amount: i64) -> Option<i64> {
+        if self.inclusive() {
+            return Some(amount);
+        }
+        let rate = self
+            .input
+            .shipping
+            .as_ref()
+            .map_or(Percent::ZERO, |s| s.tax_rate);
+        amount.checked_add(self.tax(amount, rate)?)
+    }
+
+    /// What the shopper pays for these line amounts and this shipping amount.
+    pub fn payable(&self, lines: &[i64], shipping: i64) -> Option<i64> {
+        let mut total = shipping;
+        if !self.inclusive() {
+            let ship_rate = self
+                .input
+                .shipping
+                .as_ref()
+                .map_or(Percent::ZERO, |s| s.tax_rate);
+            total = total.checked_add(self.tax(shipping, ship_rate)?)?;
+        }
+        for (line, amount) in self.input.lines.iter().zip(lines) {
+            total = total.checked_add(*amount)?;
+            if !self.inclusive() {
+                total = total.checked_add(self.tax(*amount, line.tax_rate)?)?;
+            }
+        }
+        Some(total)
+    }
+}
+
+/// Evaluates a compiled input against a bundle.
+pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, EvaluationError> {
+    let ctx = Ctx::new(bundle, input)?;
+    let Assessment {
+        eligible,
+        mut not_applied,
+        untargeted,
+        unlocks,
+    } = assess(&ctx)?;
+    let chosen = select::best(&ctx, &eligible)?;
+    let set: Vec<&Candidate> = chosen.iter().filter_map(|&k| eligible.get(k)).collect();
+    let mut outcome = ctx.apply(&set)?;
+    // A promotion of the combination that ends up taking nothing (what it targets was already
+    // discounted away) is not on the receipt and uses no limit.
+    let mut kept = Vec::with_capacity(set.len());
+    let mut effects = Vec::with_capacity(set.len());
+    let mut emptied = Vec::new();
+    for (c, e) in set.iter().zip(std::mem::take(&mut outcome.effects)) {
+        if e.total() == Some(0) {
+            emptied.push(c.order);
+        } else {
+            kept.push(*c);
+            effects.push(e);
+        }
+    }
+    outcome.effects = effects;
+    let set = kept;
+    for order in emptied {
+        not_applied.push((
+            u32::try_from(order).unwrap_or(u32::MAX),
+            Reason::LostToCombination {
+                winners: set.iter().map(|w| w.promo.id.clone()).collect(),
+            },
+        ));
+    }
+    for (k, cand) in eligible.iter().enumerate() {
+        if chosen.contains(&k) {
+            continue;
+        }
+        let conflicts: Vec<Arc<str>> = set
+            .iter()
+            .filter(|w| !w.compatible(cand))
+            .map(|w| w.promo.id.clone())
+            .collect();
+        let reason = if conflicts.is_empty() {
+            Reason::LostToCombination {
+                winners: set.iter().map(|w| w.promo.id.clone()).collect(),
+            }
+        } else {
+            Reason::NotCombinable { with: conflicts }
+        };
+        not_applied.push((u32::try_from(cand.order).unwrap_or(u32::MAX), reason));
+    }
+    not_applied.sort_by_key(|(order, _)| *order);
+
+    let not_applied = NotApplied {
+        ids: bundle.ids.clone(),
+        untargeted,
+        reasons: not_applied,
+    };
+    build(&ctx, &set, &outcome, not_applied, unlocks)
+}

@@ -1,0 +1,484 @@
+//! What each reward takes off, and applying promotions to the cart.
+//!
+//! [`Ctx::effect`] computes one promotion's [`Effect`] on given base amounts: percentages (per
+//! line or of the order, rounded per unit or per line), amounts off per unit, line or order,
+//! fixed prices, volume breaks, tiers, buy X get Y and shipping; then the promotion's cap
+//! (spread over its parts) and the line floors (the excess moved to its other lines).
+//! [`Ctx::step`] applies one promotion (sequentially or on the original amounts, as the policy
+//! compounds), [`Ctx::apply`] a whole combination, and [`Ctx::saved`] prices what an effect saved
+//! the shopper.
+
+use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
+use crate::compile::{Promotion, Reward, TierReward, VolumeReward};
+use crate::error::EvaluationError;
+use crate::model::{AmountPer, Compounding, FixedAmountBasis, RoundingPoint};
+use crate::money::{div_round, gross_up, percent_of, Percent, PERCENT_UNIT};
+
+use super::{at, overflow, Candidate, Ctx};
+
+const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
+
+/// What one promotion takes off: per line (dense, cart order) and off shipping.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Effect {
+    pub lines: Vec<i64>,
+    pub shipping: i64,
+}
+
+impl Effect {
+    pub fn total(&self) -> Option<i64> {
+        self.lines
+            .iter()
+            .try_fold(self.shipping, |a, d| a.checked_add(*d))
+    }
+}
+
+/// A combination applied to the cart.
+pub(crate) struct Outcome {
+    pub effects: Vec<Effect>,
+    pub remaining: Vec<i64>,
+    pub shipping_remaining: i64,
+    pub payable: i64,
+    pub discount: i64,
+}
+
+impl Ctx<'_> {
+    /// A percentage of a line amount, rounded at the declared point.
+    fn percent_of_line(&self, amount: i64, quantity: u64, p: Percent) -> Option<i64> {
+        match self.bundle.policy.spec.rounding_point {
+            RoundingPoint::Line => percent_of(amount, p, self.rounding()),
+            RoundingPoint::Unit => {
+                let q = i128::from(quantity);
+                let num = i128::from(amount).checked_mul(i128::from(p.units()))?;
+                let per_unit = div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?;
+                i64::try_from(per_unit.checked_mul(q)?).ok()
+            }
+        }
+    }
+
+    /// A fixed amount in the price basis of a line: grossed up when amounts are net but
+    /// prices include tax.
+    fn fixed_in_price_basis(&self, amount: i64, rate: Percent) -> Option<i64> {
+        if self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net {
+            gross_up(amount, rate, self.rounding())
+        } else {
+            Some(amount)
+        }
+    }
+
+    /// What an effect just applied (leaving `remaining` and `shipping_remaining`) saved the
+    /// shopper, tax included; only the lines it touched are priced again.
+    pub fn saved(
+        &self,
+        effect: &Effect,
+        remaining: &[i64],
+        shipping_remaining: i64,
+    ) -> Option<i64> {
+        let mut saved = 0_i64;
+        for (i, d) in effect.lines.iter().enumerate() {
+            if *d > 0 {
+                let now = *remaining.get(i)?;
+                saved += self.line_payable(i, now.checked_add(*d)?)? - self.line_payable(i, now)?;
+            }
+        }
+        if effect.shipping > 0 {
+            let now = shipping_remaining;
+            saved += self.shipping_payable(now.checked_add(effect.shipping)?)?
+                - self.shipping_payable(now)?;
+        }
+        Some(saved)
+    }
+
+    /// One promotion on its own: what it takes off and what that saves the shopper.
+    pub fn alone(
+        &self,
+        c: &Candidate,
+        scratch: &mut Vec<i64>,
+    ) -> Result<(Effect, i64), EvaluationError> {
+        scratch.clear();
+        scratch.extend_from_slice(&self.original);
+        let mut shipping = self.shipping;
+        let effect = self.step(c, scratch, &mut shipping)?;
+        let saving = self
+            .saved(&effect, scratch, shipping)
+            .ok_or_else(|| overflow("cart total"))?;
+        Ok((effect, saving))
+    }
+
+    /// Applies promotions in application order and prices the result.
+    pub fn apply(&self, set: &[&Candidate]) -> Result<Outcome, EvaluationError> {
+        let mut remaining = self.original.clone();
+        let mut shipping_remaining = self.shipping;
+        let mut effects = Vec::with_capacity(set.len());
+        for c in set {
+            effects.push(self.step(c, &mut remaining, &mut shipping_remaining)?);
+        }
+        let payable = self
+            .payable(&remaining, shipping_remaining)
+            .ok_or_else(|| overflow("cart total"))?;
+        let discount = effects
+            .iter()
+            .try_fold(0_i64, |a, e| a.checked_add(e.total()?))
+            .ok_or_else(|| overflow("discount total"))?;
+        Ok(Outcome {
+            effects,
+            remaining,
+            shipping_remaining,
+            payable,
+            discount,
+        })
+    }
+
+    /// Applies one more promotion to `remaining` (and shipping) in place: the search's step.
+    pub fn step(
+        &self,
+        c: &Candidate,
+        remaining: &mut [i64],
+        shipping_remaining: &mut i64,
+    ) -> Result<Effect, EvaluationError> {
+        let effect = if self.bundle.policy.spec.compounding == Compounding::Sequential {
+            self.effect(
+                c,
+                remaining,
+                *shipping_remaining,
+                remaining,
+                *shipping_remaining,
+            )
+        } else {
+            self.effect(
+                c,
+                &self.original,
+                self.shipping,
+                remaining,
+                *shipping_remaining,
+            )
+        }
+        .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
+        for (r, d) in remaining.iter_mut().zip(&effect.lines) {
+            *r -= d;
+        }
+        *shipping_remaining -= effect.shipping;
+        Ok(effect)
+    }
+
+    /// What one promotion takes off, computed on `base` amounts and limited to what is left of
+    /// each line above its floor (`remaining − floor`) and of shipping.
+    fn effect(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        shipping_base: i64,
+        remaining: &[i64],
+        shipping_cap: i64,
+    ) -> Option<Effect> {
+        let lines = &self.input.lines;
+        let mut d = vec![0_i64; lines.len()];
+        let mut shipping = 0_i64;
+        let targets: &[u16] = match c.promo.reward {
+            Reward::BuyXGetY { .. } => &c.get_lines,
+            _ => &c.lines,
+        };
+        let line = |i: u16| lines.get(usize::from(i));
+        let b = |i: u16| at(base, usize::from(i));
+        match &c.promo.reward {
+            Reward::PercentOffLines(_) => self.percent_lines(&c.lines, base, c.percent, &mut d)?,
+            Reward::PercentOffOrder(_) => {
+                let sum = c
+                    .lines
+                    .iter()
+                    .try_fold(0_i64, |a, &i| a.checked_add(b(i)))?;
+                let total = percent_of(sum, c.percent, self.rounding())?;
+                self.spread(total, &c.lines, base, &mut d)?;
+            }
+            Reward::AmountOff { amount, per } => match per {
+                AmountPer::Unit | AmountPer::Line => {
+                    for &i in &c.lines {
+                        let l = line(i)?;
+                        let each = self.fixed_in_price_basis(*amount, l.tax_rate)?;
+                        let off = if *per == AmountPer::Unit {
+                            each.checked_mul(i64::try_from(l.quantity).ok()?)?
+                        } else {
+                            each
+                        };
+                        *d.get_mut(usize::from(i))? = off.min(b(i));
+                    }
+                }
+                AmountPer::Order => self.fixed_order(*amount, &c.lines, base, &mut d)?,
+            },
+            Reward::FixedPrice(price) => {
+                for &i in &c.lines {
+                    let l = line(i)?;
+                    let target = price.checked_mul(i64::try_from(l.quantity).ok()?)?;
+                    *d.get_mut(usize::from(i))? = (b(i) - target).max(0);
+                }
+            }
+            Reward::Volume(tiers) => {
+                for &i in &c.lines {
+                    let l = line(i)?;
+                    let tier = tiers.iter().rev().find(|(q, _)| l.quantity >= *q);
+                    let off = match tier {
+                        None => 0,
+                        Some((_, VolumeReward::UnitPrice(p))) => {
+                            let target = p.checked_mul(i64::try_from(l.quantity).ok()?)?;
+                            (b(i) - target).max(0)
+                        }
+                        Some((_, VolumeReward::Percent(p))) => {
+                            let p = self.with_loyalty(c.promo, *p);
+                            self.percent_of_line(b(i), l.quantity, p)?
+                        }
+                    };
+                    *d.get_mut(usize::from(i))? = off;
+                }
+            }
+            Reward::Tiered { .. } => match c.tier {
+                None => {}
+                Some(TierReward::Percent(p)) => {
+                    let p = self.with_loyalty(c.promo, p);
+                    self.percent_lines(&c.lines, base, p, &mut d)?;
+                }
+                Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
+            },
+            Reward::BuyXGetY {
+                buy,
+                get,
+                percent,
+                max_applications,
+                ..
+            } => self.buy_x_get_y(c, base, *buy, *get, *percent, *max_applications, &mut d)?,
+            Reward::Shipping { off, .. } => {
+                let rate = self
+                    .input
+                    .shipping
+                    .as_ref()
+                    .map_or(Percent::ZERO, |s| s.tax_rate);
+                shipping = match off {
+                    TierReward::Percent(p) => percent_of(shipping_base, *p, self.rounding())?,
+                    TierReward::Amount(a) => {
+                        self.fixed_in_price_basis(*a, rate)?.min(shipping_base)
+                    }
+                };
+            }
+        }
+        // A cap on what the promotion may give: the capped amount is spread over its parts.
+        if let Some(cap) = c.promo.cap {
+            let total = d.iter().try_fold(shipping, |a, x| a.checked_add(*x))?;
+            if total > cap {
+                let mut weights: Vec<i64> =
+                    targets.iter().map(|&i| at(&d, usize::from(i))).collect();
+                weights.push(shipping);
+                let mut ids: Vec<u16> = targets.to_vec();
+                ids.push(u16::MAX);
+                let ranks: Vec<u32> = ids
+                    .iter()
+                    .map(|&i| {
+                        if i == u16::MAX {
+                            u32::MAX
+                        } else {
+                            at(&self.ranks, usize::from(i))
+                        }
+                    })
+                    .collect();
+                let parts = allocate(
+                    cap,
+                    &weights,
+                    &ranks,
+                    self.bundle.policy.spec.allocation,
+                    self.rounding(),
+                )?;
+                for (&i, part) in ids.iter().zip(parts) {
+                    if i == u16::MAX {
+                        shipping = part;
+                    } else {
+                        *d.get_mut(usize::from(i))? = part;
+                    }
+                }
+            }
+        }
+        // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
+        let room =
+            |i: u16| (at(remaining, usize::from(i)) - at(&self.floors, usize::from(i))).max(0);
+        if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) {
+            return Some(Effect {
+                lines: d,
+                shipping: shipping.clamp(0, shipping_cap.max(0)),
+            });
+        }
+        let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
+        let part_caps: Vec<i64> = targets.iter().map(|&i| room(i)).collect();
+        let ranks: Vec<u32> = targets
+            .iter()
+            .map(|&i| at(&self.ranks, usize::from(i)))
+            .collect();
+        clamp_and_respread(
+            &mut parts,
+            &part_caps,
+            &ranks,
+            self.bundle.policy.spec.allocation,
+            self.rounding(),
+        )?;
+        for (&i, part) in targets.iter().zip(parts) {
+            *d.get_mut(usize::from(i))? = part;
+        }
+        Some(Effect {
+            lines: d,
+            shipping: shipping.clamp(0, shipping_cap.max(0)),
+        })
+    }
+
+    pub fn with_loyalty(&self, promo: &Promotion, p: Percent) -> Percent {
+        let tier = self.input.customer.tier.as_deref();
+        match promo.loyalty.iter().find(|(t, _)| Some(t.as_str()) == tier) {
+            Some((_, bonus)) => p.plus_capped(*bonus),
+            None => p,
+        }
+    }
+
+    fn percent_lines(
+        &self,
+        targets: &[u16],
+        base: &[i64],
+        p: Percent,
+        d: &mut [i64],
+    ) -> Option<()> {
+        for &i in targets {
+            let l = self.input.lines.get(usize::from(i))?;
+            *d.get_mut(usize::from(i))? =
+                self.percent_of_line(at(base, usize::from(i)), l.quantity, p)?;
+        }
+        Some(())
+    }
+
+    /// One amount spread over the targeted lines in proportion to their amounts.
+    fn spread(&self, total: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
+        let mut slots: Vec<Slot> = targets
+            .iter()
+            .map(|&i| Slot::new(at(base, usize::from(i)), at(&self.ranks, usize::from(i))))
+            .collect();
+        allocate_slots(
+            total,
+            &mut slots,
+            self.bundle.policy.spec.allocation,
+            self.rounding(),
+        )?;
+        for (&i, slot) in targets.iter().zip(&slots) {
+            *d.get_mut(usize::from(i))? = slot.share;
+        }
+        Some(())
+    }
+
+    /// A fixed amount off the targeted lines together (order amount, tier amount).
+    fn fixed_order(&self, amount: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
+        let sum = targets
+            .iter()
+            .try_fold(0_i64, |a, &i| a.checked_add(at(base, usize::from(i))))?;
+        let net_basis =
+            self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net;
+        if !net_basis {
+            return self.spread(amount.min(sum), targets, base, d);
+        }
+        // The amount is net: spread it, then gross each part up at its line's rate.
+        self.spread(amount, targets, base, d)?;
+        for &i in targets {
+            let rate = self.input.lines.get(usize::from(i))?.tax_rate;
+            let slot = d.get_mut(usize::from(i))?;
+            *slot = gross_up(*slot, rate, self.rounding())?;
+        }
+        Some(())
+    }
+
+    /// Buy X get Y: applications as many as the units allow (up to the limit), the cheapest
+    /// givable units discounted, the dearer ones counted as bought.
+    #[allow(clippy::too_many_arguments)]
+    fn buy_x_get_y(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        buy: u64,
+        get: u64,
+        percent: Percent,
+        max_applications: Option<u64>,
+        d: &mut [i64],
+    ) -> Option<()> {
+        let lines = &self.input.lines;
+        let qty = |i: u16| lines.get(usize::from(i)).map_or(0, |l| l.quantity);
+        let in_buy = |i: u16| c.lines.contains(&i);
+        let in_get = |i: u16| c.get_lines.contains(&i);
+        let mut buy_only = 0_u64;
+        let mut get_only = 0_u64;
+        let mut both = 0_u64;
+        for &i in &c.lines {
+            if in_get(i) {
+                both = both.checked_add(qty(i))?;
+            } else {
+                buy_only = buy_only.checked_add(qty(i))?;
+            }
+        }
+        for &i in &c.get_lines {
+            if !in_buy(i) {
+                get_only = get_only.checked_add(qty(i))?;
+            }
+        }
+        let feasible = |k: u64| -> bool {
+            let (Some(need_buy), Some(need_get)) = (k.checked_mul(buy), k.checked_mul(get)) else {
+                return false;
+            };
+            need_buy.saturating_sub(buy_only) + need_get.saturating_sub(get_only) <= both
+        };
+        let mut lo = 0_u64;
+        let mut hi = (buy_only + both) / buy;
+        if let Some(m) = max_applications {
+            hi = hi.min(m);
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if feasible(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let k = lo;
+        if k == 0 {
+            return Some(());
+        }
+        let mut to_give = k.checked_mul(get)?;
+        // Shared units that must stay on the buy side.
+        let mut shared_left = both - k.checked_mul(buy)?.saturating_sub(buy_only);
+        let mut order: Vec<u16> = c.get_lines.clone();
+        order.sort_by(|&a, &b| {
+            // Cheapest unit first: base[a] / qty[a] against base[b] / qty[b], then line id.
+            let ua = i128::from(at(base, usize::from(a))) * i128::from(qty(b));
+            let ub = i128::from(at(base, usize::from(b))) * i128::from(qty(a));
+            ua.cmp(&ub)
+                .then_with(|| at(&self.ranks, usize::from(a)).cmp(&at(&self.ranks, usize::from(b))))
+        });
+        for i in order {
+            if to_give == 0 {
+                break;
+            }
+            let mut take = qty(i).min(to_give);
+            if in_buy(i) {
+                take = take.min(shared_left);
+                shared_left -= take;
+            }
+            if take == 0 {
+                continue;
+            }
+            to_give -= take;
+            let q = i128::from(qty(i));
+            let num =
+                i128::from(at(base, usize::from(i))).checked_mul(i128::from(percent.units()))?;
+            let off = match self.bundle.policy.spec.rounding_point {
+                RoundingPoint::Unit => div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?
+                    .checked_mul(i128::from(take))?,
+                RoundingPoint::Line => div_round(
+                    num.checked_mul(i128::from(take))?,
+                    HUNDRED.checked_mul(q)?,
+                    self.rounding(),
+                )?,
+            };
+            *d.get_mut(usize::from(i))? = i64::try_from(off).ok()?;
+        }
+        Some(())
+    }
+}

@@ -1,0 +1,113 @@
+//! `promoseal root create` and `promoseal root rotate`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use clap::Subcommand;
+use promoseal_evaluator::seal::{Envelope, EnvelopeType, RootPayload, SigningIdentity, TrustRoot};
+
+use crate::support::{self, load_root, refused};
+
+#[derive(Subcommand)]
+pub enum RootCommand {
+    /// Sign a first root from its payload (JSON or TOML) with its `root` keys.
+    Create {
+        #[arg(long)]
+        from: PathBuf,
+        /// Key entries (`keygen`'s `<id>.pub.json`) to add to the payload's `keys`.
+        #[arg(long = "public")]
+        publics: Vec<PathBuf>,
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign the next root: version one above `--current`, signed by a threshold of the old
+    /// root keys and of the new ones (add missing signatures with `cosign`).
+    Rotate {
+        #[arg(long)]
+        current: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+        /// Key entries (`keygen`'s `<id>.pub.json`) to add to the payload's `keys`.
+        #[arg(long = "public")]
+        publics: Vec<PathBuf>,
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cmd: &RootCommand) -> Result<()> {
+    match cmd {
+        RootCommand::Create {
+            from,
+            publics,
+            keys,
+            out,
+        } => create(from, publics, keys, out),
+        RootCommand::Rotate {
+            current,
+            from,
+            publics,
+            keys,
+            out,
+        } => rotate(current, from, publics, keys, out),
+    }
+}
+
+fn payload_bytes(from: &Path, publics: &[PathBuf]) -> Result<Vec<u8>> {
+    let mut payload: RootPayload = support::parse_file(from)?;
+    for p in publics {
+        payload.keys.push(support::parse_file(p)?);
+    }
+    TrustRoot::from_payload(payload.clone(), [0; 32])
+        .map_err(|r| anyhow!("`{}`: {r}", from.display()))?;
+    let mut bytes = serde_json::to_vec_pretty(&payload)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn create(from: &Path, publics: &[PathBuf], keys: &[PathBuf], out: &Path) -> Result<()> {
+    let keys = support::load_keys(keys)?;
+    let refs: Vec<&SigningIdentity> = keys.iter().collect();
+    let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
+    let root = TrustRoot::from_envelope(&sealed).map_err(|e| refused(&e))?;
+    support::write(out, &sealed)?;
+    println!(
+        "trust root v{} written to {} (sha256 {})",
+        root.version(),
+        out.display(),
+        root.digest_hex()
+    );
+    Ok(())
+}
+
+fn rotate(
+    current: &Path,
+    from: &Path,
+    publics: &[PathBuf],
+    keys: &[PathBuf],
+    out: &Path,
+) -> Result<()> {
+    let old = load_root(current, &[])?;
+    let keys = support::load_keys(keys)?;
+    let refs: Vec<&SigningIdentity> = keys.iter().collect();
+    let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
+    support::write(out, &sealed)?;
+    match old.rotate(&sealed) {
+        Ok(next) => println!(
+            "trust root v{} written to {}: accepted as the successor of v{}",
+            next.version(),
+            out.display(),
+            old.version()
+        ),
+        Err(e) => println!(
+            "trust root written to {}, not yet accepted: {}; add signatures with `promoseal cosign`",
+            out.display(),
+            e.refusal()
+        ),
+    }
+    Ok(())
+}

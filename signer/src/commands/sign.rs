@@ -1,0 +1,123 @@
+//! `promoseal sign`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Result};
+use promoseal_evaluator::codes;
+use promoseal_evaluator::model::{Audience, BundlePayload};
+use promoseal_evaluator::seal::{
+    open_bundle, uncovered, Envelope, EnvelopeType, SigningIdentity, VerifyOptions,
+};
+use promoseal_evaluator::{time::Instant, Bundle};
+
+use crate::codeset::CodeSetFile;
+use crate::project::{self, Project};
+use crate::support::{self, load_root, now_or_clock, refused};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    #[arg(long = "key", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Issue time (RFC 3339) instead of the clock.
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+/// Builds the edge and storefront bundles of the next version, refuses promotions without the
+/// approvals the root requires, signs, verifies and writes them to `<project>/published/`.
+pub fn run(args: &Args) -> Result<()> {
+    let Args {
+        project: project_dir,
+        keys,
+        now,
+    } = args;
+    let project = Project::load(project_dir)?;
+    let root = Arc::new(load_root(&project.root_path(), &[])?);
+    let keys = support::load_keys(keys)?;
+    let now = now_or_clock(now.as_deref())?;
+    let (approvals, stale) = project.approvals()?;
+    for s in &stale {
+        eprintln!("warning: ignoring stale approval {s}");
+    }
+    let state_path = project.dir.join("published/state.json");
+    let state: project::PublishState = if state_path.exists() {
+        support::parse_file(&state_path)?
+    } else {
+        project::PublishState::default()
+    };
+    let version = state.version + 1;
+    let cfg = &project.config;
+    let payload = BundlePayload {
+        format: promoseal_evaluator::model::FORMAT_VERSION,
+        bundle_id: cfg.bundle_id.clone(),
+        audience: Audience::Edge,
+        version,
+        issued_at: now,
+        expires_at: Instant(now.0 + i64::from(cfg.valid_days) * 86_400),
+        currency: cfg.currency.clone(),
+        time_zone: cfg.time_zone.clone(),
+        pricing: cfg.pricing.clone(),
+        code_sets: CodeSetFile::load_all(&project.dir)?
+            .iter()
+            .map(CodeSetFile::spec)
+            .collect(),
+        promotions: project.promotions.clone(),
+        approvals,
+    };
+    let missing = uncovered(&root, &payload, now);
+    if !missing.is_empty() {
+        for u in &missing {
+            eprintln!(
+                "promotion `{}` needs {} `{}` approval(s) covering it, has {}",
+                u.promotion, u.required, u.role, u.valid
+            );
+        }
+        bail!(
+            "refusing to sign: {} promotion(s) lack approvals (promoseal approve)",
+            missing.len()
+        );
+    }
+    Bundle::compile(&payload)?;
+    let refs: Vec<&SigningIdentity> = keys.iter().collect();
+    let out = project.dir.join("published");
+    let mut digests = Vec::new();
+    for (name, p) in [
+        ("edge", payload.clone()),
+        ("storefront", payload.storefront()),
+    ] {
+        let bytes = serde_json::to_vec(&p)?;
+        let sealed = Envelope::seal(EnvelopeType::Bundle, &bytes, &refs);
+        let opts = VerifyOptions::new(p.audience, now);
+        match open_bundle(&sealed, &root, &opts) {
+            Ok(_) => {}
+            Err(e) if e.refusal().code() == "belowThreshold" => eprintln!(
+                "note: {name} bundle needs more `release` signatures ({}): promoseal cosign",
+                e.refusal()
+            ),
+            Err(e) => return Err(refused(&e)),
+        }
+        let file = out.join(format!("{name}-v{version}.bundle"));
+        support::write(&file, &sealed)?;
+        support::write(&out.join(format!("{name}.bundle")), &sealed)?;
+        let env = Envelope::parse(&sealed).map_err(|m| anyhow!("{m}"))?;
+        digests.push(codes::encode_hex(&env.digest));
+        println!(
+            "{name} bundle v{version}: {} ({} promotions, {} bytes)",
+            file.display(),
+            p.promotions.len(),
+            sealed.len()
+        );
+    }
+    let state = project::PublishState {
+        version,
+        edge_digest: digests.first().cloned().unwrap_or_default(),
+        storefront_digest: digests.get(1).cloned().unwrap_or_default(),
+        signed_at: now.to_string(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&state)?;
+    bytes.push(b'\n');
+    support::write(&state_path, &bytes)
+}
