@@ -90,7 +90,7 @@ pub fn combine(decisions: &[Decision]) -> Result<(), EdgeError> {
         .map(|d| d.retry_after.max(1))
         .max();
     match wait {
-        Some(w) => Err(EdgeError::rate_limited(w)),
+        Some(w) => Err(EdgeError::too_many_attempts(w)),
         None => Ok(()),
     }
 }
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(cost(3, R), Ok(3));
         let e = cost(4, R).unwrap_err();
         assert_eq!(
-            (e.status, e.code, e.retry_after),
+            (e.status, e.code.as_str(), e.retry_after),
             (400, "tooManyCodes", None)
         );
     }

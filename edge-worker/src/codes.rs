@@ -18,6 +18,7 @@ use promoseal_evaluator::{
     code_unlocks, evaluate, parse_input, Bundle, CodeUnlock, Evaluation, EvaluationInput,
     LedgerCheck,
 };
+use promoseal_wire::ErrorBody;
 use serde_json::{json, Value};
 
 use crate::api::{CodeCheckAnswer, CodeCheckRequest, EdgeError, GrantAnswer};
@@ -292,21 +293,26 @@ pub fn learn(
             .filter_map(|c| c.code.map(|code| used(code, c.promotion_id)))
             .collect();
     }
-    let field = |path: &str| answer.pointer(path).and_then(Value::as_str);
-    if status != 409 || field("/error/code") != Some("limitReached") {
+    if status != 409 {
         return Vec::new();
     }
-    let Some(promotion) = field("/error/detail/promotionId") else {
+    let Some(refusal) = serde_json::from_value::<ErrorBody>(answer.clone())
+        .ok()
+        .and_then(|b| b.limit())
+    else {
         return Vec::new();
     };
-    match field("/error/detail/limit") {
-        Some("totalUses" | "budget") => vec![Learned::Exhausted {
+    let promotion = refusal.promotion_id.as_str();
+    if refusal.limit.exhausts_promotion() {
+        vec![Learned::Exhausted {
             promotion: promotion.to_string(),
-        }],
-        Some("singleUseCode" | "perCode") => code_of(promotion)
+        }]
+    } else if refusal.limit.uses_up_code() {
+        code_of(promotion)
             .map(|code| vec![used(code, promotion)])
-            .unwrap_or_default(),
-        _ => Vec::new(),
+            .unwrap_or_default()
+    } else {
+        Vec::new()
     }
 }
 

@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
+use promoseal_evaluator::money::DecimalString;
 use promoseal_evaluator::seal::{vouch, TrustRoot};
 use promoseal_evaluator::{evaluate, Bundle, Evaluation};
-use serde_json::{json, Value};
+use promoseal_wire::{Quote, QuotedPromotion};
 
-use crate::api::{BundleRef, EdgeError, RedeemRequest};
+use crate::api::{BundleRef, EdgeError, ErrorCode, RedeemRequest};
 
 /// A redemption ready to send.
 pub struct Prepared {
@@ -29,13 +30,25 @@ pub fn bundle_id<'a>(r: &'a RedeemRequest, default: &'a str) -> &'a str {
 }
 
 /// The quote the edge fills in for a redemption that came without one: its own pricing.
-fn quote_of(e: &Evaluation) -> Value {
-    let promotions: Vec<Value> = e
-        .applied
-        .iter()
-        .map(|a| json!({"promotionId": a.promotion_id, "amount": a.amount}))
-        .collect();
-    json!({"discountTotal": e.discount_total, "total": e.total, "promotions": promotions})
+fn quote_of(e: &Evaluation) -> Result<Quote, EdgeError> {
+    let decimal = |a: &promoseal_evaluator::money::Amount| {
+        DecimalString::parse(&a.to_string()).map_err(|_| EdgeError::internal())
+    };
+    Ok(Quote {
+        discount_total: decimal(&e.discount_total)?,
+        total: decimal(&e.total)?,
+        promotions: Some(
+            e.applied
+                .iter()
+                .map(|a| {
+                    Ok(QuotedPromotion {
+                        promotion_id: a.promotion_id.to_string(),
+                        amount: decimal(&a.amount)?,
+                    })
+                })
+                .collect::<Result<_, EdgeError>>()?,
+        ),
+    })
 }
 
 /// Prepares `r` given the edge bundle it names as the edge holds it (`current`), and the trust
@@ -64,7 +77,10 @@ pub fn prepare(
     let (quote, bundle) = match (r.quote, r.bundle, priced, &evaluation) {
         (Some(q), Some(b), _, _) => (q, b),
         (q, _, Some(b), Some(e)) => (
-            q.unwrap_or_else(|| quote_of(e)),
+            match q {
+                Some(q) => q,
+                None => quote_of(e)?,
+            },
             BundleRef {
                 id: b.id().to_string(),
                 version: b.version(),
@@ -73,19 +89,24 @@ pub fn prepare(
         _ => {
             return Err(EdgeError::new(
                 400,
-                "invalidRequest",
+                ErrorCode::InvalidRequest,
                 "quote: required when the edge does not hold the bundle version named",
             ))
         }
     };
-    let body = json!({
-        "orderId": r.order_id, "bundle": bundle, "input": r.input, "quote": quote,
-        "clientIp": client_ip,
-    })
-    .to_string();
+    let bundle_id = bundle.id.clone();
+    let forward = promoseal_wire::RedeemRequest {
+        order_id: r.order_id,
+        bundle,
+        input: r.input,
+        quote,
+        ttl_seconds: None,
+        client_ip: Some(client_ip.to_string()),
+    };
+    let body = serde_json::to_string(&forward).map_err(|_| EdgeError::internal())?;
     Ok(Prepared {
         body,
-        bundle_id: bundle.id,
+        bundle_id,
         evaluation,
     })
 }
@@ -94,6 +115,7 @@ pub fn prepare(
 mod tests {
     use super::*;
     use crate::testing::{self, claim, input, NOW};
+    use serde_json::{json, Value};
 
     fn request(customer: Value, context: Value) -> RedeemRequest {
         let given = input(&["GOLD25"], NOW, customer, context);

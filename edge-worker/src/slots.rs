@@ -8,17 +8,14 @@
 
 use std::sync::Arc;
 
-use promoseal_evaluator::codes::{decode_hex, encode_hex, CodeSecret};
+use promoseal_evaluator::codes::{encode_hex, CodeSecret};
 use promoseal_evaluator::model::Audience;
-use promoseal_evaluator::seal::{
-    open_bundle, Accepted, Refusal, TrustRoot, VerifyError, VerifyOptions,
-};
+use promoseal_evaluator::seal::{open_held, Accepted, Refusal, TrustRoot, VerifyError};
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::Bundle;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::EdgeError;
+use crate::api::{EdgeError, ErrorCode};
 
 /// The KV key of a bundle.
 pub fn kv_key(audience: Audience, id: &str) -> String {
@@ -44,7 +41,7 @@ pub fn check_bundle_id(id: &str) -> Result<(), EdgeError> {
     } else {
         Err(EdgeError::new(
             400,
-            "invalidRequest",
+            ErrorCode::InvalidRequest,
             "bundle: 1 to 100 letters, digits, `.`, `_` or `-`",
         ))
     }
@@ -63,11 +60,8 @@ pub fn open(
     now: Instant,
     secret: Option<&CodeSecret>,
 ) -> Result<Bundle, VerifyError> {
-    let mut bundle = open_bundle(bytes, root, &VerifyOptions::new(audience, now))?;
-    if let Some(secret) = secret {
-        bundle.set_code_secret(secret.clone());
-    }
-    Ok(bundle)
+    // The guard admits the version afterwards (a Durable Object call), so none here.
+    open_held(bytes, root, audience, now, secret, |_| None)
 }
 
 /// A bundle is served only under its own id: a key `edge/<id>` holding a genuine bundle of
@@ -83,39 +77,23 @@ pub fn check_filed(bundle: &Bundle, id: &str) -> Result<(), String> {
     }
 }
 
-/// What a guard persists: the highest version accepted and its payload digest.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Highest {
-    pub version: u64,
-    pub digest: String,
-}
-
-impl Highest {
-    fn accepted(&self) -> Option<Accepted> {
-        let digest = decode_hex(&self.digest)?.try_into().ok()?;
-        Some(Accepted {
-            version: self.version,
-            digest,
-        })
-    }
-}
-
-/// A guard's decision on `version` with payload `digest`, given what it stored: `Ok(Some)` is
-/// the new state to persist, `Ok(None)` the same version again (nothing to write).
+/// A guard's decision on `version` with payload `digest`, given the accepted-version record it
+/// persists (`Accepted`, `{"version", "digest"}`): `Ok(Some)` is the new record to persist,
+/// `Ok(None)` the same version again (nothing to write).
 pub fn admit(
-    stored: Option<&Highest>,
+    stored: Option<&Accepted>,
     version: u64,
     digest: &[u8; 32],
-) -> Result<Option<Highest>, Refusal> {
-    if let Some(accepted) = stored.and_then(Highest::accepted) {
+) -> Result<Option<Accepted>, Refusal> {
+    if let Some(accepted) = stored {
         accepted.admits(version, digest)?;
         if accepted.version == version {
             return Ok(None);
         }
     }
-    Ok(Some(Highest {
+    Ok(Some(Accepted {
         version,
-        digest: encode_hex(digest),
+        digest: *digest,
     }))
 }
 
@@ -157,7 +135,7 @@ impl Slot {
     /// code is accepted with an expired bundle, whatever time a request says it is.
     pub fn expired(bundle: &Bundle) -> EdgeError {
         EdgeError::unavailable(
-            "bundleExpired",
+            ErrorCode::BundleExpired,
             format!(
                 "bundle `{}` version {} expired at {}; waiting for a newer one",
                 bundle.id(),
@@ -176,7 +154,7 @@ pub fn unknown(id: &str) -> EdgeError {
 /// The 503 when what is published under a key is not usable.
 pub fn unavailable(key: &str, why: &str) -> EdgeError {
     EdgeError::unavailable(
-        "bundleUnavailable",
+        ErrorCode::BundleUnavailable,
         format!("no usable bundle `{key}`: {why}"),
     )
 }
@@ -191,10 +169,15 @@ mod tests {
         let first = admit(None, 3, &d1).unwrap().unwrap();
         assert_eq!(
             first,
-            Highest {
+            Accepted {
                 version: 3,
-                digest: encode_hex(&d1)
+                digest: d1
             }
+        );
+        // The record as storage keeps it.
+        assert_eq!(
+            serde_json::to_value(first).unwrap(),
+            serde_json::json!({"version": 3, "digest": encode_hex(&d1)})
         );
         assert_eq!(admit(Some(&first), 3, &d1), Ok(None));
         assert_eq!(admit(Some(&first), 4, &d2).unwrap().unwrap().version, 4);
@@ -213,7 +196,7 @@ mod tests {
         }
         assert_eq!(kv_key(Audience::Storefront, "shop"), "storefront/shop");
         let e = unknown("nope");
-        assert_eq!((e.status, e.code), (404, "unknownBundle"));
+        assert_eq!((e.status, e.code.as_str()), (404, "unknownBundle"));
     }
 
     #[test]

@@ -124,7 +124,15 @@ test("bad requests: malformed JSON, wrong shapes, size, routes, methods", async 
   assert.equal(g.status, 405);
   r = await post("/v1/redeem", { orderId: "o" });
   assert.equal(r.status, 400);
+  assert.equal(json(r).error.code, "idempotencyKeyRequired");
+  // One Idempotency-Key rule at the edge and the ledger (promoseal-wire): 1 to 255 visible
+  // ASCII characters.
+  r = await post("/v1/redeem", { orderId: "o" }, { "Idempotency-Key": "k".repeat(256) });
+  assert.equal(r.status, 400);
   assert.equal(json(r).error.code, "invalidIdempotencyKey");
+  r = await post("/v1/redeem", { orderId: "o" }, { "Idempotency-Key": "k".repeat(255) });
+  assert.equal(r.status, 400);
+  assert.equal(json(r).error.code, "invalidRequest", "the key passes; the body does not");
   r = await post("/v1/evaluate?bundle=../x", cart());
   assert.equal(r.status, 400);
 });
@@ -169,7 +177,7 @@ test("code check → grant → the storefront's wasm evaluator previews it, as t
 
   // The browser's evaluator: the public bundle from the edge, verified with the root, plus the grant.
   const require = createRequire(import.meta.url);
-  const wasm = require(join(repo, "evaluator/npm/dist/node/promoseal_evaluator.js"));
+  const wasm = require(join(repo, "evaluator-wasm/npm/dist/node/promoseal_evaluator.js"));
   const storefront = Buffer.from(await (await fetch(`${worker.url}/v1/bundle/storefront`)).arrayBuffer());
   const opened = wasm.Engine.open(storefront, b64(fx.root), { audience: "storefront", now: nowIso() });
   assert.equal(opened.ok, true, JSON.stringify(opened.error));

@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use promoseal_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
@@ -50,7 +51,7 @@ pub fn app(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)
-        .fallback(|| async { ApiError::not_found("notFound", "no such route") })
+        .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "no such route") })
         .with_state(state)
 }
 
@@ -70,7 +71,7 @@ async fn authorize(
         if !equal {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "missing or wrong bearer token",
             )
             .into_response();
@@ -109,11 +110,11 @@ fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "bodyTooLarge",
+                ErrorCode::BodyTooLarge,
                 "the request body is larger than the ledger accepts",
             )
         } else {
-            ApiError::bad_request("unreadableBody", e.body_text())
+            ApiError::bad_request(ErrorCode::UnreadableBody, e.body_text())
         }
     })
 }
@@ -135,57 +136,26 @@ fn has_nul(json: &[u8]) -> bool {
     false
 }
 
-/// Strict JSON: malformed text is `malformedJson`; a well-formed body that does not match the
-/// request's shape is `invalidRequest`, with the path of the offending field. No string may
-/// hold a NUL character: PostgreSQL's text cannot store one, and both backends answer alike.
+/// Strict JSON (the wire's one reader: `malformedJson` for text that is not JSON,
+/// `invalidRequest` naming the path of a field of the wrong shape). No string may hold a NUL
+/// character: PostgreSQL's text cannot store one, and both backends answer alike.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if has_nul(bytes) {
         return Err(ApiError::bad_request(
-            "invalidRequest",
+            ErrorCode::InvalidRequest,
             "a string holds a NUL character (`\\u0000`)",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::bad_request(
-                "invalidRequest",
-                if path == "." {
-                    inner.to_string()
-                } else {
-                    format!("{path}: {inner}")
-                },
-            ),
-            _ => ApiError::bad_request("malformedJson", format!("malformed JSON: {inner}")),
-        }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("malformedJson", format!("malformed JSON: {e}")))?;
-    Ok(value)
+    Ok(promoseal_wire::parse_body(bytes)?)
 }
 
-/// `Idempotency-Key`: required on every write, 1 to 255 visible ASCII characters.
+/// `Idempotency-Key`: the wire's rule (required on every write, 1 to 255 visible ASCII
+/// characters), the same as the edge's.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let key = headers
+    let value = headers
         .get("idempotency-key")
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotencyKeyRequired",
-                "the `Idempotency-Key` header is required",
-            )
-        })?
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalidIdempotencyKey",
-                "the `Idempotency-Key` header must be 1 to 255 visible ASCII characters",
-            )
-        })?;
-    Ok(key.to_string())
+        .map(|v| v.to_str().unwrap_or("\u{7f}"));
+    Ok(promoseal_wire::idempotency_key(value)?)
 }
 
 fn respond(answer: Answer) -> Response {
@@ -224,28 +194,14 @@ async fn redeem(
 /// here without a CORS preflight (a `text/plain` POST needs none).
 fn json_body(headers: &HeaderMap, bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     let bytes = body(bytes)?;
-    let media = headers
+    let given = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    match media.as_deref() {
-        Some("application/json") => Ok(bytes),
-        // Commit and release take no body at all.
-        None if bytes.is_empty() => Ok(bytes),
-        other => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupportedMediaType",
-            format!(
-                "the body must be `application/json`, not `{}`",
-                other.unwrap_or("(none)")
-            ),
-        )),
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    // Commit and release take no body at all.
+    if promoseal_wire::error::is_json(given) || (given.is_none() && bytes.is_empty()) {
+        Ok(bytes)
+    } else {
+        Err(promoseal_wire::WireError::unsupported_media_type(given).into())
     }
 }
 
@@ -267,11 +223,11 @@ fn redemption_id(path: Result<Path<String>, PathRejection>) -> Result<String, Ap
     match path {
         Ok(Path(id)) if !id.contains('\0') => Ok(id),
         Ok(_) => Err(ApiError::bad_request(
-            "invalidRequest",
+            ErrorCode::InvalidRequest,
             "id: holds a NUL character",
         )),
         Err(e) if e.status().is_client_error() => Err(ApiError::bad_request(
-            "invalidRequest",
+            ErrorCode::InvalidRequest,
             "id: not UTF-8 once percent-decoded",
         )),
         Err(e) => Err(ApiError::internal(e.body_text())),
@@ -351,7 +307,7 @@ async fn read(
     match state.db.redemption(&id).await? {
         Some(v) => Ok(Json(v).into_response()),
         None => Err(ApiError::not_found(
-            "redemptionNotFound",
+            ErrorCode::RedemptionNotFound,
             format!("no redemption `{id}`"),
         )),
     }
@@ -395,7 +351,7 @@ fn instant(v: Option<&String>, name: &str, default: i64) -> Result<i64, ApiError
         None => Ok(default),
         Some(s) => promoseal_evaluator::time::Instant::parse(s)
             .map(|i| i.seconds())
-            .map_err(|e| ApiError::bad_request("invalidQuery", format!("{name}: {e}"))),
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, format!("{name}: {e}"))),
     }
 }
 
@@ -407,7 +363,7 @@ fn range(q: &Params, now: i64) -> Result<(i64, i64), ApiError> {
     let to = instant(q.get("to"), "to", now.saturating_add(1))?;
     if from >= to {
         return Err(ApiError::bad_request(
-            "invalidQuery",
+            ErrorCode::InvalidQuery,
             "from: must be before `to`",
         ));
     }
@@ -417,7 +373,7 @@ fn range(q: &Params, now: i64) -> Result<(i64, i64), ApiError> {
 fn only(q: &Params, allowed: &[&str]) -> Result<(), ApiError> {
     match q.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(ApiError::bad_request(
-            "invalidQuery",
+            ErrorCode::InvalidQuery,
             format!(
                 "unknown query parameter `{k}` (expected one of: {})",
                 allowed.join(", ")
@@ -438,7 +394,7 @@ async fn reports(
         Some("channel") => crate::analytics::GroupBy::Channel,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "invalidQuery",
+                ErrorCode::InvalidQuery,
                 format!("by: `{other}` is not one of promotion, campaign, channel"),
             ))
         }
@@ -453,7 +409,7 @@ async fn reports(
         )
             .into_response()),
         Some(other) => Err(ApiError::bad_request(
-            "invalidQuery",
+            ErrorCode::InvalidQuery,
             format!("format: `{other}` is not one of json, csv"),
         )),
     }
@@ -475,7 +431,7 @@ async fn reconciliation(
     let req: ReconciliationRequest = parse(&json_body(&headers, bytes)?)?;
     if req.from >= req.to {
         return Err(ApiError::bad_request(
-            "invalidRequest",
+            ErrorCode::InvalidRequest,
             "from: must be before `to`",
         ));
     }
@@ -499,14 +455,17 @@ async fn fraud_signals(
     let mut t = serde_json::to_value(state.settings.fraud).map_err(ApiError::internal)?;
     for (k, v) in q.iter() {
         let n: i64 = v.parse().map_err(|_| {
-            ApiError::bad_request("invalidQuery", format!("{k}: `{v}` is not a whole number"))
+            ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("{k}: `{v}` is not a whole number"),
+            )
         })?;
         if let Some(o) = t.as_object_mut() {
             o.insert(k.clone(), json!(n));
         }
     }
     let t: crate::analytics::Thresholds = serde_json::from_value(t)
-        .map_err(|e| ApiError::bad_request("invalidQuery", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?;
     let now = state.now().seconds();
     let attempts = state
         .db
@@ -530,7 +489,7 @@ async fn events(
         q.get(name).map_or(Ok(default), |v| {
             v.parse().map_err(|_| {
                 ApiError::bad_request(
-                    "invalidQuery",
+                    ErrorCode::InvalidQuery,
                     format!("{name}: `{v}` is not a whole number"),
                 )
             })
@@ -560,7 +519,7 @@ mod tests {
         assert!(!has_nul(br#"{"orderId":"a\\u0000b"}"#));
         assert!(!has_nul(br#"{"a":"\u0001","b":"\\","c":"\""}"#));
         let e = parse::<Value>(br#"{"reason":"x\u0000"}"#).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (400, "invalidRequest"));
+        assert_eq!((e.status, e.code.as_str()), (400, "invalidRequest"));
     }
 
     /// axum's own rejection of a path that is not UTF-8 was a `text/plain` 400, and an id with

@@ -73,7 +73,7 @@ impl std::fmt::Debug for Attempts {
 
 fn limited(wait: Duration) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    ApiError::too_many_attempts(secs.max(1))
+    promoseal_wire::WireError::too_many_attempts(secs.max(1)).into()
 }
 
 impl Attempts {
@@ -97,13 +97,11 @@ impl Attempts {
             return Ok(());
         };
         if n.get() > self.client_capacity {
-            return Err(ApiError::bad_request(
-                "tooManyCodes",
-                format!(
-                    "a request may carry at most {} codes here",
-                    self.client_capacity
-                ),
-            ));
+            return Err(promoseal_wire::WireError::too_many_codes(
+                codes.len(),
+                self.client_capacity,
+            )
+            .into());
         }
         let clock = governor::clock::DefaultClock::default();
         use governor::clock::Clock as _;
@@ -161,7 +159,7 @@ mod tests {
         a.take("10.0.1.1", &guess).unwrap();
         a.take("10.0.1.2", &guess).unwrap();
         let e = a.take("10.0.1.3", &guess).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (429, "tooManyAttempts"));
+        assert_eq!((e.status, e.code.as_str()), (429, "tooManyAttempts"));
         a.take("10.0.1.4", &known).unwrap();
     }
 

@@ -1,20 +1,19 @@
 //! The accepted signed edge bundles, every version kept: a redemption names the version it was
 //! priced on, and any accepted version that has not expired can re-price it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use promoseal_evaluator::codes::{encode_hex, CodeSecret};
-use promoseal_evaluator::model::{Audience, Reversal};
-use promoseal_evaluator::seal::{
-    open_bundle, Accepted, Envelope, Refusal, TrustRoot, VerifyOptions,
-};
+use promoseal_evaluator::model::Audience;
+use promoseal_evaluator::seal::{open_held, Accepted, Refusal, TrustRoot};
 use promoseal_evaluator::time::Instant;
-use promoseal_evaluator::{parse_payload, Bundle};
+use promoseal_evaluator::Bundle;
+use promoseal_wire::ErrorCode;
 
 use crate::error::ApiError;
 
-/// One accepted version, compiled, with what the ledger reads from its promotions.
+/// One accepted version, compiled.
 #[derive(Debug)]
 pub struct Loaded {
     pub bundle: Bundle,
@@ -24,24 +23,18 @@ pub struct Loaded {
     pub accepted_at: Instant,
     /// The shop's day for per-day limits (`timeZone`, UTC when absent).
     pub time_zone: jiff::tz::TimeZone,
-    pub promotions: HashMap<String, PromotionMeta>,
-}
-
-#[derive(Clone, Debug)]
-pub struct PromotionMeta {
-    pub campaign: Option<String>,
-    pub reversal: Reversal,
 }
 
 /// The public refusal of a bundle: "invalid bundle", with the stable reason code for logs.
 fn invalid(refusal: &Refusal) -> ApiError {
     tracing::warn!(reason = %refusal, "bundle refused");
-    ApiError::unprocessable("invalidBundle", "invalid bundle")
+    ApiError::unprocessable(ErrorCode::InvalidBundle, "invalid bundle")
         .with_detail(serde_json::json!({ "reason": refusal.code() }))
 }
 
-/// Verifies an edge bundle against the trust root and reads it. A version that may not follow
-/// the highest one held (`highest` of the same bundle id) is refused.
+/// Verifies an edge bundle against the trust root and reads it (`seal::open_held`: the one
+/// way hosts open bundles). A version that may not follow the highest one held (`highest` of
+/// the same bundle id) is refused.
 pub fn open(
     envelope: &[u8],
     root: &Arc<TrustRoot>,
@@ -49,26 +42,16 @@ pub fn open(
     now: Instant,
     highest: impl FnOnce(&str) -> Option<Accepted>,
 ) -> Result<Loaded, ApiError> {
-    let opts = VerifyOptions::new(Audience::Edge, now);
-    let mut bundle = open_bundle(envelope, root, &opts).map_err(|e| invalid(e.refusal()))?;
+    let bundle = open_held(envelope, root, Audience::Edge, now, Some(secret), highest)
+        .map_err(|e| invalid(e.refusal()))?;
     let digest = bundle
         .digest()
         .ok_or_else(|| ApiError::internal("a verified bundle has no digest"))?;
-    if let Some(h) = highest(bundle.id()) {
-        h.admits(bundle.version(), &digest)
-            .map_err(|r| invalid(&r))?;
-    }
-    bundle.set_code_secret(secret.clone());
-    // Verified above: the envelope parses and its payload is valid.
-    let payload = Envelope::parse(envelope)
-        .ok()
-        .and_then(|env| parse_payload(env.payload).ok())
-        .ok_or_else(|| ApiError::internal("a verified bundle did not parse again"))?;
-    let time_zone = match &payload.time_zone {
+    let time_zone = match bundle.time_zone() {
         None => jiff::tz::TimeZone::UTC,
         Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
             ApiError::unprocessable(
-                "invalidBundle",
+                ErrorCode::InvalidBundle,
                 format!("unknown time zone `{name}` in the bundle"),
             )
         })?,
@@ -78,17 +61,6 @@ pub fn open(
         accepted_at: now,
         digest,
         time_zone,
-        promotions: payload
-            .promotions
-            .iter()
-            .map(|p| {
-                let meta = PromotionMeta {
-                    campaign: p.campaign.clone(),
-                    reversal: p.limits.reversal,
-                };
-                (p.id.clone(), meta)
-            })
-            .collect(),
         bundle,
     })
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use promoseal_evaluator::codes::CodeSecret;
 use promoseal_evaluator::seal::{vouch, TrustRoot, Vouched};
 use promoseal_evaluator::time::Instant;
+use promoseal_wire::ErrorCode;
 
 pub use api::app;
 
@@ -138,20 +139,20 @@ impl State {
         use error::ApiError;
         if req.order_id.is_empty() || req.order_id.len() > 255 {
             return Err(ApiError::bad_request(
-                "invalidRequest",
+                ErrorCode::InvalidRequest,
                 "orderId: must be 1 to 255 bytes",
             ));
         }
         let ttl = match (op, req.ttl_seconds) {
             (store::Op::Redeem, Some(_)) => {
                 return Err(ApiError::bad_request(
-                    "invalidRequest",
+                    ErrorCode::InvalidRequest,
                     "ttlSeconds: only reservations take a time to live",
                 ))
             }
             (_, Some(t)) if t == 0 || t > self.settings.max_reservation_ttl => {
                 return Err(ApiError::bad_request(
-                    "invalidRequest",
+                    ErrorCode::InvalidRequest,
                     format!(
                         "ttlSeconds: must be 1 to {}",
                         self.settings.max_reservation_ttl
@@ -196,7 +197,7 @@ impl State {
         let attempt = redeem::attempt(&req, &self.secret, loaded.as_ref().map(|l| &l.bundle));
         let plan = match &loaded {
             None => Err(ApiError::not_found(
-                "bundleUnknown",
+                ErrorCode::BundleUnknown,
                 format!(
                     "the ledger holds no bundle `{}` version {}",
                     req.bundle.id, req.bundle.version
@@ -283,7 +284,7 @@ impl State {
         let root = self.root.as_ref().ok_or_else(|| {
             error::ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "noTrustRoot",
+                ErrorCode::NoTrustRoot,
                 "the ledger has no trust root configured (--root)",
             )
         })?;

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use promoseal_evaluator::codes::{encode_hex, mask, CodeSecret};
-use promoseal_evaluator::model::{CustomerSpec, EvaluationInput, Reversal};
+use promoseal_evaluator::model::{CustomerSpec, Reversal};
 use promoseal_evaluator::money::{Currency, DecimalString};
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{evaluate, Bundle, Evaluation, LedgerCheck};
-use serde::{Deserialize, Serialize};
+use promoseal_wire::ErrorCode;
 use serde_json::json;
 
 use crate::bundles::Loaded;
@@ -18,61 +18,7 @@ use crate::error::ApiError;
 /// Largest counter value: far beyond any real limit, far from overflowing a sum of two.
 pub const UNLIMITED: i64 = i64::MAX / 4;
 
-/// `POST /v1/reservations` and `POST /v1/redemptions`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RedeemRequest {
-    /// The shop's order: at most one open (reserved or committed) redemption per order.
-    pub order_id: String,
-    pub bundle: BundleRef,
-    /// What was evaluated, exactly as the edge or the storefront evaluated it.
-    pub input: EvaluationInput,
-    /// What the client was shown; any difference from the ledger's own pricing is refused.
-    pub quote: Quote,
-    /// Reservations only: how long the reservation holds its uses (default and maximum are
-    /// configured).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<u64>,
-    /// The shopper's address as the edge saw it (for the event log and fraud signals).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct BundleRef {
-    pub id: String,
-    pub version: u64,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Quote {
-    pub discount_total: DecimalString,
-    pub total: DecimalString,
-    /// Optional: the amount of each applied promotion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub promotions: Option<Vec<QuotedPromotion>>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct QuotedPromotion {
-    pub promotion_id: String,
-    pub amount: DecimalString,
-}
-
-/// Which limit a counter enforces (named in `limitReached` refusals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum LimitKind {
-    TotalUses,
-    PerCode,
-    SingleUseCode,
-    PerCustomer,
-    PerDay,
-    Budget,
-}
+pub use promoseal_wire::{BundleRef, LimitKind, Quote, QuotedPromotion, RedeemRequest};
 
 /// One conditional increment: `used + uses ≤ max_uses` and `amount + amount ≤ max_amount`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,7 +108,7 @@ pub fn customer_fits(customer: Option<&CustomerSpec>) -> Result<(), ApiError> {
             .is_some_and(|v| v.len() > 255 || v.contains('\0'))
         {
             return Err(ApiError::bad_request(
-                "invalidRequest",
+                ErrorCode::InvalidRequest,
                 format!("input.customer.{field}: must be at most 255 bytes, without NUL"),
             ));
         }
@@ -232,7 +178,7 @@ pub fn plan(
     let current = current.filter(|c| c.bundle.version() > bundle.version());
     if now >= loaded.expires_at {
         return Err(ApiError::conflict(
-            "bundleExpired",
+            ErrorCode::BundleExpired,
             format!(
                 "bundle `{}` version {} expired at {}",
                 bundle.id(),
@@ -243,7 +189,7 @@ pub fn plan(
     }
     if req.input.cart.currency != bundle.currency() {
         return Err(ApiError::unprocessable(
-            "currencyMismatch",
+            ErrorCode::CurrencyMismatch,
             format!(
                 "cart currency `{}` does not match bundle currency `{}`",
                 req.input.cart.currency,
@@ -254,7 +200,7 @@ pub fn plan(
     let priced_at = req.input.context.now;
     if priced_at.seconds() < now.seconds().saturating_sub(window.max_quote_age) {
         return Err(ApiError::conflict(
-            "quoteExpired",
+            ErrorCode::QuoteExpired,
             format!(
                 "the quote was priced at {priced_at}, more than {} s before the ledger's clock ({now})",
                 window.max_quote_age
@@ -263,7 +209,7 @@ pub fn plan(
     }
     if priced_at.seconds() > now.seconds().saturating_add(window.max_clock_skew) {
         return Err(ApiError::conflict(
-            "quoteInFuture",
+            ErrorCode::QuoteInFuture,
             format!("the quote was priced at {priced_at}, ahead of the ledger's clock ({now})"),
         ));
     }
@@ -271,7 +217,10 @@ pub fn plan(
         .ok_or_else(|| ApiError::internal("a compiled bundle has an unknown currency"))?;
     let minor = |d: &DecimalString, field: &str| {
         currency.to_minor(d, &|| field.to_string()).map_err(|e| {
-            ApiError::unprocessable("invalidQuote", format!("{}: {}", e.path, e.message))
+            ApiError::unprocessable(
+                ErrorCode::InvalidQuote,
+                format!("{}: {}", e.path, e.message),
+            )
         })
     };
     let revoked;
@@ -296,7 +245,7 @@ pub fn plan(
         if let (Some(f), Some(o)) = (e.field(), detail.as_object_mut()) {
             o.insert("path".into(), json!(f.path));
         }
-        ApiError::unprocessable("invalidInput", e.to_string()).with_detail(detail)
+        ApiError::unprocessable(ErrorCode::InvalidInput, e.to_string()).with_detail(detail)
     })?;
     evaluation.not_applied.clear();
     let discount_total = evaluation.discount_total.minor();
@@ -315,9 +264,9 @@ pub fn plan(
     if let Some(quoted) = &req.quote.promotions {
         let mut client = BTreeMap::new();
         for (i, q) in quoted.iter().enumerate() {
-            if !loaded.promotions.contains_key(&q.promotion_id) {
+            if bundle.limits_of(&q.promotion_id).is_none() {
                 return Err(ApiError::unprocessable(
-                    "unknownPromotion",
+                    ErrorCode::UnknownPromotion,
                     format!(
                         "quote.promotions[{i}]: promotion `{}` is not in bundle `{}` version {}",
                         q.promotion_id,
@@ -329,7 +278,7 @@ pub fn plan(
             let amount = minor(&q.amount, &format!("quote.promotions[{i}].amount"))?;
             if client.insert(q.promotion_id.as_str(), amount).is_some() {
                 return Err(ApiError::unprocessable(
-                    "invalidQuote",
+                    ErrorCode::InvalidQuote,
                     format!(
                         "quote.promotions[{i}]: promotion `{}` is listed twice",
                         q.promotion_id
@@ -367,7 +316,7 @@ pub fn plan(
             }
         }
         return Err(ApiError::conflict(
-            "amountMismatch",
+            ErrorCode::AmountMismatch,
             "the ledger priced the cart differently from the quote",
         )
         .with_detail(json!({ "differences": differences })));
@@ -381,7 +330,7 @@ pub fn plan(
             for a in &evaluation.applied {
                 if c.bundle.live_at(&a.promotion_id, now) != Some(true) {
                     return Err(ApiError::conflict(
-                        "promotionWithdrawn",
+                        ErrorCode::PromotionWithdrawn,
                         format!(
                             "promotion `{}` is removed or paused in version {} of bundle `{}`; price the cart again",
                             a.promotion_id,
@@ -403,10 +352,7 @@ pub fn plan(
         .iter()
         .map(|a| Applied {
             promotion_id: a.promotion_id.to_string(),
-            campaign: loaded
-                .promotions
-                .get(&*a.promotion_id)
-                .and_then(|m| m.campaign.clone()),
+            campaign: bundle.campaign_of(&a.promotion_id).map(str::to_string),
             amount: a.amount.minor(),
             code_hash: a
                 .code
@@ -426,7 +372,7 @@ pub fn plan(
         .iter()
         .try_fold(0_i64, |acc, l| acc.checked_add(l.cost?.minor()));
     let receipt = promoseal_evaluator::to_json(&evaluation)
-        .map_err(|e| ApiError::unprocessable("invalidInput", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidInput, e.to_string()))?;
     Ok(Plan {
         currency,
         subtotal: evaluation.subtotal.minor(),
@@ -470,9 +416,9 @@ fn increments(
     for check in &evaluation.pending_ledger {
         let p: &str = &check.promotion_id;
         let reversal = loaded
-            .promotions
-            .get(p)
-            .map(|m| m.reversal)
+            .bundle
+            .limits_of(p)
+            .map(|(l, _)| l.reversal)
             .unwrap_or_default();
         let mut push = |key: String, kind: LimitKind, max_uses: i64, amount: i64, max_amount| {
             out.push(Increment {
@@ -545,7 +491,7 @@ fn increments(
         if let Some(n) = per_customer {
             let who = customer_key.as_deref().ok_or_else(|| {
                 ApiError::unprocessable(
-                    "customerRequired",
+                    ErrorCode::CustomerRequired,
                     format!(
                         "promotion `{p}` is limited per customer: the input needs customer.id or customer.email"
                     ),
@@ -589,7 +535,7 @@ mod tests {
         customer_fits(None).unwrap();
         for bad in ["c".repeat(256), "a\0b".to_string()] {
             let e = customer_fits(Some(&who(bad))).unwrap_err();
-            assert_eq!((e.status.as_u16(), e.code), (400, "invalidRequest"));
+            assert_eq!((e.status, e.code.as_str()), (400, "invalidRequest"));
             assert_eq!(
                 e.message,
                 "input.customer.id: must be at most 255 bytes, without NUL"

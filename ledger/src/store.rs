@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use promoseal_evaluator::model::Reversal;
 use promoseal_evaluator::money::format_minor;
 use promoseal_evaluator::time::Instant;
+use promoseal_wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -52,7 +53,7 @@ pub struct Answer {
 impl Answer {
     fn of_error(e: &ApiError) -> Answer {
         Answer {
-            status: e.status,
+            status: e.status(),
             body: e.body().to_string(),
             replayed: false,
         }
@@ -360,7 +361,7 @@ async fn try_apply(
 
 fn key_reused(key: &str) -> ApiError {
     ApiError::unprocessable(
-        "idempotencyKeyReused",
+        ErrorCode::IdempotencyKeyReused,
         format!("idempotency key `{key}` was already used with a different request"),
     )
 }
@@ -425,7 +426,7 @@ async fn apply(
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
             return Ok(Applied::Refused(ApiError::conflict(
-                "orderOpen",
+                ErrorCode::OrderOpen,
                 format!("order `{}` already has an open redemption", r.order_id),
             )))
         }
@@ -489,22 +490,26 @@ async fn increment(
 }
 
 fn limit_reached(inc: &Increment, plan: &Plan) -> ApiError {
+    use crate::redeem::LimitKind;
     let what = match inc.kind {
-        crate::redeem::LimitKind::TotalUses => "its total uses".to_string(),
-        crate::redeem::LimitKind::PerCode => "the uses of this code".to_string(),
-        crate::redeem::LimitKind::SingleUseCode => "this single-use code".to_string(),
-        crate::redeem::LimitKind::PerCustomer => "this customer's uses".to_string(),
-        crate::redeem::LimitKind::PerDay => "today's uses".to_string(),
-        crate::redeem::LimitKind::Budget => format!(
+        LimitKind::TotalUses => "its total uses".to_string(),
+        LimitKind::PerCode => "the uses of this code".to_string(),
+        LimitKind::SingleUseCode => "this single-use code".to_string(),
+        LimitKind::PerCustomer => "this customer's uses".to_string(),
+        LimitKind::PerDay => "today's uses".to_string(),
+        LimitKind::Budget => format!(
             "its budget (this order's discount is {})",
             format_minor(inc.amount, plan.currency.exponent())
         ),
     };
-    ApiError::conflict(
-        "limitReached",
+    promoseal_wire::WireError::limit_reached(
+        promoseal_wire::LimitDetail {
+            promotion_id: inc.promotion_id.clone(),
+            limit: inc.kind,
+        },
         format!("promotion `{}` has used up {what}", inc.promotion_id),
     )
-    .with_detail(json!({ "promotionId": inc.promotion_id, "limit": inc.kind }))
+    .into()
 }
 
 fn reversal_name(r: Reversal) -> &'static str {
@@ -659,7 +664,10 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
             .fetch_optional(&mut **tx)
             .await?;
         Some(match row {
-            None => ApiError::not_found("redemptionNotFound", format!("no redemption `{}`", t.id)),
+            None => ApiError::not_found(
+                ErrorCode::RedemptionNotFound,
+                format!("no redemption `{}`", t.id),
+            ),
             Some(row) => {
                 let state: String = row.try_get("state")?;
                 let lapsed = row
@@ -672,12 +680,12 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
                         lapse(tx, t.id, now).await?;
                     }
                     ApiError::conflict(
-                        "reservationExpired",
+                        ErrorCode::ReservationExpired,
                         format!("reservation `{}` expired before it was committed", t.id),
                     )
                 } else {
                     ApiError::conflict(
-                        "invalidState",
+                        ErrorCode::InvalidState,
                         format!(
                             "redemption `{}` is {state}: it cannot be {}",
                             t.id,

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use promoseal_evaluator::time::Instant;
 use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
 
-use crate::api::EdgeError;
+use crate::api::{EdgeError, ErrorCode};
 use crate::config::Config;
 use crate::cors;
 
@@ -77,7 +77,7 @@ pub fn config(env: &Env) -> std::result::Result<Rc<Config>, EdgeError> {
             // Names the variable; never prints a value.
             console_error!("configuration refused: {why}");
             Err(EdgeError::unavailable(
-                "misconfigured",
+                ErrorCode::Misconfigured,
                 "the edge is misconfigured; see its log",
             ))
         }

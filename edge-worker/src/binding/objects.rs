@@ -23,7 +23,8 @@ use super::{config, internal, ledger, now_ms, Reply};
 use crate::api::EdgeError;
 use crate::bucket::{take as take_token, Bucket, Decision, Rate};
 use crate::outbox::{verdict, Delivered, Letter, Unanswered, Verdict, DONE_RETENTION_MS};
-use crate::slots::{admit as admit_version, Highest};
+use crate::slots::admit as admit_version;
+use promoseal_wire::Accepted;
 
 /// Calls an object with a JSON body and reads its JSON answer.
 async fn call<T: DeserializeOwned>(
@@ -120,12 +121,6 @@ impl DurableObject for Limiter {
 // ---- Guard ------------------------------------------------------------------------------
 
 #[derive(Deserialize, Serialize)]
-struct Admit {
-    version: u64,
-    digest: String,
-}
-
-#[derive(Deserialize, Serialize)]
 struct Admission {
     admitted: bool,
     #[serde(default)]
@@ -140,9 +135,9 @@ pub async fn admit(
     version: u64,
     digest: &[u8; 32],
 ) -> std::result::Result<std::result::Result<(), String>, EdgeError> {
-    let body = serde_json::to_string(&Admit {
+    let body = serde_json::to_string(&Accepted {
         version,
-        digest: promoseal_evaluator::codes::encode_hex(digest),
+        digest: *digest,
     })
     .map_err(|e| internal("guard", e))?;
     let (_, a): (u16, Admission) =
@@ -165,12 +160,9 @@ impl DurableObject for Guard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Admit { version, digest } = read(&mut req).await?;
-        let digest: [u8; 32] = promoseal_evaluator::codes::decode_hex(&digest)
-            .and_then(|d| d.try_into().ok())
-            .ok_or_else(|| worker::Error::RustError("digest: 64 hex digits".into()))?;
+        let Accepted { version, digest } = read(&mut req).await?;
         let storage = self.state.storage();
-        let stored: Option<Highest> = storage.get("highest").await?;
+        let stored: Option<Accepted> = storage.get("highest").await?;
         let answer = match admit_version(stored.as_ref(), version, &digest) {
             Ok(Some(new)) => {
                 storage.put("highest", new).await?;

@@ -12,7 +12,7 @@ use worker::{console_log, Delay, Env, Method, Request};
 use super::{bundles, internal, ledger, now, now_ms, objects, Reply};
 use crate::api::{
     idempotency_key, if_none_match, parse_body, require_json, CodeCheckRequest, EdgeError,
-    RedeemRequest,
+    ErrorCode, RedeemRequest,
 };
 use crate::bucket;
 use crate::codes;
@@ -49,7 +49,7 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Answer {
         | (_, "/v1/admin/dead-letters/replay") => {
             Err(EdgeError::method_not_allowed(method.as_ref(), &path))
         }
-        _ => Err(EdgeError::not_found(&path)),
+        _ => Err(EdgeError::no_route(&path)),
     }
 }
 
@@ -79,10 +79,13 @@ async fn body(req: &mut Request, cfg: &Config) -> Result<Vec<u8>, EdgeError> {
     if let Some(n) = declared.filter(|n| *n > cfg.max_body) {
         return Err(EdgeError::too_large(n, cfg.max_body));
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| EdgeError::new(400, "invalidRequest", format!("unreadable body: {e}")))?;
+    let bytes = req.bytes().await.map_err(|e| {
+        EdgeError::new(
+            400,
+            ErrorCode::InvalidRequest,
+            format!("unreadable body: {e}"),
+        )
+    })?;
     if bytes.len() > cfg.max_body {
         return Err(EdgeError::too_large(bytes.len(), cfg.max_body));
     }
@@ -202,7 +205,7 @@ async fn code_check_inner(req: &mut Request, env: &Env, cfg: &Config) -> Answer 
     let check: CodeCheckRequest = parse_body(&body)?;
     let Some(key) = &cfg.grant_key else {
         return Err(EdgeError::unavailable(
-            "misconfigured",
+            ErrorCode::Misconfigured,
             "code checks need EDGE_KEY_ID and EDGE_SIGNING_KEY",
         ));
     };
@@ -295,7 +298,7 @@ async fn health(env: &Env, cfg: &Config) -> Answer {
 
 fn admin(req: &Request, cfg: &Config) -> Result<(), EdgeError> {
     let Some(token) = &cfg.admin_token else {
-        return Err(EdgeError::not_found(&req.path()));
+        return Err(EdgeError::no_route(&req.path()));
     };
     let given = req
         .headers()
@@ -309,7 +312,7 @@ fn admin(req: &Request, cfg: &Config) -> Result<(), EdgeError> {
     } else {
         Err(EdgeError::new(
             401,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "a valid admin bearer token is required",
         ))
     }
@@ -317,11 +320,12 @@ fn admin(req: &Request, cfg: &Config) -> Result<(), EdgeError> {
 
 async fn redeem(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let body = body(req, cfg).await?;
-    let key = idempotency_key(req.headers().get("Idempotency-Key").ok().flatten())?;
+    let header = req.headers().get("Idempotency-Key").ok().flatten();
+    let key = idempotency_key(header.as_deref())?;
     let r: RedeemRequest = parse_body(&body)?;
     if cfg.ledger_url.is_none() {
         return Err(EdgeError::unavailable(
-            "misconfigured",
+            ErrorCode::Misconfigured,
             "redemptions need LEDGER_URL",
         ));
     }

@@ -170,7 +170,19 @@ async fn bad_input_writes_nothing(backend: Backend) {
         l.count("SELECT COUNT(*) FROM events").await,
         l.count("SELECT COUNT(*) FROM idempotency").await,
     );
+    // One Idempotency-Key rule at the ledger and the edge (promoseal-wire): 1 to 255 visible
+    // ASCII characters.
+    let longest = "k".repeat(255);
+    let too_long = "k".repeat(256);
     let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
+        (
+            Some(&too_long),
+            b"{}".to_vec(),
+            400,
+            "invalidIdempotencyKey",
+        ),
+        (Some("a b"), b"{}".to_vec(), 400, "invalidIdempotencyKey"),
+        (Some(&longest), b"{}".to_vec(), 400, "invalidRequest"),
         (Some("b-1"), b"{not json".to_vec(), 400, "malformedJson"),
         (Some("b-2"), b"{}".to_vec(), 400, "invalidRequest"),
         (
