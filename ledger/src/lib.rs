@@ -169,6 +169,7 @@ impl State {
         req.client_ip = client_ip.or(peer_ip);
         let now = self.now();
         let loaded = self.bundles.get(&req.bundle.id, req.bundle.version);
+        let bundle = loaded.as_ref().map(|l| &l.bundle);
         if !self.settings.trusted_callers {
             // The customer is the shop's word (a claim checked at the time the cart was
             // priced, which `plan` keeps within the quote window), never the browser's.
@@ -178,23 +179,20 @@ impl State {
                     tracing::info!(refusal = %e.refusal(), "customer claim refused");
                 }
             }
-            if let Some(l) = &loaded {
-                let codes: Vec<(String, bool)> = req
-                    .input
-                    .context
-                    .codes
-                    .iter()
-                    .map(|c| {
-                        let hash = redeem::code_hash(&self.secret, Some(&l.bundle), c);
-                        (hash, l.bundle.knows_code(c))
-                    })
-                    .collect();
-                let client = req.client_ip.as_deref().unwrap_or("unknown");
-                self.attempts.take(client, &codes)?;
-            }
         }
         redeem::customer_fits(req.input.customer.as_ref())?;
-        let attempt = redeem::attempt(&req, &self.secret, loaded.as_ref().map(|l| &l.bundle));
+        // Who and what, with the keyed hashes of the canonical codes the attempt limits use.
+        let attempt = redeem::attempt(&req, &self.secret, bundle);
+        if let (false, Some(b)) = (self.settings.trusted_callers, bundle) {
+            let codes: Vec<(String, bool)> = attempt
+                .codes
+                .iter()
+                .zip(&req.input.context.codes)
+                .map(|(hash, c)| (hash.clone(), b.knows_code(c)))
+                .collect();
+            let client = req.client_ip.as_deref().unwrap_or("unknown");
+            self.attempts.take(client, &codes)?;
+        }
         let plan = match &loaded {
             None => Err(ApiError::not_found(
                 ErrorCode::BundleUnknown,

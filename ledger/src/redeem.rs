@@ -86,7 +86,8 @@ pub struct Window {
 }
 
 /// The keyed hash under which a code appears in the ledger (never the code itself): of its
-/// canonical spelling, so every spelling of one code is one record.
+/// canonical spelling, so every spelling of one code is one record. `bundle` spells a code as
+/// typed canonically; `None` for a code that already is (an evaluation's `code`).
 pub fn code_hash(secret: &CodeSecret, bundle: Option<&Bundle>, code: &str) -> String {
     match bundle {
         Some(b) => encode_hex(&secret.hash(&b.canonical_code(code))),
@@ -354,10 +355,7 @@ pub fn plan(
             promotion_id: a.promotion_id.to_string(),
             campaign: bundle.campaign_of(&a.promotion_id).map(str::to_string),
             amount: a.amount.minor(),
-            code_hash: a
-                .code
-                .as_deref()
-                .map(|c| code_hash(secret, Some(bundle), c)),
+            code_hash: a.code.as_deref().map(|c| code_hash(secret, None, c)),
         })
         .collect();
     // What is stored and shown: codes masked (the keyed hashes above are the records).
@@ -485,7 +483,7 @@ fn increments(
                 (true, _) => (LimitKind::SingleUseCode, 1),
                 (false, n) => (LimitKind::PerCode, cap(n.unwrap_or(u64::MAX))),
             };
-            let hash = code_hash(secret, Some(&loaded.bundle), code);
+            let hash = code_hash(secret, None, code);
             push(format!("code/{bundle}/{p}/{hash}"), kind, max, 0, UNLIMITED);
         }
         if let Some(n) = per_customer {
