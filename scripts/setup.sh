@@ -6,6 +6,9 @@
 # npm wrangler with its workerd runtime, esbuild, and Node 22, which wrangler needs), Chromium,
 # and wrk for the edge benchmark.
 set -euo pipefail
+# Once per run: `cargo xtask` runs this first and tells the scripts it runs (the walkthrough,
+# the API test) not to look again.
+[ -z "${PROMOSEAL_SETUP_DONE:-}" ] || exit 0
 cd "$(dirname "$0")/.."
 
 if ! command -v cargo >/dev/null 2>&1; then

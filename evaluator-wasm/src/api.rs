@@ -79,6 +79,20 @@ impl Failure {
     }
 }
 
+/// The input around a draft is wrong (the draft's own problems are the review's `errors`).
+#[cfg(feature = "authoring")]
+impl From<promoseal_authoring::ReviewError> for Failure {
+    fn from(e: promoseal_authoring::ReviewError) -> Failure {
+        Failure {
+            code: "invalidInput",
+            message: e.to_string(),
+            reason: None,
+            detail: None,
+            path: e.field().map(|f| f.path),
+        }
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         if let Error::Verify(v) = &e {

@@ -1,11 +1,14 @@
 //! The package's TypeScript declarations (`npm/types.d.ts`), generated from the Rust types by
-//! ts-rs: every type the API takes or answers and, recursively, every type those refer to.
-//! The binding includes the file in the wasm-bindgen output; the test below fails when the
-//! checked-in file is not what the types generate (`UPDATE_TYPES=1` rewrites it).
+//! ts-rs: every type the API takes or answers and, recursively, every type those refer to; and
+//! those of the `authoring` feature's `review` (`npm/authoring.d.ts`: the types `types.d.ts`
+//! does not declare already). The binding includes the files in the wasm-bindgen output; the
+//! tests below fail when a checked-in file is not what the types generate (`UPDATE_TYPES=1`
+//! rewrites them).
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use promoseal_authoring::{Review, ReviewInput};
 use promoseal_evaluator::seal::GrantClaims;
 use promoseal_evaluator::{Evaluation, EvaluationInput, Unlock};
 use ts_rs::{Config, TypeVisitor, TS};
@@ -22,10 +25,38 @@ const HEADER: &str = "\
 /// Widest line of a type written on one line.
 const WIDTH: usize = 100;
 
+const AUTHORING_HEADER: &str = "\
+// Generated from the Rust types (evaluator-wasm/src/declarations.rs): do not edit. After a
+// change to the types: UPDATE_TYPES=1 cargo test -p promoseal-evaluator-wasm declarations
+// The declarations of `review`, exported by the package built with the `authoring` feature,
+// beside those of types.d.ts.
+";
+
 /// The declarations, in the order a reader meets them: the answer, the arguments, the input,
 /// the evaluation; each type followed by the types it refers to that are not declared yet
 /// (by name: ts-rs lists a type's dependencies in no fixed order).
 fn declarations() -> String {
+    package().text
+}
+
+/// The declarations of `review`: its input and its answer, each followed by the types it
+/// refers to that neither `types.d.ts` nor this file declares yet.
+fn authoring_declarations() -> String {
+    let mut roots = Found::new();
+    roots.visit::<ReviewInput>();
+    roots.visit::<Review>();
+    let mut out = Declarations {
+        declared: package().declared,
+        text: AUTHORING_HEADER.to_string(),
+    };
+    for root in roots.types {
+        out.declare(root);
+    }
+    out.text
+}
+
+/// `types.d.ts`, and the names it declares.
+fn package() -> Declarations {
     let mut roots = Found::new();
     roots.visit::<Outcome<()>>();
     roots.visit::<Bytes>();
@@ -45,7 +76,7 @@ fn declarations() -> String {
     for root in roots.types {
         out.declare(root);
     }
-    out.text
+    out
 }
 
 /// One named type: its declaration and a way to find the named types it refers to.
@@ -251,10 +282,19 @@ fn split<'a>(ty: &'a str, separator: &str) -> Vec<&'a str> {
 
 #[test]
 fn match_the_rust_types() {
-    let generated = declarations();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("npm/types.d.ts");
+    check_file("npm/types.d.ts", &declarations());
+}
+
+#[test]
+fn authoring_matches_the_rust_types() {
+    check_file("npm/authoring.d.ts", &authoring_declarations());
+}
+
+/// Fails when the checked-in file is not `generated` (`UPDATE_TYPES=1` rewrites it).
+fn check_file(file: &str, generated: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     if std::env::var_os("UPDATE_TYPES").is_some() {
-        std::fs::write(&path, &generated).unwrap();
+        std::fs::write(&path, generated).unwrap();
         return;
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
@@ -276,16 +316,19 @@ fn match_the_rust_types() {
     }
 }
 
+/// Whether `declarations` declares the type `name`.
+fn declares(declarations: &str, name: &str) -> bool {
+    declarations.lines().any(|line| {
+        line.strip_prefix("export type ")
+            .and_then(|rest| rest.strip_prefix(name))
+            .is_some_and(|rest| rest.starts_with([' ', '<']))
+    })
+}
+
 #[test]
 fn the_exports_name_only_declared_types() {
-    let declared = declarations();
-    let is_declared = |name: &str| {
-        declared.lines().any(|line| {
-            line.strip_prefix("export type ")
-                .and_then(|rest| rest.strip_prefix(name))
-                .is_some_and(|rest| rest.starts_with([' ', '<']))
-        })
-    };
+    let declared = declarations() + &authoring_declarations();
+    let is_declared = |name: &str| declares(&declared, name);
     let source = include_str!("wasm.rs");
     for attribute in [
         "unchecked_return_type",
@@ -305,6 +348,27 @@ fn the_exports_name_only_declared_types() {
                     "`{ty}` names `{name}`, not declared"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn authoring_names_only_declared_types() {
+    let declared = declarations() + &authoring_declarations();
+    let authoring = authoring_declarations();
+    let code = authoring
+        .lines()
+        .filter(|line| !line.trim_start().starts_with(['/', '*']));
+    for line in code {
+        let names = line
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+        for name in names {
+            let builtin = ["Array", "Record"].contains(&name);
+            assert!(
+                builtin || declares(&declared, name),
+                "`{line}` names `{name}`, not declared"
+            );
         }
     }
 }

@@ -25,6 +25,11 @@ use crate::api::{
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = include_str!("../npm/types.d.ts");
 
+// ... and those of `review` (`npm/authoring.d.ts`), in the package built with `authoring`.
+#[cfg(feature = "authoring")]
+#[wasm_bindgen(typescript_custom_section)]
+const AUTHORING_TYPES: &'static str = include_str!("../npm/authoring.d.ts");
+
 // Optional arguments: typed in the declarations, read as plain values (no instance checks).
 #[wasm_bindgen]
 extern "C" {
@@ -154,6 +159,22 @@ pub fn inspect_root(
             expires_at: r.payload().expires_at,
         })
     }))
+}
+
+/// Reviews a draft promotion (the console's page, with the `authoring` feature): its errors by
+/// field, its plain words, approval digest and exposure, who must approve it, its lint report
+/// and the promotions it meets among the shop's, and the payload to price carts with
+/// (`Engine.openUnverified`). The input is an object, a JSON string or UTF-8 bytes.
+#[cfg(feature = "authoring")]
+#[wasm_bindgen(unchecked_return_type = "Outcome<Review>")]
+pub fn review(
+    #[wasm_bindgen(unchecked_param_type = "ReviewInput | string | Uint8Array")] input: JsValue,
+) -> JsValue {
+    outcome(
+        input_json(&input)
+            .and_then(|json| promoseal_authoring::review_json(&json).map_err(Failure::from))
+            .and_then(|review| to_js(&review)),
+    )
 }
 
 /// A verified, compiled bundle: verify once, evaluate many carts.

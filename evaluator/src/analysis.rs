@@ -137,6 +137,7 @@ impl Span {
 
 /// The include (and exclude) lists of a selector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Dimension {
     Sku,

@@ -529,7 +529,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("promoseal-ledger-api-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/ledger.db", dir.display());
-        let db = crate::db::Db::connect(&url, 1, crate::db::Sync::Normal)
+        let db = crate::db::connect(&url, 1, crate::db::Sync::Normal)
             .await
             .unwrap();
         let secret = promoseal_evaluator::codes::CodeSecret::from_bytes([7; 32]);

@@ -98,21 +98,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.into());
-        }
-        // A body refused for its size was not read to its end, so the connection cannot carry
-        // another request: say so, or a client may reuse it and lose its next request.
-        if self.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
-        }
-        response
+        self.0.into_response()
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
-use ledger::db::{Db, Sync};
+use ledger::db::{self, Sync};
 use ledger::{Settings, State};
 use promoseal_evaluator::codes::CodeSecret;
 use promoseal_evaluator::seal::TrustRoot;
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Migrate { database_url } => {
-            Db::connect(&database_url, 1, Sync::Full).await?;
+            db::connect(&database_url, 1, Sync::Full).await?;
             println!("schema up to date");
             Ok(())
         }
@@ -114,7 +114,7 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
     if s.api_token.is_none() && !s.listen.ip().is_loopback() {
         bail!("--listen on a non-loopback address needs --api-token (or LEDGER_API_TOKEN)");
     }
-    let db = Db::connect(&s.database_url, s.max_connections, s.sqlite_sync)
+    let db = db::connect(&s.database_url, s.max_connections, s.sqlite_sync)
         .await
         .with_context(|| format!("opening {}", s.database_url))?;
     let root = match &s.root {

@@ -5,12 +5,11 @@ use promoseal_evaluator::model::Audience;
 
 pub mod commands;
 
-mod codeset;
-mod describe;
+pub mod codeset;
 mod import;
-mod lint;
-mod project;
-mod support;
+pub mod lint;
+pub mod project;
+pub mod support;
 mod windows;
 
 pub use support::Refused;

@@ -161,6 +161,43 @@ fn keys_to_published_bundle_and_every_refusal() {
         1,
         "refusing to overwrite",
     );
+    // An approver's authorization limits go into its public entry; bad ones are refused.
+    let out = run.ok(&[
+        "keygen",
+        "--id",
+        "finance-9",
+        "--role",
+        "finance",
+        "--out",
+        "keys",
+        "--max-percent",
+        "30",
+        "--max-budget",
+        "USD:20000",
+        "--max-budget",
+        "EUR:18000",
+    ]);
+    let entry: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        entry["limits"],
+        json!({"maxPercent": "30", "maxBudget": {"EUR": "18000", "USD": "20000"}})
+    );
+    run.fails(
+        &[
+            "keygen",
+            "--id",
+            "finance-8",
+            "--role",
+            "finance",
+            "--out",
+            "keys",
+            "--max-amount",
+            "50",
+        ],
+        1,
+        "write CURRENCY:AMOUNT",
+    );
+    assert!(!run.path("keys/finance-8.key").exists());
 
     // 2. The trust root: two root keys must sign; finance approves anything above 20 %.
     let keys: Vec<Value> = [

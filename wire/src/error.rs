@@ -66,6 +66,20 @@ pub enum ErrorCode {
     RedemptionNotFound,
     InvalidState,
     ReservationExpired,
+    // The console.
+    /// Signed in, but the key's roles or limits do not allow this (or the request lacks the
+    /// session's CSRF token or comes from another origin).
+    Forbidden,
+    /// The terms changed since the form was opened (in the console or in the project folder):
+    /// nothing was written; reload and apply the change again.
+    StaleEdit,
+    /// Something with this id exists already.
+    AlreadyExists,
+    /// A promotion that cannot be saved: `detail.errors` lists `{path, message}` per field.
+    InvalidPromotion,
+    /// An approval that does not count (`detail.reason`): not the key's signature over these
+    /// terms, a key without an approving role, or terms beyond the key's limit.
+    ApprovalRefused,
     // The server.
     Internal,
     /// Transient: retry the same request (with the same idempotency key) after `Retry-After`.
@@ -116,6 +130,11 @@ impl ErrorCode {
             ErrorCode::RedemptionNotFound => "redemptionNotFound",
             ErrorCode::InvalidState => "invalidState",
             ErrorCode::ReservationExpired => "reservationExpired",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::StaleEdit => "staleEdit",
+            ErrorCode::AlreadyExists => "alreadyExists",
+            ErrorCode::InvalidPromotion => "invalidPromotion",
+            ErrorCode::ApprovalRefused => "approvalRefused",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Unknown => "unknown",

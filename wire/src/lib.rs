@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod error;
+#[cfg(feature = "axum")]
+mod http;
 pub mod redemption;
 
 pub use error::{

@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::root::{ApprovalPolicy, AuthorizationLimits, Key, TrustRoot};
+use super::root::{ApprovalPolicy, AuthorizationLimits, Key, KeySpec, TrustRoot};
 use super::{sha256, SigningIdentity};
 use std::collections::HashMap;
 
@@ -177,9 +177,22 @@ impl AuthorizationLimits {
     }
 }
 
+/// Whether an approval by a key with these limits covers the exposure: no limits cover anything.
+fn limits_cover(limits: Option<&AuthorizationLimits>, e: &Exposure, currency: &str) -> bool {
+    limits.is_none_or(|l| l.covers(e, currency))
+}
+
 impl Key {
     fn covers(&self, e: &Exposure, currency: &str) -> bool {
-        self.limits.as_ref().is_none_or(|l| l.covers(e, currency))
+        limits_cover(self.limits.as_ref(), e, currency)
+    }
+}
+
+impl KeySpec {
+    /// Whether an approval by this key covers the exposure (a key without limits covers
+    /// anything): what a verifier counts, before the signature and the key's lifetime.
+    pub fn covers(&self, e: &Exposure, currency: &str) -> bool {
+        limits_cover(self.limits.as_ref(), e, currency)
     }
 }
 
@@ -256,4 +269,88 @@ fn missing_role(
         let need = root.threshold(role);
         (have < need).then(|| (role.to_string(), have, need))
     })
+}
+
+/// Why one approval does not count for a promotion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalRefusal {
+    /// The trust root has no key with this id.
+    UnknownKey,
+    /// The key's `notAfter` has passed.
+    KeyExpired,
+    /// The signature is not the key's over these terms (forged, or made over other terms).
+    BadSignature,
+    /// The key holds none of the roles that must approve this promotion.
+    NotAnApprover { required: Vec<String> },
+    /// The promotion's exposure is beyond the key's authorization limits.
+    BeyondLimit,
+}
+
+impl std::fmt::Display for ApprovalRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApprovalRefusal::UnknownKey => write!(f, "the trust root has no such key"),
+            ApprovalRefusal::KeyExpired => write!(f, "the key has expired"),
+            ApprovalRefusal::BadSignature => {
+                write!(f, "the signature is not the key's over these terms")
+            }
+            ApprovalRefusal::NotAnApprover { required } if required.is_empty() => {
+                write!(f, "this promotion needs no approval")
+            }
+            ApprovalRefusal::NotAnApprover { required } => write!(
+                f,
+                "the key holds none of the roles that must approve this promotion ({})",
+                required.join(", ")
+            ),
+            ApprovalRefusal::BeyondLimit => {
+                write!(f, "the promotion is beyond the key's authorization limit")
+            }
+        }
+    }
+}
+
+/// The bytes an approver's key signs for a promotion whose approval digest is `digest`: what
+/// a browser holding the key (WebCrypto Ed25519) signs, exactly as `promoseal approve` does.
+pub fn approval_message(digest: &[u8; 32]) -> Vec<u8> {
+    super::signing_message(APPROVAL, digest)
+}
+
+/// Judges one approval of a promotion as every verifier will: the key is the root's and live,
+/// the signature is its over these exact terms, it holds a role the promotion needs, and the
+/// promotion is within its limits. `Ok` holds the needed roles the approval counts for.
+pub fn judge_approval(
+    root: &TrustRoot,
+    currency: &str,
+    promotion: &PromotionSpec,
+    approval: &ApprovalSpec,
+    now: Instant,
+) -> Result<Vec<String>, ApprovalRefusal> {
+    let key = root
+        .key(&approval.key_id)
+        .ok_or(ApprovalRefusal::UnknownKey)?;
+    if !key.live(now) {
+        return Err(ApprovalRefusal::KeyExpired);
+    }
+    let digest = approval_digest(currency, promotion);
+    if approval.promotion != promotion.id
+        || !super::verify_signature(&key.key, APPROVAL, &digest, &approval.signature)
+    {
+        return Err(ApprovalRefusal::BadSignature);
+    }
+    let exposure = Exposure::of(promotion);
+    let required = root.payload.approvals.roles_for(&exposure, currency);
+    let held: Vec<String> = required
+        .iter()
+        .filter(|r| key.has(r))
+        .map(|r| r.to_string())
+        .collect();
+    if held.is_empty() {
+        return Err(ApprovalRefusal::NotAnApprover {
+            required: required.iter().map(|r| r.to_string()).collect(),
+        });
+    }
+    if !key.covers(&exposure, currency) {
+        return Err(ApprovalRefusal::BeyondLimit);
+    }
+    Ok(held)
 }

@@ -27,7 +27,10 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-pub use approval::{approval_digest, uncovered, Exposure, Uncovered};
+pub use approval::{
+    approval_digest, approval_message, judge_approval, uncovered, ApprovalRefusal, Exposure,
+    Uncovered,
+};
 pub use customer::{vouch, CustomerClaims, Vouched, MAX_CLAIM_LIFETIME, ROLE_SHOP};
 pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
 pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};

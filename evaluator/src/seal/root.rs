@@ -37,6 +37,13 @@ pub struct RootPayload {
     pub approvals: ApprovalPolicy,
 }
 
+impl RootPayload {
+    /// Signatures needed for `role` (a role not listed needs one).
+    pub fn threshold(&self, role: &str) -> u32 {
+        self.thresholds.get(role).copied().unwrap_or(1)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeySpec {
@@ -245,11 +252,33 @@ impl TrustRoot {
     }
 
     pub fn threshold(&self, role: &str) -> u32 {
-        self.payload.thresholds.get(role).copied().unwrap_or(1)
+        self.payload.threshold(role)
     }
 
     pub(crate) fn key(&self, id: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// The roles of a live key whose signature over `digest` in the domain `kind` verifies;
+    /// `None` for an unknown or expired key or a signature that is not the key's. Hosts use
+    /// it for their own domains (the console's sign-in challenges), never the root's own
+    /// (`bundle`, `approval`, `grant`, `customer`, `root`).
+    pub fn signed_by(
+        &self,
+        key_id: &str,
+        kind: &str,
+        digest: &[u8; 32],
+        signature: &str,
+        now: Instant,
+    ) -> Option<Vec<Role>> {
+        let key = self.key(key_id)?;
+        (key.live(now) && verify_signature(&key.key, kind, digest, signature))
+            .then(|| key.roles.clone())
+    }
+
+    /// The authorization limits of a key, as the root lists them.
+    pub fn limits_of(&self, key_id: &str) -> Option<&AuthorizationLimits> {
+        self.key(key_id).and_then(|k| k.limits.as_ref())
     }
 
     /// Counts valid signatures by distinct live keys holding `role`; refuses below the role's

@@ -2,17 +2,16 @@
 //! clock the test sets, and the signed fixture bundle it redeems against.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use ledger::db::{Backend, Db, Sync};
+use ledger::db::{Backend, Sync};
 use ledger::{Settings, State};
 use promoseal_evaluator::codes::CodeSecret;
 use promoseal_evaluator::seal::{Envelope, EnvelopeType, SigningIdentity, TrustRoot};
 use promoseal_evaluator::time::Instant;
 use serde_json::{json, Value};
-use sqlx::Connection as _;
 
 /// 2026-11-21T15:00:00Z: the fixture clock's start.
 pub const T0: i64 = 1_795_273_200;
@@ -127,71 +126,7 @@ pub fn sign(payload: &Value) -> Vec<u8> {
     )
 }
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh, empty database of one kind; dropped (file removed, database dropped) at the end.
-pub struct TestDb {
-    pub url: String,
-    admin: Option<(String, String)>,
-    dir: Option<std::path::PathBuf>,
-}
-
-impl TestDb {
-    /// PostgreSQL: the admin URL and this database's name.
-    pub fn admin(&self) -> Option<(&str, &str)> {
-        self.admin.as_ref().map(|(a, n)| (a.as_str(), n.as_str()))
-    }
-
-    pub async fn new(backend: Backend) -> TestDb {
-        let n = SEQ.fetch_add(1, Ordering::SeqCst);
-        let tag = format!("{}_{}", std::process::id(), n);
-        match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("promoseal-ledger-{tag}"));
-                std::fs::create_dir_all(&dir).unwrap();
-                TestDb {
-                    url: format!("sqlite://{}/ledger.db", dir.display()),
-                    admin: None,
-                    dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = std::env::var("LEDGER_TEST_POSTGRES")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let name = format!("ledger_test_{tag}");
-                sqlx::any::install_default_drivers();
-                let mut c = sqlx::AnyConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("PostgreSQL at {admin}: {e} (start one with scripts/postgres.sh)")
-                    });
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    admin: Some((admin.clone(), name)),
-                    dir: None,
-                }
-            }
-        }
-    }
-
-    pub async fn drop_now(&self) {
-        if let Some((admin, name)) = &self.admin {
-            if let Ok(mut c) = sqlx::AnyConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c)
-                    .await;
-            }
-        }
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+pub use promoseal_db::testing::TestDb;
 
 /// A running ledger.
 pub struct Ledger {
@@ -214,7 +149,9 @@ impl Ledger {
         let c = clock.clone();
         let state = Arc::new(
             State::new(
-                Db::connect(&db.url, 16, Sync::Normal).await.unwrap(),
+                ledger::db::connect(&db.url, 16, Sync::Normal)
+                    .await
+                    .unwrap(),
                 Some(Arc::new(
                     TrustRoot::from_envelope(&root_envelope()).unwrap(),
                 )),
@@ -361,21 +298,4 @@ pub fn customer_ip(customer: &str) -> String {
     });
     let [a, b, c, _] = h.to_be_bytes();
     format!("10.{a}.{b}.{c}")
-}
-
-/// Runs one async test case on both databases.
-#[macro_export]
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        $(mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(ledger::db::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(ledger::db::Backend::Postgres).await
-            }
-        })*
-    };
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ledger::db::Backend;
 use serde_json::{json, Value};
 
-use crate::both;
 use crate::common::{request, single_codes, Ledger};
+use promoseal_db::both;
 
 both!(
     total_uses_hold_under_64_clients,

@@ -10,8 +10,8 @@ use ledger::db::Backend;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::both;
 use crate::common::{payload, root_envelope, signed_bundle, TestDb, SECRET};
+use promoseal_db::both;
 
 both!(acknowledged_redemptions_survive_kill_9);
 

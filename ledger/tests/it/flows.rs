@@ -3,8 +3,8 @@
 use ledger::db::Backend;
 use serde_json::{json, Value};
 
-use crate::both;
 use crate::common::{request, signed_bundle, Ledger};
+use promoseal_db::both;
 
 both!(
     redeem_replay_and_refusals,

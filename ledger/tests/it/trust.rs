@@ -12,9 +12,9 @@ use promoseal_evaluator::time::Instant;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 
-use crate::both;
 use crate::common::*;
 use ledger::db::Backend;
+use promoseal_db::both;
 
 both!(
     alias_spellings_of_a_used_single_use_code_are_refused,

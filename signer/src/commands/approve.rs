@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use promoseal_authoring::describe;
 use promoseal_evaluator::codes;
 use promoseal_evaluator::seal::approval_digest;
 
-use crate::describe;
 use crate::project::{self, Project};
 use crate::support;
 

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
+use promoseal_authoring::describe;
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::BundlePayload;
 use promoseal_evaluator::seal::{Envelope, EnvelopeType, RootPayload};
 
-use crate::describe;
 use crate::support::{now_or_clock, read};
 
 #[derive(clap::Args)]

@@ -1,12 +1,13 @@
-//! `promoseal lint`: reads the project, the policy and the sample carts, runs `crate::lint`
-//! and prints its report.
+//! `promoseal lint`: reads the project, the policy and the sample carts, runs
+//! [`promoseal_authoring::lint`] and prints its report.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use promoseal_authoring::lint::{lint, LintInput};
 use promoseal_evaluator::parse_input;
 
-use crate::lint;
+use crate::lint::policy_from_toml;
 use crate::project::Project;
 use crate::support::{self, read};
 
@@ -36,7 +37,7 @@ pub fn run(args: &Args) -> Result<bool> {
     let policy_path = policy
         .as_deref()
         .map_or_else(|| project.dir.join("policy.toml"), Path::to_path_buf);
-    let policy = lint::Policy::from_toml(&support::read_text(&policy_path)?)
+    let policy = policy_from_toml(&support::read_text(&policy_path)?)
         .with_context(|| format!("`{}`", policy_path.display()))?;
     let samples_dir = samples
         .as_deref()
@@ -58,8 +59,8 @@ pub fn run(args: &Args) -> Result<bool> {
             samples.push((name, input));
         }
     }
-    let report = lint::lint(
-        &lint::LintInput {
+    let report = lint(
+        &LintInput {
             currency: &project.config.currency,
             pricing: &project.config.pricing,
             promotions: &project.promotions,

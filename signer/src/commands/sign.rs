@@ -38,10 +38,56 @@ pub fn run(args: &Args) -> Result<()> {
     let root = Arc::new(load_root(&project.root_path(), &[])?);
     let keys = support::load_keys(keys)?;
     let now = now_or_clock(now.as_deref())?;
-    let (approvals, stale) = project.approvals()?;
+    let (_, stale) = project.approvals()?;
     for s in &stale {
         eprintln!("warning: ignoring stale approval {s}");
     }
+    let released = release(&project, &root, &keys, now)?;
+    for b in &released.bundles {
+        if let Some(note) = &b.note {
+            eprintln!("note: {} bundle {note}", b.name);
+        }
+        println!(
+            "{} bundle v{}: {} ({} promotions, {} bytes)",
+            b.name,
+            released.version,
+            b.file.display(),
+            b.promotions,
+            b.sealed.len()
+        );
+    }
+    Ok(())
+}
+
+/// One signed bundle of a release.
+pub struct Sealed {
+    /// `edge` or `storefront`.
+    pub name: &'static str,
+    pub file: PathBuf,
+    pub sealed: Vec<u8>,
+    pub promotions: usize,
+    /// Why the bundle does not verify yet (more `release` signatures needed), if so.
+    pub note: Option<String>,
+}
+
+/// What [`release`] signed.
+pub struct Released {
+    pub version: u64,
+    /// The edge bundle, then the storefront bundle.
+    pub bundles: Vec<Sealed>,
+}
+
+/// The next version of a project's bundles, signed by `keys` and written to
+/// `<project>/published/` (each bundle as `<name>-v<N>.bundle` and `<name>.bundle`, and
+/// `state.json`): the one release procedure of the CLI (`promoseal sign`) and the console.
+/// Refuses promotions whose approvals do not cover them, as every verifier would.
+pub fn release(
+    project: &Project,
+    root: &Arc<promoseal_evaluator::seal::TrustRoot>,
+    keys: &[SigningIdentity],
+    now: Instant,
+) -> Result<Released> {
+    let (approvals, _) = project.approvals()?;
     let state_path = project.dir.join("published/state.json");
     let state: project::PublishState = if state_path.exists() {
         support::parse_file(&state_path)?
@@ -67,7 +113,7 @@ pub fn run(args: &Args) -> Result<()> {
         promotions: project.promotions.clone(),
         approvals,
     };
-    let missing = uncovered(&root, &payload, now);
+    let missing = uncovered(root, &payload, now);
     if !missing.is_empty() {
         for u in &missing {
             eprintln!(
@@ -83,7 +129,7 @@ pub fn run(args: &Args) -> Result<()> {
     Bundle::compile(&payload)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
     let out = project.dir.join("published");
-    let mut digests = Vec::new();
+    let mut bundles = Vec::new();
     for (name, p) in [
         ("edge", payload.clone()),
         ("storefront", payload.storefront()),
@@ -91,33 +137,40 @@ pub fn run(args: &Args) -> Result<()> {
         let bytes = serde_json::to_vec(&p)?;
         let sealed = Envelope::seal(EnvelopeType::Bundle, &bytes, &refs);
         let opts = VerifyOptions::new(p.audience, now);
-        match open_bundle(&sealed, &root, &opts) {
-            Ok(_) => {}
-            Err(e) if e.refusal().code() == "belowThreshold" => eprintln!(
-                "note: {name} bundle needs more `release` signatures ({}): promoseal cosign",
+        let note = match open_bundle(&sealed, root, &opts) {
+            Ok(_) => None,
+            Err(e) if e.refusal().code() == "belowThreshold" => Some(format!(
+                "needs more `release` signatures ({}): promoseal cosign",
                 e.refusal()
-            ),
+            )),
             Err(e) => return Err(refused(&e)),
-        }
+        };
         let file = out.join(format!("{name}-v{version}.bundle"));
         support::write(&file, &sealed)?;
         support::write(&out.join(format!("{name}.bundle")), &sealed)?;
-        let env = Envelope::parse(&sealed).map_err(|m| anyhow!("{m}"))?;
-        digests.push(codes::encode_hex(&env.digest));
-        println!(
-            "{name} bundle v{version}: {} ({} promotions, {} bytes)",
-            file.display(),
-            p.promotions.len(),
-            sealed.len()
-        );
+        bundles.push(Sealed {
+            name,
+            file,
+            sealed,
+            promotions: p.promotions.len(),
+            note,
+        });
     }
+    let digest = |i: usize| -> Result<String> {
+        let Some(b) = bundles.get(i) else {
+            return Ok(String::new());
+        };
+        let env = Envelope::parse(&b.sealed).map_err(|m| anyhow!("{m}"))?;
+        Ok(codes::encode_hex(&env.digest))
+    };
     let state = project::PublishState {
         version,
-        edge_digest: digests.first().cloned().unwrap_or_default(),
-        storefront_digest: digests.get(1).cloned().unwrap_or_default(),
+        edge_digest: digest(0)?,
+        storefront_digest: digest(1)?,
         signed_at: now.to_string(),
     };
     let mut bytes = serde_json::to_vec_pretty(&state)?;
     bytes.push(b'\n');
-    support::write(&state_path, &bytes)
+    support::write(&state_path, &bytes)?;
+    Ok(Released { version, bundles })
 }

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+pub mod describe;
+pub mod lint;
+pub mod review;
+
+pub use review::{draft_payload, review, review_json, Review, ReviewError, ReviewInput};

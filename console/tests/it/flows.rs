@@ -1,0 +1,265 @@
+//! The whole flow: request, review, approvals in two roles, release; what the CLI sees.
+
+use promoseal_db::{both, Backend};
+use promoseal_signer::project::Project;
+use serde_json::json;
+
+use crate::common::{running_shoes, Console};
+
+both!(
+    request_review_approve_publish,
+    a_change_to_approved_terms_waits_for_its_own_approvals,
+    the_audit_log_is_a_chain_and_tampering_shows,
+    sessions_end_on_sign_out,
+);
+
+async fn request_review_approve_publish(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    let finance = c.signed_in("finance-1").await;
+    let release = c.signed_in("release-1").await;
+
+    // The request: a deeper discount than marketing alone may approve (25 % > 20 %).
+    let mut terms = running_shoes();
+    terms["reward"]["percent"] = json!("25");
+    let created = marketing
+        .post("/api/promotions", json!({"terms": terms}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let tag = created.json()["tag"].as_str().unwrap().to_string();
+    assert!(c.dir.join("drafts/running-10.json").exists());
+
+    // The review the server gives is the core's: plain words, approvers, digest.
+    let d = marketing.get("/api/promotions/running-10").await.json();
+    assert_eq!(d["state"], "draft");
+    let roles: Vec<&str> = d["review"]["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["marketing", "finance"]);
+    assert!(d["review"]["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("25")));
+
+    // Only terms in review can be approved.
+    assert_eq!(
+        marketing.approve("running-10", "marketing-1").await.status,
+        409
+    );
+    let submitted = marketing
+        .post("/api/promotions/running-10/submit", json!({"base": tag}))
+        .await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+
+    let m = marketing.approve("running-10", "marketing-1").await;
+    assert_eq!(m.status, 200, "{}", m.text);
+    assert_eq!(m.json()["covered"], false);
+    assert_eq!(m.json()["waitingFor"], "finance");
+    // Not releasable yet: the CLI does not see it among the promotions.
+    let project = Project::load(&c.dir).unwrap();
+    assert!(!project.promotions.iter().any(|p| p.id == "running-10"));
+
+    let f = finance.approve("running-10", "finance-1").await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    assert_eq!(f.json()["covered"], true);
+    assert_eq!(f.json()["state"], "approved");
+
+    // One source of truth: the CLI's project now holds the terms with current approvals.
+    let project = Project::load(&c.dir).unwrap();
+    assert!(project.promotions.iter().any(|p| p.id == "running-10"));
+    let (current, stale) = project.approvals().unwrap();
+    assert!(stale.is_empty(), "{stale:?}");
+    assert_eq!(
+        current
+            .iter()
+            .filter(|a| a.promotion == "running-10")
+            .count(),
+        2
+    );
+
+    // Marketing cannot publish; the release role can.
+    assert_eq!(
+        marketing.post("/api/releases", json!({})).await.code(),
+        "forbidden"
+    );
+    let r = release.post("/api/releases", json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["version"], 1);
+    assert_eq!(r.json()["promotions"], 2);
+    assert!(c.dir.join("published/edge-v1.bundle").exists());
+    let list = release.get("/api/promotions").await.json();
+    let states: Vec<(String, String)> = list["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().into(),
+                p["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("running-10".to_string(), "live".to_string()),
+            ("tees-15".into(), "live".into())
+        ]
+    );
+
+    // Pausing publishes the next version without it; resuming, with it again.
+    let tag = release.get("/api/promotions/running-10").await.json()["tag"].clone();
+    let p = release
+        .post("/api/promotions/running-10/pause", json!({"base": tag}))
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert_eq!(
+        (p.json()["version"].clone(), p.json()["promotions"].clone()),
+        (json!(2), json!(1))
+    );
+    let d = release.get("/api/promotions/running-10").await.json();
+    assert_eq!(d["state"], "paused");
+    let p = release
+        .post(
+            "/api/promotions/running-10/resume",
+            json!({"base": d["tag"]}),
+        )
+        .await;
+    assert_eq!(
+        (p.json()["version"].clone(), p.json()["promotions"].clone()),
+        (json!(3), json!(2))
+    );
+    c.stop().await;
+}
+
+async fn a_change_to_approved_terms_waits_for_its_own_approvals(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    let finance = c.signed_in("finance-1").await;
+    let d = marketing.get("/api/promotions/tees-15").await.json();
+    assert_eq!(d["state"], "approved");
+    let mut terms = d["terms"].clone();
+    terms["reward"]["price"] = json!("12");
+    let saved = marketing
+        .put(
+            "/api/promotions/tees-15",
+            json!({"terms": terms, "base": d["tag"]}),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    // The approved terms stay what releases carry until the change is approved.
+    let project = Project::load(&c.dir).unwrap();
+    let tees = project.promotion("tees-15").unwrap();
+    assert_eq!(serde_json::to_value(&tees.reward).unwrap()["price"], "15");
+    let list = marketing.get("/api/promotions").await.json();
+    assert_eq!(list["promotions"][0]["change"], "draft");
+
+    let tag = saved.json()["tag"].clone();
+    marketing
+        .post("/api/promotions/tees-15/submit", json!({"base": tag}))
+        .await;
+    // A fixed price counts as 100 % off: finance must approve too.
+    assert_eq!(
+        marketing.approve("tees-15", "marketing-1").await.json()["waitingFor"],
+        "finance"
+    );
+    assert_eq!(
+        finance.approve("tees-15", "finance-1").await.json()["covered"],
+        true
+    );
+    let project = Project::load(&c.dir).unwrap();
+    let tees = project.promotion("tees-15").unwrap();
+    assert_eq!(serde_json::to_value(&tees.reward).unwrap()["price"], "12");
+    // The old approvals went with the old terms: none is stale, the new one is current.
+    let (current, stale) = project.approvals().unwrap();
+    assert!(stale.is_empty(), "{stale:?}");
+    assert_eq!(current.len(), 2);
+    c.stop().await;
+}
+
+async fn the_audit_log_is_a_chain_and_tampering_shows(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    let created = marketing
+        .post("/api/promotions", json!({"terms": running_shoes()}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let tag = created.json()["tag"].clone();
+    marketing
+        .post(
+            "/api/promotions/running-10/comments",
+            json!({"text": "Ends Sunday night, as agreed."}),
+        )
+        .await;
+    marketing
+        .post("/api/promotions/running-10/submit", json!({"base": tag}))
+        .await;
+    marketing.approve("running-10", "marketing-1").await;
+
+    let log = marketing.get("/api/audit").await.json();
+    assert_eq!(log["intact"], true, "{log}");
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "signedIn",
+            "created",
+            "commented",
+            "submitted",
+            "approved",
+            "approvalsComplete"
+        ]
+    );
+    let history = marketing.get("/api/promotions/running-10").await.json()["history"].clone();
+    assert_eq!(history.as_array().unwrap().len(), 5);
+    let approved = &history[3];
+    assert_eq!(approved["actor"], "marketing-1");
+    assert!(approved["detail"]["digest"].as_str().unwrap().len() == 64);
+
+    let export = marketing.get("/api/audit?format=jsonl").await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.text.lines().count(), 6);
+    assert!(export.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+
+    // Someone edits a comment in the database: the chain says where.
+    let mut tx = c.state.db.begin().await.unwrap();
+    sqlx::query("UPDATE audit SET detail = $1 WHERE seq = 3")
+        .bind(r#"{"text":"Ends Monday."}"#)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let log = marketing.get("/api/audit").await.json();
+    assert_eq!(log["intact"], false);
+    assert_eq!(log["break"]["seq"], 3);
+    c.stop().await;
+}
+
+async fn sessions_end_on_sign_out(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    assert_eq!(
+        marketing.get("/api/session").await.json()["roles"],
+        json!(["marketing"])
+    );
+    let out = marketing.send("DELETE", "/api/session", None).await;
+    assert_eq!(out.status, 204, "{}", out.text);
+    assert_eq!(marketing.get("/api/promotions").await.status, 401);
+    // Sessions expire.
+    let finance = c.signed_in("finance-1").await;
+    c.advance(61 * 60);
+    assert_eq!(finance.get("/api/promotions").await.status, 401);
+    c.stop().await;
+}

@@ -1,0 +1,92 @@
+// Releases: the version published now, a Publish button for the release role, and the
+// history of releases and of how long the edge took to serve each.
+import { $, api, busy, clearError, el, fill, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
+
+let me = null;
+let timeZone;
+
+function releaseWords(r) {
+  return [
+    `Version ${r.version}: ${r.promotions} promotion${r.promotions === 1 ? "" : "s"}.`,
+    r.pushed?.length ? ` Pushed to ${r.pushed.join(" and ")}.` : " Pushed nowhere (no ledger or edge configured).",
+    r.failed?.length ? ` Failed: ${r.failed.join("; ")}.` : "",
+  ].join("");
+}
+
+function entryView(e) {
+  const d = e.detail || {};
+  if (e.action === "servedAtEdge") {
+    return el(
+      "li",
+      { dataset: { action: e.action, version: String(d.version) } },
+      el("time", {}, formatInstant(e.at, timeZone)),
+      " ",
+      el("strong", {}, `Version ${d.version}`),
+      ` served at the edge ${d.afterMs} ms after the push.`,
+    );
+  }
+  return el(
+    "li",
+    { dataset: { action: e.action, version: String(d.version) } },
+    el("time", {}, formatInstant(e.at, timeZone)),
+    " ",
+    el("strong", {}, `Version ${d.version}`),
+    ` published by ${e.actor}${d.why && d.why !== "publish" ? ` (${d.why})` : ""}: ${d.promotions} promotion${d.promotions === 1 ? "" : "s"}`,
+    d.pushed?.length ? `, pushed to ${d.pushed.join(" and ")}` : "",
+    d.failed?.length ? el("span", { class: "error-text" }, `; failed: ${d.failed.join("; ")}`) : "",
+    ".",
+  );
+}
+
+async function load() {
+  const data = await api("GET", "/releases");
+  fill(
+    $("current"),
+    data.current
+      ? el(
+          "dl",
+          { class: "facts" },
+          el("dt", {}, "Version"),
+          el("dd", { id: "current-version" }, String(data.current.version)),
+          el("dt", {}, "Issued"),
+          el("dd", {}, formatInstant(data.current.issuedAt, timeZone)),
+          el("dt", {}, "Promotions"),
+          el("dd", {}, String(data.current.promotions)),
+        )
+      : el("p", { class: "muted" }, "Nothing is published (or the last release has expired)."),
+  );
+  const box = $("publish-box");
+  if (!data.canPublish) {
+    fill(box, el("p", { class: "muted" }, "The console has no release key (--release-key): nothing can be published from here."));
+  } else if (!hasRole(me, "release")) {
+    fill(box, el("p", { class: "muted" }, "Publishing needs the release role."));
+  } else {
+    fill(box, el("button", { type: "button", class: "primary", id: "publish", onclick: (e) => publish(e.currentTarget) }, "Publish"));
+  }
+  const history = [...data.history].reverse();
+  fill(
+    $("history"),
+    history.length ? el("ol", { class: "history", id: "release-history" }, history.map(entryView)) : el("p", { class: "muted" }, "No release from the console yet."),
+  );
+}
+
+async function publish(button) {
+  clearError();
+  await busy(button, async () => {
+    showStatus("Publishing…");
+    const r = await api("POST", "/releases", {});
+    showStatus(`Published. ${releaseWords(r)}`);
+    fill($("publish-result"), el("p", { class: r.failed.length ? "error-text" : "ok-text", id: "publish-outcome" }, releaseWords(r)));
+    await load();
+    // The edge's serving time is logged a moment after the push: look again shortly.
+    if (r.pushed.includes("edge")) setTimeout(() => load().catch(showError), 3000);
+  });
+}
+
+async function main() {
+  me = await header();
+  timeZone = (await api("GET", "/context")).timeZone;
+  await load();
+}
+
+main().catch(showError);
