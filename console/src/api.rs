@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{self, Person};
 use crate::error::{ApiError, ApiResult};
-use crate::{audit, flow, pages, publish, Shared};
+use crate::{audit, codes, flow, pages, publish, Shared};
 
 /// The largest request body: terms, comments and approvals are small.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -46,6 +46,16 @@ pub fn router(state: Shared) -> Router {
         .route("/promotions/{id}/resume", post(resume))
         .route("/releases", get(releases).post(release))
         .route("/audit", get(audit_log))
+        .route("/codes", get(code_sets))
+        .route("/codes/generate", post(generate_codes))
+        .route("/codes/lookup", post(lookup_code))
+        .route(
+            "/codes/{set}/import",
+            post(import_codes).layer(DefaultBodyLimit::max(codes::MAX_UPLOAD)),
+        )
+        .route("/codes/{set}/export", get(export_codes))
+        .route("/codes/{set}/deactivate", post(deactivate_codes))
+        .route("/codes/{set}/reactivate", post(reactivate_codes))
         .fallback(|| async { ApiError(WireError::no_route("under /api")) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(no_store));
@@ -431,4 +441,110 @@ async fn audit_log(
             format!("format: json or jsonl, not `{other}`"),
         )),
     }
+}
+
+async fn code_sets(State(state): State<Shared>, _who: Person) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({
+        "sets": codes::list(&state)?,
+        "canHandleCodes": state.settings.code_secret.is_some(),
+    })))
+}
+
+/// A CSV download: never cached, never stored.
+fn csv(name: &str, text: String) -> ApiResult<Response> {
+    let mut res = text.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
+            .map_err(ApiError::internal)?,
+    );
+    Ok(res)
+}
+
+async fn generate_codes(
+    State(state): State<Shared>,
+    who: Person,
+    Body(req): Body<codes::Generate>,
+) -> ApiResult<Response> {
+    let text = codes::generate(&state, &who, &req).await?;
+    let mut res = csv(&req.set, text)?;
+    *res.status_mut() = StatusCode::CREATED;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    filename: String,
+    #[serde(default)]
+    column: Option<String>,
+}
+
+/// The file's bytes as the body (`application/octet-stream`, up to 10 MB); `filename` gives
+/// its type, `column` the code column when the header does not say.
+async fn import_codes(
+    State(state): State<Shared>,
+    who: Person,
+    Path(set): Path<String>,
+    Query(q): Query<ImportQuery>,
+    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<codes::Imported>> {
+    let bytes = bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                413,
+                ErrorCode::BodyTooLarge,
+                format!("the file is larger than {} bytes", codes::MAX_UPLOAD),
+            )
+        } else {
+            ApiError::new(400, ErrorCode::UnreadableBody, e.body_text())
+        }
+    })?;
+    Ok(Json(
+        codes::import(&state, &who, &set, &q.filename, q.column, &bytes).await?,
+    ))
+}
+
+async fn export_codes(
+    State(state): State<Shared>,
+    who: Person,
+    Path(set): Path<String>,
+) -> ApiResult<Response> {
+    let text = codes::export(&state, &who, &set).await?;
+    csv(&set, text)
+}
+
+async fn deactivate_codes(
+    State(state): State<Shared>,
+    who: Person,
+    Path(set): Path<String>,
+    Body(req): Body<codes::Codes>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(codes::set_active(&state, &who, &set, &req.codes, false).await?))
+}
+
+async fn reactivate_codes(
+    State(state): State<Shared>,
+    who: Person,
+    Path(set): Path<String>,
+    Body(req): Body<codes::Codes>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(codes::set_active(&state, &who, &set, &req.codes, true).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupRequest {
+    code: String,
+}
+
+/// A code is looked up with POST: it never appears in a URL or an access log.
+async fn lookup_code(
+    State(state): State<Shared>,
+    who: Person,
+    Body(req): Body<LookupRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(codes::lookup(&state, &who, &req.code).await?))
 }

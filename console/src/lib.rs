@@ -8,6 +8,7 @@
 //!   checks the core makes (`promoseal_authoring::review`, `seal::judge_approval`);
 //! - [`auth`]: sign-in with the person's own key, sessions, CSRF, roles from the trust root;
 //! - [`audit`]: the hash-chained log of every action;
+//! - [`codes`]: the code inventory;
 //! - [`publish`]: release signing with the server's release key and the push to the ledger and
 //!   the edge;
 //! - [`api`] and [`pages`]: the JSON API and the server-rendered pages.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod codes;
 pub mod error;
 pub mod flow;
 pub mod folder;

@@ -39,6 +39,11 @@ pub struct Settings {
     #[arg(long, env = "CONSOLE_RELEASE_KEY")]
     pub release_key: Option<PathBuf>,
 
+    /// The code secret (`promoseal codes secret`), the one the edge and the ledger hold: the
+    /// code inventory generates, imports, exports, looks up and deactivates codes with it.
+    #[arg(long, env = "CONSOLE_CODE_SECRET")]
+    pub code_secret: Option<PathBuf>,
+
     /// The origin ledger (`POST /v1/bundles` on every release).
     #[arg(long, env = "CONSOLE_LEDGER_URL")]
     pub ledger_url: Option<String>,

@@ -131,7 +131,7 @@ export function showError(err, extra = []) {
   if (!box) return;
   const title = err instanceof ApiError ? errorTitle(err) : "Something went wrong";
   const lines = [];
-  if (err instanceof ApiError && Array.isArray(err.detail?.errors)) {
+  if (err instanceof ApiError && Array.isArray(err.detail?.errors) && err.detail.errors.length > 1) {
     for (const e of err.detail.errors) lines.push(`${e.path}: ${e.message}`);
   }
   fill(

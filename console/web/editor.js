@@ -439,7 +439,7 @@ function renderTiers() {
       const row = el(
         "div",
         { class: "row" },
-        rowInput(`tier-${n}-min`, `Tier ${n}: ${byQuantity ? "minimum quantity" : `minimum spend (${S.context.currency})`}`, t.min, `reward.tiers[${i}].${byQuantity ? "minQuantity" : "minSpend"}`, { inputmode: byQuantity ? "numeric" : "decimal" }),
+        rowInput(`tier-${n}-min`, `Tier ${n}: ${byQuantity ? "from a quantity of" : `from a spend of (${S.context.currency})`}`, t.min, `reward.tiers[${i}].${byQuantity ? "minQuantity" : "minSpend"}`, { inputmode: byQuantity ? "numeric" : "decimal" }),
         rowSelect(`tier-${n}-kind`, `Tier ${n}: gives`, kind, [["percent", "a percentage off each item"], ["amount", "an amount off the items together"]]),
         rowInput(`tier-${n}-value`, `Tier ${n}: ${kind === "percent" ? "percent off" : `amount off (${S.context.currency})`}`, t.value, `reward.tiers[${i}].${kind}`, { inputmode: "decimal" }),
         el("button", { type: "button", class: "quiet remove", "aria-label": `Remove tier ${n}`, onclick: () => (tierRows.splice(i, 1), renderTiers(), changed()) }, "Remove"),

@@ -71,7 +71,7 @@ function render() {
     el("span", { title: d.tag }, `Version tag ${shortHash(d.tag)}`),
     " · ",
     el("span", { title: d.digest }, `Approval digest ${shortHash(d.digest)}`),
-    d.publishedVersion ? ` · Last release: version ${d.publishedVersion}` : " · Never released",
+    d.publishedVersion ? ` · The shop's last release: version ${d.publishedVersion}` : " · The shop has no release yet",
   );
   const note = $("change-note");
   if (d.hasDraft && d.approvedTerms) {
@@ -145,8 +145,8 @@ async function submit(button) {
   clearError();
   await busy(button, async () => {
     await api("POST", `/promotions/${encodeURIComponent(S.id)}/submit`, { base: S.detail.tag });
-    showStatus("Submitted for review: approvers can now sign it.");
     await load();
+    showStatus("Submitted for review: approvers can now sign it.");
   });
 }
 
@@ -160,8 +160,8 @@ function withdraw(button) {
     async () => {
       await api("POST", `/promotions/${encodeURIComponent(S.id)}/withdraw`, { base: S.detail.tag });
       if (change) {
-        showStatus("The change was withdrawn.");
         await load();
+        showStatus("The change was withdrawn.");
       } else {
         location.assign("/");
       }
@@ -174,8 +174,8 @@ function pause(button, paused) {
   const run = async () => {
     const base = S.summary.tag;
     const r = await api("POST", `/promotions/${encodeURIComponent(S.id)}/${paused ? "pause" : "resume"}`, { base });
-    showStatus(`${paused ? "Paused" : "Resumed"}: version ${r.version} published with ${r.promotions} promotion${r.promotions === 1 ? "" : "s"}${r.pushed.length ? `, pushed to ${r.pushed.join(" and ")}` : ""}${r.failed.length ? `; failed: ${r.failed.join("; ")}` : ""}.`);
     await load();
+    showStatus(`${paused ? "Paused" : "Resumed"}: version ${r.version} published with ${r.promotions} promotion${r.promotions === 1 ? "" : "s"}${r.pushed.length ? `, pushed to ${r.pushed.join(" and ")}` : ""}${r.failed.length ? `; failed: ${r.failed.join("; ")}` : ""}.`);
   };
   if (paused) {
     confirmInline(button, "Pause it? A new version without it is published at once.", "Pause now", run);
@@ -245,12 +245,12 @@ async function signApproval(button, digest) {
         signature,
       });
       $("approve-panel").hidden = true;
+      await load();
       showStatus(
         r.covered
           ? `Approved as ${r.countsFor.join(" and ")}. The approvals are complete: the promotion is approved and goes out with the next release.`
           : `Approved as ${r.countsFor.join(" and ")}. Still waiting for ${r.waitingFor}.`,
       );
-      await load();
     } catch (e) {
       if (e instanceof ApiError && e.code === "approvalRefused") {
         showError(e, el("p", { class: "refusal", dataset: { reason: e.detail?.reason } }, REFUSALS[e.detail?.reason] || ""));
@@ -425,8 +425,8 @@ async function comment(ev) {
   await busy($("add-comment"), async () => {
     await api("POST", `/promotions/${encodeURIComponent(S.id)}/comments`, { text });
     $("comment-text").value = "";
-    showStatus("Comment added.");
     await load();
+    showStatus("Comment added.");
   });
 }
 

@@ -35,11 +35,10 @@ pub const EXHAUSTED_TTL: u64 = 600;
 /// secret's pepper) of its canonical spelling in `bundle`, never the code. Without a secret,
 /// an unkeyed SHA-256.
 pub fn code_key(bundle: &Bundle, secret: Option<&CodeSecret>, code: &str) -> String {
-    let canonical = bundle.canonical_code(code);
     match secret {
-        Some(s) => encode_hex(&s.hash(&canonical)),
+        Some(s) => bundle.code_record(s, code),
         None => encode_hex(&sha256(
-            format!("promoseal/edge/code\0{canonical}").as_bytes(),
+            format!("promoseal/edge/code\0{}", bundle.canonical_code(code)).as_bytes(),
         )),
     }
 }

@@ -42,6 +42,7 @@ pub fn app(state: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(max_bundle))
                 .get(list_bundles),
         )
+        .route("/codes/{hash}/redemptions", get(code_redemptions))
         .route("/reports", get(reports))
         .route("/reconciliation", post(reconciliation))
         .route("/fraud-signals", get(fraud_signals))
@@ -331,6 +332,21 @@ async fn upload_bundle(
 ) -> Result<Response, ApiError> {
     let loaded = state.accept_bundle(&body(bytes)?).await?;
     Ok((StatusCode::CREATED, Json(bundle_view(&loaded))).into_response())
+}
+
+/// The redemptions of one code, by its keyed hash (64 hex digits of the canonical code's
+/// keyed hash, as the console computes it with the code secret).
+async fn code_redemptions(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "a code is named by its keyed hash: 64 lower-case hex digits",
+        ));
+    }
+    Ok(Json(json!({ "redemptions": state.db.code_redemptions(&hash).await? })))
 }
 
 async fn list_bundles(

@@ -90,7 +90,7 @@ pub struct Window {
 /// typed canonically; `None` for a code that already is (an evaluation's `code`).
 pub fn code_hash(secret: &CodeSecret, bundle: Option<&Bundle>, code: &str) -> String {
     match bundle {
-        Some(b) => encode_hex(&secret.hash(&b.canonical_code(code))),
+        Some(b) => b.code_record(secret, code),
         None => encode_hex(&secret.hash(code)),
     }
 }

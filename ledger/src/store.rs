@@ -821,6 +821,36 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
 }
 
 impl Db {
+    /// The redemptions a code was used in, by the code's keyed hash (hex; the code itself is
+    /// never stored), oldest first, at most 100: what the console's code lookup shows.
+    pub async fn code_redemptions(&self, code_hash: &str) -> Result<Vec<Value>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.order_id, r.state, r.currency, r.created_at, p.promotion_id, p.amount \
+             FROM redemption_promotions p JOIN redemptions r ON r.id = p.redemption_id \
+             WHERE p.code_hash = $1 ORDER BY r.created_at, r.id LIMIT 100",
+        )
+        .bind(code_hash)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let currency: String = r.try_get("currency")?;
+                let exp = promoseal_evaluator::money::Currency::from_code(&currency)
+                    .map(|c| c.exponent())
+                    .unwrap_or(2);
+                Ok(json!({
+                    "id": r.try_get::<String, _>("id")?,
+                    "orderId": r.try_get::<String, _>("order_id")?,
+                    "state": r.try_get::<String, _>("state")?,
+                    "promotionId": r.try_get::<String, _>("promotion_id")?,
+                    "currency": currency,
+                    "amount": format_minor(r.try_get::<i64, _>("amount")?, exp),
+                    "createdAt": Instant(r.try_get::<i64, _>("created_at")?).to_string(),
+                }))
+            })
+            .collect()
+    }
+
     /// Every stored bundle envelope with when it was accepted, oldest version first.
     pub async fn stored_bundles(&self) -> Result<Vec<(Vec<u8>, i64)>, sqlx::Error> {
         let rows =

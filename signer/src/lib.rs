@@ -6,7 +6,7 @@ use promoseal_evaluator::model::Audience;
 pub mod commands;
 
 pub mod codeset;
-mod import;
+pub mod import;
 pub mod lint;
 pub mod project;
 pub mod support;

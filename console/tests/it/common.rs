@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 /// 2026-11-26T12:00:00Z.
 pub const T0: i64 = 1_795_608_000;
 pub const ORIGIN: &str = "http://console.test";
+pub const CODE_SECRET: [u8; 32] = [9; 32];
 
 /// The people and machines of the test root: (id, seed byte, roles, limits).
 pub const KEYS: &[(&str, u8, &[&str])] = &[
@@ -32,6 +33,7 @@ pub const KEYS: &[(&str, u8, &[&str])] = &[
     ("finance-1", 4, &["finance"]),
     ("finance-2", 5, &["finance"]),
     ("viewer-1", 6, &["viewer"]),
+    ("promotions-1", 8, &["promotions"]),
     ("edge-1", 7, &["edge"]),
 ];
 
@@ -128,6 +130,8 @@ pub fn project() -> PathBuf {
         )
         .unwrap();
     }
+    // The code secret the edge and the ledger hold.
+    std::fs::write(dir.join("codes.secret"), format!("{}\n", encode_hex(&CODE_SECRET))).unwrap();
     // The release key, as the console's server holds it (0600, as promoseal keygen writes it).
     let release = json!({"keyId": "release-1", "seed": encode_hex(&[2u8; 32])});
     let path = dir.join("release-1.key");
@@ -157,6 +161,7 @@ impl Console {
             database_url: db.url.clone(),
             origin: ORIGIN.into(),
             release_key: Some(dir.join("release-1.key")),
+            code_secret: Some(dir.join("codes.secret")),
             ledger_url: None,
             ledger_token: None,
             edge_kv: None,
@@ -272,6 +277,28 @@ impl Client {
             req = req
                 .header("content-type", "application/json")
                 .body(b.to_string());
+        }
+        let res = req.send().await.unwrap();
+        Answer {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            text: res.text().await.unwrap(),
+        }
+    }
+
+    /// A body that is not JSON (an upload).
+    pub async fn send_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", ORIGIN)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(t) = &self.csrf {
+            req = req.header("x-csrf-token", t);
         }
         let res = req.send().await.unwrap();
         Answer {

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod codes;
 mod common;
 mod flows;
 mod refusals;

@@ -614,6 +614,12 @@ impl Bundle {
         normalized
     }
 
+    /// The name a code's records go by (the ledger's counters and logs, the edge's markers and
+    /// attempt buckets, the console's lookup): the keyed hash, hex, of its canonical spelling.
+    pub fn code_record(&self, secret: &CodeSecret, code: &str) -> String {
+        crate::codes::encode_hex(&secret.hash(&self.canonical_code(code)))
+    }
+
     /// Whether a code belongs to an active code set of this bundle (revoked serials and
     /// deactivated sets excluded), whatever the cart, the customer or the clock: what tells a
     /// guess from a real code. Hashed and generated sets need the code secret.
