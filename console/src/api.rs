@@ -45,6 +45,7 @@ pub fn router(state: Shared) -> Router {
         .route("/promotions/{id}/pause", post(pause))
         .route("/promotions/{id}/resume", post(resume))
         .route("/releases", get(releases).post(release))
+        .route("/releases/rollback", post(rollback))
         .route("/audit", get(audit_log))
         .route("/codes", get(code_sets))
         .route("/codes/generate", post(generate_codes))
@@ -454,7 +455,10 @@ async fn code_sets(State(state): State<Shared>, _who: Person) -> ApiResult<Json<
 fn csv(name: &str, text: String) -> ApiResult<Response> {
     let mut res = text.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
@@ -522,7 +526,9 @@ async fn deactivate_codes(
     Path(set): Path<String>,
     Body(req): Body<codes::Codes>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(codes::set_active(&state, &who, &set, &req.codes, false).await?))
+    Ok(Json(
+        codes::set_active(&state, &who, &set, &req.codes, false).await?,
+    ))
 }
 
 async fn reactivate_codes(
@@ -531,7 +537,9 @@ async fn reactivate_codes(
     Path(set): Path<String>,
     Body(req): Body<codes::Codes>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(codes::set_active(&state, &who, &set, &req.codes, true).await?))
+    Ok(Json(
+        codes::set_active(&state, &who, &set, &req.codes, true).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -547,4 +555,22 @@ async fn lookup_code(
     Body(req): Body<LookupRequest>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(codes::lookup(&state, &who, &req.code).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackRequest {
+    version: u64,
+}
+
+/// Publishes the terms of an earlier release as a new version.
+async fn rollback(
+    State(state): State<Shared>,
+    who: Person,
+    Body(req): Body<RollbackRequest>,
+) -> ApiResult<(StatusCode, Json<publish::Release>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(flow::rollback(&state, &who, req.version).await?),
+    ))
 }

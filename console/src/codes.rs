@@ -95,7 +95,9 @@ pub struct SetView {
 fn count(b64: Option<&String>) -> u64 {
     use base64::Engine as _;
     b64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .map_or(0, |bytes| (bytes.len() / promoseal_evaluator::codes::HASH_LEN) as u64)
+        .map_or(0, |bytes| {
+            (bytes.len() / promoseal_evaluator::codes::HASH_LEN) as u64
+        })
 }
 
 pub fn list(state: &Shared) -> ApiResult<Vec<SetView>> {
@@ -151,8 +153,14 @@ pub async fn generate(state: &Shared, who: &Person, g: &Generate) -> ApiResult<S
         return Err(ApiError::bad_request(format!("count: 1 to {MAX_GENERATE}")));
     }
     let secret = secret(state)?;
-    let campaign = Campaign::new(&g.set, &g.prefix, &g.suffix, g.count, g.length.unwrap_or(10))
-        .map_err(|m| ApiError::bad_request(m.to_string()))?;
+    let campaign = Campaign::new(
+        &g.set,
+        &g.prefix,
+        &g.suffix,
+        g.count,
+        g.length.unwrap_or(10),
+    )
+    .map_err(|m| ApiError::bad_request(m.to_string()))?;
     let folder = state.folder.lock().await;
     if codeset::path(&folder.dir, &g.set).exists() {
         return Err(ApiError::conflict(
@@ -282,8 +290,15 @@ pub async fn export(state: &Shared, who: &Person, set: &str) -> ApiResult<String
     f.export(&secret, &mut out)?;
     let now = state.now().0;
     let mut tx = state.db.begin().await?;
-    audit::append(&mut tx, now, &who.key_id, "codesExported", None, json!({ "set": set }))
-        .await?;
+    audit::append(
+        &mut tx,
+        now,
+        &who.key_id,
+        "codesExported",
+        None,
+        json!({ "set": set }),
+    )
+    .await?;
     tx.commit().await?;
     String::from_utf8(out).map_err(ApiError::internal)
 }
@@ -320,7 +335,11 @@ pub async fn set_active(
         &mut tx,
         now,
         &who.key_id,
-        if on { "codesReactivated" } else { "codesDeactivated" },
+        if on {
+            "codesReactivated"
+        } else {
+            "codesDeactivated"
+        },
         None,
         // The log names how many, never which: it holds no code.
         json!({ "set": set, "codes": codes.len(), "wholeSet": codes.is_empty() }),
@@ -390,9 +409,11 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
                     b.set_code_secret(secret.clone());
                     let hash = b.code_record(&secret, code);
                     // A ledger that cannot answer leaves the rest of the lookup standing.
-                    Some(ledger_redemptions(state, url, &hash).await.unwrap_or_else(
-                        |e| json!({ "unavailable": e.0.message }),
-                    ))
+                    Some(
+                        ledger_redemptions(state, url, &hash)
+                            .await
+                            .unwrap_or_else(|e| json!({ "unavailable": e.0.message })),
+                    )
                 }
                 None => None,
             }
@@ -424,11 +445,14 @@ async fn ledger_redemptions(state: &Shared, url: &str, hash: &str) -> ApiResult<
         .await
         .map_err(|e| ApiError::internal(anyhow!("the ledger: {e}")))?;
     if !res.status().is_success() {
-        return Err(ApiError::internal(anyhow!("the ledger answered {}", res.status())));
+        return Err(ApiError::internal(anyhow!(
+            "the ledger answered {}",
+            res.status()
+        )));
     }
     let v: Value = res
         .json()
         .await
         .map_err(|e| ApiError::internal(anyhow!("the ledger: {e}")))?;
-    Ok(v["redemptions"].clone())
+    Ok(v.get("redemptions").cloned().unwrap_or(Value::Null))
 }

@@ -562,6 +562,8 @@ pub async fn detail(state: &Shared, id: &str) -> ApiResult<Value> {
     let paused = folder.paused_of(id)?;
     let approvals = if draft.is_some() {
         folder.draft_approvals(id)?
+    } else if paused.is_some() {
+        folder.paused_approvals(id)?
     } else {
         folder.current_approvals(id)?
     };
@@ -640,4 +642,56 @@ pub async fn pause(
         tx.commit().await?;
     }
     crate::publish::publish(state, who, if paused { "pause" } else { "resume" }).await
+}
+
+/// Rolls back to the terms of an earlier release by publishing them as a new version (the
+/// edge and the ledger refuse a lower version: rollback is forward). The earlier release is
+/// verified against the root as of when it was released.
+pub async fn rollback(
+    state: &Shared,
+    who: &Person,
+    version: u64,
+) -> ApiResult<crate::publish::Release> {
+    who.require(crate::auth::can::PUBLISH, "rolling back")?;
+    if state.release_key.is_none() {
+        return Err(ApiError::new(
+            503,
+            ErrorCode::Misconfigured,
+            "the console has no release key (--release-key): nothing can be published",
+        ));
+    }
+    // When it was released: the console's log, else now (a release the CLI made recently).
+    let released_at = audit::entries(&state.db, None)
+        .await?
+        .iter()
+        .rev()
+        .find(|e| e.action == "published" && e.detail.get("version") == Some(&json!(version)))
+        .map_or(state.now(), |e| Instant(e.at));
+    {
+        let folder = state.folder.lock().await;
+        if !folder
+            .dir
+            .join(format!("published/edge-v{version}.bundle"))
+            .exists()
+        {
+            return Err(ApiError::not_found(format!("no release version {version}")));
+        }
+        let root = folder.root()?;
+        let (restored, paused) = folder
+            .restore(&root, version, released_at)
+            .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
+        let now = state.now().0;
+        let mut tx = state.db.begin().await?;
+        audit::append(
+            &mut tx,
+            now,
+            &who.key_id,
+            "rolledBack",
+            None,
+            json!({ "to": version, "restored": restored, "paused": paused }),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    crate::publish::publish(state, who, &format!("rollback to version {version}")).await
 }

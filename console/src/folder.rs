@@ -8,6 +8,7 @@
 //! drafts/<id>.json           proposed terms: a new promotion or a change to one (the console's)
 //! drafts/approvals/*.json    approvals of proposed terms, until they cover them (the console's)
 //! paused/<id>.json           approved terms taken out of releases (the console's)
+//! paused/approvals/*.json    their approvals, until they are resumed (the console's)
 //! ```
 //!
 //! Drafts stay out of `promotions/` so that an unapproved change never blocks or joins a
@@ -266,7 +267,11 @@ impl Folder {
         let approvals = self.draft_approvals(id)?;
         // Old approvals first: a crash between the steps leaves terms without approvals (not
         // releasable) rather than approvals over terms they do not cover.
-        for (path, _) in self.current_approvals(id)? {
+        for (path, _) in self
+            .current_approvals(id)?
+            .into_iter()
+            .chain(self.paused_approvals(id)?)
+        {
             remove(&path)?;
         }
         for old in [self.current_of(id)?, self.paused_of(id)?]
@@ -314,7 +319,31 @@ impl Folder {
             .ok_or_else(|| anyhow!("`{}` has no file name", from.path.display()))?;
         support::write(&self.dir.join(to).join(name), &support::read(&from.path)?)?;
         remove(&from.path)?;
+        let (from_approvals, to_approvals) = if paused {
+            ("approvals", "paused/approvals")
+        } else {
+            ("paused/approvals", "approvals")
+        };
+        self.move_approvals(id, from_approvals, to_approvals)?;
         Ok(())
+    }
+
+    /// Moves a promotion's approvals with its terms (paused approvals stay out of the CLI's
+    /// `approvals/`, where they would count as approvals of a promotion that does not exist).
+    fn move_approvals(&self, id: &str, from: &str, to: &str) -> Result<()> {
+        for (path, record) in self.approvals_in(from, id)? {
+            let name = path
+                .file_name()
+                .ok_or_else(|| anyhow!("`{}` has no file name", path.display()))?;
+            support::write(&self.dir.join(to).join(name), &json_file(&record)?)?;
+            remove(&path)?;
+        }
+        Ok(())
+    }
+
+    /// The approvals kept with paused terms.
+    pub fn paused_approvals(&self, id: &str) -> Result<Vec<(PathBuf, ApprovalRecord)>> {
+        self.approvals_in("paused/approvals", id)
     }
 
     /// The promotions of the last release and its version, from `published/edge.bundle`,
@@ -382,4 +411,78 @@ fn file_stem(id: &str) -> String {
             }
         })
         .collect()
+}
+
+impl Folder {
+    /// The terms and approvals of an earlier release (`published/edge-v<N>.bundle`, verified
+    /// against the root at `at`, the time it was released) become the approved terms again:
+    /// each promotion's file and approvals are replaced by the release's, and approved
+    /// promotions the release did not carry are paused. Drafts are left as they are.
+    /// Returns the ids restored and the ids paused.
+    pub fn restore(
+        &self,
+        root: &Arc<TrustRoot>,
+        version: u64,
+        at: Instant,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let path = self.dir.join(format!("published/edge-v{version}.bundle"));
+        let bytes = support::read(&path)?;
+        open_bundle(&bytes, root, &VerifyOptions::new(Audience::Edge, at))
+            .map_err(|e| anyhow!("version {version} does not verify: {}", e.refusal()))?;
+        let env = Envelope::parse(&bytes).map_err(|m| anyhow!("{m}"))?;
+        let payload: BundlePayload = serde_json::from_slice(env.payload)?;
+        let mut paused = Vec::new();
+        for t in self.current()? {
+            if !payload.promotions.iter().any(|p| p.id == t.spec.id) {
+                let name = t
+                    .path
+                    .file_name()
+                    .ok_or_else(|| anyhow!("`{}` has no file name", t.path.display()))?;
+                support::write(
+                    &self.dir.join("paused").join(name),
+                    &support::read(&t.path)?,
+                )?;
+                remove(&t.path)?;
+                self.move_approvals(&t.spec.id, "approvals", "paused/approvals")?;
+                paused.push(t.spec.id);
+            }
+        }
+        let mut restored = Vec::new();
+        for p in &payload.promotions {
+            for (path, _) in self
+                .current_approvals(&p.id)?
+                .into_iter()
+                .chain(self.paused_approvals(&p.id)?)
+            {
+                remove(&path)?;
+            }
+            for old in [self.current_of(&p.id)?, self.paused_of(&p.id)?]
+                .into_iter()
+                .flatten()
+            {
+                remove(&old.path)?;
+            }
+            let digest = encode_hex(&approval_digest(&payload.currency, p));
+            for a in payload.approvals.iter().filter(|a| a.promotion == p.id) {
+                let record = ApprovalRecord {
+                    approval: a.clone(),
+                    digest: digest.clone(),
+                    approved_at: payload.issued_at.to_string(),
+                };
+                let to = self.dir.join("approvals").join(format!(
+                    "{}.{}.json",
+                    file_stem(&p.id),
+                    file_stem(&a.key_id)
+                ));
+                support::write(&to, &json_file(&record)?)?;
+            }
+            let target = self
+                .dir
+                .join("promotions")
+                .join(format!("{}.json", file_stem(&p.id)));
+            support::write(&target, &json_file(p)?)?;
+            restored.push(p.id.clone());
+        }
+        Ok((restored, paused))
+    }
 }

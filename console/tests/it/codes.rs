@@ -13,10 +13,16 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
     let c = Console::start(backend).await;
     let keeper = c.signed_in("promotions-1").await;
     let g = keeper
-        .post("/api/codes/generate", json!({"set": "autumn", "prefix": "AUT-", "count": 50}))
+        .post(
+            "/api/codes/generate",
+            json!({"set": "autumn", "prefix": "AUT-", "count": 50}),
+        )
         .await;
     assert_eq!(g.status, 201, "{}", g.text);
-    assert!(g.headers["content-disposition"].to_str().unwrap().contains("autumn.csv"));
+    assert!(g.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("autumn.csv"));
     assert_eq!(g.headers["cache-control"], "no-store");
     let codes: Vec<&str> = g.text.lines().skip(1).collect();
     assert_eq!(codes.len(), 50);
@@ -37,24 +43,44 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
     // Look a code up, in another spelling; deactivate it; reactivate it.
     let code = codes[7];
     let lower = code.to_lowercase();
-    let found = keeper.post("/api/codes/lookup", json!({"code": lower})).await.json();
-    assert_eq!((found["set"].clone(), found["status"].clone()), (json!("autumn"), json!("active")));
+    let found = keeper
+        .post("/api/codes/lookup", json!({"code": lower}))
+        .await
+        .json();
+    assert_eq!(
+        (found["set"].clone(), found["status"].clone()),
+        (json!("autumn"), json!("active"))
+    );
     let off = keeper
         .post("/api/codes/autumn/deactivate", json!({"codes": [code]}))
         .await;
     assert_eq!(off.status, 200, "{}", off.text);
-    let found = keeper.post("/api/codes/lookup", json!({"code": code})).await.json();
+    let found = keeper
+        .post("/api/codes/lookup", json!({"code": code}))
+        .await
+        .json();
     assert_eq!(found["status"], "deactivated");
     let set = CodeSetFile::load(&c.dir, "autumn").unwrap();
     assert_eq!(set.generated.unwrap().revoked.len(), 1);
     keeper
         .post("/api/codes/autumn/reactivate", json!({"codes": [code]}))
         .await;
-    let found = keeper.post("/api/codes/lookup", json!({"code": code})).await.json();
+    let found = keeper
+        .post("/api/codes/lookup", json!({"code": code}))
+        .await
+        .json();
     assert_eq!(found["status"], "active");
-    assert_eq!(keeper.post("/api/codes/lookup", json!({"code": "AUT-NOPE"})).await.json()["found"], false);
+    assert_eq!(
+        keeper
+            .post("/api/codes/lookup", json!({"code": "AUT-NOPE"}))
+            .await
+            .json()["found"],
+        false
+    );
     // Not a code of the set: refused, nothing changed.
-    let bad = keeper.post("/api/codes/autumn/deactivate", json!({"codes": ["XYZ"]})).await;
+    let bad = keeper
+        .post("/api/codes/autumn/deactivate", json!({"codes": ["XYZ"]}))
+        .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
 
     // The export gives every code with its status.
@@ -65,8 +91,20 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
 
     // Marketing does not keep the inventory; the log names no code.
     let marketing = c.signed_in("marketing-1").await;
-    assert_eq!(marketing.post("/api/codes/generate", json!({"set": "x", "count": 1})).await.code(), "forbidden");
-    assert_eq!(marketing.post("/api/codes/lookup", json!({"code": code})).await.status, 403);
+    assert_eq!(
+        marketing
+            .post("/api/codes/generate", json!({"set": "x", "count": 1}))
+            .await
+            .code(),
+        "forbidden"
+    );
+    assert_eq!(
+        marketing
+            .post("/api/codes/lookup", json!({"code": code}))
+            .await
+            .status,
+        403
+    );
     let log = keeper.get("/api/audit?format=jsonl").await.text;
     assert!(!codes.iter().any(|code| log.contains(code)), "{log}");
     assert!(log.contains("codesGenerated") && log.contains("codesDeactivated"));
@@ -78,11 +116,22 @@ async fn imports_and_bad_uploads(backend: Backend) {
     let keeper = c.signed_in("promotions-1").await;
     let csv = b"Customer;Coupon Code\nada;VIP-ONE\nbob;vip-one\ncy;VIP-TWO\n;\n".to_vec();
     let r = keeper
-        .send_raw("/api/codes/vip/import?filename=list.csv", "application/octet-stream", csv)
+        .send_raw(
+            "/api/codes/vip/import?filename=list.csv",
+            "application/octet-stream",
+            csv,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v = r.json();
-    assert_eq!((v["read"].clone(), v["added"].clone(), v["duplicates"].clone()), (json!(2), json!(2), json!(1)));
+    assert_eq!(
+        (
+            v["read"].clone(),
+            v["added"].clone(),
+            v["duplicates"].clone()
+        ),
+        (json!(2), json!(2), json!(1))
+    );
 
     // A spreadsheet, with the code column named by the header.
     let mut wb = rust_xlsxwriter::Workbook::new();
@@ -92,39 +141,92 @@ async fn imports_and_bad_uploads(backend: Backend) {
     sheet.write_string(2, 0, "VIP-ONE").unwrap();
     let xlsx = wb.save_to_buffer().unwrap();
     let r = keeper
-        .send_raw("/api/codes/vip/import?filename=more.xlsx", "application/octet-stream", xlsx)
+        .send_raw(
+            "/api/codes/vip/import?filename=more.xlsx",
+            "application/octet-stream",
+            xlsx,
+        )
         .await;
-    assert_eq!((r.status, r.json()["added"].clone()), (200, json!(1)), "{}", r.text);
-    let found = keeper.post("/api/codes/lookup", json!({"code": "vip-three"})).await.json();
-    assert_eq!((found["set"].clone(), found["status"].clone()), (json!("vip"), json!("active")));
+    assert_eq!(
+        (r.status, r.json()["added"].clone()),
+        (200, json!(1)),
+        "{}",
+        r.text
+    );
+    let found = keeper
+        .post("/api/codes/lookup", json!({"code": "vip-three"}))
+        .await
+        .json();
+    assert_eq!(
+        (found["set"].clone(), found["status"].clone()),
+        (json!("vip"), json!("active"))
+    );
     let stored = std::fs::read_to_string(c.dir.join("codes/vip.json")).unwrap();
     assert!(!stored.contains("VIP-"), "{stored}");
 
     // Bad uploads: a type the reader does not know, a file with no codes, a broken
     // spreadsheet, one too large. Each says what is wrong and writes nothing.
     let before = std::fs::read(c.dir.join("codes/vip.json")).unwrap();
-    let r = keeper.send_raw("/api/codes/vip/import?filename=list.pdf", "application/octet-stream", b"%PDF".to_vec()).await;
+    let r = keeper
+        .send_raw(
+            "/api/codes/vip/import?filename=list.pdf",
+            "application/octet-stream",
+            b"%PDF".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("unsupported file type"), "{}", r.text);
-    let r = keeper.send_raw("/api/codes/vip/import?filename=empty.csv", "application/octet-stream", b"code\n".to_vec()).await;
-    assert_eq!(r.status, 422, "{}", r.text);
-    let r = keeper.send_raw("/api/codes/vip/import?filename=broken.xlsx", "application/octet-stream", b"PK not a zip".to_vec()).await;
-    assert_eq!(r.status, 422, "{}", r.text);
-    assert!(r.text.contains("broken.xlsx") && !r.text.contains("promoseal-console-upload"), "{}", r.text);
     let r = keeper
-        .send_raw("/api/codes/vip/import?filename=big.csv", "application/octet-stream", vec![b'A'; 11 * 1024 * 1024])
+        .send_raw(
+            "/api/codes/vip/import?filename=empty.csv",
+            "application/octet-stream",
+            b"code\n".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = keeper
+        .send_raw(
+            "/api/codes/vip/import?filename=broken.xlsx",
+            "application/octet-stream",
+            b"PK not a zip".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("broken.xlsx") && !r.text.contains("promoseal-console-upload"),
+        "{}",
+        r.text
+    );
+    let r = keeper
+        .send_raw(
+            "/api/codes/vip/import?filename=big.csv",
+            "application/octet-stream",
+            vec![b'A'; 11 * 1024 * 1024],
+        )
         .await;
     assert_eq!(r.status, 413);
     assert_eq!(std::fs::read(c.dir.join("codes/vip.json")).unwrap(), before);
     // A generated campaign takes no imported codes.
-    keeper.post("/api/codes/generate", json!({"set": "gen", "count": 3})).await;
-    let r = keeper.send_raw("/api/codes/gen/import?filename=a.csv", "application/octet-stream", b"code\nX1\n".to_vec()).await;
+    keeper
+        .post("/api/codes/generate", json!({"set": "gen", "count": 3}))
+        .await;
+    let r = keeper
+        .send_raw(
+            "/api/codes/gen/import?filename=a.csv",
+            "application/octet-stream",
+            b"code\nX1\n".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, 409, "{}", r.text);
     // No upload leaves a temporary file behind.
     let leftovers = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("promoseal-console-upload"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("promoseal-console-upload")
+        })
         .count();
     assert_eq!(leftovers, 0);
     c.stop().await;

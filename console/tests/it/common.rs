@@ -131,7 +131,11 @@ pub fn project() -> PathBuf {
         .unwrap();
     }
     // The code secret the edge and the ledger hold.
-    std::fs::write(dir.join("codes.secret"), format!("{}\n", encode_hex(&CODE_SECRET))).unwrap();
+    std::fs::write(
+        dir.join("codes.secret"),
+        format!("{}\n", encode_hex(&CODE_SECRET)),
+    )
+    .unwrap();
     // The release key, as the console's server holds it (0600, as promoseal keygen writes it).
     let release = json!({"keyId": "release-1", "seed": encode_hex(&[2u8; 32])});
     let path = dir.join("release-1.key");

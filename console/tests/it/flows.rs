@@ -11,6 +11,7 @@ both!(
     a_change_to_approved_terms_waits_for_its_own_approvals,
     the_audit_log_is_a_chain_and_tampering_shows,
     sessions_end_on_sign_out,
+    rollback_publishes_earlier_terms_as_a_new_version,
 );
 
 async fn request_review_approve_publish(backend: Backend) {
@@ -261,5 +262,96 @@ async fn sessions_end_on_sign_out(backend: Backend) {
     let finance = c.signed_in("finance-1").await;
     c.advance(61 * 60);
     assert_eq!(finance.get("/api/promotions").await.status, 401);
+    c.stop().await;
+}
+
+async fn rollback_publishes_earlier_terms_as_a_new_version(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    let finance = c.signed_in("finance-1").await;
+    let release = c.signed_in("release-1").await;
+    assert_eq!(
+        release.post("/api/releases", json!({})).await.json()["version"],
+        1
+    );
+
+    // Version 2: a new promotion, and tees at 12 instead of 15.
+    let tag = marketing
+        .post("/api/promotions", json!({"terms": running_shoes()}))
+        .await
+        .json()["tag"]
+        .clone();
+    marketing
+        .post("/api/promotions/running-10/submit", json!({"base": tag}))
+        .await;
+    assert_eq!(
+        marketing.approve("running-10", "marketing-1").await.json()["covered"],
+        true
+    );
+    let d = marketing.get("/api/promotions/tees-15").await.json();
+    let mut terms = d["terms"].clone();
+    terms["reward"]["price"] = json!("12");
+    let tag = marketing
+        .put(
+            "/api/promotions/tees-15",
+            json!({"terms": terms, "base": d["tag"]}),
+        )
+        .await
+        .json()["tag"]
+        .clone();
+    marketing
+        .post("/api/promotions/tees-15/submit", json!({"base": tag}))
+        .await;
+    marketing.approve("tees-15", "marketing-1").await;
+    assert_eq!(
+        finance.approve("tees-15", "finance-1").await.json()["covered"],
+        true
+    );
+    let v2 = release.post("/api/releases", json!({})).await.json();
+    assert_eq!(
+        (v2["version"].clone(), v2["promotions"].clone()),
+        (json!(2), json!(2))
+    );
+
+    // Only the release role rolls back; a version that was never released is not found.
+    assert_eq!(
+        marketing
+            .post("/api/releases/rollback", json!({"version": 1}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        release
+            .post("/api/releases/rollback", json!({"version": 9}))
+            .await
+            .status,
+        404
+    );
+    let v3 = release
+        .post("/api/releases/rollback", json!({"version": 1}))
+        .await;
+    assert_eq!(v3.status, 201, "{}", v3.text);
+    assert_eq!(
+        (
+            v3.json()["version"].clone(),
+            v3.json()["promotions"].clone()
+        ),
+        (json!(3), json!(1))
+    );
+    let project = Project::load(&c.dir).unwrap();
+    let tees = project.promotion("tees-15").unwrap();
+    assert_eq!(serde_json::to_value(&tees.reward).unwrap()["price"], "15");
+    let (current, stale) = project.approvals().unwrap();
+    assert!(stale.is_empty(), "{stale:?}");
+    assert_eq!(current.len(), 2);
+    assert_eq!(
+        release.get("/api/promotions/running-10").await.json()["state"],
+        "paused"
+    );
+    assert_eq!(
+        release.get("/api/promotions/tees-15").await.json()["state"],
+        "live"
+    );
     c.stop().await;
 }
