@@ -12,5 +12,5 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 scripts/setup.sh
 cargo run --release --locked -q -p promoseal-evaluator --example workload -- "$target/workload"
 PROMOSEAL_WORKLOAD="$target/workload" cargo test --locked -q -p promoseal-edge-worker --test fixtures >/dev/null
-scripts/build-edge.sh
+cargo xtask build edge
 node edge-worker/bench/run.mjs

@@ -9,7 +9,7 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 scripts/setup.sh
-scripts/build-wasm.sh
+cargo xtask build wasm
 bench=evaluator-wasm/npm/bench
 if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.promoseal-installed" 2>/dev/null; then
   (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.promoseal-installed)

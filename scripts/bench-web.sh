@@ -8,8 +8,8 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 scripts/setup.sh
-[ -f evaluator-wasm/npm/dist/web/promoseal_evaluator_bg.wasm ] || scripts/build-wasm.sh
-scripts/build-edge.sh
+cargo xtask build wasm
+cargo xtask build edge
 export PROMOSEAL_WORK="$target/web-bench"
 scripts/walkthrough.sh >"$target/web-bench.log" 2>&1 || { tail -30 "$target/web-bench.log" >&2; exit 1; }
 node web-demo/bench/run.mjs

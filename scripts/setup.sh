@@ -27,7 +27,7 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
-# cargo-fuzz drives the fuzz workspace (scripts/fuzz.sh); pinned so every machine fuzzes alike.
+# cargo-fuzz drives the fuzz workspace (cargo xtask test fuzz); pinned so every machine fuzzes alike.
 CARGO_FUZZ_VERSION=0.13.2
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"

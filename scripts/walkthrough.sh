@@ -4,7 +4,7 @@
 # inspect → price a cart with a VIP code, as the edge will → redeem it at the origin ledger
 # (embedded SQLite), replay the redemption, and read the ledger's report.
 # With PROMOSEAL_WORK=DIR the work folder (keys, signed bundles, codes) is DIR and is kept:
-# scripts/demo.sh serves what it signs.
+# `cargo xtask demo` serves what it signs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"

@@ -1,8 +1,6 @@
-// The demo's processes (scripts/demo.sh runs this after signing examples/shop): the ledger, the
+// The demo's processes (`cargo xtask demo` runs this after signing examples/shop): the ledger, the
 // edge Worker and the storefront on fixed ports, until Ctrl-C stops all three.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { startStack, work } from "./stack.mjs";
+import { startStack } from "@promoseal/testing/stack";
 
 const port = (name, fallback) => Number(process.env[name] ?? fallback);
 const stack = await startStack({
@@ -19,12 +17,11 @@ const stop = async () => {
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 
-const spring = readFileSync(join(work, "spring-codes.csv"), "utf8").trim().split("\n")[1];
 console.log(`
   Storefront:  ${stack.web.url}/
   Edge:        ${stack.worker.url}/healthz
   Ledger:      ${stack.ledger.url}/v1/events
 
-  Codes to try: VIP-ANNA (30 % off running shoes), ${spring} ($5 off an order over $40,
+  Codes to try: VIP-ANNA (30 % off running shoes), ${stack.springCodes[0]} ($5 off an order over $40,
   single use), and any other text for the uniform refusal. Ctrl-C stops everything.
 `);

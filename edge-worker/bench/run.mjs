@@ -6,8 +6,11 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { edgeDir, fixtureDir, fixtures, freePort, kvPut, startWorker, tempDir, workerVars } from "../test/harness.mjs";
+import { freePort, tempDir } from "@promoseal/testing/process";
+import { kvPut, startWorker } from "@promoseal/testing/stack";
+import { fixtureDir, fixtures, workerVars } from "../test/fixtures.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -51,7 +54,7 @@ try {
     c, evaluate: wrk("/v1/evaluate", lua, c), ping: wrk("/v1/ping", null, c),
   }));
 
-  const build = join(edgeDir, "build");
+  const build = fileURLToPath(new URL("../build", import.meta.url));
   const files = [];
   const walk = (d) => readdirSync(d).forEach((f) => {
     const p = join(d, f);

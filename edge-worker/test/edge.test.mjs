@@ -1,13 +1,13 @@
 // The edge Worker, built, in workerd (wrangler dev --local), against the real ledger binary.
-// Run by scripts/test-edge.sh after `cargo test` wrote the fixtures (edge-worker/tests/fixtures.rs).
+// Run by `cargo xtask test hosts` after `cargo xtask gen` wrote the fixtures (edge-worker/tests/fixtures.rs).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createRequire } from "node:module";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import {
-  fixtures, freePort, kvPut, repo, startLedger, startWorker, tempDir, workerVars,
-} from "./harness.mjs";
+import { freePort, tempDir } from "@promoseal/testing/process";
+import { kvPut, startLedger, startWorker } from "@promoseal/testing/stack";
+import { fixtureLedger, fixtures, workerVars } from "./fixtures.mjs";
 
 const fx = fixtures();
 const b64 = (s) => Buffer.from(s, "base64");
@@ -29,7 +29,7 @@ before(async () => {
   persist = tempDir("edge");
   ledgerPort = await freePort();
   ledgerDb = join(tempDir("ledger"), "ledger.db");
-  ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+  ledger = await startLedger({ port: ledgerPort, db: ledgerDb, ...fixtureLedger });
   const entries = {
     "edge/shop": b64(fx.shop["edge-v1"]),
     "storefront/shop": b64(fx.shop["storefront-v1"]),
@@ -177,7 +177,7 @@ test("code check → grant → the storefront's wasm evaluator previews it, as t
 
   // The browser's evaluator: the public bundle from the edge, verified with the root, plus the grant.
   const require = createRequire(import.meta.url);
-  const wasm = require(join(repo, "evaluator-wasm/npm/dist/node/promoseal_evaluator.js"));
+  const wasm = require("@promoseal/evaluator");
   const storefront = Buffer.from(await (await fetch(`${worker.url}/v1/bundle/storefront`)).arrayBuffer());
   const opened = wasm.Engine.open(storefront, b64(fx.root), { audience: "storefront", now: nowIso() });
   assert.equal(opened.ok, true, JSON.stringify(opened.error));
@@ -517,7 +517,7 @@ test("ledger down → dead letter → replay → redeemed exactly once", async (
   assert.deepEqual(letters.letters.map((l) => l.idempotencyKey), ["k-dl"]);
   assert.equal((await fetch(`${worker.url}/v1/admin/dead-letters`)).status, 401);
 
-  ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+  ledger = await startLedger({ port: ledgerPort, db: ledgerDb, ...fixtureLedger });
   // The outbox's alarm delivers it (backoff 1 s, at most 2 s).
   const deadline = Date.now() + 20_000;
   do {
@@ -573,7 +573,7 @@ test("a ledger answering 503 (busy database) is retried, the redemption queued, 
     assert.ok(letter.nextAttemptMs - letter.firstFailedMs >= 2000, JSON.stringify(letter));
     await closeBusy();
 
-    ledger = await startLedger({ port: ledgerPort, db: ledgerDb });
+    ledger = await startLedger({ port: ledgerPort, db: ledgerDb, ...fixtureLedger });
     const deadline = Date.now() + 20_000;
     let now;
     do {

@@ -1,5 +1,5 @@
 //! The evaluator's JavaScript API: the npm package `@promoseal/evaluator` (`npm/`), built by
-//! `scripts/build-wasm.sh` with wasm-pack for browsers (`--target web`) and Node
+//! `cargo xtask build wasm` with wasm-pack for browsers (`--target web`) and Node
 //! (`--target nodejs`). A thin layer over the pure core `promoseal-evaluator`: each export
 //! decodes its arguments, calls one core function and encodes the answer.
 //!

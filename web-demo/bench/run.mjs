@@ -5,7 +5,8 @@
 //  - first-load weight: what the page fetches before it can preview (HTML, JS, CSS, catalog,
 //    config, the evaluator's .wasm and glue, the signed storefront bundle), raw and gzip.
 import { gzipSync } from "node:zlib";
-import { launchChromium, startStack } from "../stack.mjs";
+import { launchChromium } from "@promoseal/testing/chromium";
+import { startStack } from "@promoseal/testing/stack";
 
 const changes = Number(process.env.BENCH_CHANGES ?? 200);
 const stack = await startStack();

@@ -1,11 +1,15 @@
 // The storefront in headless Chromium (Debian's, through playwright-core) against the whole
 // stack: the edge Worker in workerd and the ledger, serving examples/shop as signed by
-// scripts/walkthrough.sh. Run by scripts/test-web.sh. Screenshots: target/web-demo/screenshots.
+// scripts/walkthrough.sh. Run by `cargo xtask test hosts`. Screenshots: target/web-demo/screenshots.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium, screenshots, startStack } from "../stack.mjs";
+import { launchChromium } from "@promoseal/testing/chromium";
+import { target } from "@promoseal/testing/paths";
+import { startStack } from "@promoseal/testing/stack";
+
+const screenshots = join(target, "web-demo", "screenshots");
 
 let stack, browser;
 const refusal = "This code cannot be used. Check it and try again.";

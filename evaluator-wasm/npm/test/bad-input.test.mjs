@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { Engine, inspectRoot, repo } from "./host.mjs";
+import { readVector as vector } from "@promoseal/testing/corpus";
+import { repo } from "@promoseal/testing/paths";
+import { Engine, inspectRoot } from "./host.mjs";
 
-const vector = (name) => readFileSync(join(repo, "tests/vectors", name));
 const NOW = "2026-06-01T00:00:00Z";
 const payload = readFileSync(join(repo, "examples/bundle.json"));
 const cartInput = JSON.parse(readFileSync(join(repo, "examples/cart.json")));

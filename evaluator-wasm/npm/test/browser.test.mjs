@@ -6,13 +6,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { existsSync, readFileSync } from "node:fs";
-import { extname, join, normalize } from "node:path";
+import { dirname, extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "@promoseal/testing/chromium";
+import { nativeCorpus, nativeResults, readVector, vectorManifest } from "@promoseal/testing/corpus";
 
-import { native, repo } from "./host.mjs";
-
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const native = nativeResults();
 const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
 let server;
@@ -20,9 +20,8 @@ let browser;
 let origin;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh`);
-  const web = join(repo, "evaluator-wasm/npm/dist/web");
-  const tests = join(repo, "evaluator-wasm/npm/test");
+  const web = fileURLToPath(new URL("../dist/web", import.meta.url));
+  const tests = dirname(fileURLToPath(import.meta.url));
   server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
     if (path === "/") {
@@ -40,19 +39,7 @@ before(async () => {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -60,24 +47,12 @@ after(async () => {
   server?.close();
 });
 
-/** The first two cases of every corpus folder. */
-function corpusSubset() {
-  const seen = new Map();
-  return native
-    .filter((r) => r.kind === "corpus")
-    .filter((r) => {
-      const folder = r.case.split("/")[0];
-      seen.set(folder, (seen.get(folder) ?? 0) + 1);
-      return seen.get(folder) <= 2;
-    });
-}
-
 test("in Chromium: native's verdicts and bytes", async () => {
-  const vectors = JSON.parse(readFileSync(join(repo, "tests/vectors/manifest.json"))).vectors;
+  const vectors = vectorManifest().vectors;
   const files = {};
   for (const v of vectors) {
     for (const f of [v.root, v.bundle, ...v.rotations].filter(Boolean)) {
-      files[f] = readFileSync(join(repo, "tests/vectors", f)).toString("base64");
+      files[f] = readVector(f).toString("base64");
     }
   }
   const page = await browser.newPage();
@@ -85,7 +60,7 @@ test("in Chromium: native's verdicts and bytes", async () => {
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(origin);
   const work = {
-    corpus: corpusSubset(),
+    corpus: nativeCorpus({ perFolder: 2 }), // the first two cases of every corpus folder
     vectors,
     natives: native.filter((r) => r.kind === "vector"),
     grants: native.filter((r) => r.kind === "grant"),

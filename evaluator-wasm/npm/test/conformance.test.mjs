@@ -1,39 +1,29 @@
 // The wasm package (nodejs target) against native: every corpus case, every signing vector and a
 // code-grant evaluation must give byte-identical answers. The native answers, with the exact
 // bytes they were computed from, come from the evaluator's integration test
-// `conformance::native_results_for_other_hosts` (scripts/test-wasm.sh runs it first).
+// `conformance::native_results_for_other_hosts` (`cargo xtask gen` writes them; the hosts tier runs it first).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { Engine, evaluatorVersion, inspectRoot, native, repo } from "./host.mjs";
+import { corpusFiles, nativeCorpus, nativeResults, readVector, vectorManifest } from "@promoseal/testing/corpus";
+import { repo } from "@promoseal/testing/paths";
+import { Engine, evaluatorVersion, inspectRoot } from "./host.mjs";
 import { answer, openVector } from "./shared.mjs";
 
-const corpusDir = join(repo, "tests/corpus");
-const vectorsDir = join(repo, "tests/vectors");
-const readVector = (name) => readFileSync(join(vectorsDir, name));
-
-function corpusFiles(dir) {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) return corpusFiles(p);
-      return name.endsWith(".json") ? [relative(corpusDir, p)] : [];
-    });
-}
+const native = nativeResults();
 
 test("the native results cover the whole corpus", () => {
-  const cases = native.filter((r) => r.kind === "corpus").map((r) => r.case);
-  assert.deepEqual(cases.slice().sort(), corpusFiles(corpusDir));
+  const cases = nativeCorpus().map((r) => r.case);
+  assert.deepEqual(cases.slice().sort(), corpusFiles());
   assert.ok(cases.length >= 150, `only ${cases.length} corpus cases`);
 });
 
 test("every corpus case: byte-identical to native", () => {
   let compared = 0;
-  for (const r of native.filter((r) => r.kind === "corpus")) {
+  for (const r of nativeCorpus()) {
     const opened = Engine.openUnverified(r.bundle);
     const got = opened.ok ? answer(opened.value.evaluateJson(r.input)) : answer(opened);
     assert.deepEqual(got, r.result, r.case);
@@ -64,7 +54,7 @@ test("every corpus case: byte-identical to native", () => {
 });
 
 test("every signing vector: the manifest's verdict, and native's evaluation", () => {
-  const manifest = JSON.parse(readVector("manifest.json"));
+  const manifest = vectorManifest();
   const natives = new Map(native.filter((r) => r.kind === "vector").map((r) => [r.name, r]));
   assert.equal(natives.size, manifest.vectors.length);
   for (const v of manifest.vectors) {
