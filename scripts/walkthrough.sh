@@ -27,7 +27,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "keys (secret files are created 0600)"
 for k in root-1:root root-2:root release-1:release marketing-1:marketing edge-1:edge shop-1:shop \
-  release-2:release viewer-1:viewer; do
+  release-2:release promotions-1:promotions viewer-1:viewer; do
   "$ps" keygen --id "${k%%:*}" --role "${k##*:}" --out keys >/dev/null
 done
 # Finance approves within an authorization limit: budgets up to 20,000 USD.
@@ -38,7 +38,8 @@ say "trust root: two root keys sign; finance approves anything above 20 %"
 "$ps" root create --from shop/root.json --out shop/root.env \
   --public keys/root-1.pub.json --public keys/root-2.pub.json --public keys/release-1.pub.json \
   --public keys/marketing-1.pub.json --public keys/finance-1.pub.json --public keys/edge-1.pub.json \
-  --public keys/shop-1.pub.json --public keys/release-2.pub.json --public keys/viewer-1.pub.json \
+  --public keys/shop-1.pub.json --public keys/release-2.pub.json --public keys/promotions-1.pub.json \
+  --public keys/viewer-1.pub.json \
   --key keys/root-1.key --key keys/root-2.key
 
 say "codes: a VIP list imported as keyed hashes, a generated spring campaign"

@@ -74,15 +74,39 @@ export async function startWorker({ port, persist, vars }) {
   };
 }
 
+/**
+ * The promotions console (target/release/console) on the project the walkthrough signed, with
+ * the server's release key and the code secret, publishing to the ledger and to the Worker's
+ * local KV (wrangler), on a SQLite file.
+ */
+export async function startConsole({ port, project, db, releaseKey, codeSecret, ledgerUrl, persist, edgeUrl }) {
+  const bin = join(target, "release", "console");
+  const origin = `http://127.0.0.1:${port}`;
+  const args = [
+    "--listen", `127.0.0.1:${port}`, "--project", project, "--database-url", `sqlite://${db}`,
+    "--origin", origin, "--release-key", releaseKey, "--code-secret", codeSecret,
+    "--ledger-url", ledgerUrl, "--edge-kv", `local:${persist}`, "--edge-url", edgeUrl,
+    "--wrangler", join(repo, "node_modules/.bin/wrangler"),
+    "--wrangler-config", join(edgeDir, "wrangler.toml"),
+    "--wasm-dir", join(repo, "evaluator-wasm/npm/dist/authoring"),
+    // The demo signs in the same people again and again from one address.
+    "--sign-in-per-minute", "60",
+  ];
+  const child = launch(bin, args, { env: toolEnv });
+  await waitFor(`${origin}/healthz`, child, "console", 30);
+  return { url: origin, stop: () => stop(child, "SIGTERM"), output: child.output };
+}
+
 /** What scripts/walkthrough.sh signed (examples/shop): PROMOSEAL_WORK, by default target/web-test. */
 const work = process.env.PROMOSEAL_WORK ?? join(target, "web-test");
 
 /**
  * The whole stack on what the walkthrough signed into `work`: the ledger, the edge Worker with
  * its local KV seeded with the edge and storefront bundles, and the storefront server, on the
- * given ports or free ones.
+ * given ports or free ones; with `console: true`, the promotions console too (the Worker then
+ * looks at KV every second, so a release reaches it at once).
  */
-export async function startStack(ports = {}) {
+export async function startStack(ports = {}, { console: withConsole = false } = {}) {
   const shop = join(work, "shop");
   const dirs = [tempDir("web-ledger"), tempDir("web-edge")];
   const [ledgerDir, persist] = dirs;
@@ -107,15 +131,27 @@ export async function startStack(ports = {}) {
       DEFAULT_BUNDLE: "demo-shop",
       ALLOWED_ORIGINS: `http://127.0.0.1:${webPort},http://localhost:${webPort}`,
       ADMIN_TOKEN: randomBytes(16).toString("hex"),
+      ...(withConsole ? { BUNDLE_REFRESH_SECONDS: "1" } : {}),
     },
   });
   const web = await startStorefront({
     port: webPort, edgeUrl: worker.url, root: join(shop, "root.env"), shopKey: join(work, "keys/shop-1.key"),
   });
+  let consoleServer = null;
+  if (withConsole) {
+    const consoleDir = tempDir("web-console");
+    dirs.push(consoleDir);
+    consoleServer = await startConsole({
+      port: ports.console ?? await freePort(), project: shop, db: join(consoleDir, "console.db"),
+      releaseKey: join(work, "keys/release-1.key"), codeSecret: join(work, "keys/codes.secret"),
+      ledgerUrl: ledger.url, persist, edgeUrl: worker.url,
+    });
+  }
   return {
-    ledger, worker, web,
+    ledger, worker, web, console: consoleServer, work,
     springCodes: readFileSync(join(work, "spring-codes.csv"), "utf8").trim().split("\n").slice(1),
     stop: async () => {
+      if (consoleServer) await consoleServer.stop();
       await web.stop();
       await worker.stop();
       await ledger.stop();

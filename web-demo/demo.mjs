@@ -1,11 +1,12 @@
 // The demo's processes (`cargo xtask demo` runs this after signing examples/shop): the ledger, the
-// edge Worker and the storefront on fixed ports, until Ctrl-C stops all three.
+// edge Worker, the storefront and the promotions console on fixed ports, until Ctrl-C stops all.
 import { startStack } from "@promoseal/testing/stack";
 
 const port = (name, fallback) => Number(process.env[name] ?? fallback);
 const stack = await startStack({
   ledger: port("LEDGER_PORT", 8788), edge: port("EDGE_PORT", 8787), web: port("WEB_PORT", 8080),
-});
+  console: port("CONSOLE_PORT", 8790),
+}, { console: true });
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
@@ -17,8 +18,15 @@ const stop = async () => {
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 
+const keys = `${stack.work}/keys`;
 console.log(`
   Storefront:  ${stack.web.url}/
+  Console:     ${stack.console.url}/  (sign in: on the sign-in page, enroll a key file, then sign in with it)
+                 marketing (requests, approves):          ${keys}/marketing-1.key
+                 finance (approves budgets up to $20,000): ${keys}/finance-1.key
+                 release (publishes, pauses, rolls back):  ${keys}/release-2.key
+                 promotions manager (the code inventory):  ${keys}/promotions-1.key
+                 viewer (reads):                           ${keys}/viewer-1.key
   Edge:        ${stack.worker.url}/healthz
   Ledger:      ${stack.ledger.url}/v1/events
 

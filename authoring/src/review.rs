@@ -370,7 +370,13 @@ pub fn review_json(bytes: &[u8]) -> Result<Review, ReviewError> {
 pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     let currency = check_settings(input)?;
     input.policy.check().map_err(ReviewError::Policy)?;
-    let (spec, errors) = read_draft(input);
+    let (spec, mut errors) = read_draft(input);
+    // The project's id rule, unless the evaluator already refused the id.
+    let id_refused = errors.iter().any(|e| e.path == "id");
+    if let Some(e) = spec.as_ref().and_then(|s| id_error(&s.id)).filter(|_| !id_refused) {
+        errors.push(e);
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     let Some(spec) = spec else {
         return Ok(Review {
             errors,
@@ -423,6 +429,28 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     review.conflicts = conflicts(&bundle, &spec.id);
     review.payload = serde_json::to_string(&payload).ok();
     Ok(review)
+}
+
+/// The longest promotion id.
+pub const MAX_ID: usize = 64;
+
+/// The id rule of a project: an id names the promotion's files (`promotions/<id>.json`,
+/// `approvals/<id>.<key>.json`), so it is 1 to [`MAX_ID`] lower-case letters, digits, `-` or
+/// `_`, starting with a letter or digit.
+pub fn id_error(id: &str) -> Option<DraftError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    (!ok).then(|| DraftError {
+        path: "id".into(),
+        message: format!(
+            "an id is 1 to {MAX_ID} lower-case letters, digits, `-` or `_`, starting with a \
+             letter or digit"
+        ),
+    })
 }
 
 /// The unsigned bundle payload the page prices carts with: the shop's promotions, the draft in
@@ -1314,5 +1342,15 @@ mod tests {
             .unwrap();
         assert_eq!(edited.name, "12% off socks");
         assert_eq!(r.lint.unwrap().promotions[0].name, "12% off socks");
+    }
+
+    #[test]
+    fn an_id_names_files_so_it_is_lower_case_letters_digits_dashes() {
+        for good in ["running-10", "a", "vip_2026", &"x".repeat(MAX_ID)] {
+            assert!(id_error(good).is_none(), "{good}");
+        }
+        for bad in ["Running", "-lead", "a b", "a/b", "ü", &"x".repeat(MAX_ID + 1)] {
+            assert_eq!(id_error(bad).map(|e| e.path), Some("id".to_string()), "{bad}");
+        }
     }
 }

@@ -63,7 +63,9 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .nest("/api", api)
-        .merge(pages::router())
+        // Pages, scripts and the wasm compressed (the API is not: its answers carry the CSRF
+        // token and echo input, the mix compression attacks such as BREACH need).
+        .merge(pages::router().layer(tower_http::compression::CompressionLayer::new()))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }

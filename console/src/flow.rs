@@ -26,8 +26,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::folder::{Folder, Terms, WriteError};
 use crate::Shared;
 
-/// The longest promotion id, and the characters it may use (it names files).
-const MAX_ID: usize = 64;
 /// The longest comment, in characters.
 pub const MAX_COMMENT: usize = 4000;
 
@@ -59,32 +57,11 @@ fn invalid(errors: Vec<DraftError>) -> ApiError {
     .with_detail(json!({ "errors": errors }))
 }
 
-/// The id rule: it names files in the project folder.
-fn id_errors(id: &str) -> Option<DraftError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    (!ok).then(|| DraftError {
-        path: "id".into(),
-        message: format!(
-            "an id is 1 to {MAX_ID} lower-case letters, digits, `-` or `_`, starting with a \
-             letter or digit"
-        ),
-    })
-}
-
 /// The core's review of terms, natively: what the page showed, checked again.
 pub fn check(state: &Shared, terms: &Value) -> ApiResult<(PromotionSpec, Review)> {
     let input = state.review_input(terms.clone())?;
     let r = review(&input).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut errors = r.errors.clone();
-    let id = terms.get("id").and_then(Value::as_str).unwrap_or("");
-    if let Some(e) = id_errors(id) {
-        errors.insert(0, e);
-    }
+    let errors = r.errors.clone();
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
@@ -592,12 +569,20 @@ pub async fn detail(state: &Shared, id: &str) -> ApiResult<Value> {
         })
         .collect();
     let history = audit::entries(&state.db, Some(id)).await?;
+    let paused_now = current.is_none() && paused.is_some();
+    let settled = current.or(paused);
     Ok(json!({
         "id": id,
         "state": state_name,
         "tag": working.tag,
         "terms": working.spec,
-        "approvedTerms": current.or(paused).map(|t| t.spec),
+        "approvedTerms": settled.as_ref().map(|t| &t.spec),
+        // What pausing or resuming starts from, and where the approved terms stand, when a
+        // change is pending.
+        "approvedTag": settled.as_ref().map(|t| &t.tag),
+        "approvedState": settled.as_ref().map(|t| if paused_now { "paused" } else {
+            settled_state(t, published.as_ref(), currency, now)
+        }),
         "hasDraft": draft.is_some(),
         "digest": digest,
         "approvals": approvals,

@@ -51,6 +51,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../web/audit.js"),
     ),
     (
+        "codes.js",
+        "text/javascript",
+        include_str!("../web/codes.js"),
+    ),
+    (
         "templates.js",
         "text/javascript",
         include_str!("../web/templates.js"),
@@ -69,6 +74,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/promotions/new", include_str!("../web/editor.html")),
     ("/releases", include_str!("../web/releases.html")),
     ("/audit", include_str!("../web/audit.html")),
+    ("/codes", include_str!("../web/codes.html")),
 ];
 
 fn html(page: &'static str) -> Response {

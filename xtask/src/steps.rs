@@ -555,6 +555,30 @@ fn hosts() -> Result {
             c.env("PROMOSEAL_WORK", &work);
             run(&mut c)
         },
+    )?;
+    part(
+        "the promotions console in Chromium against the whole stack (after the storefront: it \
+         changes the signed project)",
+        || {
+            build_console_wasm()?;
+            cargo(&[
+                "build",
+                "--release",
+                "--locked",
+                "-q",
+                "-p",
+                "promoseal-console",
+            ])?;
+            let mut c = cmd(
+                "sh",
+                &[
+                    "-c",
+                    "node --test --test-concurrency=1 console/test/*.test.mjs",
+                ],
+            );
+            c.env("PROMOSEAL_WORK", repo().join("target/web-test"));
+            run(&mut c)
+        },
     )
 }
 
@@ -627,7 +651,17 @@ pub fn demo() -> Result {
     }
     title("building the storefront's evaluator (wasm), the console's, and the edge Worker");
     build("all")?;
-    title("starting the ledger (SQLite), the edge Worker (workerd) and the storefront");
+    cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-q",
+        "-p",
+        "promoseal-console",
+    ])?;
+    title(
+        "starting the ledger (SQLite), the edge Worker (workerd), the storefront and the console",
+    );
     let mut c = cmd("node", &["web-demo/demo.mjs"]);
     c.env("PROMOSEAL_WORK", &work);
     run(&mut c)
