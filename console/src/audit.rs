@@ -93,6 +93,22 @@ pub async fn append(
     })
 }
 
+/// Appends one entry in a transaction of its own: for actions whose other effects are in the
+/// project folder, not the database.
+pub async fn record(
+    db: &Db,
+    at: i64,
+    actor: &str,
+    action: &str,
+    promotion: Option<&str>,
+    detail: Value,
+) -> Result<Entry, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let e = append(&mut tx, at, actor, action, promotion, detail).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
 fn entry(row: &Row) -> Result<Entry, sqlx::Error> {
     let detail: String = row.try_get("detail")?;
     Ok(Entry {

@@ -175,9 +175,8 @@ pub async fn generate(state: &Shared, who: &Person, g: &Generate) -> ApiResult<S
     }
     CodeSetFile::new_generated(&g.set, &campaign).save(&folder.dir)?;
     let now = state.now().0;
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now,
         &who.key_id,
         "codesGenerated",
@@ -185,7 +184,6 @@ pub async fn generate(state: &Shared, who: &Person, g: &Generate) -> ApiResult<S
         json!({ "set": g.set, "count": g.count, "prefix": g.prefix, "suffix": g.suffix }),
     )
     .await?;
-    tx.commit().await?;
     Ok(csv)
 }
 
@@ -260,9 +258,8 @@ pub async fn import(
         .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
     f.save(&folder.dir)?;
     let now = state.now().0;
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now,
         &who.key_id,
         "codesImported",
@@ -270,7 +267,6 @@ pub async fn import(
         json!({ "set": set, "file": filename, "read": read.codes.len(), "added": added }),
     )
     .await?;
-    tx.commit().await?;
     Ok(Imported {
         read: read.codes.len(),
         added,
@@ -289,9 +285,8 @@ pub async fn export(state: &Shared, who: &Person, set: &str) -> ApiResult<String
     let mut out = Vec::new();
     f.export(&secret, &mut out)?;
     let now = state.now().0;
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now,
         &who.key_id,
         "codesExported",
@@ -299,7 +294,6 @@ pub async fn export(state: &Shared, who: &Person, set: &str) -> ApiResult<String
         json!({ "set": set }),
     )
     .await?;
-    tx.commit().await?;
     String::from_utf8(out).map_err(ApiError::internal)
 }
 
@@ -330,9 +324,8 @@ pub async fn set_active(
         .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidRequest, format!("{e:#}")))?;
     f.save(&folder.dir)?;
     let now = state.now().0;
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now,
         &who.key_id,
         if on {
@@ -345,7 +338,6 @@ pub async fn set_active(
         json!({ "set": set, "codes": codes.len(), "wholeSet": codes.is_empty() }),
     )
     .await?;
-    tx.commit().await?;
     Ok(json!({ "summary": f.summary(), "effective": "from the next published version" }))
 }
 

@@ -261,9 +261,8 @@ pub async fn comment(state: &Shared, who: &Person, id: &str, text: &str) -> ApiR
         return Err(ApiError::not_found(format!("no promotion `{id}`")));
     }
     let now = state.now().0;
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now,
         &who.key_id,
         "commented",
@@ -271,7 +270,6 @@ pub async fn comment(state: &Shared, who: &Person, id: &str, text: &str) -> ApiR
         json!({ "text": text }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -601,30 +599,20 @@ pub async fn pause(
     base: &str,
     paused: bool,
 ) -> ApiResult<crate::publish::Release> {
-    who.require(crate::auth::can::PUBLISH, "pausing and resuming")?;
-    if state.release_key.is_none() {
-        return Err(ApiError::new(
-            503,
-            ErrorCode::Misconfigured,
-            "the console has no release key (--release-key): nothing can be published",
-        ));
-    }
+    crate::publish::release_key(state, who, "pausing and resuming")?;
     {
         let folder = state.folder.lock().await;
         folder.set_paused(id, paused, base).map_err(stale)?;
-        let now = state.now().0;
-        let mut tx = state.db.begin().await?;
         let action = if paused { "paused" } else { "resumed" };
-        audit::append(
-            &mut tx,
-            now,
+        audit::record(
+            &state.db,
+            state.now().0,
             &who.key_id,
             action,
             Some(id),
             json!({ "tag": base }),
         )
         .await?;
-        tx.commit().await?;
     }
     crate::publish::publish(state, who, if paused { "pause" } else { "resume" }).await
 }
@@ -637,14 +625,7 @@ pub async fn rollback(
     who: &Person,
     version: u64,
 ) -> ApiResult<crate::publish::Release> {
-    who.require(crate::auth::can::PUBLISH, "rolling back")?;
-    if state.release_key.is_none() {
-        return Err(ApiError::new(
-            503,
-            ErrorCode::Misconfigured,
-            "the console has no release key (--release-key): nothing can be published",
-        ));
-    }
+    crate::publish::release_key(state, who, "rolling back")?;
     // When it was released: the console's log, else now (a release the CLI made recently).
     let released_at = audit::entries(&state.db, None)
         .await?
@@ -666,9 +647,8 @@ pub async fn rollback(
             .restore(&root, version, released_at)
             .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
         let now = state.now().0;
-        let mut tx = state.db.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            &state.db,
             now,
             &who.key_id,
             "rolledBack",
@@ -676,7 +656,6 @@ pub async fn rollback(
             json!({ "to": version, "restored": restored, "paused": paused }),
         )
         .await?;
-        tx.commit().await?;
     }
     crate::publish::publish(state, who, &format!("rollback to version {version}")).await
 }

@@ -26,7 +26,7 @@ use promoseal_evaluator::codes::encode_hex;
 use promoseal_evaluator::model::{Audience, BundlePayload, PromotionSpec};
 use promoseal_evaluator::seal::{approval_digest, open_bundle, Envelope, TrustRoot, VerifyOptions};
 use promoseal_evaluator::time::Instant;
-use promoseal_signer::project::{ApprovalRecord, Project};
+use promoseal_signer::project::{self, ApprovalRecord, Project};
 use promoseal_signer::support;
 use sha2::{Digest, Sha256};
 
@@ -68,21 +68,7 @@ impl From<anyhow::Error> for WriteError {
 }
 
 fn promotion_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut out: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("cannot list `{}`", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| e == "toml" || e == "json")
-        })
-        .collect();
-    out.sort();
-    Ok(out)
+    project::files_with(dir, &["toml", "json"])
 }
 
 fn read_terms(path: &Path) -> Result<Terms> {
@@ -213,17 +199,8 @@ impl Folder {
     }
 
     fn approvals_in(&self, sub: &str, id: &str) -> Result<Vec<(PathBuf, ApprovalRecord)>> {
-        let dir = self.dir.join(sub);
-        if !dir.exists() {
-            return Ok(Vec::new());
-        }
         let mut out = Vec::new();
-        let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
-            .with_context(|| format!("cannot list `{}`", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        paths.sort();
+        let paths = project::files_with(&self.dir.join(sub), &["json"])?;
         for path in paths {
             let r: ApprovalRecord = support::parse_file(&path)?;
             if r.approval.promotion == id {

@@ -24,13 +24,11 @@ pub mod pages;
 pub mod publish;
 pub mod settings;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use promoseal_authoring::review::{ReviewInput, Sample};
-use promoseal_evaluator::parse_input;
 use promoseal_evaluator::seal::{SigningIdentity, TrustRoot};
 use promoseal_evaluator::time::Instant;
 use promoseal_signer::codeset::CodeSetFile;
@@ -159,30 +157,10 @@ impl State {
             ),
             root: root.payload().clone(),
             policy,
-            samples: samples(&project.dir.join("samples"))?,
+            samples: promoseal_signer::project::samples(&project.dir.join("samples"))?
+                .into_iter()
+                .map(|(name, input)| Sample { name, input })
+                .collect(),
         })
     }
-}
-
-/// `samples/*.json`, by file name.
-fn samples(dir: &Path) -> Result<Vec<Sample>> {
-    let mut out = Vec::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let input =
-            parse_input(&support::read(&path)?).with_context(|| format!("`{}`", path.display()))?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.push(Sample { name, input });
-    }
-    Ok(out)
 }

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use promoseal_evaluator::codes::encode_hex;
-use promoseal_evaluator::seal::Envelope;
+use promoseal_evaluator::seal::{Envelope, SigningIdentity};
 use promoseal_signer::commands::sign::{release as sign_release, Released};
 use serde::Serialize;
 use serde_json::json;
@@ -34,16 +34,25 @@ pub struct Release {
     pub failed: Vec<String>,
 }
 
-/// Signs and pushes the next release. `why` goes into the audit log (`publish`, `pause`, …).
-pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Release> {
-    who.require(can::PUBLISH, "publishing")?;
-    let key = state.release_key.as_ref().ok_or_else(|| {
+/// The server's release key, for a person who may publish (the `release` role).
+pub fn release_key<'a>(
+    state: &'a Shared,
+    who: &Person,
+    what: &str,
+) -> ApiResult<&'a SigningIdentity> {
+    who.require(can::PUBLISH, what)?;
+    state.release_key.as_ref().ok_or_else(|| {
         ApiError::new(
             503,
             ErrorCode::Misconfigured,
             "the console has no release key (--release-key): nothing can be published",
         )
-    })?;
+    })
+}
+
+/// Signs and pushes the next release. `why` goes into the audit log (`publish`, `pause`, …).
+pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Release> {
+    let key = release_key(state, who, "publishing")?;
     let folder = state.folder.lock().await;
     let project = folder.project()?;
     let root = folder.root()?;
@@ -87,9 +96,8 @@ pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Relea
         }
     }
     let promotions = released.bundles.first().map_or(0, |b| b.promotions);
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    audit::record(
+        &state.db,
         now.0,
         &who.key_id,
         "published",
@@ -100,7 +108,6 @@ pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Relea
         }),
     )
     .await?;
-    tx.commit().await?;
     for f in &failed {
         tracing::warn!(version = released.version, "push failed: {f}");
     }

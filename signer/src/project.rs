@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use promoseal_evaluator::codes::encode_hex;
 use promoseal_evaluator::model::{ApprovalSpec, PricingPolicy, PromotionSpec};
 use promoseal_evaluator::seal::approval_digest;
+use promoseal_evaluator::{parse_input, EvaluationInput};
 use serde::{Deserialize, Serialize};
 
 use crate::support::parse_file;
@@ -64,7 +65,8 @@ pub struct Project {
     pub promotions: Vec<PromotionSpec>,
 }
 
-fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+/// The files of `dir` with one of the extensions, sorted; none when `dir` does not exist.
+pub fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
@@ -147,6 +149,22 @@ impl Project {
         }
         Ok((current, stale))
     }
+}
+
+/// Sample carts (`samples/*.json`: evaluation inputs) by file name, sorted: what lint projects
+/// a promotion's cost on, and the console's cart simulator prices.
+pub fn samples(dir: &Path) -> Result<Vec<(String, EvaluationInput)>> {
+    let mut out = Vec::new();
+    for path in files_with(dir, &["json"])? {
+        let input = parse_input(&crate::support::read(&path)?)
+            .with_context(|| format!("`{}`", path.display()))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((name, input));
+    }
+    Ok(out)
 }
 
 /// `published/state.json`: the last version signed, so versions only grow.

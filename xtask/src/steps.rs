@@ -535,16 +535,7 @@ fn hosts() -> Result {
     part(
         "the storefront in Chromium against the whole stack (ledger, edge, storefront)",
         || {
-            let target = repo().join("target");
-            let work = target.join("web-test");
-            let log = target.join("web-test.log");
-            let out = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-            let err = out.try_clone().map_err(|e| e.to_string())?;
-            let mut walk = cmd("bash", &["scripts/walkthrough.sh"]);
-            walk.env("PROMOSEAL_WORK", &work).stdout(out).stderr(err);
-            if run(&mut walk).is_err() {
-                return Err(format!("the walkthrough failed: see {}", log.display()));
-            }
+            let work = walkthrough("web-test")?;
             let mut c = cmd(
                 "sh",
                 &[
@@ -621,18 +612,12 @@ fn fuzz() -> Result {
 // ---------------------------------------------------------------------------------------------
 // demo
 
-/// Signs examples/shop with throw-away keys (the walkthrough), builds the storefront's wasm and
-/// the edge Worker, and runs the ledger (SQLite), the edge Worker (workerd) and the storefront
-/// (web-demo/demo.mjs) until Ctrl-C.
-pub fn demo() -> Result {
-    setup()?;
+/// Signs examples/shop with throw-away keys into `target/<name>` (scripts/walkthrough.sh, its
+/// output in `target/<name>.log`): the keys, the signed project and its codes the stack serves.
+fn walkthrough(name: &str) -> Result<PathBuf> {
     let target = repo().join("target");
-    let work = target.join("demo");
-    let log = target.join("demo-walkthrough.log");
-    title(&format!(
-        "signing examples/shop with throw-away keys (the walkthrough: {})",
-        log.display()
-    ));
+    let work = target.join(name);
+    let log = target.join(format!("{name}.log"));
     fs::create_dir_all(&target).map_err(|e| e.to_string())?;
     let out = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -641,7 +626,17 @@ pub fn demo() -> Result {
     if run(&mut walk).is_err() {
         return Err(format!("the walkthrough failed: see {}", log.display()));
     }
-    if let Ok(text) = fs::read_to_string(&log) {
+    Ok(work)
+}
+
+/// Signs examples/shop with throw-away keys (the walkthrough), builds the storefront's wasm and
+/// the edge Worker, and runs the ledger (SQLite), the edge Worker (workerd) and the storefront
+/// (web-demo/demo.mjs) until Ctrl-C.
+pub fn demo() -> Result {
+    setup()?;
+    title("signing examples/shop with throw-away keys (the walkthrough: target/demo.log)");
+    let work = walkthrough("demo")?;
+    if let Ok(text) = fs::read_to_string(repo().join("target/demo.log")) {
         for line in text
             .lines()
             .filter(|l| l.starts_with("edge bundle v") || l.starts_with("storefront bundle v"))

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use promoseal_authoring::lint::{lint, LintInput};
-use promoseal_evaluator::parse_input;
 
 use crate::lint::policy_from_toml;
-use crate::project::Project;
-use crate::support::{self, read};
+use crate::project::{self, Project};
+use crate::support;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,23 +41,7 @@ pub fn run(args: &Args) -> Result<bool> {
     let samples_dir = samples
         .as_deref()
         .map_or_else(|| project.dir.join("samples"), Path::to_path_buf);
-    let mut samples = Vec::new();
-    if samples_dir.exists() {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&samples_dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let input =
-                parse_input(&read(&path)?).with_context(|| format!("`{}`", path.display()))?;
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            samples.push((name, input));
-        }
-    }
+    let samples = project::samples(&samples_dir)?;
     let report = lint(
         &LintInput {
             currency: &project.config.currency,
