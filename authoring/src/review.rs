@@ -373,7 +373,11 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     let (spec, mut errors) = read_draft(input);
     // The project's id rule, unless the evaluator already refused the id.
     let id_refused = errors.iter().any(|e| e.path == "id");
-    if let Some(e) = spec.as_ref().and_then(|s| id_error(&s.id)).filter(|_| !id_refused) {
+    if let Some(e) = spec
+        .as_ref()
+        .and_then(|s| id_error(&s.id))
+        .filter(|_| !id_refused)
+    {
         errors.push(e);
         errors.sort_by(|a, b| a.path.cmp(&b.path));
     }
@@ -1349,8 +1353,19 @@ mod tests {
         for good in ["running-10", "a", "vip_2026", &"x".repeat(MAX_ID)] {
             assert!(id_error(good).is_none(), "{good}");
         }
-        for bad in ["Running", "-lead", "a b", "a/b", "ü", &"x".repeat(MAX_ID + 1)] {
-            assert_eq!(id_error(bad).map(|e| e.path), Some("id".to_string()), "{bad}");
+        for bad in [
+            "Running",
+            "-lead",
+            "a b",
+            "a/b",
+            "ü",
+            &"x".repeat(MAX_ID + 1),
+        ] {
+            assert_eq!(
+                id_error(bad).map(|e| e.path),
+                Some("id".to_string()),
+                "{bad}"
+            );
         }
     }
 }

@@ -340,13 +340,19 @@ async fn code_redemptions(
     axum::extract::State(state): axum::extract::State<Shared>,
     axum::extract::Path(hash): axum::extract::Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if hash.len() != 64
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
             "a code is named by its keyed hash: 64 lower-case hex digits",
         ));
     }
-    Ok(Json(json!({ "redemptions": state.db.code_redemptions(&hash).await? })))
+    Ok(Json(
+        json!({ "redemptions": state.db.code_redemptions(&hash).await? }),
+    ))
 }
 
 async fn list_bundles(
