@@ -448,7 +448,7 @@ async fn audit_log(
 
 async fn code_sets(State(state): State<Shared>, _who: Person) -> ApiResult<Json<Value>> {
     Ok(Json(json!({
-        "sets": codes::list(&state)?,
+        "sets": codes::list(&state).await?,
         "canHandleCodes": state.settings.code_secret.is_some(),
     })))
 }

@@ -89,6 +89,9 @@ pub struct SetView {
     pub deactivated: u64,
     /// The promotions this set unlocks (approved or live terms).
     pub promotions: Vec<String>,
+    /// Orders the ledger committed with a promotion of this set (not reversed): the set's
+    /// codes in use. `None` without a ledger, or when it cannot answer now.
+    pub used: Option<u64>,
     pub summary: String,
 }
 
@@ -100,9 +103,10 @@ fn count(b64: Option<&String>) -> u64 {
         })
 }
 
-pub fn list(state: &Shared) -> ApiResult<Vec<SetView>> {
+pub async fn list(state: &Shared) -> ApiResult<Vec<SetView>> {
     let project = state.reader.project()?;
     let sets = CodeSetFile::load_all(&project.dir)?;
+    let orders = orders_by_promotion(state).await;
     Ok(sets
         .iter()
         .map(|f| {
@@ -113,18 +117,22 @@ pub fn list(state: &Shared) -> ApiResult<Vec<SetView>> {
                     ("listed", count(f.hashes.as_ref()) + off, off)
                 }
             };
+            let promotions: Vec<String> = project
+                .promotions
+                .iter()
+                .filter(|p| p.code_set.as_deref() == Some(f.id.as_str()))
+                .map(|p| p.id.clone())
+                .collect();
             SetView {
                 id: f.id.clone(),
                 kind,
                 active: f.active,
                 codes,
                 deactivated,
-                promotions: project
-                    .promotions
-                    .iter()
-                    .filter(|p| p.code_set.as_deref() == Some(f.id.as_str()))
-                    .map(|p| p.id.clone())
-                    .collect(),
+                used: orders
+                    .as_ref()
+                    .map(|o| promotions.iter().filter_map(|p| o.get(p)).sum()),
+                promotions,
                 summary: f.summary(),
             }
         })
@@ -422,6 +430,33 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
         }),
         None => json!({ "found": false }),
     })
+}
+
+/// Committed orders per promotion since the beginning, from the ledger's report.
+async fn orders_by_promotion(state: &Shared) -> Option<std::collections::HashMap<String, u64>> {
+    let url = state.settings.ledger_url.as_ref()?;
+    let mut req = state.http.get(format!(
+        "{}/v1/reports?by=promotion&from=1970-01-01T00:00:00Z",
+        url.trim_end_matches('/')
+    ));
+    if let Some(token) = &state.settings.ledger_token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    let v: Value = res.json().await.ok()?;
+    let mut out = std::collections::HashMap::new();
+    for g in v.get("groups")?.as_array()? {
+        if let (Some(key), Some(orders)) = (
+            g.get("key").and_then(Value::as_str),
+            g.get("orders").and_then(Value::as_u64),
+        ) {
+            *out.entry(key.to_string()).or_insert(0) += orders;
+        }
+    }
+    Some(out)
 }
 
 async fn ledger_redemptions(state: &Shared, url: &str, hash: &str) -> ApiResult<Value> {

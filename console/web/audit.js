@@ -8,7 +8,7 @@ function detailText(d) {
   if (!d || typeof d !== "object") return String(d ?? "");
   const parts = [];
   for (const [k, v] of Object.entries(d)) {
-    if (k === "terms") continue;
+    if (k === "terms" || (Array.isArray(v) && v.length === 0)) continue;
     if (typeof v === "string" && /^[0-9a-f]{64}$/.test(v)) parts.push(`${k} ${shortHash(v)}`);
     else if (k === "signature") parts.push(`${k} ${String(v).slice(0, 12)}…`);
     else parts.push(`${k} ${typeof v === "object" ? JSON.stringify(v) : v}`);

@@ -40,13 +40,15 @@ export function signInUrl() {
 }
 
 /**
- * One API call. `body` is sent as JSON; writes carry the session's CSRF token. A 401 goes to
- * the sign-in page unless `noRedirect`. Throws ApiError with the envelope's code, message and
- * detail.
+ * One API call. `body` is sent as JSON, or with `bytes` as it is (a File, Blob or ArrayBuffer,
+ * as `application/octet-stream`); writes carry the session's CSRF token. A 401 goes to the
+ * sign-in page unless `noRedirect`. With `download`, a success is `{blob, filename}` (the name
+ * from Content-Disposition) instead of JSON. Throws ApiError with the envelope's code, message
+ * and detail.
  */
-export async function api(method, path, body, { noRedirect = false } = {}) {
-  const headers = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
+export async function api(method, path, body, { noRedirect = false, bytes = false, download = false } = {}) {
+  const headers = { accept: download ? "text/csv, application/json;q=0.5" : "application/json" };
+  if (body !== undefined) headers["content-type"] = bytes ? "application/octet-stream" : "application/json";
   if (method !== "GET" && method !== "HEAD") {
     const me = await session();
     if (me) headers["x-csrf-token"] = me.csrf;
@@ -56,7 +58,7 @@ export async function api(method, path, body, { noRedirect = false } = {}) {
     res = await fetch(`/api${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || bytes ? body : JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch (e) {
@@ -67,6 +69,10 @@ export async function api(method, path, body, { noRedirect = false } = {}) {
     throw new ApiError(401, { code: "unauthorized", message: "sign in first" });
   }
   if (res.status === 204) return null;
+  if (download && res.ok) {
+    const name = /filename="([^"]*)"/.exec(res.headers.get("content-disposition") || "")?.[1];
+    return { blob: await res.blob(), filename: name || "download" };
+  }
   const text = await res.text();
   let data = null;
   if (text) {
@@ -129,7 +135,7 @@ export function $(id) {
 export function showError(err, extra = []) {
   const box = $("alert");
   if (!box) return;
-  const title = err instanceof ApiError ? errorTitle(err) : "Something went wrong";
+  const title = err?.title || (err instanceof ApiError ? errorTitle(err) : "Something went wrong");
   const lines = [];
   if (err instanceof ApiError && Array.isArray(err.detail?.errors) && err.detail.errors.length > 1) {
     for (const e of err.detail.errors) lines.push(`${e.path}: ${e.message}`);
@@ -248,6 +254,7 @@ export async function header({ optional = false } = {}) {
       {},
       el("li", {}, link("/", "Promotions", here === "/" || here.startsWith("/promotions"))),
       el("li", {}, link("/releases", "Releases", here === "/releases")),
+      el("li", {}, link("/codes", "Codes", here === "/codes")),
       el("li", {}, link("/audit", "Audit log", here === "/audit")),
     ),
   );

@@ -306,7 +306,7 @@ function buildForm() {
     group(`Schedule (shop time: ${tz})`, "g-schedule", null, [
       el(
         "div",
-        { class: "grid2" },
+        { class: "pairs" },
         el("div", { class: "field" }, el("label", { for: "f-start-date" }, "Start date"), startDate, describe(startDate, "f-start-date", "Blank: live as soon as it is published.")),
         el("div", { class: "field" }, el("label", { for: "f-start-time" }, "Start time"), startTime, describe(startTime, "f-start-time", "Blank: the start of the day.")),
         el("div", { class: "field" }, el("label", { for: "f-end-date" }, "Last day"), endDate, describe(endDate, "f-end-date", "Blank: no end.")),
@@ -387,7 +387,7 @@ function buildForm() {
       el(
         "button",
         { type: "button", class: "quiet", id: "add-bonus", onclick: () => (bonusRows.push({}), renderBonuses(), changed()) },
-        "Add a tier bonus",
+        "Add a loyalty bonus",
       ),
     ], "Extra percentage points for customers of a tier (percent rewards only)."),
   );
@@ -1007,12 +1007,22 @@ function renderPanel(review, errors) {
     n
       ? el("span", { class: "error-text", id: "problem-count" }, `${n} problem${n === 1 ? "" : "s"} to fix before saving.`)
       : el("span", { class: "ok-text", id: "problem-count" }, "No problems: ready to save."),
+    n ? null : lintNote(review),
   );
   fill($("rv-words"), wordsList(review));
   fill($("rv-approvers"), approversView(review, S.me));
   fill($("rv-exposure"), exposureView(review, c.currency));
   fill($("rv-lint"), lintView(review, c.currency));
   fill($("rv-conflicts"), conflictsView(review, c.timeZone));
+}
+
+/** Lint findings do not stop a save (the policy is the approvers' to weigh): say so. */
+function lintNote(review) {
+  const v = review.lint?.violations || 0;
+  const w = review.lint?.warnings || 0;
+  if (!v && !w) return null;
+  const parts = [v && `${v} violation${v === 1 ? "" : "s"}`, w && `${w} warning${w === 1 ? "" : "s"}`].filter(Boolean);
+  return el("span", { class: "lint-note" }, ` The shop's policy finds ${parts.join(" and ")} (below): approvers will see them.`);
 }
 
 function updateSave(local) {
@@ -1033,6 +1043,9 @@ function updateSave(local) {
 
 async function save(ev) {
   ev.preventDefault();
+  // The review of exactly what is saved: a change still waiting for its review runs now.
+  clearTimeout(timer);
+  await refresh();
   if ($("save").disabled) return;
   clearError();
   S.saving = true;
@@ -1093,14 +1106,16 @@ function showRewardPanel() {
   label.textContent = kind === "amount" ? `Amount off shipping (${S.context.currency})` : "Percent off shipping";
 }
 
+/** Fills the form from a template, keeping the name and id typed so far. */
 function applyTemplate(id) {
   const t = template(id);
   if (!t) return;
+  const name = $("f-name").value;
+  const idValue = $("f-id").value;
   loadTerms(t.terms(S.context));
   $("template-hint").textContent = t.hint;
-  S.idTouched = false;
-  $("f-name").value = "";
-  $("f-id").value = "";
+  $("f-name").value = name;
+  $("f-id").value = idValue;
 }
 
 async function main() {

@@ -156,7 +156,7 @@ function withdraw(button) {
   confirmInline(
     button,
     change ? "Withdraw this change? The approved terms stay." : "Withdraw this draft? The promotion is removed.",
-    change ? "Withdraw the change" : "Withdraw the draft",
+    "Yes, withdraw it",
     async () => {
       await api("POST", `/promotions/${encodeURIComponent(S.id)}/withdraw`, { base: S.detail.tag });
       if (change) {

@@ -1,6 +1,6 @@
 // Releases: the version published now, a Publish button for the release role, and the
 // history of releases and of how long the edge took to serve each.
-import { $, api, busy, clearError, el, fill, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
+import { $, api, busy, clearError, confirmInline, el, fill, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
 
 let me = null;
 let timeZone;
@@ -63,6 +63,7 @@ async function load() {
   } else {
     fill(box, el("button", { type: "button", class: "primary", id: "publish", onclick: (e) => publish(e.currentTarget) }, "Publish"));
   }
+  $("rollback-section").hidden = !(data.canPublish && hasRole(me, "release"));
   const history = [...data.history].reverse();
   fill(
     $("history"),
@@ -75,16 +76,35 @@ async function publish(button) {
   await busy(button, async () => {
     showStatus("Publishing…");
     const r = await api("POST", "/releases", {});
+    await load();
     showStatus(`Published. ${releaseWords(r)}`);
     fill($("publish-result"), el("p", { class: r.failed.length ? "error-text" : "ok-text", id: "publish-outcome" }, releaseWords(r)));
-    await load();
     // The edge's serving time is logged a moment after the push: look again shortly.
     if (r.pushed.includes("edge")) setTimeout(() => load().catch(showError), 3000);
   });
 }
 
+function rollback(ev) {
+  ev.preventDefault();
+  clearError();
+  const text = $("rollback-version").value.trim();
+  if (!/^\d+$/.test(text)) {
+    showError(new Error("give the number of an earlier version"));
+    return;
+  }
+  const version = Number(text);
+  confirmInline($("rollback"), `Publish the terms of version ${version} again as a new version?`, `Roll back to version ${version}`, async () => {
+    showStatus(`Rolling back to version ${version}…`);
+    const r = await api("POST", "/releases/rollback", { version });
+    await load();
+    showStatus(`Rolled back to the terms of version ${version}. ${releaseWords(r)}`);
+    fill($("publish-result"), el("p", { class: r.failed.length ? "error-text" : "ok-text", id: "publish-outcome" }, releaseWords(r)));
+  });
+}
+
 async function main() {
   me = await header();
+  $("rollback-form").addEventListener("submit", rollback);
   timeZone = (await api("GET", "/context")).timeZone;
   await load();
 }

@@ -62,11 +62,11 @@ async function signIn(button, keyId) {
     } catch (e) {
       showStatus("");
       if (e instanceof ApiError && e.status === 401) {
-        showError(
-          new Error(
-            `The console refused the sign-in as ${keyId}: the trust root does not list this key for a person (machine keys such as release, edge and shop cannot sign in), or the key in this browser is not the one it lists.`,
-          ),
+        const refused = new Error(
+          `The console refused the sign-in as ${keyId}: the trust root does not list this key for a person (machine keys such as edge and shop cannot sign in), or the key in this browser is not the one it lists.`,
         );
+        refused.title = "Sign-in refused";
+        showError(refused);
         return;
       }
       throw e;

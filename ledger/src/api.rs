@@ -334,20 +334,17 @@ async fn upload_bundle(
     Ok((StatusCode::CREATED, Json(bundle_view(&loaded))).into_response())
 }
 
-/// The redemptions of one code, by its keyed hash (64 hex digits of the canonical code's
-/// keyed hash, as the console computes it with the code secret).
+/// The redemptions of one code, by its keyed hash (the hex of the 12-byte keyed hash of the
+/// canonical code, as the console computes it with the code secret: `Bundle::code_record`).
 async fn code_redemptions(
     axum::extract::State(state): axum::extract::State<Shared>,
     axum::extract::Path(hash): axum::extract::Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if hash.len() != 64
-        || !hash
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+    let digits = 2 * promoseal_evaluator::codes::HASH_LEN;
+    if hash.len() != digits || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
-            "a code is named by its keyed hash: 64 lower-case hex digits",
+            format!("a code is named by its keyed hash: {digits} lower-case hex digits"),
         ));
     }
     Ok(Json(

@@ -821,8 +821,8 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
 }
 
 impl Db {
-    /// The redemptions a code was used in, by the code's keyed hash (hex; the code itself is
-    /// never stored), oldest first, at most 100: what the console's code lookup shows.
+    /// The redemptions a code was used in, by the code's keyed hash (24 hex digits; the code
+    /// itself is never stored), oldest first, at most 100: what the console's code lookup shows.
     pub async fn code_redemptions(&self, code_hash: &str) -> Result<Vec<Value>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT r.id, r.order_id, r.state, r.currency, r.created_at, p.promotion_id, p.amount \

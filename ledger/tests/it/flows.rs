@@ -597,6 +597,20 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
         body["clientIp"] = json!("203.0.113.9");
         l.post("/v1/redemptions", &format!("f-{i}"), &body).await;
     }
+    // A code's redemptions, by its keyed hash: the console's code lookup.
+    let hash = promoseal_evaluator::codes::encode_hex(
+        &promoseal_evaluator::codes::CodeSecret::from_bytes(crate::common::SECRET)
+            .hash("ONCE-0001"),
+    );
+    let (s, r) = l.get(&format!("/v1/codes/{hash}/redemptions")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["redemptions"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["redemptions"][0]["orderId"], "f-0");
+    assert_eq!(r["redemptions"][0]["promotionId"], "single");
+    let (s, _) = l
+        .get(&format!("/v1/codes/{}/redemptions", "0".repeat(64)))
+        .await;
+    assert_eq!(s, 400);
     let (s, f) = l
         .get("/v1/fraud-signals?codesPerAccount=2&refusals=1&attemptsPerIp=3")
         .await;
