@@ -11,10 +11,11 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use promoseal_evaluator::codes::encode_hex;
-use promoseal_evaluator::seal::{Envelope, SigningIdentity};
+use promoseal_evaluator::seal::SigningIdentity;
 use promoseal_signer::commands::sign::{release as sign_release, Released};
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::auth::{can, Person};
@@ -113,16 +114,15 @@ pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Relea
     }
     if pushed.iter().any(|p| p == "edge") {
         if let Some(edge) = state.settings.edge_url.clone() {
-            if let Ok(env) = Envelope::parse(&storefront_bytes) {
-                let etag = encode_hex(&env.digest);
-                tokio::spawn(measure(
-                    state.clone(),
-                    edge,
-                    bundle_id,
-                    released.version,
-                    etag,
-                ));
-            }
+            // The edge's ETag is the SHA-256 of the signed bytes it serves.
+            let etag = encode_hex(Sha256::digest(&storefront_bytes).as_slice());
+            tokio::spawn(measure(
+                state.clone(),
+                edge,
+                bundle_id,
+                released.version,
+                etag,
+            ));
         }
     }
     Ok(Release {
@@ -210,8 +210,8 @@ async fn push_edge(state: &Shared, target: &str, entries: &[(String, Vec<u8>)]) 
     }
 }
 
-/// Polls the edge until it serves the released storefront bundle (its `ETag` is the envelope's
-/// payload digest) for at most two minutes, and logs how long that took from the push: the
+/// Polls the edge until it serves the released storefront bundle (its `ETag` is the SHA-256 of
+/// the signed bytes) for at most two minutes, and logs how long that took from the push: the
 /// publish-to-edge latency.
 async fn measure(state: Shared, edge: String, bundle_id: String, version: u64, etag: String) {
     let started = Clock::now();

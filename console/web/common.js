@@ -19,7 +19,8 @@ let sessionPromise = null;
 export function session() {
   if (!sessionPromise) {
     sessionPromise = fetch("/api/session", { headers: { accept: "application/json" } })
-      .then(async (res) => (res.ok ? res.json() : null))
+      // A refusal's body is read too, so the request ends (a body left unread keeps it open).
+      .then(async (res) => (res.ok ? res.json() : res.text().then(() => null)))
       .catch(() => null);
   }
   return sessionPromise;
