@@ -3,14 +3,17 @@
 // form's terms go to the core's review (wasm, in this page): its errors are shown next to their
 // fields, and the side panel shows the plain words, who must approve, exposure, lint, overlaps
 // and a cart simulator. Save is possible only when the review finds nothing wrong; the server
-// runs the same review again before it keeps anything.
+// runs the same review again before it keeps anything. A recurring window (weekdays and times
+// in the shop's time zone) becomes the terms' UTC `intervals` through the core's `windows`
+// (wasm, the expansion `promoseal windows` runs).
 import {
-  $, api, ApiError, clearError, el, fill, formatInstant, header, instantToZoned, mayWrite,
-  nextDay, previousDay, reviewContext, reviewTerms, showError, showStatus, zonedToInstant,
+  $, api, ApiError, clearError, el, evaluator, fill, formatInstant, header, instantToZoned,
+  mayWrite, nextDay, previousDay, reviewContext, reviewTerms, showError, showStatus,
+  zonedToInstant,
 } from "./common.js";
 import { TEMPLATES, template } from "./templates.js";
 import {
-  approversView, conflictsView, exposureView, lintView, mountSimulator, wordsList,
+  approversView, conflictsView, exposureView, lintView, mountSimulator, windowsView, wordsList,
 } from "./review-panel.js";
 
 const S = {
@@ -28,7 +31,18 @@ const S = {
   seq: 0,
   saving: false,
   simulator: null,
+  /** The evaluator (wasm): `windows` expands the recurring window as the terms are built. */
+  wasm: null,
+  /** The loaded terms' `intervals`, kept as they are until replaced or removed (or null). */
+  keptIntervals: null,
+  /** The recurring window as the last terms were built: `{mode, intervals, errors}`. */
+  window: { mode: "none", intervals: undefined, errors: [] },
 };
+
+/** The weekdays of a recurring window, as `windows` reads them. */
+const DAYS = [
+  ["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"],
+];
 
 // ---------------------------------------------------------------------------------------------
 // Fields
@@ -313,7 +327,7 @@ function buildForm() {
         el("div", { class: "field" }, el("label", { for: "f-end-time" }, "End time"), endTime, describe(endTime, "f-end-time", "Blank: the end of the last day (midnight).")),
       ),
       el("p", { id: "schedule-words", class: "schedule-words" }),
-      el("p", { id: "intervals-note", class: "hint", hidden: true }),
+      recurringWindow(tz),
     ]),
   );
 
@@ -411,6 +425,54 @@ function buildForm() {
     ),
   );
   append(form, parts);
+}
+
+/** The recurring window's controls: weekdays, the opening and closing times, what they give. */
+function recurringWindow(tz) {
+  const dayBox = ([value, label]) => {
+    const input = el("input", { type: "checkbox", id: `f-day-${value}`, name: `f-day-${value}`, value });
+    return el("div", { class: "field check" }, input, el("label", { for: `f-day-${value}` }, label));
+  };
+  const time = (id, path) => {
+    const input = el("input", { type: "time", id, name: id });
+    input.dataset.path = path;
+    return input;
+  };
+  const from = time("f-window-from", "intervals.from");
+  const to = time("f-window-to", "intervals.to");
+  return el(
+    "fieldset",
+    { class: "subgroup", id: "f-window", dataset: { path: "intervals" } },
+    el("legend", {}, "Recurring window (optional)"),
+    el(
+      "p",
+      { class: "hint" },
+      `Live only at these times of the shop's day (${tz}), from the start to the last day above (from today without a start). They become dated windows in UTC that follow daylight-saving changes, as promoseal windows makes them.`,
+    ),
+    el(
+      "fieldset",
+      { class: "subgroup days", id: "f-window-days", dataset: { path: "intervals.days" } },
+      el("legend", {}, "On"),
+      DAYS.map(dayBox),
+      el("p", { class: "hint" }, "No day ticked: every day."),
+      el("p", { class: "field-error", id: "f-window-days-error", hidden: true }),
+    ),
+    el(
+      "div",
+      { class: "pairs" },
+      el("div", { class: "field" }, el("label", { for: "f-window-from" }, "From (time)"), from, describe(from, "f-window-from")),
+      el(
+        "div",
+        { class: "field" },
+        el("label", { for: "f-window-to" }, "To (time)"),
+        to,
+        describe(to, "f-window-to", "At or before From: it ends the next day (overnight)."),
+      ),
+    ),
+    el("p", { class: "field-error", id: "f-window-error", hidden: true }),
+    el("p", { id: "window-summary", class: "hint", "aria-live": "polite" }),
+    el("button", { type: "button", class: "quiet", id: "remove-window", hidden: true, onclick: removeWindow }, "Remove the recurring window"),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,6 +741,8 @@ function buildTerms() {
   const schedule = readSchedule();
   setPath(t, "startsAt", schedule.startsAt);
   setPath(t, "endsAt", schedule.endsAt);
+  S.window = readWindow(schedule);
+  setPath(t, "intervals", S.window.intervals);
 
   const bonuses = bonusRows.map((b) => ({ tier: (b.tier || "").trim(), percent: decimalValue(b.percent || "", true) ?? "" }));
   setPath(t, "loyaltyBonus", bonuses.length ? bonuses : undefined);
@@ -775,13 +839,7 @@ function loadSchedule(terms) {
     $("f-end-date").value = end?.date || "";
     setTime($("f-end-time"), end?.time || "");
   }
-  const note = $("intervals-note");
-  if (Array.isArray(terms?.intervals)) {
-    note.textContent = `It is live only inside ${terms.intervals.length} time window${terms.intervals.length === 1 ? "" : "s"} expanded by \`promoseal windows\` (kept as they are; change them with the CLI).`;
-    note.hidden = false;
-  } else {
-    note.hidden = true;
-  }
+  loadWindow(terms);
 }
 
 /** `{startsAt, endsAt, errors}` from the schedule inputs. */
@@ -812,6 +870,139 @@ function scheduleWords(terms) {
   }
   const utc = [terms.startsAt && `startsAt ${terms.startsAt}`, terms.endsAt && `endsAt ${terms.endsAt}`].filter(Boolean).join(", ");
   return `Live ${from} ${until}.${utc ? ` In UTC: ${utc}.` : ""}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recurring window ⇄ the terms' UTC intervals (the core's `windows`, in this page)
+
+/** What the window's controls hold: `{days, from, to}`. */
+function windowControls() {
+  return {
+    days: DAYS.map(([d]) => d).filter((d) => $(`f-day-${d}`).checked),
+    from: $("f-window-from").value,
+    to: $("f-window-to").value,
+  };
+}
+
+function setWindowControls({ days = [], from = "", to = "" }) {
+  for (const [d] of DAYS) $(`f-day-${d}`).checked = days.includes(d);
+  setTime($("f-window-from"), from);
+  setTime($("f-window-to"), to);
+}
+
+/** The start of today in the shop's time zone: a window's range without a start date. */
+function todayStart() {
+  const today = instantToZoned(new Date().toISOString(), tz());
+  return zonedToInstant(today.date, "00:00", tz());
+}
+
+/** Where an error of `windows` goes in the form (its path names the input's field). */
+function windowError(error) {
+  const field = error.path || "";
+  const path =
+    field === "from" || field === "to" || field.startsWith("days")
+      ? `intervals.${field}`
+      : field === "start"
+        ? "startsAt"
+        : field === "until"
+          ? "endsAt"
+          : "intervals";
+  const message = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+  return { path, message };
+}
+
+/** The window's intervals over the schedule's range, by the core: `{intervals, errors}`. */
+function expandWindow(controls, schedule) {
+  const errors = [];
+  if (!controls.from) errors.push({ path: "intervals.from", message: "give the time the window opens" });
+  if (!controls.to) errors.push({ path: "intervals.to", message: "give the time the window closes" });
+  if (!schedule.endsAt && !schedule.errors.some((e) => e.path === "endsAt")) {
+    errors.push({ path: "endsAt", message: "give a last day: a recurring window becomes dated windows up to it" });
+  }
+  if (errors.length || schedule.errors.length) return { intervals: undefined, errors };
+  const out = S.wasm.windows({
+    zone: tz(),
+    days: controls.days,
+    from: controls.from,
+    to: controls.to,
+    start: schedule.startsAt ?? todayStart(),
+    until: schedule.endsAt,
+  });
+  if (!out.ok) return { intervals: undefined, errors: [windowError(out.error)] };
+  if (!out.value.length) {
+    return { intervals: undefined, errors: [{ path: "intervals", message: "no window falls between the start and the last day: it would never be live" }] };
+  }
+  return { intervals: out.value, errors: [] };
+}
+
+/** `{mode, intervals, errors}`: the controls' window (mode `recurring`), else the loaded
+ * intervals kept as they are (`kept`), else none. */
+function readWindow(schedule) {
+  const controls = windowControls();
+  if (controls.days.length || controls.from || controls.to) return { mode: "recurring", ...expandWindow(controls, schedule) };
+  if (S.keptIntervals) return { mode: "kept", intervals: S.keptIntervals, errors: [] };
+  return { mode: "none", intervals: undefined, errors: [] };
+}
+
+/** The loaded terms' intervals: kept as they are, and shown in the controls when one weekly
+ * window over the terms' range gives exactly them. */
+function loadWindow(terms) {
+  S.keptIntervals = Array.isArray(terms?.intervals) ? structuredClone(terms.intervals) : null;
+  setWindowControls({});
+  const guess = S.keptIntervals?.length ? guessWindow(S.keptIntervals) : null;
+  if (guess) setWindowControls(guess);
+}
+
+const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/** The weekly window most of `intervals` open and close at, if the core expands it over the
+ * schedule's range into exactly `intervals`; else null. */
+function guessWindow(intervals) {
+  const counts = new Map();
+  const starts = [];
+  for (const iv of intervals) {
+    const a = instantToZoned(iv.start, tz());
+    const b = instantToZoned(iv.end, tz());
+    if (!a || !b) return null;
+    starts.push(a);
+    const key = `${a.time} ${b.time}`;
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  const [key] = [...counts.entries()].reduce((best, e) => (e[1] > best[1] ? e : best));
+  const [from, to] = key.split(" ");
+  const days = new Set(starts.filter((a) => a.time === from).map((a) => WEEKDAYS[new Date(`${a.date}T00:00:00Z`).getUTCDay()]));
+  const guess = { days: days.size === 7 ? [] : DAYS.map(([d]) => d).filter((d) => days.has(d)), from, to };
+  const { intervals: expanded } = expandWindow(guess, readSchedule());
+  const same = (x, y) => x.start === y.start && x.end === y.end;
+  return expanded?.length === intervals.length && expanded.every((iv, i) => same(iv, intervals[i])) ? guess : null;
+}
+
+function removeWindow() {
+  setWindowControls({});
+  S.keptIntervals = null;
+  S.serverErrors = S.serverErrors.filter((e) => !e.path.startsWith("intervals"));
+  $("f-day-mon").focus();
+  changed();
+}
+
+/** Under the controls: what the window gives; the side panel lists the windows. */
+function renderWindow(terms) {
+  const w = S.window;
+  const n = terms.intervals?.length || 0;
+  const plural = n === 1 ? "" : "s";
+  let summary = "";
+  if (w.mode === "kept" && !n) {
+    summary = "The promotion's list of time windows is empty: it is never live. Set a recurring window above to replace it, or remove it.";
+  } else if (w.mode === "kept") {
+    summary = `The promotion is live only inside its ${n} time window${plural}, listed in the review panel in the shop's time. They stay as they are when its dates change: set a recurring window above to replace them, or remove them.`;
+  } else if (w.mode === "recurring" && n) {
+    const first = formatInstant(terms.intervals[0].start, tz());
+    const last = formatInstant(terms.intervals[n - 1].end, tz());
+    summary = `${n} window${plural} from ${first} to ${last}, listed in the review panel.`;
+  }
+  $("window-summary").textContent = summary;
+  $("remove-window").hidden = w.mode === "none";
+  fill($("rv-windows"), windowsView(terms.intervals, tz()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -913,9 +1104,9 @@ function changed(ev) {
 }
 
 /** What the form itself asks for before the review can say anything useful: a name, an id,
- * the reward's values, dates for times. */
+ * the reward's values, dates for times, a whole recurring window with a last day. */
 function localErrors(terms, schedule) {
-  const out = [...schedule.errors];
+  const out = [...schedule.errors, ...S.window.errors];
   if (!terms.name) out.push({ path: "name", message: "give the promotion a name" });
   if (!terms.id) out.push({ path: "id", message: "give the promotion an id" });
   const r = terms.reward;
@@ -971,6 +1162,7 @@ async function refresh() {
   S.terms = terms;
   $("terms-json").textContent = JSON.stringify(terms, null, 2);
   $("schedule-words").textContent = scheduleWords(terms);
+  renderWindow(terms);
   const local = localErrors(terms, schedule);
   let out;
   try {
@@ -1123,11 +1315,13 @@ async function main() {
   const m = /^\/promotions\/([^/]+)\/edit$/.exec(location.pathname);
   S.mode = m ? "edit" : "new";
   S.id = m ? decodeURIComponent(m[1]) : null;
-  const [context, detail] = await Promise.all([
+  const [context, detail, wasm] = await Promise.all([
     reviewContext(),
     S.mode === "edit" ? api("GET", `/promotions/${encodeURIComponent(S.id)}`) : Promise.resolve(null),
+    evaluator(),
   ]);
   S.context = context;
+  S.wasm = wasm;
   buildForm();
   S.simulator = mountSimulator($("rv-sim"), context);
   if (detail) {

@@ -10,7 +10,7 @@ import {
 } from "./common.js";
 import { APPROVAL, hasKey, hexToBytes, sign } from "./keys.js";
 import {
-  approversView, conflictsView, exposureView, lintView, mountSimulator, wordsList,
+  approversView, conflictsView, exposureView, lintView, mountSimulator, windowsView, wordsList,
 } from "./review-panel.js";
 
 const S = { id: null, me: null, context: null, detail: null, review: null, simulator: null };
@@ -82,6 +82,9 @@ function render() {
   }
   renderActions();
   fill($("words"), wordsList(review));
+  // Recurring windows, in the shop's time zone (the terms hold them in UTC).
+  $("windows-section").hidden = !Array.isArray(d.terms.intervals);
+  fill($("windows"), windowsView(d.terms.intervals, c.timeZone || "UTC"));
   $("terms-json").textContent = JSON.stringify(d.terms, null, 2);
   renderDiff();
   renderApprovals();

@@ -11,6 +11,65 @@ export function wordsList(review) {
   return el("ul", { class: "words" }, review.words.map((w) => el("li", {}, w)));
 }
 
+/** How many of a promotion's time windows are listed; the rest are counted. */
+const WINDOWS_SHOWN = 40;
+
+let dayFormat = null;
+const zoneFormats = new Map();
+
+/** A `YYYY-MM-DD` date in words: `Mon, Mar 8, 2027`. */
+function dayWords(date) {
+  dayFormat ??= new Intl.DateTimeFormat(undefined, { weekday: "short", month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
+  return dayFormat.format(new Date(`${date}T00:00:00Z`));
+}
+
+/** The short name of the offset `timeZone` has at an instant (`EST`, `GMT+1`). */
+function zoneName(instant, timeZone) {
+  let f = zoneFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "short" });
+    zoneFormats.set(timeZone, f);
+  }
+  return f.formatToParts(new Date(instant)).find((p) => p.type === "timeZoneName")?.value || timeZone;
+}
+
+/** One UTC interval as the shop's wall clock reads it: `Mon, Mar 8, 2027, 17:00–19:00 EST`. */
+function windowWords(interval, timeZone) {
+  const a = instantToZoned(interval.start, timeZone);
+  const b = instantToZoned(interval.end, timeZone);
+  if (!a || !b) return `${interval.start} – ${interval.end}`;
+  const za = zoneName(interval.start, timeZone);
+  const zb = zoneName(interval.end, timeZone);
+  const from = za === zb ? a.time : `${a.time} ${za}`;
+  if (a.date === b.date) return `${dayWords(a.date)}, ${from}–${b.time} ${zb}`;
+  return `${dayWords(a.date)}, ${from} – ${dayWords(b.date)}, ${b.time} ${zb}`;
+}
+
+/**
+ * A promotion's time windows (`intervals`, UTC) in the shop's time zone, each with its UTC
+ * instants as its title.
+ */
+export function windowsView(intervals, timeZone) {
+  if (!Array.isArray(intervals)) {
+    return el("p", { class: "muted" }, "No recurring window: live at any time between its start and end.");
+  }
+  if (!intervals.length) return el("p", { class: "error-text" }, "An empty list of time windows: it is never live.");
+  const n = intervals.length;
+  const shown = intervals.slice(0, WINDOWS_SHOWN);
+  const last = intervals[n - 1];
+  return [
+    el("p", {}, `Live only inside ${n} time window${n === 1 ? "" : "s"} (the shop's time, ${timeZone}):`),
+    el(
+      "ol",
+      { class: "windows", id: "window-list" },
+      shown.map((iv) =>
+        el("li", { title: `${iv.start} – ${iv.end} (UTC)`, dataset: { start: iv.start, end: iv.end } }, windowWords(iv, timeZone)),
+      ),
+    ),
+    n > shown.length ? el("p", { class: "hint" }, `… and ${n - shown.length} more, the last ${windowWords(last, timeZone)}.`) : null,
+  ];
+}
+
 /** Who must approve (`review.approvers`), marking the signed-in key. */
 export function approversView(review, me) {
   if (!review.approvers?.length) {

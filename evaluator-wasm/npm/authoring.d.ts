@@ -1,7 +1,7 @@
 // Generated from the Rust types (evaluator-wasm/src/declarations.rs): do not edit. After a
 // change to the types: UPDATE_TYPES=1 cargo test -p promoseal-evaluator-wasm declarations
-// The declarations of `review`, exported by the package built with the `authoring` feature,
-// beside those of types.d.ts.
+// The declarations of `review` and `windows`, exported by the package built with the
+// `authoring` feature, beside those of types.d.ts.
 
 /**
  * What `review` looks at: the draft, the shop's bundle settings and current promotions, the
@@ -378,3 +378,50 @@ export type MarginImpact = {
  * The sample cart a promotion takes the most off.
  */
 export type WorstCase = { sample: string; discount: Money };
+
+/**
+ * What `windows` expands: a window that recurs on some weekdays between two wall-clock times
+ * of a named time zone, and the range of instants to expand it over.
+ */
+export type WindowsInput = {
+  /**
+   * The IANA time zone of the times (the shop's `timeZone`), e.g. `Europe/Paris`.
+   */
+  zone: string;
+  /**
+   * The weekdays it recurs on: `mon` … `sun` or `monday` … `sunday`, in any case. Empty or
+   * absent: every day.
+   */
+  days?: Array<string>;
+  /**
+   * The opening wall-clock time, `HH:MM` (or `HH:MM:SS`).
+   */
+  from: string;
+  /**
+   * The closing wall-clock time; at or before `from`, it is the next day's (an overnight
+   * window).
+   */
+  to: string;
+  /**
+   * The start of the range to expand (RFC 3339), e.g. the promotion's `startsAt`.
+   */
+  start: string;
+  /**
+   * The end of the range (RFC 3339, exclusive), e.g. the promotion's `endsAt`.
+   */
+  until: string;
+};
+
+/**
+ * One UTC interval, `[start, end)`: an entry of a promotion's `intervals`.
+ */
+export type Interval = {
+  /**
+   * RFC 3339, UTC (`2027-03-08T22:00:00Z`).
+   */
+  start: string;
+  /**
+   * RFC 3339, UTC; after `start`.
+   */
+  end: string;
+};

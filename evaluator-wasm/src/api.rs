@@ -93,6 +93,20 @@ impl From<promoseal_authoring::ReviewError> for Failure {
     }
 }
 
+/// A recurring window or its range that cannot be expanded, with the field at fault.
+#[cfg(feature = "authoring")]
+impl From<promoseal_authoring::WindowsError> for Failure {
+    fn from(e: promoseal_authoring::WindowsError) -> Failure {
+        Failure {
+            code: "invalidInput",
+            message: e.to_string(),
+            reason: None,
+            detail: None,
+            path: Some(e.field().path),
+        }
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         if let Error::Verify(v) = &e {

@@ -1,14 +1,14 @@
 //! The package's TypeScript declarations (`npm/types.d.ts`), generated from the Rust types by
 //! ts-rs: every type the API takes or answers and, recursively, every type those refer to; and
-//! those of the `authoring` feature's `review` (`npm/authoring.d.ts`: the types `types.d.ts`
-//! does not declare already). The binding includes the files in the wasm-bindgen output; the
+//! those of the `authoring` feature's `review` and `windows` (`npm/authoring.d.ts`: the types
+//! `types.d.ts` does not declare already). The binding includes the files in the wasm-bindgen output; the
 //! tests below fail when a checked-in file is not what the types generate (`UPDATE_TYPES=1`
 //! rewrites them).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use promoseal_authoring::{Review, ReviewInput};
+use promoseal_authoring::{Interval, Review, ReviewInput, WindowsInput};
 use promoseal_evaluator::seal::GrantClaims;
 use promoseal_evaluator::{Evaluation, EvaluationInput, Unlock};
 use ts_rs::{Config, TypeVisitor, TS};
@@ -28,8 +28,8 @@ const WIDTH: usize = 100;
 const AUTHORING_HEADER: &str = "\
 // Generated from the Rust types (evaluator-wasm/src/declarations.rs): do not edit. After a
 // change to the types: UPDATE_TYPES=1 cargo test -p promoseal-evaluator-wasm declarations
-// The declarations of `review`, exported by the package built with the `authoring` feature,
-// beside those of types.d.ts.
+// The declarations of `review` and `windows`, exported by the package built with the
+// `authoring` feature, beside those of types.d.ts.
 ";
 
 /// The declarations, in the order a reader meets them: the answer, the arguments, the input,
@@ -39,12 +39,14 @@ fn declarations() -> String {
     package().text
 }
 
-/// The declarations of `review`: its input and its answer, each followed by the types it
-/// refers to that neither `types.d.ts` nor this file declares yet.
+/// The declarations of `review` and `windows`: their inputs and answers, each followed by the
+/// types it refers to that neither `types.d.ts` nor this file declares yet.
 fn authoring_declarations() -> String {
     let mut roots = Found::new();
     roots.visit::<ReviewInput>();
     roots.visit::<Review>();
+    roots.visit::<WindowsInput>();
+    roots.visit::<Interval>();
     let mut out = Declarations {
         declared: package().declared,
         text: AUTHORING_HEADER.to_string(),

@@ -25,7 +25,8 @@ use crate::api::{
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = include_str!("../npm/types.d.ts");
 
-// ... and those of `review` (`npm/authoring.d.ts`), in the package built with `authoring`.
+// ... and those of `review` and `windows` (`npm/authoring.d.ts`), in the package built with
+// `authoring`.
 #[cfg(feature = "authoring")]
 #[wasm_bindgen(typescript_custom_section)]
 const AUTHORING_TYPES: &'static str = include_str!("../npm/authoring.d.ts");
@@ -174,6 +175,21 @@ pub fn review(
         input_json(&input)
             .and_then(|json| promoseal_authoring::review_json(&json).map_err(Failure::from))
             .and_then(|review| to_js(&review)),
+    )
+}
+
+/// Expands a recurring window of a named time zone into the UTC intervals a promotion carries
+/// (the console's page, with the `authoring` feature): the expansion `promoseal windows` runs,
+/// following daylight-saving changes. The input is an object, a JSON string or UTF-8 bytes.
+#[cfg(feature = "authoring")]
+#[wasm_bindgen(unchecked_return_type = "Outcome<Interval[]>")]
+pub fn windows(
+    #[wasm_bindgen(unchecked_param_type = "WindowsInput | string | Uint8Array")] input: JsValue,
+) -> JsValue {
+    outcome(
+        input_json(&input)
+            .and_then(|json| promoseal_authoring::windows_json(&json).map_err(Failure::from))
+            .and_then(|intervals| to_js(&intervals)),
     )
 }
 

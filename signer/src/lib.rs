@@ -10,7 +10,6 @@ pub mod import;
 pub mod lint;
 pub mod project;
 pub mod support;
-mod windows;
 
 pub use support::Refused;
 

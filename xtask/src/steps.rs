@@ -409,7 +409,7 @@ fn fast() -> Result {
     )?;
     part("the pure core depends on no host runtime", purity)?;
     part(
-        "cargo test (PostgreSQL's half of the ledger suite is the hosts tier's)",
+        "cargo test (the PostgreSQL half of the database tests is the hosts tier's)",
         || cargo(&["test", "--workspace", "--locked"]),
     )
 }
@@ -463,22 +463,24 @@ fn hosts() -> Result {
     part("PostgreSQL (started when none is running)", || {
         sh("bash", &["scripts/postgres.sh"])
     })?;
-    part("the ledger's suite on PostgreSQL", || {
-        let mut c = cmd(
-            "cargo",
-            &[
+    part(
+        "the ledger's and the console's suites on PostgreSQL",
+        || {
+            // The cases `cargo test` lists as ignored: each database test's PostgreSQL half.
+            cargo(&[
                 "test",
                 "--locked",
                 "-p",
                 "promoseal-ledger",
+                "-p",
+                "promoseal-console",
                 "--test",
                 "it",
                 "--",
                 "--ignored",
-            ],
-        );
-        run(&mut c)
-    })?;
+            ])
+        },
+    )?;
     part(
         "the ledger's API against ledger/openapi.yaml: schemathesis (SQLite, PostgreSQL)",
         || sh("bash", &["scripts/test-api.sh"]),

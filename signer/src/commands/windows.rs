@@ -1,9 +1,8 @@
-//! `promoseal windows`: parses the window and the range, runs `crate::windows` and prints the
-//! intervals as JSON.
+//! `promoseal windows`: the window and the range from the command line, expanded by
+//! [`promoseal_authoring::windows`] (the console's page runs the same as wasm), printed as JSON.
 
-use anyhow::{Context, Result};
-
-use crate::windows::Recurring;
+use anyhow::Result;
+use promoseal_authoring::{windows, WindowsInput};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,12 +35,19 @@ pub fn run(args: &Args) -> Result<()> {
         start,
         until,
     } = args;
-    let recurring = Recurring::parse(zone, days, from, to)?;
-    let instant = |s: &str, what: &str| -> Result<jiff::Timestamp> {
-        s.parse()
-            .with_context(|| format!("--{what}: `{s}` is not an RFC 3339 instant"))
+    let input = WindowsInput {
+        zone: zone.clone(),
+        days: days
+            .split(',')
+            .filter(|d| !d.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+        from: from.clone(),
+        to: to.clone(),
+        start: start.clone(),
+        until: until.clone(),
     };
-    let intervals = recurring.expand(instant(start, "start")?, instant(until, "until")?)?;
+    let intervals = windows(&input)?;
     println!("{}", serde_json::to_string_pretty(&intervals)?);
     Ok(())
 }
