@@ -199,33 +199,7 @@ async fn me(who: Person) -> Json<Value> {
 /// What the page's review (wasm) needs besides the draft: the same input the server's review
 /// takes, and the trust root envelope the page verifies itself.
 async fn context(State(state): State<Shared>, _who: Person) -> ApiResult<Json<Value>> {
-    let input = state.review_input(Value::Null)?;
-    let policy = policy_json(&state)?;
-    let samples: Vec<Value> = input
-        .samples
-        .iter()
-        .map(|s| json!({ "name": s.name, "input": s.input }))
-        .collect();
-    Ok(Json(json!({
-        "currency": input.currency,
-        "timeZone": input.time_zone,
-        "pricing": input.pricing,
-        "promotions": input.promotions,
-        "codeSets": input.code_sets,
-        "root": input.root,
-        "policy": policy,
-        "samples": samples,
-    })))
-}
-
-/// `policy.toml` as JSON (the review reads the same keys from either).
-fn policy_json(state: &Shared) -> ApiResult<Value> {
-    let path = state.reader.dir.join("policy.toml");
-    if !path.exists() {
-        return Ok(json!({}));
-    }
-    let text = promoseal_signer::support::read_text(&path)?;
-    toml::from_str::<Value>(&text).map_err(|e| ApiError::internal(format!("policy.toml: {e}")))
+    Ok(Json(state.context()?))
 }
 
 #[derive(Deserialize)]
@@ -375,18 +349,7 @@ async fn release(
 }
 
 async fn releases(State(state): State<Shared>, _who: Person) -> ApiResult<Json<Value>> {
-    let entries = audit::entries(&state.db, None).await?;
-    let list: Vec<&audit::Entry> = entries
-        .iter()
-        .filter(|e| e.action == "published" || e.action == "servedAtEdge")
-        .collect();
-    let root = state.root()?;
-    let published = state.reader.published(&root, state.now())?;
-    Ok(Json(json!({
-        "current": published.map(|p| json!({ "version": p.version, "issuedAt": p.issued_at, "promotions": p.digests.len() })),
-        "canPublish": state.release_key.is_some(),
-        "history": list,
-    })))
+    Ok(Json(publish::overview(&state).await?))
 }
 
 #[derive(Deserialize)]
@@ -405,28 +368,11 @@ async fn audit_log(
     _who: Person,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    let all = audit::entries(&state.db, None).await?;
-    let broken = audit::verify(&all);
-    let entries: Vec<&audit::Entry> = all
-        .iter()
-        .filter(|e| {
-            q.promotion
-                .as_deref()
-                .is_none_or(|p| e.promotion.as_deref() == Some(p))
-        })
-        .collect();
+    let view = audit::view(&state.db, q.promotion.as_deref()).await?;
     match q.format.as_deref() {
-        None | Some("json") => Ok(Json(
-            json!({ "intact": broken.is_none(), "break": broken, "entries": entries }),
-        )
-        .into_response()),
+        None | Some("json") => Ok(Json(view).into_response()),
         Some("jsonl") => {
-            let mut text = String::new();
-            for e in entries {
-                text.push_str(&serde_json::to_string(e).map_err(ApiError::internal)?);
-                text.push('\n');
-            }
-            let mut res = text.into_response();
+            let mut res = view.jsonl().into_response();
             let h = res.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,

@@ -141,6 +141,39 @@ pub async fn entries(db: &Db, promotion: Option<&str>) -> Result<Vec<Entry>, sql
     rows.iter().map(entry).collect()
 }
 
+/// The log, or one promotion's part of it, with the result of checking the whole chain.
+#[derive(Serialize)]
+pub struct View {
+    pub intact: bool,
+    #[serde(rename = "break")]
+    pub broken: Option<Break>,
+    pub entries: Vec<Entry>,
+}
+
+impl View {
+    /// One entry per line (the export).
+    pub fn jsonl(&self) -> String {
+        self.entries
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .map(|line| line + "\n")
+            .collect()
+    }
+}
+
+pub async fn view(db: &Db, promotion: Option<&str>) -> Result<View, sqlx::Error> {
+    let all = entries(db, None).await?;
+    let broken = verify(&all);
+    Ok(View {
+        intact: broken.is_none(),
+        broken,
+        entries: all
+            .into_iter()
+            .filter(|e| promotion.is_none_or(|p| e.promotion.as_deref() == Some(p)))
+            .collect(),
+    })
+}
+
 /// Where a chain breaks: the first entry whose `prev` or `hash` is not what the entries
 /// before it make, or a gap in the sequence.
 #[derive(Debug, PartialEq, Eq, Serialize)]

@@ -163,4 +163,32 @@ impl State {
                 .collect(),
         })
     }
+
+    /// What the page's review (wasm) needs besides the draft: the same input the server's
+    /// review takes (`GET /api/context`), the policy as `policy.toml` writes it.
+    pub fn context(&self) -> ApiResult<Value> {
+        let input = self.review_input(Value::Null)?;
+        let path = self.reader.dir.join("policy.toml");
+        let policy = if path.exists() {
+            toml::from_str::<Value>(&support::read_text(&path)?)
+                .map_err(|e| ApiError::internal(format!("policy.toml: {e}")))?
+        } else {
+            serde_json::json!({})
+        };
+        let samples: Vec<Value> = input
+            .samples
+            .iter()
+            .map(|s| serde_json::json!({ "name": s.name, "input": s.input }))
+            .collect();
+        Ok(serde_json::json!({
+            "currency": input.currency,
+            "timeZone": input.time_zone,
+            "pricing": input.pricing,
+            "promotions": input.promotions,
+            "codeSets": input.code_sets,
+            "root": input.root,
+            "policy": policy,
+            "samples": samples,
+        }))
+    }
 }

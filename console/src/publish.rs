@@ -133,6 +133,24 @@ pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Relea
     })
 }
 
+/// The current release and the history of releases (`GET /api/releases`).
+pub async fn overview(state: &Shared) -> ApiResult<serde_json::Value> {
+    let entries = audit::entries(&state.db, None).await?;
+    let history: Vec<&audit::Entry> = entries
+        .iter()
+        .filter(|e| e.action == "published" || e.action == "servedAtEdge")
+        .collect();
+    let root = state.root()?;
+    let published = state.reader.published(&root, state.now())?;
+    Ok(json!({
+        "current": published.map(|p| json!({
+            "version": p.version, "issuedAt": p.issued_at, "promotions": p.digests.len(),
+        })),
+        "canPublish": state.release_key.is_some(),
+        "history": history,
+    }))
+}
+
 async fn push_ledger(state: &Shared, url: &str, bundle: &[u8]) -> Result<()> {
     let mut req = state
         .http

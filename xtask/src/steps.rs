@@ -289,6 +289,19 @@ fn build_wasm() -> Result {
     })
 }
 
+/// The console's server (release build) and its pages' evaluator.
+fn build_console() -> Result {
+    build_console_wasm()?;
+    cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-q",
+        "-p",
+        "promoseal-console",
+    ])
+}
+
 fn build_console_wasm() -> Result {
     setup()?;
     CONSOLE_WASM.ensure(|| {
@@ -553,15 +566,7 @@ fn hosts() -> Result {
         "the promotions console in Chromium against the whole stack (after the storefront: it \
          changes the signed project)",
         || {
-            build_console_wasm()?;
-            cargo(&[
-                "build",
-                "--release",
-                "--locked",
-                "-q",
-                "-p",
-                "promoseal-console",
-            ])?;
+            build_console()?;
             let mut c = cmd(
                 "sh",
                 &[
@@ -648,14 +653,7 @@ pub fn demo() -> Result {
     }
     title("building the storefront's evaluator (wasm), the console's, and the edge Worker");
     build("all")?;
-    cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-q",
-        "-p",
-        "promoseal-console",
-    ])?;
+    build_console()?;
     title(
         "starting the ledger (SQLite), the edge Worker (workerd), the storefront and the console",
     );
