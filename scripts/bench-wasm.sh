@@ -16,6 +16,6 @@ if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.promoseal-installed
 fi
 cargo run --release --locked -q -p promoseal-evaluator --example workload -- "$target/workload"
 cargo bench --locked -p promoseal-evaluator --bench evaluate -- \
-  'typical-1000-promotions.20-lines'
+  'typical-1000-promotions.20-lines|typical-0-promotions|combinable'
 cargo bench --locked -p promoseal-evaluator --bench verify -- 'verify/1000-promotions$'
 PROMOSEAL_WORKLOAD="$target/workload" node "$bench/run.mjs"

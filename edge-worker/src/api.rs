@@ -2,7 +2,7 @@
 //! uniform refusal for codes. Errors are `{"error": {"code", "message", "detail"?}}` with the
 //! same stable camelCase codes as the evaluator and the ledger.
 
-use promoseal_evaluator::EvaluationInput;
+use promoseal_evaluator::{EvaluationInput, NotAppliedView};
 use serde::{Deserialize, Serialize};
 
 pub use promoseal_wire::{
@@ -22,6 +22,15 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), EdgeError> {
     } else {
         Err(EdgeError::unsupported_media_type(content_type))
     }
+}
+
+/// `POST /v1/evaluate?notApplied=all|cart|none`: which promotions the answer's `notApplied`
+/// lists (absent: `all`, byte-identical to every other host).
+pub fn not_applied_view(value: Option<&str>) -> Result<NotAppliedView, EdgeError> {
+    value.map_or(Ok(NotAppliedView::All), |v| {
+        v.parse()
+            .map_err(|m: String| EdgeError::new(400, ErrorCode::InvalidRequest, m))
+    })
 }
 
 /// Whether an `If-None-Match` value matches `etag` (RFC 9110 §13.1.2): `*`, or any entity tag
@@ -73,6 +82,17 @@ pub struct CodeCheckAnswer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn not_applied_views() {
+        use promoseal_evaluator::NotAppliedView as V;
+        assert_eq!(super::not_applied_view(None).unwrap(), V::All);
+        assert_eq!(super::not_applied_view(Some("cart")).unwrap(), V::Cart);
+        assert_eq!(super::not_applied_view(Some("none")).unwrap(), V::None);
+        let e = super::not_applied_view(Some("some")).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.message.contains("all, cart or none"), "{}", e.message);
+    }
+
     use super::*;
 
     #[test]

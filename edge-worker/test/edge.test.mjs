@@ -137,6 +137,25 @@ test("bad requests: malformed JSON, wrong shapes, size, routes, methods", async 
   assert.equal(r.status, 400);
 });
 
+test("?notApplied=cart leaves out the promotions that target nothing in the cart; none lists none", async () => {
+  const unclocked = (v) => ({ ...v, evaluatedAt: "", notApplied: [] });
+  const all = json(await post("/v1/evaluate", cart()));
+  const cartOnly = await post("/v1/evaluate?notApplied=cart", cart());
+  assert.equal(cartOnly.status, 200, cartOnly.text);
+  const kept = new Set(json(cartOnly).notApplied.map((n) => JSON.stringify(n)));
+  const left = all.notApplied.filter((n) => !kept.has(JSON.stringify(n)));
+  assert.ok(left.length > 0, "the fixture bundle has promotions this cart does not touch");
+  assert.ok(left.every((n) => n.reason.code === "noEligibleItems"), JSON.stringify(left));
+  assert.equal(kept.size + left.length, all.notApplied.length, "a subsequence of the full list");
+  assert.deepEqual(unclocked(json(cartOnly)), unclocked(all), "the rest of the answer is the same");
+  const none = json(await post("/v1/evaluate?notApplied=none", cart()));
+  assert.deepEqual(none.notApplied, []);
+  const bad = await post("/v1/evaluate?notApplied=some", cart());
+  assert.equal(bad.status, 400);
+  assert.equal(json(bad).error.code, "invalidRequest");
+  assert.match(json(bad).error.message, /notApplied must be all, cart or none/);
+});
+
 test("CORS: the storefront's origin is named, others are not", async () => {
   const pre = await fetch(`${worker.url}/v1/codes/check`, {
     method: "OPTIONS",

@@ -5,7 +5,7 @@
 use promoseal_evaluator::model::Audience;
 use promoseal_evaluator::seal::VerifyError;
 use promoseal_evaluator::time::Instant;
-use promoseal_evaluator::Error;
+use promoseal_evaluator::{Error, NotAppliedView};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -182,16 +182,6 @@ pub struct EvaluateOptions {
 
 /// The keys [`EvaluateOptions`] takes.
 pub const EVALUATE_OPTIONS: &[&str] = &["notApplied"];
-
-/// Which promotions an evaluation's `notApplied` lists.
-#[derive(Clone, Copy, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub enum NotAppliedView {
-    All,
-    Cart,
-    None,
-}
 
 /// `engine.checkGrant`'s options.
 #[derive(Default, Deserialize)]

@@ -16,8 +16,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::api::{
-    AcceptedVersion, EvaluateOptions, Failure, GrantOptions, NotAppliedView, OpenOptions, Outcome,
-    RootInfo, EVALUATE_OPTIONS, GRANT_OPTIONS, OPEN_OPTIONS,
+    AcceptedVersion, EvaluateOptions, Failure, GrantOptions, OpenOptions, Outcome, RootInfo,
+    EVALUATE_OPTIONS, GRANT_OPTIONS, OPEN_OPTIONS,
 };
 
 // The declarations of every type the API takes and answers, generated from the Rust types
@@ -287,11 +287,7 @@ impl Engine {
         let r = read_options(&optional(options), "options", EVALUATE_OPTIONS).and_then(
             |o: EvaluateOptions| {
                 let mut e = self.evaluation(&input)?;
-                match o.not_applied {
-                    None | Some(NotAppliedView::All) => {}
-                    Some(NotAppliedView::Cart) => e.not_applied.retain_targeted(),
-                    Some(NotAppliedView::None) => e.not_applied.clear(),
-                }
+                e.not_applied.view(o.not_applied.unwrap_or_default());
                 // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`,
                 // and far faster than building objects field by field across the boundary.
                 let text = to_json(&e).map_err(Failure::from)?;

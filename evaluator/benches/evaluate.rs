@@ -7,6 +7,10 @@
 //! The `dense` shop is a stress case: 2,000 SKUs in 50 categories, 28 % of promotions on whole
 //! categories or brands with random stacking flags, so a 20-line cart has ~130 eligible
 //! promotions and the combination search runs into its step budget.
+//! The `combinable` shop is Medusa's workload, declared on Medusa's semantics (it applies every
+//! matching promotion): the typical shop's catalogue, percentage and amount-off promotions only
+//! (by SKU, category or brand, or off the order, some behind a minimum subtotal), every one
+//! combining with every other, so the best combination is all of them.
 //! Run: `cargo bench -p promoseal-evaluator --bench evaluate`.
 // Test and benchmark code may panic: the no-panic lints guard library code.
 #![allow(
@@ -58,24 +62,25 @@ fn reward(rng: &mut Rng, i: usize) -> Value {
 pub enum Shop {
     Typical,
     Dense,
+    Combinable,
 }
 
 impl Shop {
     fn skus(self) -> u64 {
         match self {
-            Shop::Typical => 5000,
+            Shop::Typical | Shop::Combinable => 5000,
             Shop::Dense => 2000,
         }
     }
     fn categories(self) -> u64 {
         match self {
-            Shop::Typical => 200,
+            Shop::Typical | Shop::Combinable => 200,
             Shop::Dense => 50,
         }
     }
     fn brands(self) -> u64 {
         match self {
-            Shop::Typical => 50,
+            Shop::Typical | Shop::Combinable => 50,
             Shop::Dense => 20,
         }
     }
@@ -120,6 +125,29 @@ pub fn bundle(shop: Shop, promotions: usize) -> Vec<u8> {
                     if rng.below(10) == 0 {
                         p["stacking"]["group"] = json!(format!("group-{}", rng.below(5)));
                     }
+                }
+                Shop::Combinable => {
+                    if kind < 98 {
+                        p["items"] = if kind < 88 {
+                            sku_list(&mut rng, shop)
+                        } else if kind < 95 {
+                            json!({ "categories": [format!("cat-{}", rng.below(shop.categories()))] })
+                        } else {
+                            json!({ "brands": [format!("brand-{}", rng.below(shop.brands()))] })
+                        };
+                        p["reward"] = if i % 2 == 0 {
+                            json!({ "type": "percentOff", "percent": (5 + rng.below(30)).to_string() })
+                        } else {
+                            json!({ "type": "amountOff", "amount": money(100 + rng.below(900)), "per": "unit" })
+                        };
+                    } else {
+                        p["reward"] = if i % 2 == 0 {
+                            json!({ "type": "amountOff", "amount": money(500 + rng.below(2000)), "per": "order" })
+                        } else {
+                            json!({ "type": "percentOff", "percent": "10", "on": "order" })
+                        };
+                    }
+                    p["stacking"] = json!({ "combinesWith": classes });
                 }
                 Shop::Typical => {
                     if kind < 98 || (kind == 98 && i % 2 == 0) {
@@ -211,6 +239,16 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
+    // Medusa's semantics: every promotion combines, so all the eligible ones apply.
+    let combinable = Bundle::from_json(&bundle(Shop::Combinable, 1_000)).unwrap();
+    let cart20 = input(Shop::Combinable, 20);
+    group.bench_function("combinable-1000-promotions/20-lines", |b| {
+        b.iter(|| evaluate(black_box(&combinable), black_box(&cart20)).unwrap())
+    });
+    let empty = Bundle::from_json(&bundle(Shop::Typical, 0)).unwrap();
+    group.bench_function("typical-0-promotions/20-lines", |b| {
+        b.iter(|| evaluate(black_box(&empty), black_box(&cart20)).unwrap())
+    });
     let dense = Bundle::from_json(&bundle(Shop::Dense, 1_000)).unwrap();
     let input20 = input(Shop::Dense, 20);
     group.bench_function("dense-1000-promotions/20-lines", |b| {
@@ -227,6 +265,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let input = parse_input(black_box(&bytes)).unwrap();
             to_json(&evaluate(&compiled, &input).unwrap()).unwrap()
+        })
+    });
+    // The fixed cost: an empty bundle still parses the input, builds the lines and answers.
+    let empty = Bundle::from_json(&bundle(Shop::Typical, 0)).unwrap();
+    group.bench_function("typical-0-promotions/20-lines", |b| {
+        b.iter(|| {
+            let input = parse_input(black_box(&bytes)).unwrap();
+            to_json(&evaluate(&empty, &input).unwrap()).unwrap()
         })
     });
     group.finish();

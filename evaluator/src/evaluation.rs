@@ -197,9 +197,45 @@ impl NotApplied {
         self.reasons.clear();
     }
 
+    /// Keeps what `view` asks for.
+    pub fn view(&mut self, view: NotAppliedView) {
+        match view {
+            NotAppliedView::All => {}
+            NotAppliedView::Cart => self.retain_targeted(),
+            NotAppliedView::None => self.clear(),
+        }
+    }
+
     /// Why the promotion `id` did not apply (`None` if it applied or is not in the bundle).
     pub fn reason(&self, id: &str) -> Option<&Reason> {
         self.iter().find(|e| e.promotion_id == id).map(|e| e.reason)
+    }
+}
+
+/// Which promotions an evaluation's `notApplied` lists: `all` (the default, byte-identical on
+/// every host), `cart` (leaves out those that target no line of the cart: usually most of a
+/// large bundle) or `none` (an empty list). The rest of the evaluation is the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub enum NotAppliedView {
+    #[default]
+    All,
+    Cart,
+    None,
+}
+
+impl std::str::FromStr for NotAppliedView {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(NotAppliedView::All),
+            "cart" => Ok(NotAppliedView::Cart),
+            "none" => Ok(NotAppliedView::None),
+            other => Err(format!(
+                "notApplied must be all, cart or none, not `{other}`"
+            )),
+        }
     }
 }
 

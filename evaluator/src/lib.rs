@@ -25,7 +25,8 @@ pub use error::{
 };
 pub use evaluation::{
     Allocation, AppliedDiscount, CodeUnlock, Evaluation, Ineligible, LedgerCheck, LineAmount,
-    LineOutcome, NotApplied, Reason, ShippingOutcome, SpendExcess, SpendShortfall, Unlock,
+    LineOutcome, NotApplied, NotAppliedView, Reason, ShippingOutcome, SpendExcess, SpendShortfall,
+    Unlock,
 };
 pub use model::{BundlePayload, EvaluationInput};
 pub use select::MAX_NODES;

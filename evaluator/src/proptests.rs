@@ -149,9 +149,61 @@ fn line(i: usize, exp: u32) -> impl Strategy<Value = Value> {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (pick(vec![("USD", 2_u32), ("JPY", 0), ("KWD", 3)]), 1_usize..7, 1_usize..8)
-        .prop_flat_map(|((currency, exp), n_promos, n_lines)| {
-            let promos: Vec<_> = (0..n_promos).map(|i| promotion(i, exp)).collect();
+    scenario_of(1_usize..7, 0_usize..1)
+}
+
+/// Hundreds of promotions that combine with everything (Medusa's semantics), beside up to
+/// `contested` promotions with random stacking rules: the search must cost what the conflicts
+/// cost, and still find the best combination.
+fn combinable_scenario() -> impl Strategy<Value = Scenario> {
+    (scenario_of(0_usize..7, 100_usize..300), any::<bool>()).prop_map(|(mut s, local)| {
+        if local {
+            line_local(&mut s);
+        }
+        s
+    })
+}
+
+/// Makes every promotion's parts stay on its own lines (no caps, floors, order amounts or
+/// buy-X-get-Y), so the search may set aside the free ones that share no line with a contested
+/// one.
+fn line_local(s: &mut Scenario) {
+    if let Some(pricing) = s.bundle["pricing"].as_object_mut() {
+        pricing.remove("lineFloor");
+    }
+    for p in s.bundle["promotions"].as_array_mut().into_iter().flatten() {
+        if let Some(p) = p.as_object_mut() {
+            p.remove("maxDiscount");
+        }
+        let r = &p["reward"];
+        let moving = r["on"] == "order"
+            || r["per"] == "order"
+            || r["type"] == "buyXGetY"
+            || (r["type"] == "tiered" && r["basis"] == "spend");
+        if moving {
+            p["reward"] = json!({ "type": "percentOff", "percent": "15" });
+        }
+    }
+}
+
+/// A promotion that combines with every other.
+fn combinable(i: usize, exp: u32) -> impl Strategy<Value = Value> {
+    promotion(i, exp).prop_map(|mut p| {
+        p["stacking"] = json!({ "combinesWith": ["product", "order", "shipping"] });
+        p
+    })
+}
+
+fn scenario_of(
+    contested: std::ops::Range<usize>,
+    combining: std::ops::Range<usize>,
+) -> impl Strategy<Value = Scenario> {
+    (pick(vec![("USD", 2_u32), ("JPY", 0), ("KWD", 3)]), contested, combining, 1_usize..8)
+        .prop_flat_map(|((currency, exp), n_promos, n_free, n_lines)| {
+            let promos: Vec<_> = (0..n_promos)
+                .map(|i| promotion(i, exp).boxed())
+                .chain((n_promos..n_promos + n_free).map(|i| combinable(i, exp).boxed()))
+                .collect();
             let lines: Vec<_> = (0..n_lines).map(|i| line(i, exp)).collect();
             (
                 Just((currency, exp)),
@@ -389,6 +441,58 @@ proptest! {
                     "one minor unit less still unlocked {}", u.promotion_id);
             }
         }
+    }
+}
+
+proptest! {
+    // Each case prices hundreds of promotions up to 2^10 times: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn hundreds_of_combinable_promotions_cost_only_their_conflicts(s in combinable_scenario()) {
+        let (bundle, input) = compile(&s);
+        let compiled = compile_input(&input, bundle.currency).unwrap();
+        let ctx = Ctx::new(&bundle, &compiled).unwrap();
+        let cands = assess(&ctx).unwrap().eligible;
+        let n = cands.len();
+        // A candidate that conflicts with none is in every maximal combination, so the
+        // reference enumerates only the subsets of the contested ones.
+        let contested: Vec<usize> = (0..n)
+            .filter(|&k| (0..n).any(|j| j != k && !cands[k].compatible(&cands[j])))
+            .collect();
+        prop_assume!(contested.len() <= 10);
+        let orders = |k: usize| cands[k].order;
+        let best_only = s.bundle["pricing"]["stacking"] == "bestOnly";
+        let mut best: Option<Score> = None;
+        if best_only {
+            for k in 0..n {
+                let score = price(&ctx, &cands, &[k]).unwrap();
+                if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
+                    best = Some(score);
+                }
+            }
+        } else {
+            for mask in 0_u32..(1 << contested.len()) {
+                let set: Vec<usize> = (0..n)
+                    .filter(|k| match contested.iter().position(|c| c == k) {
+                        Some(bit) => mask & (1 << bit) != 0,
+                        None => true,
+                    })
+                    .collect();
+                if !(allowed(&cands, &set) && maximal(&cands, &set)) {
+                    continue;
+                }
+                let score = price(&ctx, &cands, &set).unwrap();
+                if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
+                    best = Some(score);
+                }
+            }
+        }
+        let best = best.unwrap_or(Score { payable: ctx.baseline_payable, discount: 0, set: vec![] });
+        let chosen = crate::select::best(&ctx, &cands).unwrap();
+        prop_assert_eq!(&chosen, &best.set);
+        let e = evaluate(&bundle, &input).unwrap();
+        check_invariants(&e, s.bundle["pricing"]["taxMode"] == "inclusive")?;
     }
 }
 

@@ -18,8 +18,14 @@
 //! the remaining line-local promotions would take off it alone, plus the standalone totals of
 //! the remaining promotions whose parts can move between lines (order amounts, buy-X-get-Y,
 //! capped ones, or any under a line floor), with tax and a rounding slack. After
-//! [`MAX_NODES`] steps it keeps the best combination found so far; the answer is still
-//! deterministic and identical on every host.
+//! [`MAX_NODES`] branching steps it keeps the best combination found so far; the answer is
+//! still deterministic and identical on every host.
+//!
+//! The search costs what the conflicts cost. A promotion that conflicts with no other eligible
+//! one is in every maximal combination: it is taken without a branch (and without the tight
+//! bound), and when no two candidates conflict, all of them is the answer without a search.
+//! When every candidate's parts stay on its own lines, the free ones that share no line with
+//! a contested one are set aside and the search runs on the rest.
 
 use std::cmp::Ordering;
 
@@ -29,7 +35,8 @@ use crate::error::EvaluationError;
 use crate::model::TaxMode;
 use crate::money::{Percent, PERCENT_UNIT};
 
-/// Most search nodes (each prices one promotion or bounds one branch) per evaluation.
+/// Most search nodes where the search may branch (each prices one promotion or bounds one
+/// branch) per evaluation; promotions that conflict with none are taken without counting.
 pub const MAX_NODES: usize = 2_000;
 
 /// How a priced combination ranks: lower payable, then larger discount, then earlier promotions.
@@ -122,8 +129,123 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         }
         return Ok(best.map(|b| b.set).unwrap_or_default());
     }
+    let graph = Graph::of(cands);
+    // A candidate that conflicts with none is in every maximal combination; when none
+    // conflicts, all of them together is the only one, and there is nothing to search.
+    if graph.free.iter().all(|&f| f) {
+        return Ok((0..cands.len()).collect());
+    }
+    // Such a candidate whose price cannot depend on the contested ones (nor theirs on it) is
+    // set aside, and the search runs on the rest alone.
+    let aside = independent(ctx, cands, &graph);
+    if !aside.iter().any(|&a| a) {
+        return search(ctx, cands, graph);
+    }
+    let kept: Vec<usize> = (0..cands.len())
+        .filter(|&k| !aside.get(k).copied().unwrap_or(false))
+        .collect();
+    let sub: Vec<Candidate> = kept.iter().filter_map(|&k| cands.get(k).cloned()).collect();
+    let chosen = search(ctx, &sub, Graph::of(&sub))?;
+    let mut all: Vec<usize> = chosen
+        .iter()
+        .filter_map(|&j| kept.get(j).copied())
+        .chain((0..cands.len()).filter(|&k| aside.get(k).copied().unwrap_or(false)))
+        .collect();
+    all.sort_unstable();
+    Ok(all)
+}
+
+/// The conflicts between candidates.
+struct Graph {
+    /// Bit sets, `words` per candidate (row k: the candidates k cannot be combined with).
+    conflicts: Vec<u64>,
+    words: usize,
+    /// The last later candidate each one conflicts with (without one, leaving it out while it
+    /// still fits can never end in a maximal combination).
+    last_conflict: Vec<Option<usize>>,
+    /// Whether a candidate conflicts with none.
+    free: Vec<bool>,
+}
+
+impl Graph {
+    fn of(cands: &[Candidate]) -> Graph {
+        let n = cands.len();
+        let words = n.div_ceil(64);
+        let mut conflicts = vec![0_u64; n * words];
+        let mut last_conflict: Vec<Option<usize>> = vec![None; n];
+        let mut free = vec![true; n];
+        for a in 0..n {
+            for b in a + 1..n {
+                if compatible(cands, a, b) {
+                    continue;
+                }
+                for (x, y) in [(a, b), (b, a)] {
+                    if let Some(w) = conflicts.get_mut(x * words + y / 64) {
+                        *w |= 1 << (y % 64);
+                    }
+                    if let Some(f) = free.get_mut(x) {
+                        *f = false;
+                    }
+                }
+                if let Some(l) = last_conflict.get_mut(a) {
+                    *l = Some(b);
+                }
+            }
+        }
+        Graph {
+            conflicts,
+            words,
+            last_conflict,
+            free,
+        }
+    }
+}
+
+/// The free candidates whose price cannot depend on the contested ones, nor theirs on them:
+/// when every candidate's parts stay on its own lines (no order amounts, caps or floors), a
+/// free candidate that shares no line (and not shipping) with any contested one. What the
+/// shopper pays is a sum over lines and shipping, so leaving these out shifts every
+/// combination's payable and discount by the same amounts, and the order of promotions breaks
+/// ties between maximal combinations the same way with or without them. All `false` when
+/// nothing can be set aside.
+fn independent(ctx: &Ctx, cands: &[Candidate], graph: &Graph) -> Vec<bool> {
+    let none = vec![false; cands.len()];
+    if !cands.iter().all(|c| line_local(ctx, c)) {
+        return none;
+    }
+    let ships = |c: &Candidate| matches!(c.promo.reward, Reward::Shipping { .. });
+    let mut lines: Vec<u64> = Vec::new();
+    let mut shipping = false;
+    for (c, free) in cands.iter().zip(&graph.free) {
+        if !free {
+            if lines.len() < c.mask.len() {
+                lines.resize(c.mask.len(), 0);
+            }
+            for (l, m) in lines.iter_mut().zip(&c.mask) {
+                *l |= m;
+            }
+            shipping |= ships(c);
+        }
+    }
+    cands
+        .iter()
+        .zip(&graph.free)
+        .map(|(c, &free)| {
+            free && !(shipping && ships(c)) && c.mask.iter().zip(&lines).all(|(m, l)| m & l == 0)
+        })
+        .collect()
+}
+
+/// The branch-and-bound search over candidates whose conflicts are `graph`.
+fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, EvaluationError> {
     let n = cands.len();
     let lines = ctx.input.lines.len();
+    let Graph {
+        conflicts,
+        words,
+        last_conflict,
+        free,
+    } = graph;
     // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
     let exclusive = ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
     let sparse: Vec<Parts> = cands
@@ -178,26 +300,6 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
             }
         }
     }
-    // Conflicts as bit sets (row k: the candidates k cannot be combined with), and the last
-    // later candidate k conflicts with (without one, leaving k out while it still fits can
-    // never end in a maximal combination).
-    let words = n.div_ceil(64);
-    let mut conflicts = vec![0_u64; n * words];
-    let mut last_conflict: Vec<Option<usize>> = vec![None; n];
-    for a in 0..n {
-        for b in a + 1..n {
-            if !compatible(cands, a, b) {
-                for (x, y) in [(a, b), (b, a)] {
-                    if let Some(w) = conflicts.get_mut(x * words + y / 64) {
-                        *w |= 1 << (y % 64);
-                    }
-                }
-                if let Some(l) = last_conflict.get_mut(a) {
-                    *l = Some(b);
-                }
-            }
-        }
-    }
     let max_rate = ctx
         .input
         .lines
@@ -234,6 +336,7 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
         moving,
         shipping,
         last_conflict,
+        free,
         conflicts,
         words,
         chosen_bits: vec![0_u64; words],
@@ -298,6 +401,8 @@ struct Search<'s, 'a> {
     shipping: Vec<i64>,
     /// The last candidate each one conflicts with.
     last_conflict: Vec<Option<usize>>,
+    /// Whether a candidate conflicts with none (it is in every maximal combination).
+    free: Vec<bool>,
     conflicts: Vec<u64>,
     words: usize,
     chosen_bits: Vec<u64>,
@@ -455,10 +560,14 @@ impl Search<'_, '_> {
         if k == self.cands.len() {
             return self.leaf();
         }
-        // Every node counts against the budget: the bounds cost as much as a step.
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Ok(());
+        // Every node where the search may branch counts against the budget (the bounds cost
+        // as much as a step); a candidate that conflicts with none is taken without a choice.
+        let forced = self.free.get(k).copied().unwrap_or(false);
+        if !forced {
+            self.nodes += 1;
+            if self.nodes > MAX_NODES {
+                return Ok(());
+            }
         }
         // A candidate left out while it fitted needs a later conflicting one to be chosen; once
         // the last of those is behind, a still-fitting one makes every completion non-maximal.
@@ -474,12 +583,14 @@ impl Search<'_, '_> {
             return Ok(());
         }
         // A cheap bound first (suffix totals), then a tight one: only the candidates that still
-        // fit with what is chosen, each line capped by what is left of it.
+        // fit with what is chosen, each line capped by what is left of it. The tight one costs a
+        // pass over the candidates left, so it runs only where the search branches: a candidate
+        // that conflicts with none is taken without a choice, and the next branch bounds it.
         let best_payable = self.best.payable;
         let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
         let rest = self.moving_and_shipping(k);
         if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable
-            || self.payable.saturating_sub(self.bound_fitting(k)) > best_payable
+            || (!forced && self.payable.saturating_sub(self.bound_fitting(k)) > best_payable)
         {
             return Ok(());
         }

@@ -11,8 +11,8 @@ use worker::{console_log, Delay, Env, Method, Request};
 
 use super::{bundles, internal, ledger, now, now_ms, objects, Reply};
 use crate::api::{
-    idempotency_key, if_none_match, parse_body, require_json, CodeCheckRequest, EdgeError,
-    ErrorCode, RedeemRequest,
+    idempotency_key, if_none_match, not_applied_view, parse_body, require_json, CodeCheckRequest,
+    EdgeError, ErrorCode, RedeemRequest,
 };
 use crate::bucket;
 use crate::codes;
@@ -93,13 +93,16 @@ async fn body(req: &mut Request, cfg: &Config) -> Result<Vec<u8>, EdgeError> {
 }
 
 /// The bundle id a request names (`?bundle=`), else the default.
-fn bundle_id(req: &Request, cfg: &Config) -> Result<String, EdgeError> {
-    let named = req.url().ok().and_then(|u| {
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok().and_then(|u| {
         u.query_pairs()
-            .find(|(k, _)| k == "bundle")
+            .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
-    });
-    let id = named.unwrap_or_else(|| cfg.default_bundle.clone());
+    })
+}
+
+fn bundle_id(req: &Request, cfg: &Config) -> Result<String, EdgeError> {
+    let id = query(req, "bundle").unwrap_or_else(|| cfg.default_bundle.clone());
     check_bundle_id(&id)?;
     Ok(id)
 }
@@ -166,6 +169,7 @@ async fn markers(
 
 async fn evaluate_route(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     let id = bundle_id(req, cfg)?;
+    let view = not_applied_view(query(req, "notApplied").as_deref())?;
     let body = body(req, cfg).await?;
     let input = parse_input(&body).map_err(|e| EdgeError::from_evaluator(&e.into()))?;
     let bundle = bundles::edge(env, cfg, &id).await?;
@@ -184,7 +188,9 @@ async fn evaluate_route(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
     if !failed.is_empty() {
         take_failed(env, cfg, &failed).await?;
     }
-    let json = to_json(&public.evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
+    let mut evaluation = public.evaluation;
+    evaluation.not_applied.view(view);
+    let json = to_json(&evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
     Ok(Reply::json(200, json))
 }
 

@@ -90,6 +90,7 @@ impl Ctx<'_> {
 }
 
 /// An eligible promotion, with what it targets and what it gives on its own.
+#[derive(Clone)]
 pub(crate) struct Candidate<'a> {
     /// Position in the bundle's application order.
     pub order: usize,

@@ -209,7 +209,8 @@ pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, Eval
         ));
     }
     for (k, cand) in eligible.iter().enumerate() {
-        if chosen.contains(&k) {
+        // `chosen` is in application order, that is ascending.
+        if chosen.binary_search(&k).is_ok() {
             continue;
         }
         let conflicts: Vec<Arc<str>> = set
