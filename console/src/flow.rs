@@ -303,13 +303,7 @@ fn refusal(r: &ApprovalRefusal) -> ApiError {
         ApprovalRefusal::NotAnApprover { .. } | ApprovalRefusal::BeyondLimit => 403,
         _ => 422,
     };
-    let reason = match r {
-        ApprovalRefusal::UnknownKey => "unknownKey",
-        ApprovalRefusal::KeyExpired => "keyExpired",
-        ApprovalRefusal::BadSignature => "badSignature",
-        ApprovalRefusal::NotAnApprover { .. } => "notAnApprover",
-        ApprovalRefusal::BeyondLimit => "beyondLimit",
-    };
+    let reason = r.code();
     ApiError::new(
         status,
         ErrorCode::ApprovalRefused,
@@ -381,14 +375,16 @@ pub async fn approve(state: &Shared, who: &Person, id: &str, a: &Approval) -> Ap
     }
     let root = folder.root()?;
     let now = state.now();
+    // An approval of one promotion is a batch of one: its signed root is the digest itself.
     let approval = ApprovalSpec {
-        promotion: id.into(),
         key_id: who.key_id.clone(),
+        digests: vec![digest.clone()],
         signature: a.signature.clone(),
     };
     let counts_for =
         judge_approval(&root, &currency, &d.spec, &approval, now).map_err(|r| refusal(&r))?;
     folder.add_draft_approval(&ApprovalRecord {
+        promotion: id.into(),
         approval,
         digest: digest.clone(),
         approved_at: now.to_string(),

@@ -203,7 +203,7 @@ impl Folder {
         let paths = project::files_with(&self.dir.join(sub), &["json"])?;
         for path in paths {
             let r: ApprovalRecord = support::parse_file(&path)?;
-            if r.approval.promotion == id {
+            if r.promotion == id {
                 out.push((path, r));
             }
         }
@@ -224,7 +224,7 @@ impl Folder {
     pub fn add_draft_approval(&self, record: &ApprovalRecord) -> Result<()> {
         let path = self.dir.join("drafts/approvals").join(format!(
             "{}.{}.json",
-            file_stem(&record.approval.promotion),
+            file_stem(&record.promotion),
             file_stem(&record.approval.key_id)
         ));
         support::write(&path, &json_file(record)?)
@@ -440,8 +440,13 @@ impl Folder {
                 remove(&old.path)?;
             }
             let digest = encode_hex(&approval_digest(&payload.currency, p));
-            for a in payload.approvals.iter().filter(|a| a.promotion == p.id) {
+            for a in payload
+                .approvals
+                .iter()
+                .filter(|a| a.digests.contains(&digest))
+            {
                 let record = ApprovalRecord {
+                    promotion: p.id.clone(),
                     approval: a.clone(),
                     digest: digest.clone(),
                     approved_at: payload.issued_at.to_string(),

@@ -1,6 +1,7 @@
-//! Signed bundles: verify + parse for 10 / 1,000 / 10,000 promotions (every promotion carrying a
-//! marketing approval, as a real root demands) and for an imported list of 1,000,000 codes; one
-//! code check per kind of code set; signing.
+//! Signed bundles: verify + parse for 10 / 1,000 / 10,000 promotions (every promotion approved by
+//! marketing in one batch, as a real root demands; and the 1,000 approved one by one, a batch
+//! each) and for an imported list of 1,000,000 codes; one code check per kind of code set;
+//! signing.
 //! Run: `cargo bench -p promoseal-evaluator --bench verify`.
 // Benchmark code may panic: the no-panic lints guard library code.
 #![allow(
@@ -57,24 +58,36 @@ fn root(approvals: bool) -> Arc<TrustRoot> {
     Arc::new(TrustRoot::from_envelope(&root_envelope(approvals)).unwrap())
 }
 
-/// The benchmark shop's signed edge bundle of `n` promotions.
+/// The benchmark shop's signed edge bundle of `n` promotions (approved in one batch).
 pub fn signed(n: usize) -> Vec<u8> {
     Envelope::seal(EnvelopeType::Bundle, &payload(n, |_| {}), &[&release()])
 }
 
-/// The benchmark shop's payload with every promotion approved by marketing, and more fields.
+/// The benchmark shop's payload with every promotion approved by marketing in one batch, and
+/// more fields.
 fn payload(promotions: usize, extra: impl FnOnce(&mut Value)) -> Vec<u8> {
+    payload_with(promotions, true, extra)
+}
+
+/// The payload, its promotions approved in one batch or one by one.
+fn payload_with(promotions: usize, batch: bool, extra: impl FnOnce(&mut Value)) -> Vec<u8> {
     let mut p: Value = serde_json::from_slice(&gen::bundle(Shop::Typical, promotions)).unwrap();
     let m = marketing();
-    let approvals: Vec<Value> = p["promotions"]
+    let specs: Vec<PromotionSpec> = p["promotions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| {
-            let spec: PromotionSpec = serde_json::from_value(x.clone()).unwrap();
-            serde_json::to_value(m.approve("USD", &spec)).unwrap()
-        })
+        .map(|x| serde_json::from_value(x.clone()).unwrap())
         .collect();
+    let approvals: Vec<Value> = if batch {
+        let all: Vec<&PromotionSpec> = specs.iter().collect();
+        vec![serde_json::to_value(m.approve_all("USD", &all)).unwrap()]
+    } else {
+        specs
+            .iter()
+            .map(|spec| serde_json::to_value(m.approve("USD", spec)).unwrap())
+            .collect()
+    };
     p["approvals"] = Value::Array(approvals);
     // Signed bundles carry listed codes as keyed hashes, never plaintext.
     let secret = CodeSecret::from_bytes([77; 32]);
@@ -112,6 +125,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| open_bundle(black_box(&env), &with_rules, &opts()).unwrap())
         });
     }
+    // The same 1,000 promotions approved one by one: a signature check per promotion.
+    let one_by_one = Envelope::seal(
+        EnvelopeType::Bundle,
+        &payload_with(1_000, false, |_| {}),
+        &[&release()],
+    );
+    open_bundle(&one_by_one, &with_rules, &opts()).unwrap();
+    group.bench_function("1000-promotions-approved-one-by-one", |b| {
+        b.iter(|| open_bundle(black_box(&one_by_one), &with_rules, &opts()).unwrap())
+    });
     // The share of the approval checks: the same 1,000 promotions under a root without rules.
     let no_rules = root(false);
     let env = signed(1_000);
@@ -131,11 +154,12 @@ fn bench(c: &mut Criterion) {
         p["codeSets"] = json!([{"id": "imported", "hashes": blob}]);
         p["promotions"][0]["codeSet"] = json!("imported");
     });
-    // The promotion changed (it now needs a code), so approve it again.
+    // The promotion changed (it now needs a code), so approve the batch again.
     let big = {
         let mut p: Value = serde_json::from_slice(&big).unwrap();
-        let spec: PromotionSpec = serde_json::from_value(p["promotions"][0].clone()).unwrap();
-        p["approvals"][0] = serde_json::to_value(marketing().approve("USD", &spec)).unwrap();
+        let specs: Vec<PromotionSpec> = serde_json::from_value(p["promotions"].clone()).unwrap();
+        let all: Vec<&PromotionSpec> = specs.iter().collect();
+        p["approvals"][0] = serde_json::to_value(marketing().approve_all("USD", &all)).unwrap();
         serde_json::to_vec(&p).unwrap()
     };
     let env = Envelope::seal(EnvelopeType::Bundle, &big, &[&release()]);
@@ -172,6 +196,14 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     group.bench_function("approval", |b| {
         b.iter(|| marketing().approve("USD", black_box(&spec)))
+    });
+    let specs: Vec<PromotionSpec> = serde_json::from_value(
+        serde_json::from_slice::<Value>(&bytes).unwrap()["promotions"].clone(),
+    )
+    .unwrap();
+    let all: Vec<&PromotionSpec> = specs.iter().collect();
+    group.bench_function("approval-batch-1000", |b| {
+        b.iter(|| marketing().approve_all("USD", black_box(&all)))
     });
     group.finish();
 }

@@ -35,12 +35,18 @@ pub struct BundlePayload {
     pub approvals: Vec<ApprovalSpec>,
 }
 
-/// One approver's signature over one promotion's content digest.
+/// One approver's signature over a batch of promotions: the approval digests of the terms
+/// approved, and one signature over their Merkle tree hash (`seal::approval_root`), so a bundle
+/// carries one signature per approver per batch, not one per promotion. An approval of one
+/// promotion is a batch of one, whose root is that promotion's digest.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApprovalSpec {
-    pub promotion: String,
     pub key_id: String,
+    /// Lowercase hex SHA-256 approval digests (`seal::approval_digest`), ascending, each once.
+    /// A batch may name terms that are not in this bundle (another audience's, a later
+    /// change's): they are not looked at.
+    pub digests: Vec<String>,
     /// Standard base64 of the Ed25519 signature.
     pub signature: String,
 }
@@ -584,8 +590,8 @@ pub struct ShippingSpec {
 
 impl BundlePayload {
     /// The public storefront form of an edge payload: no code material at all. Code-gated
-    /// promotions become `locked` (only a code grant unlocks them), private promotions and
-    /// their approvals are left out, and code sets are dropped. Approval signatures carry over
+    /// promotions become `locked` (only a code grant unlocks them), private promotions and the
+    /// approvals that approve nothing else are left out, and code sets are dropped. Approval signatures carry over
     /// unchanged: the approved digest never covers code material.
     pub fn storefront(&self) -> BundlePayload {
         let promotions: Vec<PromotionSpec> = self
@@ -598,10 +604,16 @@ impl BundlePayload {
                 p
             })
             .collect();
+        // The batches that approve a promotion left in (a batch may also name a private one's
+        // digest: a hash of its terms, not its name).
+        let kept: std::collections::HashSet<String> = promotions
+            .iter()
+            .map(|p| crate::codes::encode_hex(&crate::seal::approval_digest(&self.currency, p)))
+            .collect();
         let approvals = self
             .approvals
             .iter()
-            .filter(|a| promotions.iter().any(|p| p.id == a.promotion))
+            .filter(|a| a.digests.iter().any(|d| kept.contains(d)))
             .cloned()
             .collect();
         BundlePayload {

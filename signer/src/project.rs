@@ -47,10 +47,15 @@ fn default_root() -> PathBuf {
     PathBuf::from("root.env")
 }
 
-/// An approval as `promoseal approve` stores it: the signature and what it was over.
+/// An approval of one promotion as `promoseal approve` (and the console) store it: the batch
+/// it was signed in (one signature over the digests of every promotion approved at once) and
+/// this promotion's digest in it. A batch of N promotions is kept as N records with the same
+/// signature; a release carries it once.
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApprovalRecord {
+    /// The promotion this record approves.
+    pub promotion: String,
     #[serde(flatten)]
     pub approval: ApprovalSpec,
     /// Hex SHA-256 of the approved content, to tell a stale approval from a current one.
@@ -126,25 +131,22 @@ impl Project {
             .join(format!("{promotion}.{key_id}.json"))
     }
 
-    /// Current approvals (those over the promotion's present content); stale ones are
-    /// returned apart so the caller can say so.
+    /// Current approvals (batches naming a promotion's present content), each batch once;
+    /// stale records are returned apart so the caller can say so.
     pub fn approvals(&self) -> Result<(Vec<ApprovalSpec>, Vec<String>)> {
-        let mut current = Vec::new();
+        let mut current: Vec<ApprovalSpec> = Vec::new();
         let mut stale = Vec::new();
         for path in files_with(&self.dir.join("approvals"), &["json"])? {
             let r: ApprovalRecord = parse_file(&path)?;
-            let Some(p) = self
-                .promotions
-                .iter()
-                .find(|p| p.id == r.approval.promotion)
-            else {
+            let Some(p) = self.promotions.iter().find(|p| p.id == r.promotion) else {
                 stale.push(format!("{} (promotion no longer exists)", path.display()));
                 continue;
             };
-            if encode_hex(&approval_digest(&self.config.currency, p)) == r.digest {
-                current.push(r.approval);
-            } else {
+            let digest = encode_hex(&approval_digest(&self.config.currency, p));
+            if r.digest != digest || !r.approval.digests.contains(&digest) {
                 stale.push(format!("{} (the promotion changed since)", path.display()));
+            } else if !current.contains(&r.approval) {
+                current.push(r.approval);
             }
         }
         Ok((current, stale))

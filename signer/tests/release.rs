@@ -337,19 +337,34 @@ fn keys_to_published_bundle_and_every_refusal() {
         NOW,
     ];
     run.fails(&sign, 1, "lack approvals");
-    for p in ["welcome", "vip-shoes", "spring"] {
-        let out = run.ok(&[
-            "approve",
-            "--project",
-            "shop",
-            "--promotion",
-            p,
-            "--key",
-            "keys/marketing-1.key",
-            "--yes",
-        ]);
-        assert!(out.contains("You are approving"), "{out}");
-    }
+    // Marketing approves the three at once: one signature over their batch.
+    let out = run.ok(&[
+        "approve",
+        "--project",
+        "shop",
+        "--promotion",
+        "welcome",
+        "--promotion",
+        "vip-shoes",
+        "--promotion",
+        "spring",
+        "--key",
+        "keys/marketing-1.key",
+        "--yes",
+    ]);
+    assert!(out.contains("You are approving"), "{out}");
+    assert_eq!(out.matches("content digest:").count(), 3, "{out}");
+    let record = |p: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(run.path(&format!("shop/approvals/{p}.marketing-1.json")))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let (w, v) = (record("welcome"), record("vip-shoes"));
+    assert_eq!(w["signature"], v["signature"], "one batch, one signature");
+    assert_eq!(w["digests"].as_array().unwrap().len(), 3);
+    assert_ne!(w["digest"], v["digest"]);
     run.fails(&sign, 1, "`vip-shoes` needs 1 `finance` approval");
     // Approval asks first; "n" declines.
     let o = run.cmd(
@@ -417,6 +432,24 @@ fn keys_to_published_bundle_and_every_refusal() {
     let storefront = std::fs::read_to_string(run.path("shop/published/storefront.bundle")).unwrap();
     assert!(!storefront.contains("codeSets") && !storefront.contains("hashes"));
     assert!(storefront.contains("\"locked\":true"));
+    // The bundle carries the marketing batch once and finance's batch of one.
+    let edge_bytes = std::fs::read(run.path("shop/published/edge.bundle")).unwrap();
+    let nl = edge_bytes.iter().position(|b| *b == b'\n').unwrap();
+    let payload: Value = serde_json::from_slice(&edge_bytes[nl + 1..]).unwrap();
+    let batches: Vec<(String, usize)> = payload["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["keyId"].as_str().unwrap().to_string(),
+                a["digests"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert!(batches.contains(&("marketing-1".into(), 3)), "{batches:?}");
+    assert!(batches.contains(&("finance-1".into(), 1)), "{batches:?}");
     let inspect = run.ok(&["inspect", "shop/published/edge.bundle", "--now", NOW]);
     assert!(
         inspect.contains("approved by: marketing-1, finance-1")

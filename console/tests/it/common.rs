@@ -120,6 +120,7 @@ pub fn project() -> PathBuf {
     .unwrap();
     for k in ["marketing-1", "finance-1"] {
         let record = ApprovalRecord {
+            promotion: spec.id.clone(),
             approval: key(k).approve("USD", &spec),
             digest: encode_hex(&approval_digest("USD", &spec)),
             approved_at: "2026-11-20T00:00:00Z".into(),

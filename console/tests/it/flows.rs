@@ -1,6 +1,8 @@
 //! The whole flow: request, review, approvals in two roles, release; what the CLI sees.
 
 use promoseal_db::{both, Backend};
+use promoseal_evaluator::codes::encode_hex;
+use promoseal_evaluator::seal::approval_digest;
 use promoseal_signer::project::Project;
 use serde_json::json;
 
@@ -74,10 +76,12 @@ async fn request_review_approve_publish(backend: Backend) {
     assert!(project.promotions.iter().any(|p| p.id == "running-10"));
     let (current, stale) = project.approvals().unwrap();
     assert!(stale.is_empty(), "{stale:?}");
+    let running = project.promotion("running-10").unwrap();
+    let digest = encode_hex(&approval_digest(&project.config.currency, running));
     assert_eq!(
         current
             .iter()
-            .filter(|a| a.promotion == "running-10")
+            .filter(|a| a.digests.contains(&digest))
             .count(),
         2
     );

@@ -79,26 +79,25 @@ impl Bundle {
             });
         }
 
-        let mut groups: Vec<&str> = Vec::new();
+        // Group names by number, in order of first use; ids seen (a set: bundles hold 10,000s).
+        let mut groups: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut seen: std::collections::HashSet<&str> =
+            std::collections::HashSet::with_capacity(p.promotions.len());
         let mut promotions = Vec::with_capacity(p.promotions.len());
         for (i, spec) in p.promotions.iter().enumerate() {
             let path = format!("promotions[{i}]");
-            if promotions.iter().any(|q: &Promotion| *q.id == *spec.id) {
+            if !seen.insert(spec.id.as_str()) {
                 return Err(invalid(
                     format!("{path}.id"),
                     format!("duplicate promotion id `{}`", spec.id),
                 ));
             }
-            let group = spec.stacking.group.as_ref().map(|g| {
-                groups
-                    .iter()
-                    .position(|x| *x == g.as_str())
-                    .unwrap_or_else(|| {
-                        groups.push(g.as_str());
-                        groups.len() - 1
-                    })
-            });
-            let group = group.map(|g| u32::try_from(g).unwrap_or(u32::MAX));
+            let next = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+            let group = spec
+                .stacking
+                .group
+                .as_ref()
+                .map(|g| *groups.entry(g.as_str()).or_insert(next));
             promotions.push(compile_promotion(spec, &path, currency, &code_sets, group)?);
         }
         promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));

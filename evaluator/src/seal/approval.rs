@@ -1,9 +1,18 @@
-//! Approvals are signatures: a role key signs a promotion's content digest, and every verifier
-//! checks that the approvals a promotion carries cover what the trust root demands for it.
+//! Approvals are signatures: a role key signs the content digests of the promotions it approves,
+//! and every verifier checks that the approvals a promotion carries cover what the trust root
+//! demands for it.
 //!
 //! The digest covers the promotion's terms and the bundle currency, never its code material:
 //! `codeSet` is replaced by `locked: true`, so the edge and the storefront form of a promotion
 //! have the same digest, and codes can be added or deactivated without a new approval.
+//!
+//! An approval is a batch: the digests of every promotion approved at once, ascending, and one
+//! signature over their Merkle tree hash ([`approval_root`]). A bundle of 1,000 promotions
+//! approved in one sitting carries one signature per approver, and a verifier checks one
+//! signature per batch instead of one per promotion; each promotion is still judged on its own
+//! (its digest in the batch, the key's roles and authorization limits against its exposure).
+//! The root of a batch of one is the digest itself, so approving one promotion signs exactly
+//! what it always did.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -12,6 +21,7 @@ use super::root::{ApprovalPolicy, AuthorizationLimits, Key, KeySpec, TrustRoot};
 use super::{sha256, SigningIdentity};
 use std::collections::HashMap;
 
+use crate::codes::{decode_hex, encode_hex};
 use crate::model::{ApprovalSpec, BundlePayload, PromotionSpec, RewardSpec};
 use crate::money::DecimalString;
 
@@ -21,6 +31,9 @@ use crate::time::Instant;
 
 /// Signature domain of approvals.
 pub(crate) const APPROVAL: &str = "approval";
+
+/// Most digests in one approval.
+pub const MAX_BATCH: usize = 100_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,13 +56,108 @@ pub fn approval_digest(currency: &str, promotion: &PromotionSpec) -> [u8; 32] {
     sha256(&serde_json::to_vec(&content).unwrap_or_default())
 }
 
+/// What an approval signs: the Merkle tree hash of RFC 6962 §2.1 over the batch's digests in
+/// ascending order, with the digests themselves as leaves (they are already SHA-256 of
+/// domain-tagged JSON, which never has the 65-byte `0x01`-prefixed shape of an inner node):
+/// `MTH({d}) = d`, `MTH(D) = SHA-256(0x01 || MTH(D[..k]) || MTH(D[k..]))` with `k` the largest
+/// power of two below `|D|`. The empty batch has no root.
+pub fn approval_root(digests: &[[u8; 32]]) -> Option<[u8; 32]> {
+    match digests {
+        [] => None,
+        [one] => Some(*one),
+        _ => {
+            let k = (digests.len() - 1)
+                .checked_ilog2()
+                .map_or(1, |b| 1_usize << b);
+            let (left, right) = digests.split_at(k.min(digests.len()));
+            let mut node = [0_u8; 65];
+            node[0] = 1;
+            node[1..33].copy_from_slice(&approval_root(left)?);
+            node[33..].copy_from_slice(&approval_root(right)?);
+            Some(sha256(&node))
+        }
+    }
+}
+
+/// Why an approval's digests are not a batch a key could have signed.
+fn batch_error(a: &ApprovalSpec) -> Option<String> {
+    if a.digests.is_empty() {
+        return Some("approves no digest".into());
+    }
+    if a.digests.len() > MAX_BATCH {
+        return Some(format!("names more than {MAX_BATCH} digests"));
+    }
+    if let Some(d) = a.digests.iter().find(|d| {
+        d.len() != 64
+            || !d
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }) {
+        return Some(format!("digest `{d}` is not 64 lowercase hex digits"));
+    }
+    if let Some(w) = a.digests.windows(2).find(|w| w.first() >= w.get(1)) {
+        let (x, y) = (
+            w.first().map_or("", String::as_str),
+            w.get(1).map_or("", String::as_str),
+        );
+        let what = if x == y {
+            "names a digest twice"
+        } else {
+            "lists its digests out of ascending order"
+        };
+        return Some(format!("{what} (`{y}` after `{x}`)"));
+    }
+    None
+}
+
+/// The digests of a well-formed batch; `None` when it is not one.
+fn batch(a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
+    if batch_error(a).is_some() {
+        return None;
+    }
+    a.digests
+        .iter()
+        .map(|d| decode_hex(d).and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .collect()
+}
+
+/// The first approval of a payload that is not a well-formed batch, as the verifier refuses
+/// it: `approval N (key K) …`.
+pub(crate) fn malformed_approval(payload: &BundlePayload) -> Option<String> {
+    payload
+        .approvals
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| batch_error(a).map(|e| format!("approval {i} (key `{}`) {e}", a.key_id)))
+}
+
+/// Whether this key's signature over the batch's root is valid (and the batch well formed).
+fn signed_batch(key: &ed25519_dalek::VerifyingKey, a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
+    let digests = batch(a)?;
+    let root = approval_root(&digests)?;
+    super::verify_signature(key, APPROVAL, &root, &a.signature).then_some(digests)
+}
+
 impl SigningIdentity {
-    /// Approves one promotion of a bundle in `currency`.
+    /// Approves one promotion of a bundle in `currency`: a batch of one.
     pub fn approve(&self, currency: &str, promotion: &PromotionSpec) -> ApprovalSpec {
-        let s = self.sign(APPROVAL, &approval_digest(currency, promotion));
+        self.approve_all(currency, &[promotion])
+    }
+
+    /// Approves promotions of a bundle in `currency` at once: one signature over their batch.
+    pub fn approve_all(&self, currency: &str, promotions: &[&PromotionSpec]) -> ApprovalSpec {
+        let mut digests: Vec<[u8; 32]> = promotions
+            .iter()
+            .map(|p| approval_digest(currency, p))
+            .collect();
+        digests.sort_unstable();
+        digests.dedup();
+        // A batch of no promotion has no root: its signature (over nothing) never verifies.
+        let root = approval_root(&digests).unwrap_or_default();
+        let s = self.sign(APPROVAL, &root);
         ApprovalSpec {
-            promotion: promotion.id.clone(),
             key_id: s.key_id,
+            digests: digests.iter().map(|d| encode_hex(d)).collect(),
             signature: s.sig,
         }
     }
@@ -208,67 +316,71 @@ pub struct Uncovered {
 }
 
 /// Every promotion of a payload whose approvals do not cover it, in payload order.
+///
+/// Each batch's signature is checked once, and only when it names a promotion of the payload
+/// that needs approval; each promotion's digest is computed once.
 pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec<Uncovered> {
-    let mut by_promotion: HashMap<&str, Vec<&ApprovalSpec>> = HashMap::new();
-    for a in &payload.approvals {
-        by_promotion
-            .entry(a.promotion.as_str())
-            .or_default()
-            .push(a);
-    }
-    payload
+    let currency = payload.currency.as_str();
+    // The promotions that need approval: their exposure, roles and digest.
+    let needs: Vec<(&PromotionSpec, Exposure, Vec<&str>, [u8; 32])> = payload
         .promotions
         .iter()
         .filter_map(|p| {
-            let approvals = by_promotion
-                .get(p.id.as_str())
-                .map_or(&[][..], Vec::as_slice);
-            missing_role(root, &payload.currency, p, approvals, now).map(
-                |(role, valid, required)| Uncovered {
-                    promotion: p.id.clone(),
-                    role,
-                    valid,
-                    required,
-                },
-            )
+            let exposure = Exposure::of(p);
+            let roles = root.payload.approvals.roles_for(&exposure, currency);
+            (!roles.is_empty()).then(|| (p, exposure, roles, approval_digest(currency, p)))
         })
-        .collect()
-}
-
-/// The first role a promotion's approvals fail to cover, with how many valid covering
-/// approvals it had and how many the root wants; `None` when it is covered.
-fn missing_role(
-    root: &TrustRoot,
-    currency: &str,
-    promotion: &PromotionSpec,
-    approvals: &[&ApprovalSpec],
-    now: Instant,
-) -> Option<(String, u32, u32)> {
-    let exposure = Exposure::of(promotion);
-    let roles = root.payload.approvals.roles_for(&exposure, currency);
-    if roles.is_empty() {
-        return None;
+        .collect();
+    let mut at: HashMap<[u8; 32], Vec<usize>> = HashMap::with_capacity(needs.len());
+    for (i, n) in needs.iter().enumerate() {
+        at.entry(n.3).or_default().push(i);
     }
-    let digest = approval_digest(currency, promotion);
-    let mut signers: Vec<&Key> = Vec::new();
-    for a in approvals {
-        if let Some(k) = root.key(&a.key_id) {
-            if k.live(now)
-                && !signers.iter().any(|s| s.id == k.id)
-                && super::verify_signature(&k.key, APPROVAL, &digest, &a.signature)
-            {
-                signers.push(k);
+    let mut signers: Vec<Vec<&Key>> = vec![Vec::new(); needs.len()];
+    for a in &payload.approvals {
+        let Some(k) = root.key(&a.key_id).filter(|k| k.live(now)) else {
+            continue;
+        };
+        // Only batches that name a promotion needing approval are worth a signature check.
+        let names = a.digests.iter().any(|d| {
+            decode_hex(d)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .is_some_and(|d| at.contains_key(&d))
+        });
+        if !names {
+            continue;
+        }
+        let Some(digests) = signed_batch(&k.key, a) else {
+            continue;
+        };
+        for d in &digests {
+            for &i in at.get(d).map_or(&[][..], Vec::as_slice) {
+                if let Some(s) = signers.get_mut(i) {
+                    if !s.iter().any(|s| s.id == k.id) {
+                        s.push(k);
+                    }
+                }
             }
         }
     }
-    roles.into_iter().find_map(|role| {
-        let have = signers
-            .iter()
-            .filter(|k| k.has(role) && k.covers(&exposure, currency))
-            .count() as u32;
-        let need = root.threshold(role);
-        (have < need).then(|| (role.to_string(), have, need))
-    })
+    needs
+        .iter()
+        .zip(&signers)
+        .filter_map(|((p, exposure, roles, _), signers)| {
+            roles.iter().find_map(|&role| {
+                let have = signers
+                    .iter()
+                    .filter(|k| k.has(role) && k.covers(exposure, currency))
+                    .count() as u32;
+                let need = root.threshold(role);
+                (have < need).then(|| Uncovered {
+                    promotion: p.id.clone(),
+                    role: role.to_string(),
+                    valid: have,
+                    required: need,
+                })
+            })
+        })
+        .collect()
 }
 
 /// Why one approval does not count for a promotion.
@@ -278,12 +390,29 @@ pub enum ApprovalRefusal {
     UnknownKey,
     /// The key's `notAfter` has passed.
     KeyExpired,
-    /// The signature is not the key's over these terms (forged, or made over other terms).
+    /// The signature is not the key's over the batch it carries (forged, altered, or a batch
+    /// that is not ascending digests each named once).
     BadSignature,
+    /// The batch is the key's, but these terms are not in it (it approves other terms).
+    NotTheseTerms,
     /// The key holds none of the roles that must approve this promotion.
     NotAnApprover { required: Vec<String> },
     /// The promotion's exposure is beyond the key's authorization limits.
     BeyondLimit,
+}
+
+impl ApprovalRefusal {
+    /// A stable machine code for the reason (API answers, logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApprovalRefusal::UnknownKey => "unknownKey",
+            ApprovalRefusal::KeyExpired => "keyExpired",
+            ApprovalRefusal::BadSignature => "badSignature",
+            ApprovalRefusal::NotTheseTerms => "notTheseTerms",
+            ApprovalRefusal::NotAnApprover { .. } => "notAnApprover",
+            ApprovalRefusal::BeyondLimit => "beyondLimit",
+        }
+    }
 }
 
 impl std::fmt::Display for ApprovalRefusal {
@@ -292,7 +421,16 @@ impl std::fmt::Display for ApprovalRefusal {
             ApprovalRefusal::UnknownKey => write!(f, "the trust root has no such key"),
             ApprovalRefusal::KeyExpired => write!(f, "the key has expired"),
             ApprovalRefusal::BadSignature => {
-                write!(f, "the signature is not the key's over these terms")
+                write!(
+                    f,
+                    "the signature is not the key's over the digests it names"
+                )
+            }
+            ApprovalRefusal::NotTheseTerms => {
+                write!(
+                    f,
+                    "the approval is the key's, but over other terms than these"
+                )
             }
             ApprovalRefusal::NotAnApprover { required } if required.is_empty() => {
                 write!(f, "this promotion needs no approval")
@@ -309,10 +447,11 @@ impl std::fmt::Display for ApprovalRefusal {
     }
 }
 
-/// The bytes an approver's key signs for a promotion whose approval digest is `digest`: what
-/// a browser holding the key (WebCrypto Ed25519) signs, exactly as `promoseal approve` does.
-pub fn approval_message(digest: &[u8; 32]) -> Vec<u8> {
-    super::signing_message(APPROVAL, digest)
+/// The bytes an approver's key signs for a batch whose root ([`approval_root`]) is `root` (for
+/// one promotion: its approval digest): what a browser holding the key (WebCrypto Ed25519)
+/// signs, exactly as `promoseal approve` does.
+pub fn approval_message(root: &[u8; 32]) -> Vec<u8> {
+    super::signing_message(APPROVAL, root)
 }
 
 /// Judges one approval of a promotion as every verifier will: the key is the root's and live,
@@ -332,10 +471,9 @@ pub fn judge_approval(
         return Err(ApprovalRefusal::KeyExpired);
     }
     let digest = approval_digest(currency, promotion);
-    if approval.promotion != promotion.id
-        || !super::verify_signature(&key.key, APPROVAL, &digest, &approval.signature)
-    {
-        return Err(ApprovalRefusal::BadSignature);
+    let signed = signed_batch(&key.key, approval).ok_or(ApprovalRefusal::BadSignature)?;
+    if signed.binary_search(&digest).is_err() {
+        return Err(ApprovalRefusal::NotTheseTerms);
     }
     let exposure = Exposure::of(promotion);
     let required = root.payload.approvals.roles_for(&exposure, currency);
@@ -353,4 +491,154 @@ pub fn judge_approval(
         return Err(ApprovalRefusal::BeyondLimit);
     }
     Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::RootPayload;
+
+    fn h(bytes: &[u8]) -> [u8; 32] {
+        sha256(bytes)
+    }
+
+    fn inner(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+        let mut n = vec![1_u8];
+        n.extend_from_slice(a);
+        n.extend_from_slice(b);
+        h(&n)
+    }
+
+    #[test]
+    fn the_root_is_rfc_6962_over_the_digests() {
+        let d: Vec<[u8; 32]> = (0_u8..5).map(|i| h(&[i])).collect();
+        assert_eq!(approval_root(&[]), None);
+        assert_eq!(
+            approval_root(&d[..1]),
+            Some(d[0]),
+            "a batch of one signs the digest"
+        );
+        assert_eq!(approval_root(&d[..2]), Some(inner(&d[0], &d[1])));
+        let ab = inner(&d[0], &d[1]);
+        assert_eq!(approval_root(&d[..3]), Some(inner(&ab, &d[2])));
+        let cd = inner(&d[2], &d[3]);
+        assert_eq!(approval_root(&d[..4]), Some(inner(&ab, &cd)));
+        assert_eq!(approval_root(&d[..5]), Some(inner(&inner(&ab, &cd), &d[4])));
+    }
+
+    fn promotion(id: &str, percent: &str) -> PromotionSpec {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": id, "reward": {"type": "percentOff", "percent": percent}
+        }))
+        .unwrap()
+    }
+
+    fn root(keys: &[(&SigningIdentity, &str, Option<&str>)]) -> TrustRoot {
+        let owner = SigningIdentity::from_seed("root-1", [1; 32]);
+        let release = SigningIdentity::from_seed("release-1", [11; 32]);
+        let keys: Vec<serde_json::Value> = [(&owner, "root", None), (&release, "release", None)]
+            .iter()
+            .chain(keys)
+            .map(|(k, role, max)| {
+                let mut v =
+                    serde_json::json!({"id": k.id, "publicKey": k.public_key(), "roles": [role]});
+                if let Some(m) = max {
+                    v["limits"] = serde_json::json!({"maxPercent": m});
+                }
+                v
+            })
+            .collect();
+        let payload: RootPayload = serde_json::from_value(serde_json::json!({
+            "format": 1, "version": 1, "keys": keys,
+            "approvals": {"required": ["marketing"], "rules": [{"role": "finance", "percentAbove": "20"}]}
+        }))
+        .unwrap();
+        TrustRoot::from_payload(payload, [0; 32]).unwrap()
+    }
+
+    fn payload(promotions: &[PromotionSpec], approvals: Vec<ApprovalSpec>) -> BundlePayload {
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "bundleId": "b", "audience": "edge", "version": 1,
+            "issuedAt": "2026-01-01T00:00:00Z", "expiresAt": "2027-01-01T00:00:00Z",
+            "currency": "USD", "promotions": promotions, "approvals": approvals,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn one_batch_approves_many_and_each_promotion_is_judged_alone() {
+        let marketing = SigningIdentity::from_seed("marketing-1", [21; 32]);
+        let finance = SigningIdentity::from_seed("finance-1", [31; 32]);
+        let root = root(&[
+            (&marketing, "marketing", None),
+            (&finance, "finance", Some("25")),
+        ]);
+        let now = Instant::parse("2026-06-01T00:00:00Z").unwrap();
+        let small = promotion("small", "10");
+        let deep = promotion("deep", "30");
+        let mid = promotion("mid", "22");
+        let all = [small.clone(), deep.clone(), mid.clone()];
+        let m = marketing.approve_all("USD", &[&small, &deep, &mid]);
+        assert_eq!(m.digests.len(), 3);
+        assert!(m.digests.windows(2).all(|w| w[0] < w[1]), "ascending");
+        // Finance approves both promotions above 20 % in one batch; its limit is 25 %.
+        let f = finance.approve_all("USD", &[&deep, &mid]);
+        let gaps = uncovered(&root, &payload(&all, vec![m.clone(), f.clone()]), now);
+        let ids: Vec<&str> = gaps.iter().map(|u| u.promotion.as_str()).collect();
+        assert_eq!(ids, ["deep"], "30 % is beyond finance-1's 25 % limit");
+        assert_eq!(
+            judge_approval(&root, "USD", &deep, &f, now),
+            Err(ApprovalRefusal::BeyondLimit)
+        );
+        assert_eq!(
+            judge_approval(&root, "USD", &mid, &f, now),
+            Ok(vec!["finance".to_string()])
+        );
+        assert_eq!(
+            judge_approval(&root, "USD", &small, &f, now),
+            Err(ApprovalRefusal::NotTheseTerms)
+        );
+        // A batch may name terms this bundle does not carry.
+        assert!(uncovered(
+            &root,
+            &payload(std::slice::from_ref(&small), vec![m.clone()]),
+            now
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn an_altered_batch_approves_nothing() {
+        let marketing = SigningIdentity::from_seed("marketing-1", [21; 32]);
+        let finance = SigningIdentity::from_seed("finance-1", [31; 32]);
+        let root = root(&[(&marketing, "marketing", None), (&finance, "finance", None)]);
+        let now = Instant::parse("2026-06-01T00:00:00Z").unwrap();
+        let (a, b) = (promotion("a", "5"), promotion("b", "6"));
+        let signed = marketing.approve_all("USD", &[&a, &b]);
+        let both = [a.clone(), b.clone()];
+        assert!(uncovered(&root, &payload(&both, vec![signed.clone()]), now).is_empty());
+        // A digest left out changes the root: the signature covers nothing any more.
+        let mut omitted = signed.clone();
+        omitted.digests.pop();
+        assert_eq!(
+            uncovered(&root, &payload(&both, vec![omitted.clone()]), now).len(),
+            2
+        );
+        assert_eq!(
+            judge_approval(&root, "USD", &a, &omitted, now),
+            Err(ApprovalRefusal::BadSignature)
+        );
+        // Reordered or repeated digests are not a batch: the verifier refuses the payload.
+        let mut reordered = signed.clone();
+        reordered.digests.reverse();
+        let m = malformed_approval(&payload(&both, vec![reordered])).unwrap();
+        assert!(m.contains("out of ascending order"), "{m}");
+        let mut twice = signed.clone();
+        twice.digests.insert(0, twice.digests[0].clone());
+        let m = malformed_approval(&payload(&both, vec![twice])).unwrap();
+        assert!(m.contains("names a digest twice"), "{m}");
+        let mut upper = signed;
+        upper.digests[0] = upper.digests[0].to_uppercase();
+        assert!(malformed_approval(&payload(&both, vec![upper])).is_some());
+    }
 }

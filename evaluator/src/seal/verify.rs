@@ -2,11 +2,10 @@
 //! meet before one cart is priced with it. Publicly every refusal is the same "invalid bundle";
 //! [`VerifyError::refusal`] keeps the precise reason for logs.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use super::approval::uncovered;
+use super::approval::{malformed_approval, uncovered};
 use super::envelope::{Envelope, EnvelopeType, MAX_HEADER};
 use super::root::{TrustRoot, ROLE_RELEASE};
 use crate::compile::Bundle;
@@ -416,13 +415,7 @@ fn check_payload(
             return Err(refuse(Refusal::CodeMaterial { what }));
         }
     }
-    let known: HashSet<&str> = p.promotions.iter().map(|x| x.id.as_str()).collect();
-    if let Some(a) = p
-        .approvals
-        .iter()
-        .find(|a| !known.contains(a.promotion.as_str()))
-    {
-        let m = format!("approval for unknown promotion `{}`", a.promotion);
+    if let Some(m) = malformed_approval(p) {
         return Err(refuse(Refusal::Malformed(m)));
     }
     if let Some(u) = uncovered(root, p, now).into_iter().next() {

@@ -123,18 +123,33 @@ fn code_sets() -> Value {
     ])
 }
 
-/// Approvals of every promotion by `approvers`: (key, promotion ids).
+/// Approvals by `approvers` (key, promotion ids): one batch per key.
 fn approvals(promotions: &Value, approvers: &[(&str, &[&str])]) -> Value {
-    let mut out = Vec::new();
-    for (k, ids) in approvers {
-        for p in promotions.as_array().unwrap() {
-            let spec: PromotionSpec = serde_json::from_value(p.clone()).unwrap();
-            if ids.contains(&spec.id.as_str()) {
-                out.push(serde_json::to_value(key(k).approve("USD", &spec)).unwrap());
-            }
-        }
-    }
+    let specs: Vec<PromotionSpec> = promotions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_value(p.clone()).unwrap())
+        .collect();
+    let out: Vec<Value> = approvers
+        .iter()
+        .map(|(k, ids)| {
+            let batch: Vec<&PromotionSpec> = specs
+                .iter()
+                .filter(|p| ids.contains(&p.id.as_str()))
+                .collect();
+            serde_json::to_value(key(k).approve_all("USD", &batch)).unwrap()
+        })
+        .collect();
     Value::Array(out)
+}
+
+/// The approved bundle with its marketing batch's digests changed by `f` after signing.
+fn altered_batch(f: impl Fn(&mut Vec<Value>)) -> Value {
+    let mut p = approved(5);
+    let batch = p["approvals"][0]["digests"].as_array_mut().unwrap();
+    f(batch);
+    p
 }
 
 const ALL: &[&str] = &["welcome", "vip-shoes", "spring"];
@@ -310,6 +325,54 @@ pub fn build() -> Vec<(String, Vec<u8>)> {
         "storefront-with-codes.env",
         seal(EnvelopeType::Bundle, &leaky, &release),
     );
+    // Approval batches: one marketing signature over all three promotions (and one finance
+    // signature over one). Altered after signing: a digest left out (the root changes, so the
+    // batch approves nothing), two swapped, one named twice (not a batch: refused as malformed).
+    add(
+        "batch-omits-a-digest.env",
+        seal(
+            EnvelopeType::Bundle,
+            &altered_batch(|d| {
+                d.remove(1);
+            }),
+            &release,
+        ),
+    );
+    add(
+        "batch-reordered.env",
+        seal(
+            EnvelopeType::Bundle,
+            &altered_batch(|d| d.swap(0, 1)),
+            &release,
+        ),
+    );
+    add(
+        "batch-duplicate.env",
+        seal(
+            EnvelopeType::Bundle,
+            &altered_batch(|d| {
+                let first = d[0].clone();
+                d.insert(0, first);
+            }),
+            &release,
+        ),
+    );
+    // A batch that also approves terms the bundle does not carry (another promotion, or
+    // another version of one): those digests are not looked at.
+    let mut wider = approved(5);
+    let mut extra: Vec<Value> = promotions().as_array().unwrap().clone();
+    extra.push(json!({"id": "later", "name": "next month's", "reward": {"type": "percentOff", "percent": "5"}}));
+    wider["approvals"] = approvals(
+        &Value::Array(extra),
+        &[
+            ("marketing-1", &["welcome", "vip-shoes", "spring", "later"]),
+            ("finance-1", &["vip-shoes"]),
+        ],
+    );
+    add(
+        "batch-with-foreign-digest.env",
+        seal(EnvelopeType::Bundle, &wider, &release),
+    );
     add(
         "valid-under-root-v2.env",
         seal(
@@ -426,6 +489,32 @@ pub fn build() -> Vec<(String, Vec<u8>)> {
     vectors[12]["root"] = json!("root-weak-key.env");
     vectors[13]["rotations"] = json!(["root-v2.env"]);
     vectors[14]["rotations"] = json!(["root-v2-without-old-keys.env"]);
+    vectors.extend([
+        v(
+            "batch-omits-a-digest",
+            "the marketing batch with one of its three digests removed after signing: its root changes, so it approves none",
+            Some("batch-omits-a-digest.env"),
+            "unapproved",
+        ),
+        v(
+            "batch-reordered",
+            "the marketing batch with two digests swapped: not ascending",
+            Some("batch-reordered.env"),
+            "malformed",
+        ),
+        v(
+            "batch-duplicate",
+            "the marketing batch naming one digest twice",
+            Some("batch-duplicate.env"),
+            "malformed",
+        ),
+        v(
+            "batch-with-foreign-digest",
+            "a marketing batch that also approves a promotion the bundle does not carry",
+            Some("batch-with-foreign-digest.env"),
+            "valid",
+        ),
+    ]);
     let mut extra =
         |name: &str, description: &str, bundle: &str, expect: &str, f: &dyn Fn(&mut Value)| {
             let mut x = v(name, description, Some(bundle), expect);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use promoseal_authoring::describe;
 use promoseal_evaluator::codes;
+use promoseal_evaluator::model::PromotionSpec;
 use promoseal_evaluator::seal::approval_digest;
 
 use crate::project::{self, Project};
@@ -14,8 +15,9 @@ use crate::support;
 pub struct Args {
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
-    #[arg(long)]
-    pub promotion: String,
+    /// A promotion to approve; repeat it to approve several at once, with one signature.
+    #[arg(long, required = true)]
+    pub promotion: Vec<String>,
     #[arg(long)]
     pub key: PathBuf,
     /// Do not ask for confirmation.
@@ -23,8 +25,8 @@ pub struct Args {
     pub yes: bool,
 }
 
-/// Shows the promotion in plain words with its content digest, asks (unless `--yes`), and
-/// writes the approval to `<project>/approvals/`.
+/// Shows each promotion in plain words with its content digest, asks (unless `--yes`), signs
+/// them as one batch, and writes one record per promotion to `<project>/approvals/`.
 pub fn run(args: &Args) -> Result<()> {
     let Args {
         project: project_dir,
@@ -33,33 +35,52 @@ pub fn run(args: &Args) -> Result<()> {
         yes,
     } = args;
     let project = Project::load(project_dir)?;
-    let p = project.promotion(promotion)?;
+    let mut promotions = Vec::with_capacity(promotion.len());
+    for id in promotion {
+        let p = project.promotion(id)?;
+        if !promotions.iter().any(|q: &&PromotionSpec| q.id == p.id) {
+            promotions.push(p);
+        }
+    }
     let key = support::load_key(key)?;
     let currency = &project.config.currency;
-    let digest = codes::encode_hex(&approval_digest(currency, p));
     println!("You are approving, as key `{}`, in {currency}:", key.id);
-    for line in describe::promotion(p, currency) {
-        println!("  {line}");
+    for p in &promotions {
+        for line in describe::promotion(p, currency) {
+            println!("  {line}");
+        }
+        println!(
+            "  content digest: {}",
+            codes::encode_hex(&approval_digest(currency, p))
+        );
     }
-    println!("  content digest: {digest}");
     if !*yes {
         use std::io::BufRead as _;
-        eprint!("Approve this promotion? [y/N] ");
+        let what = match promotions.len() {
+            1 => "this promotion".to_string(),
+            n => format!("these {n} promotions"),
+        };
+        eprint!("Approve {what}? [y/N] ");
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             bail!("not approved");
         }
     }
-    let record = project::ApprovalRecord {
-        approval: key.approve(currency, p),
-        digest,
-        approved_at: jiff::Timestamp::now().to_string(),
-    };
-    let path = project.approval_path(promotion, &key.id);
-    let mut bytes = serde_json::to_vec_pretty(&record)?;
-    bytes.push(b'\n');
-    support::write(&path, &bytes)?;
-    println!("approval written to {}", path.display());
+    let batch = key.approve_all(currency, &promotions);
+    let approved_at = jiff::Timestamp::now().to_string();
+    for p in &promotions {
+        let record = project::ApprovalRecord {
+            promotion: p.id.clone(),
+            approval: batch.clone(),
+            digest: codes::encode_hex(&approval_digest(currency, p)),
+            approved_at: approved_at.clone(),
+        };
+        let path = project.approval_path(&p.id, &key.id);
+        let mut bytes = serde_json::to_vec_pretty(&record)?;
+        bytes.push(b'\n');
+        support::write(&path, &bytes)?;
+        println!("approval written to {}", path.display());
+    }
     Ok(())
 }

@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use promoseal_authoring::describe;
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::BundlePayload;
-use promoseal_evaluator::seal::{Envelope, EnvelopeType, RootPayload};
+use promoseal_evaluator::seal::{approval_digest, Envelope, EnvelopeType, RootPayload};
 
 use crate::support::{now_or_clock, read};
 
@@ -114,10 +114,12 @@ pub fn run(args: &Args) -> Result<()> {
         for l in lines {
             println!("    {l}");
         }
+        // Batches naming its digest (their signatures are what `promoseal verify` checks).
+        let digest = codes::encode_hex(&approval_digest(&p.currency, promo));
         let by: Vec<&str> = p
             .approvals
             .iter()
-            .filter(|a| a.promotion == promo.id)
+            .filter(|a| a.digests.contains(&digest))
             .map(|a| a.key_id.as_str())
             .collect();
         println!(
