@@ -41,6 +41,7 @@ pub fn router(state: Shared) -> Router {
         .route("/promotions/{id}/submit", post(submit))
         .route("/promotions/{id}/withdraw", post(withdraw))
         .route("/promotions/{id}/approvals", post(approve))
+        .route("/approvals", post(approve_batch))
         .route("/promotions/{id}/comments", post(comment))
         .route("/promotions/{id}/pause", post(pause))
         .route("/promotions/{id}/resume", post(resume))
@@ -294,6 +295,14 @@ async fn approve(
     Body(req): Body<flow::Approval>,
 ) -> ApiResult<Json<flow::Approved>> {
     Ok(Json(flow::approve(&state, &who, &id, &req).await?))
+}
+
+async fn approve_batch(
+    State(state): State<Shared>,
+    who: Person,
+    Body(req): Body<flow::Batch>,
+) -> ApiResult<Json<flow::BatchApproved>> {
+    Ok(Json(flow::approve_batch(&state, &who, &req).await?))
 }
 
 #[derive(Deserialize)]

@@ -355,73 +355,182 @@ fn coverage(
 }
 
 pub async fn approve(state: &Shared, who: &Person, id: &str, a: &Approval) -> ApiResult<Approved> {
-    let folder = state.folder.lock().await;
-    let d = draft_at(&folder, id, &a.base)?;
-    if review_state(state, id).await?.as_deref() != Some("review") {
-        return Err(ApiError::conflict(
-            ErrorCode::InvalidState,
-            "only terms in review can be approved: submit the draft first",
-        ));
-    }
-    let project = folder.project()?;
-    let currency = project.config.currency.clone();
-    let digest = encode_hex(&approval_digest(&currency, &d.spec));
-    if !a.digest.eq_ignore_ascii_case(&digest) {
-        return Err(ApiError::conflict(
-            ErrorCode::StaleEdit,
-            "the terms you approved are not the terms under review: reload and read them again",
-        )
-        .with_detail(json!({ "current": d.tag })));
-    }
-    let root = folder.root()?;
-    let now = state.now();
-    // An approval of one promotion is a batch of one: its signed root is the digest itself.
-    let approval = ApprovalSpec {
-        key_id: who.key_id.clone(),
-        digests: vec![digest.clone()],
+    let batch = Batch {
+        items: vec![BatchItem {
+            id: id.into(),
+            base: a.base.clone(),
+            digest: a.digest.clone(),
+        }],
         signature: a.signature.clone(),
     };
-    let counts_for =
-        judge_approval(&root, &currency, &d.spec, &approval, now).map_err(|r| refusal(&r))?;
-    folder.add_draft_approval(&ApprovalRecord {
-        promotion: id.into(),
-        approval,
-        digest: digest.clone(),
-        approved_at: now.to_string(),
-    })?;
-    let approvals = current_draft_approvals(&folder, id, &digest)?;
-    let waiting_for = coverage(&root, &currency, &d.spec, approvals, now);
-    let covered = waiting_for.is_none();
+    let mut done = approve_batch(state, who, &batch).await?;
+    done.results.pop().map(|r| r.approved).ok_or_else(|| {
+        ApiError::new(
+            500,
+            ErrorCode::Internal,
+            "an approval of one promotion approved none",
+        )
+    })
+}
+
+/// Approvals of several drafts at once, signed in the approver's browser as one batch: one
+/// signature over the Merkle root of their approval digests (`seal::approval_root`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Batch {
+    /// The drafts approved, each as the approver read it. At most [`MAX_BATCH`].
+    pub items: Vec<BatchItem>,
+    /// Standard base64 Ed25519 signature of the approval message over the batch's root.
+    pub signature: String,
+}
+
+/// Most drafts one batch approves in the console.
+pub const MAX_BATCH: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BatchItem {
+    pub id: String,
+    /// The tag of the draft the approver read.
+    pub base: String,
+    /// The approval digest the approver's page computed (hex): it must be the server's.
+    pub digest: String,
+}
+
+/// What a batch did, promotion by promotion, in the order given.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchApproved {
+    pub results: Vec<BatchResult>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResult {
+    pub id: String,
+    #[serde(flatten)]
+    pub approved: Approved,
+}
+
+/// Approves drafts in one batch: every one must be in review and read as it is (its digest the
+/// server's), the signature the key's over exactly their digests, and the key an approver the
+/// promotion needs within its limits. Any refusal refuses the whole batch, naming the promotion;
+/// nothing is recorded then. Each promotion whose approvals are then complete is approved.
+pub async fn approve_batch(state: &Shared, who: &Person, b: &Batch) -> ApiResult<BatchApproved> {
+    if b.items.is_empty() || b.items.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "a batch approves 1 to {MAX_BATCH} promotions, not {}",
+            b.items.len()
+        )));
+    }
+    let folder = state.folder.lock().await;
+    let project = folder.project()?;
+    let currency = project.config.currency.clone();
+    let mut drafts = Vec::with_capacity(b.items.len());
+    for item in &b.items {
+        if drafts
+            .iter()
+            .any(|(i, _, _): &(&BatchItem, Terms, String)| i.id == item.id)
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{}` is in the batch twice",
+                item.id
+            )));
+        }
+        let d = draft_at(&folder, &item.id, &item.base)?;
+        if review_state(state, &item.id).await?.as_deref() != Some("review") {
+            return Err(ApiError::conflict(
+                ErrorCode::InvalidState,
+                format!(
+                    "`{}`: only terms in review can be approved: submit the draft first",
+                    item.id
+                ),
+            ));
+        }
+        let digest = encode_hex(&approval_digest(&currency, &d.spec));
+        if !item.digest.eq_ignore_ascii_case(&digest) {
+            return Err(ApiError::conflict(
+                ErrorCode::StaleEdit,
+                format!(
+                    "`{}`: the terms you approved are not the terms under review: reload and \
+                     read them again",
+                    item.id
+                ),
+            )
+            .with_detail(json!({ "promotion": item.id, "current": d.tag })));
+        }
+        drafts.push((item, d, digest));
+    }
+    let mut digests: Vec<String> = drafts.iter().map(|(_, _, d)| d.clone()).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    let approval = ApprovalSpec {
+        key_id: who.key_id.clone(),
+        digests,
+        signature: b.signature.clone(),
+    };
+    let root = folder.root()?;
+    let now = state.now();
+    let mut counts = Vec::with_capacity(drafts.len());
+    for (item, d, _) in &drafts {
+        let roles = judge_approval(&root, &currency, &d.spec, &approval, now).map_err(|r| {
+            let e = refusal(&r);
+            let message = format!("`{}`: {}", item.id, e.0.message);
+            ApiError::new(e.0.status, ErrorCode::ApprovalRefused, message)
+                .with_detail(json!({ "reason": r.code(), "promotion": item.id }))
+        })?;
+        counts.push(roles);
+    }
+    let mut results = Vec::with_capacity(drafts.len());
     let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
-        now.0,
-        &who.key_id,
-        "approved",
-        Some(id),
-        json!({ "keyId": who.key_id, "digest": digest, "signature": a.signature, "roles": counts_for }),
-    )
-    .await?;
-    if covered {
-        folder.promote(id, &d.tag).map_err(stale)?;
-        set_review_state(&mut tx, id, None, now.0, &who.key_id).await?;
+    for ((item, d, digest), counts_for) in drafts.iter().zip(counts) {
+        let id = item.id.as_str();
+        folder.add_draft_approval(&ApprovalRecord {
+            promotion: id.into(),
+            approval: approval.clone(),
+            digest: digest.clone(),
+            approved_at: now.to_string(),
+        })?;
+        let approvals = current_draft_approvals(&folder, id, digest)?;
+        let waiting_for = coverage(&root, &currency, &d.spec, approvals, now);
+        let covered = waiting_for.is_none();
         audit::append(
             &mut tx,
             now.0,
-            "console",
-            "approvalsComplete",
+            &who.key_id,
+            "approved",
             Some(id),
-            json!({ "digest": digest }),
+            json!({
+                "keyId": who.key_id, "digest": digest, "signature": b.signature,
+                "batch": approval.digests.len(), "roles": counts_for,
+            }),
         )
         .await?;
+        if covered {
+            folder.promote(id, &d.tag).map_err(stale)?;
+            set_review_state(&mut tx, id, None, now.0, &who.key_id).await?;
+            audit::append(
+                &mut tx,
+                now.0,
+                "console",
+                "approvalsComplete",
+                Some(id),
+                json!({ "digest": digest }),
+            )
+            .await?;
+        }
+        results.push(BatchResult {
+            id: id.into(),
+            approved: Approved {
+                counts_for,
+                covered,
+                waiting_for,
+                state: if covered { "approved" } else { "review" }.into(),
+            },
+        });
     }
     tx.commit().await?;
-    Ok(Approved {
-        counts_for,
-        covered,
-        waiting_for,
-        state: if covered { "approved" } else { "review" }.into(),
-    })
+    Ok(BatchApproved { results })
 }
 
 /// One promotion as the list shows it.

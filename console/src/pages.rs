@@ -46,6 +46,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../web/releases.js"),
     ),
     (
+        "approvals.js",
+        "text/javascript",
+        include_str!("../web/approvals.js"),
+    ),
+    (
         "audit.js",
         "text/javascript",
         include_str!("../web/audit.js"),
@@ -73,6 +78,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/sign-in", include_str!("../web/sign-in.html")),
     ("/promotions/new", include_str!("../web/editor.html")),
     ("/releases", include_str!("../web/releases.html")),
+    ("/approvals", include_str!("../web/approvals.html")),
     ("/audit", include_str!("../web/audit.html")),
     ("/codes", include_str!("../web/codes.html")),
 ];

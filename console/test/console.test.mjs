@@ -583,6 +583,48 @@ test("the console logs how long the edge took to serve the release (servedAtEdge
 // ---------------------------------------------------------------------------------------------
 // 4. Refusals
 
+test("Your approvals: marketing approves three promotions with one signature; the release carries that one batch", async () => {
+  const m = S.marketing.page;
+  const ids = [];
+  for (const [n, cat] of [["5", "socks"], ["6", "caps"], ["7", "bottles"]]) {
+    const id = await createPromotion(m, { name: `${n}% off ${cat} (batch)`, fields: { "Percent off": n, Categories: cat, "Budget (USD)": "1000" } });
+    await submit(m, id);
+    ids.push(id);
+  }
+  await m.goto(`${url}/approvals`);
+  await m.waitForSelector("#batch-list");
+  // Only these three are signed (other tests may leave terms in review).
+  for (const box of await m.$$('#batch-list input[name="approve"]')) {
+    const on = ids.includes(await box.getAttribute("value"));
+    if ((await box.isChecked()) !== on && !(await box.isDisabled())) await box.click();
+  }
+  for (const id of ids) {
+    const digest = (await detail(m, id)).digest;
+    assert.match(await m.getAttribute(`#batch-list li[data-id="${id}"] .digest code`, "title"), new RegExp(`^${digest}$`), "the page's digest is the server's");
+  }
+  assert.equal(await text(m, "#sign-batch"), "Sign and approve 3 promotions with one signature");
+  await shot(m, "batch-01-queue");
+  await m.click("#sign-batch");
+  await waitForText(m, "#status", "3 approved with one signature.");
+  for (const id of ids) {
+    assert.equal(await m.getAttribute(`#done-list li[data-id="${id}"]`, "data-state"), "approved");
+    assert.equal((await detail(m, id)).state, "approved");
+    assert.equal(await m.$(`#batch-list li[data-id="${id}"]`), null, "approved terms leave the queue");
+  }
+  await shot(m, "batch-02-done");
+
+  // One marketing signature over the three digests, in the release the edge serves.
+  const digests = [];
+  for (const id of ids) digests.push((await detail(m, id)).digest);
+  const released = await publish(S.release.page);
+  const batches = released.served.payload.approvals.filter((a) => a.keyId === "marketing-1" && digests.every((d) => a.digests.includes(d)));
+  assert.equal(batches.length, 1, JSON.stringify(released.served.payload.approvals));
+  assert.deepEqual(batches[0].digests, [...batches[0].digests].sort(), "ascending");
+  assert.equal(batches[0].digests.length, 3);
+
+  assert.deepEqual(S.marketing.problems, []);
+});
+
 test("refusals: an approval beyond the approver's limit, a forged one, one over other terms", async () => {
   const m = S.marketing.page;
   const f = S.finance.page;

@@ -254,6 +254,7 @@ export async function header({ optional = false } = {}) {
       "ul",
       {},
       el("li", {}, link("/", "Promotions", here === "/" || here.startsWith("/promotions"))),
+      el("li", {}, link("/approvals", "Your approvals", here === "/approvals")),
       el("li", {}, link("/releases", "Releases", here === "/releases")),
       el("li", {}, link("/codes", "Codes", here === "/codes")),
       el("li", {}, link("/audit", "Audit log", here === "/audit")),

@@ -193,6 +193,23 @@ pub fn windows(
     )
 }
 
+/// The root an approver's key signs to approve a batch of promotions at once (the console's
+/// page, with the `authoring` feature): the Merkle root of their approval digests (lowercase
+/// hex, any order), as `promoseal approve` signs it (`docs/signing.md` §4).
+#[cfg(feature = "authoring")]
+#[wasm_bindgen(js_name = approvalRoot, unchecked_return_type = "Outcome<string>")]
+pub fn approval_root(
+    #[wasm_bindgen(unchecked_param_type = "string[]")] digests: JsValue,
+) -> JsValue {
+    outcome(
+        serde_wasm_bindgen::from_value::<Vec<String>>(digests)
+            .map_err(|e| Failure::argument(format!("digests: {e}")))
+            .and_then(|d| {
+                promoseal_evaluator::seal::approval_root_hex(&d).map_err(Failure::argument)
+            }),
+    )
+}
+
 /// A verified, compiled bundle: verify once, evaluate many carts.
 #[wasm_bindgen]
 pub struct Engine {

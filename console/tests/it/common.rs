@@ -360,6 +360,28 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Approves drafts in one batch: one signature by `as_key` over all their digests.
+    pub async fn approve_batch(&self, ids: &[&str], as_key: &str) -> Answer {
+        let mut specs = Vec::new();
+        let mut items = Vec::new();
+        for id in ids {
+            let d = self.get(&format!("/api/promotions/{id}")).await.json();
+            let spec: PromotionSpec = serde_json::from_value(d["terms"].clone())
+                .unwrap_or_else(|e| panic!("{id}: {e}: {d}"));
+            items.push(json!({"id": id, "base": d["tag"], "digest": encode_hex(&approval_digest("USD", &spec))}));
+            specs.push(spec);
+        }
+        let refs: Vec<&PromotionSpec> = specs.iter().collect();
+        let a = key(as_key).approve_all("USD", &refs);
+        self.post(
+            "/api/approvals",
+            json!({"items": items, "signature": a.signature}),
+        )
+        .await
+    }
+}
+
 /// "10 % off running shoes for orders over $50, ending Sunday night, at most 1,000 uses, one
 /// per customer": the issue's example promotion.
 pub fn running_shoes() -> Value {

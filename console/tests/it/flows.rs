@@ -14,6 +14,7 @@ both!(
     the_audit_log_is_a_chain_and_tampering_shows,
     sessions_end_on_sign_out,
     rollback_publishes_earlier_terms_as_a_new_version,
+    a_batch_approves_several_with_one_signature_or_none,
 );
 
 async fn request_review_approve_publish(backend: Backend) {
@@ -357,5 +358,115 @@ async fn rollback_publishes_earlier_terms_as_a_new_version(backend: Backend) {
         release.get("/api/promotions/tees-15").await.json()["state"],
         "live"
     );
+    c.stop().await;
+}
+
+/// Approvals in one batch (`POST /api/approvals`): one signature over several drafts' digests;
+/// a refusal for one refuses the whole batch and records nothing; the release carries the
+/// batch once.
+async fn a_batch_approves_several_with_one_signature_or_none(backend: Backend) {
+    let c = Console::start(backend).await;
+    let marketing = c.signed_in("marketing-1").await;
+    let junior = c.signed_in("finance-2").await;
+    let release = c.signed_in("release-1").await;
+    // Three drafts in review: two that marketing alone approves, one 25 % with a budget of
+    // 5,000 USD that finance must approve too (finance-2's limit is 1,000).
+    let mut deep = running_shoes();
+    deep["id"] = json!("deep-25");
+    deep["reward"]["percent"] = json!("25");
+    deep["limits"]["budget"] = json!("5000");
+    let mut socks = running_shoes();
+    socks["id"] = json!("socks-5");
+    socks["reward"]["percent"] = json!("5");
+    for terms in [running_shoes(), socks, deep] {
+        let created = marketing
+            .post("/api/promotions", json!({"terms": terms}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = terms["id"].as_str().unwrap().to_string();
+        let r = marketing
+            .post(
+                &format!("/api/promotions/{id}/submit"),
+                json!({"base": created.json()["tag"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    // Finance-2 cannot cover deep-25: the batch is refused whole, naming it; nothing is kept.
+    let r = junior.approve_batch(&["deep-25"], "finance-2").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "approvalRefused"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json()["error"]["detail"]["promotion"], "deep-25");
+    // Marketing's batch naming an unknown draft, or one twice: refused before any signature check.
+    let unknown = marketing
+        .post(
+            "/api/approvals",
+            json!({"items": [{"id": "nope", "base": "x", "digest": "00"}], "signature": "AA=="}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    let twice = marketing
+        .approve_batch(&["running-10", "running-10"], "marketing-1")
+        .await;
+    assert_eq!(twice.status, 400, "{}", twice.text);
+    assert!(
+        !c.dir.join("drafts/approvals").exists()
+            || std::fs::read_dir(c.dir.join("drafts/approvals"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Marketing approves all three with one signature.
+    let r = marketing
+        .approve_batch(&["running-10", "socks-5", "deep-25"], "marketing-1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results = r.json()["results"].clone();
+    let by_id = |id: &str| {
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("running-10")["state"], "approved");
+    assert_eq!(by_id("socks-5")["state"], "approved");
+    assert_eq!(by_id("deep-25")["waitingFor"], "finance");
+    // The records share one signature over three digests.
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(c.dir.join(p)).unwrap()).unwrap()
+    };
+    let (a, b) = (
+        read("approvals/running-10.marketing-1.json"),
+        read("approvals/socks-5.marketing-1.json"),
+    );
+    assert_eq!(a["signature"], b["signature"]);
+    assert_eq!(a["digests"].as_array().unwrap().len(), 3);
+
+    // The release carries the batch once, and the two approved promotions.
+    let rel = release.post("/api/releases", json!({})).await;
+    assert_eq!(rel.status, 201, "{}", rel.text);
+    let payload: serde_json::Value = {
+        let bytes = std::fs::read(c.dir.join("published/edge.bundle")).unwrap();
+        let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+        serde_json::from_slice(&bytes[nl + 1..]).unwrap()
+    };
+    // (The fixture's tees-15 carries its own marketing approval: a batch of one.)
+    let ours: Vec<&serde_json::Value> = payload["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["keyId"] == "marketing-1" && x["digests"] == a["digests"])
+        .collect();
+    assert_eq!(ours.len(), 1, "{}", payload["approvals"]);
+    assert_eq!(ours[0]["signature"], a["signature"]);
     c.stop().await;
 }

@@ -79,6 +79,26 @@ pub fn approval_root(digests: &[[u8; 32]]) -> Option<[u8; 32]> {
     }
 }
 
+/// The root a key signs to approve the batch of `digests` (lowercase hex, in any order, each
+/// once or more): what a page holding the key signs, as [`SigningIdentity::approve_all`] does.
+pub fn approval_root_hex(digests: &[String]) -> Result<String, String> {
+    let mut sorted = digests.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let batch = ApprovalSpec {
+        key_id: String::new(),
+        digests: sorted,
+        signature: String::new(),
+    };
+    if let Some(e) = batch_error(&batch) {
+        return Err(format!("the batch {e}"));
+    }
+    self::batch(&batch)
+        .and_then(|d| approval_root(&d))
+        .map(|root| encode_hex(&root))
+        .ok_or_else(|| "the batch approves no digest".to_string())
+}
+
 /// Why an approval's digests are not a batch a key could have signed.
 fn batch_error(a: &ApprovalSpec) -> Option<String> {
     if a.digests.is_empty() {
@@ -524,6 +544,28 @@ mod tests {
         let cd = inner(&d[2], &d[3]);
         assert_eq!(approval_root(&d[..4]), Some(inner(&ab, &cd)));
         assert_eq!(approval_root(&d[..5]), Some(inner(&inner(&ab, &cd), &d[4])));
+    }
+
+    #[test]
+    fn a_page_gets_the_root_of_any_order_of_digests() {
+        let mut d: Vec<[u8; 32]> = (0_u8..3).map(|i| h(&[i])).collect();
+        let hex: Vec<String> = d.iter().rev().map(|x| encode_hex(x)).collect();
+        d.sort_unstable();
+        let want = encode_hex(&approval_root(&d).unwrap());
+        assert_eq!(approval_root_hex(&hex).unwrap(), want);
+        let mut twice = hex.clone();
+        twice.push(hex[0].clone());
+        assert_eq!(
+            approval_root_hex(&twice).unwrap(),
+            want,
+            "a digest given twice counts once"
+        );
+        assert!(approval_root_hex(&[])
+            .unwrap_err()
+            .contains("approves no digest"));
+        assert!(approval_root_hex(&["XY".into()])
+            .unwrap_err()
+            .contains("not 64 lowercase hex"));
     }
 
     fn promotion(id: &str, percent: &str) -> PromotionSpec {

@@ -28,8 +28,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 pub use approval::{
-    approval_digest, approval_message, approval_root, judge_approval, uncovered, ApprovalRefusal,
-    Exposure, Uncovered, MAX_BATCH,
+    approval_digest, approval_message, approval_root, approval_root_hex, judge_approval, uncovered,
+    ApprovalRefusal, Exposure, Uncovered, MAX_BATCH,
 };
 pub use customer::{vouch, CustomerClaims, Vouched, MAX_CLAIM_LIFETIME, ROLE_SHOP};
 pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
