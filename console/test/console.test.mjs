@@ -978,9 +978,10 @@ test("the audit log: every step of the flow, approvals with their key and digest
   }
   const published = log.entries.filter((e) => e.action === "published");
   assert.deepEqual(published.map((e) => [e.actor, e.detail.pushed]), published.map(() => ["release-2", ["ledger", "edge"]]));
-  // The walk's release, the trail gear's, the one after the edit: one version after another.
+  // The walk's release, the trail gear's, the batch's, the one after the edit: one version
+  // after another.
   const v = S.published.version;
-  assert.deepEqual(published.map((e) => e.detail.version), [v - 1, v, v + 1]);
+  assert.deepEqual(published.map((e) => e.detail.version), [v - 1, v, v + 1, v + 2]);
   // No refused approval left a trace as an approval.
   assert.deepEqual(
     log.entries.filter((e) => e.action === "approved" && e.promotion === S.big).map((e) => e.actor),
