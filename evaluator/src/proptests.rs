@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::compile::{compile_input, Bundle};
-use crate::engine::{assess, Ctx};
+use crate::engine::{assess, Candidate, Ctx};
 use crate::model::EvaluationInput;
 use crate::select::{allowed, better, maximal, price, Score};
 use crate::{evaluate, Evaluation};
@@ -376,27 +376,12 @@ proptest! {
         if std::env::var_os("PROPTEST_STATS").is_some() {
             eprintln!("candidates: {}", cands.len());
         }
-        let orders = |k: usize| cands[k].order;
         // The reference: price every allowed (and, unless best-only, maximal) subset, keep the
         // best by the documented rule.
         let best_only = s.bundle["pricing"]["stacking"] == "bestOnly";
-        let mut best: Option<Score> = None;
-        for mask in 0_u32..(1 << cands.len()) {
-            let set: Vec<usize> = (0..cands.len()).filter(|k| mask & (1 << k) != 0).collect();
-            let admissible = if best_only {
-                set.len() == 1
-            } else {
-                allowed(&cands, &set) && maximal(&cands, &set)
-            };
-            if !admissible {
-                continue;
-            }
-            let score = price(&ctx, &cands, &set).unwrap();
-            if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
-                best = Some(score);
-            }
-        }
-        let best = best.unwrap_or(Score { payable: ctx.baseline_payable, discount: 0, set: vec![] });
+        let n = cands.len();
+        let all = (0_u32..(1 << n)).map(|mask| (0..n).filter(|k| mask & (1 << k) != 0).collect());
+        let best = reference(&ctx, &cands, best_only, all);
         let chosen = crate::select::best(&ctx, &cands).unwrap();
         let chosen_score = price(&ctx, &cands, &chosen).unwrap();
         prop_assert_eq!(&chosen, &best.set, "search chose {:?} ({} payable), reference {:?} ({} payable)",
@@ -461,39 +446,57 @@ proptest! {
             .filter(|&k| (0..n).any(|j| j != k && !cands[k].compatible(&cands[j])))
             .collect();
         prop_assume!(contested.len() <= 10);
-        let orders = |k: usize| cands[k].order;
         let best_only = s.bundle["pricing"]["stacking"] == "bestOnly";
-        let mut best: Option<Score> = None;
-        if best_only {
-            for k in 0..n {
-                let score = price(&ctx, &cands, &[k]).unwrap();
-                if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
-                    best = Some(score);
-                }
-            }
+        let best = if best_only {
+            reference(&ctx, &cands, true, (0..n).map(|k| vec![k]))
         } else {
-            for mask in 0_u32..(1 << contested.len()) {
-                let set: Vec<usize> = (0..n)
+            let subsets = (0_u32..(1 << contested.len())).map(|mask| {
+                (0..n)
                     .filter(|k| match contested.iter().position(|c| c == k) {
                         Some(bit) => mask & (1 << bit) != 0,
                         None => true,
                     })
-                    .collect();
-                if !(allowed(&cands, &set) && maximal(&cands, &set)) {
-                    continue;
-                }
-                let score = price(&ctx, &cands, &set).unwrap();
-                if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
-                    best = Some(score);
-                }
-            }
-        }
-        let best = best.unwrap_or(Score { payable: ctx.baseline_payable, discount: 0, set: vec![] });
+                    .collect()
+            });
+            reference(&ctx, &cands, false, subsets)
+        };
         let chosen = crate::select::best(&ctx, &cands).unwrap();
         prop_assert_eq!(&chosen, &best.set);
         let e = evaluate(&bundle, &input).unwrap();
         check_invariants(&e, s.bundle["pricing"]["taxMode"] == "inclusive")?;
     }
+}
+
+/// The reference answer: the best of `sets` that are admissible (single promotions under
+/// `bestOnly`, else allowed and maximal), by the documented rule; the empty combination when
+/// none is.
+fn reference(
+    ctx: &Ctx,
+    cands: &[Candidate],
+    best_only: bool,
+    sets: impl Iterator<Item = Vec<usize>>,
+) -> Score {
+    let orders = |k: usize| cands[k].order;
+    let mut best: Option<Score> = None;
+    for set in sets {
+        let admissible = if best_only {
+            set.len() == 1
+        } else {
+            allowed(cands, &set) && maximal(cands, &set)
+        };
+        if !admissible {
+            continue;
+        }
+        let score = price(ctx, cands, &set).unwrap();
+        if best.as_ref().is_none_or(|b| better(&score, b, &orders)) {
+            best = Some(score);
+        }
+    }
+    best.unwrap_or(Score {
+        payable: ctx.baseline_payable,
+        discount: 0,
+        set: vec![],
+    })
 }
 
 /// The input with one more line that `promo` targets: `qty` units at `unit_price` minor units.
