@@ -94,6 +94,17 @@ fn sku_list(rng: &mut Rng, shop: Shop) -> Value {
     json!({ "skus": skus })
 }
 
+/// What a typical shop's product discount targets: 88 % SKUs, 7 % a category, the rest a brand.
+fn typical_items(rng: &mut Rng, shop: Shop, kind: u64) -> Value {
+    if kind < 88 {
+        sku_list(rng, shop)
+    } else if kind < 95 {
+        json!({ "categories": [format!("cat-{}", rng.below(shop.categories()))] })
+    } else {
+        json!({ "brands": [format!("brand-{}", rng.below(shop.brands()))] })
+    }
+}
+
 pub fn bundle(shop: Shop, promotions: usize) -> Vec<u8> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let classes = ["product", "order", "shipping"];
@@ -128,13 +139,7 @@ pub fn bundle(shop: Shop, promotions: usize) -> Vec<u8> {
                 }
                 Shop::Combinable => {
                     if kind < 98 {
-                        p["items"] = if kind < 88 {
-                            sku_list(&mut rng, shop)
-                        } else if kind < 95 {
-                            json!({ "categories": [format!("cat-{}", rng.below(shop.categories()))] })
-                        } else {
-                            json!({ "brands": [format!("brand-{}", rng.below(shop.brands()))] })
-                        };
+                        p["items"] = typical_items(&mut rng, shop, kind);
                         p["reward"] = if i % 2 == 0 {
                             json!({ "type": "percentOff", "percent": (5 + rng.below(30)).to_string() })
                         } else {
@@ -151,13 +156,7 @@ pub fn bundle(shop: Shop, promotions: usize) -> Vec<u8> {
                 }
                 Shop::Typical => {
                     if kind < 98 || (kind == 98 && i % 2 == 0) {
-                        p["items"] = if kind < 88 {
-                            sku_list(&mut rng, shop)
-                        } else if kind < 95 {
-                            json!({ "categories": [format!("cat-{}", rng.below(shop.categories()))] })
-                        } else {
-                            json!({ "brands": [format!("brand-{}", rng.below(shop.brands()))] })
-                        };
+                        p["items"] = typical_items(&mut rng, shop, kind);
                         p["reward"] = reward(&mut rng, i);
                         let combines = match rng.below(10) {
                             0 => json!([]),
