@@ -16,7 +16,7 @@ use promoseal_evaluator::seal::{vouch, GrantClaims, SigningIdentity, TrustRoot};
 use promoseal_evaluator::time::Instant;
 use promoseal_evaluator::{
     code_unlocks, evaluate, parse_input, Bundle, CodeUnlock, Evaluation, EvaluationInput,
-    LedgerCheck,
+    LedgerCheck, NotAppliedView,
 };
 use promoseal_wire::ErrorBody;
 use serde_json::{json, Value};
@@ -212,11 +212,13 @@ pub struct PublicEvaluation {
 /// Prices `input` for the public: the input as given (its `now`, its customer: a preview
 /// decides nothing), except that its codes are [`admit`]ted first, so the answer says no
 /// more about a code than a code check would, and private promotions are left out of the
-/// why-not list. An input the evaluator refuses is refused as it would be with every code.
+/// why-not list, which keeps what `view` asks for. An input the evaluator refuses is refused as
+/// it would be with every code.
 pub fn evaluate_public(
     bundle: &Bundle,
     root: &TrustRoot,
     mut input: EvaluationInput,
+    view: NotAppliedView,
     now: Instant,
     used: &[Vec<String>],
     exhausted: &[String],
@@ -228,6 +230,7 @@ pub fn evaluate_public(
     let refused = admit(bundle, root, &mut input, now, used, exhausted);
     let mut evaluation = evaluate(bundle, &input)?;
     bundle.hide_private(&mut evaluation);
+    evaluation.not_applied.view(view);
     Ok(PublicEvaluation {
         evaluation,
         refused,
@@ -544,8 +547,16 @@ mod tests {
         exhausted: &[String],
     ) -> (Value, Vec<usize>) {
         let b = testing::bundle();
-        let p =
-            evaluate_public(&b, &testing::root(), given, Instant(NOW), used, exhausted).unwrap();
+        let p = evaluate_public(
+            &b,
+            &testing::root(),
+            given,
+            NotAppliedView::All,
+            Instant(NOW),
+            used,
+            exhausted,
+        )
+        .unwrap();
         (serde_json::to_value(&p.evaluation).unwrap(), p.refused)
     }
 
@@ -631,8 +642,16 @@ mod tests {
         let long = "X".repeat(promoseal_evaluator::MAX_CODE_LEN + 1);
         let given = input(&["NOPE", &long], NOW, json!(null), json!({}));
         let native = evaluate(&b, &given).unwrap_err();
-        let public =
-            evaluate_public(&b, &testing::root(), given, Instant(NOW), &[], &[]).unwrap_err();
+        let public = evaluate_public(
+            &b,
+            &testing::root(),
+            given,
+            NotAppliedView::All,
+            Instant(NOW),
+            &[],
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(public.to_string(), native.to_string());
     }
 }

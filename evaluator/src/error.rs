@@ -107,6 +107,19 @@ pub struct JsonError {
     pub detail: String,
 }
 
+/// [`from_json_strict`] for the text read on every request (the evaluation input): valid JSON
+/// is read once, directly, since tracking the path costs an allocation per key, several times
+/// the read itself, and the text is checked as UTF-8 in one pass rather than string by
+/// string. Only a refused text is read again, with the path tracked, to name the place; the
+/// reads are deterministic, so the second fails exactly as the first did. The direct read is
+/// a second copy of `T`'s reader in the `.wasm`, which is why only the hot input has one.
+pub(crate) fn from_json_hot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => from_json_strict(bytes),
+    }
+}
+
 /// The one strict JSON reader every host uses (the evaluator's payloads and inputs, the
 /// ledger's and the edge's request bodies through `promoseal-wire`): unknown fields, duplicate
 /// keys and wrong types are refused (as the types declare), trailing data too, and the first
@@ -139,7 +152,18 @@ pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
 
 /// Parses JSON strictly into `T`, naming the path of the first offending field.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
-    from_json_strict(bytes).map_err(|e| match e.path {
+    field_error(from_json_strict(bytes))
+}
+
+/// [`parse_json`] through [`from_json_hot`].
+pub(crate) fn parse_json_hot<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, FieldError> {
+    field_error(from_json_hot(bytes))
+}
+
+fn field_error<T>(read: Result<T, JsonError>) -> Result<T, FieldError> {
+    read.map_err(|e| match e.path {
         // No field to name: keep serde_json's line and column.
         None => FieldError::new("$", e.message),
         Some(path) => FieldError::new(path, e.detail),

@@ -178,7 +178,8 @@ impl Serialize for Amount {
 
 impl Serialize for Percent {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.format())
+        let mut buf = [0_u8; 32];
+        serializer.serialize_str(self.digits(&mut buf))
     }
 }
 
@@ -309,13 +310,13 @@ impl Percent {
 
     /// Formats as a decimal string without trailing zeros (`12_500_000` → `"12.5"`).
     pub fn format(self) -> String {
-        let int = self.0 / PERCENT_UNIT;
-        let frac = self.0 % PERCENT_UNIT;
-        if frac == 0 {
-            return int.to_string();
-        }
-        let s = format!("{int}.{frac:06}");
-        s.trim_end_matches('0').to_string()
+        self.digits(&mut [0_u8; 32]).to_string()
+    }
+
+    /// The decimal digits without trailing zeros, written into `buf` (no allocation).
+    fn digits(self, buf: &mut [u8; 32]) -> &str {
+        let s = digits(i64::try_from(self.0).unwrap_or(i64::MAX), 6, buf);
+        s.trim_end_matches('0').trim_end_matches('.')
     }
 }
 
@@ -455,5 +456,30 @@ mod tests {
             gross_up(1000, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),
             Some(1200)
         );
+    }
+
+    #[test]
+    fn percents_print_their_exact_decimal_without_trailing_zeros() {
+        for (units, text) in [
+            (0, "0"),
+            (1, "0.000001"),
+            (10, "0.00001"),
+            (500_000, "0.5"),
+            (PERCENT_UNIT, "1"),
+            (10 * PERCENT_UNIT, "10"),
+            (8_875_000, "8.875"),
+            (12_345_678, "12.345678"),
+            (99_999_999, "99.999999"),
+            (HUNDRED_PERCENT, "100"),
+        ] {
+            assert_eq!(Percent(units).format(), text);
+            assert_eq!(
+                serde_json::to_string(&Percent(units)).unwrap(),
+                format!("\"{text}\"")
+            );
+            // What it prints reads back as the same percentage.
+            let back = Percent::from_decimal(&dec(text), &|| "p".into()).unwrap();
+            assert_eq!(back, Percent(units));
+        }
     }
 }

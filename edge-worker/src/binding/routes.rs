@@ -182,15 +182,13 @@ async fn evaluate_route(req: &mut Request, env: &Env, cfg: &Config) -> Answer {
         let (used, exhausted) = markers(env, bundle.id(), &keys).await?;
         (keys, used, exhausted)
     };
-    let public = codes::evaluate_public(&bundle, &cfg.root, input, now(), &used, &exhausted)
+    let public = codes::evaluate_public(&bundle, &cfg.root, input, view, now(), &used, &exhausted)
         .map_err(|e| EdgeError::from_evaluator(&e))?;
     let failed: Vec<&String> = public.refused.iter().filter_map(|&i| keys.get(i)).collect();
     if !failed.is_empty() {
         take_failed(env, cfg, &failed).await?;
     }
-    let mut evaluation = public.evaluation;
-    evaluation.not_applied.view(view);
-    let json = to_json(&evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
+    let json = to_json(&public.evaluation).map_err(|e| EdgeError::from_evaluator(&e))?;
     Ok(Reply::json(200, json))
 }
 

@@ -45,14 +45,24 @@ struct ApprovedContent<'a> {
 
 /// SHA-256 of the canonical JSON of what an approver approves.
 pub fn approval_digest(currency: &str, promotion: &PromotionSpec) -> [u8; 32] {
-    let mut view = promotion.clone();
-    view.locked |= view.code_set.take().is_some();
+    // The view differs from the promotion only when it names a code set.
+    let view = match promotion.code_set {
+        None => std::borrow::Cow::Borrowed(promotion),
+        Some(_) => {
+            let mut view = promotion.clone();
+            view.code_set = None;
+            view.locked = true;
+            std::borrow::Cow::Owned(view)
+        }
+    };
     let content = ApprovedContent {
         approval: "promoseal/1",
         currency,
         promotion: &view,
     };
     // Serializing plain data cannot fail; an empty digest input would never verify anyway.
+    // (Into a `Vec`, as every other serialization: another writer type would be another copy
+    // of the promotion's serializer in the `.wasm`.)
     sha256(&serde_json::to_vec(&content).unwrap_or_default())
 }
 
