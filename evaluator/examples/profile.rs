@@ -13,12 +13,11 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../benches/evaluate.rs"]
-#[allow(dead_code)]
-mod gen;
+// The workloads of both benchmarks (`verify` includes the evaluate benchmark's generator).
 #[path = "../benches/verify.rs"]
 #[allow(dead_code)]
 mod verify;
+use verify::gen;
 fn main() {
     use gen::Shop;
     let n: usize = std::env::args().nth(1).map_or(1, |a| a.parse().unwrap());
