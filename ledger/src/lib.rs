@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod bundles;
 pub mod db;
 pub mod error;
+pub mod group;
 pub mod redeem;
 pub mod store;
 
@@ -55,6 +56,9 @@ pub struct Settings {
     /// code per canonical code.
     pub code_attempts_per_client: attempts::Rate,
     pub unknown_code_attempts: attempts::Rate,
+    /// Most reserves and redeems applied in one transaction ([`group`]); 1 gives each its
+    /// own.
+    pub max_batch: usize,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
                 count: std::num::NonZeroU32::MIN.saturating_add(9),
                 seconds: std::num::NonZeroU32::MIN.saturating_add(59),
             },
+            max_batch: group::MAX_BATCH,
         }
     }
 }
@@ -88,6 +93,8 @@ impl Default for Settings {
 /// Everything a request handler reaches.
 pub struct State {
     pub db: db::Db,
+    /// Reserves and redeems go through here: applied in batches, see [`group`].
+    pub writer: group::GroupCommit,
     pub bundles: bundles::Registry,
     pub root: Option<Arc<TrustRoot>>,
     /// Campaign secret and pepper of code hashes: checks codes, and hashes them for the log.
@@ -99,7 +106,8 @@ pub struct State {
 }
 
 impl State {
-    /// A state over `db` with `settings`; the attempt buckets are made from the settings.
+    /// A state over `db` with `settings`; the attempt buckets are made from the settings. It
+    /// starts the redemption writer, so it must be made inside a tokio runtime.
     pub fn new(
         db: db::Db,
         root: Option<Arc<TrustRoot>>,
@@ -112,6 +120,7 @@ impl State {
             settings.unknown_code_attempts,
         )?;
         Ok(State {
+            writer: group::GroupCommit::start(db.clone(), settings.max_batch),
             db,
             bundles: Default::default(),
             root,
@@ -215,19 +224,19 @@ impl State {
         };
         let r = store::Redemption {
             op,
-            key,
-            hash: &hash,
-            order_id: &req.order_id,
-            bundle_id: &req.bundle.id,
+            key: key.to_string(),
+            hash,
+            order_id: req.order_id,
+            bundle_id: req.bundle.id,
             bundle_version: req.bundle.version,
-            attempt: &attempt,
-            plan: &plan,
+            attempt,
+            plan,
             expires_at: (op == store::Op::Reserve).then(|| {
                 now.seconds()
                     .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
             }),
         };
-        self.db.redeem(&r, now.seconds()).await
+        self.writer.redeem(r, now.seconds()).await
     }
 
     /// Commit, release or reverse redemption `id` under `key`; `canonical` is the request as

@@ -87,6 +87,11 @@ struct Serve {
     /// paused can still be redeemed through an older version.
     #[arg(long, default_value_t = 900)]
     withdrawal_grace: i64,
+    /// Most reserves and redeems applied in one transaction (group commit); 1 gives each its
+    /// own transaction.
+    #[arg(long, env = "LEDGER_MAX_BATCH", default_value_t = ledger::group::MAX_BATCH as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_batch: u64,
 }
 
 #[tokio::main]
@@ -159,6 +164,7 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         trusted_callers: s.trusted_callers,
         code_attempts_per_client: s.code_attempts_per_client,
         unknown_code_attempts: s.unknown_code_attempts,
+        max_batch: usize::try_from(s.max_batch).unwrap_or(ledger::group::MAX_BATCH),
         ..defaults
     };
     let state = Arc::new(

@@ -11,7 +11,7 @@ use promoseal_wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row as _};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{is_transient, is_unique_violation, Db, Tx};
 use crate::error::ApiError;
@@ -77,7 +77,13 @@ enum Claim {
     Reused,
 }
 
-async fn claim(tx: &mut Tx, op: Op, key: &str, hash: &str, now: i64) -> Result<Claim, sqlx::Error> {
+async fn claim(
+    tx: &mut AnyConnection,
+    op: Op,
+    key: &str,
+    hash: &str,
+    now: i64,
+) -> Result<Claim, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency (op, key, request_hash, status, response, created_at) \
          VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (op, key) DO NOTHING",
@@ -86,7 +92,7 @@ async fn claim(tx: &mut Tx, op: Op, key: &str, hash: &str, now: i64) -> Result<C
     .bind(key)
     .bind(hash)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 1 {
@@ -97,7 +103,7 @@ async fn claim(tx: &mut Tx, op: Op, key: &str, hash: &str, now: i64) -> Result<C
     )
     .bind(op.as_str())
     .bind(key)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let stored: String = row.try_get("request_hash")?;
     if stored != hash {
@@ -114,13 +120,18 @@ async fn claim(tx: &mut Tx, op: Op, key: &str, hash: &str, now: i64) -> Result<C
     }))
 }
 
-async fn remember(tx: &mut Tx, op: Op, key: &str, answer: &Answer) -> Result<(), sqlx::Error> {
+async fn remember(
+    tx: &mut AnyConnection,
+    op: Op,
+    key: &str,
+    answer: &Answer,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE idempotency SET status = $1, response = $2 WHERE op = $3 AND key = $4")
         .bind(i64::from(answer.status.as_u16()))
         .bind(answer.body.as_str())
         .bind(op.as_str())
         .bind(key)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -143,7 +154,7 @@ pub struct Event {
     pub detail: Option<Value>,
 }
 
-async fn record(tx: &mut Tx, e: &Event) -> Result<(), sqlx::Error> {
+async fn record(tx: &mut AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
     let join = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
     sqlx::query(
         "INSERT INTO events (at, op, outcome, reason, redemption_id, order_id, idempotency_key, \
@@ -169,7 +180,7 @@ async fn record(tx: &mut Tx, e: &Event) -> Result<(), sqlx::Error> {
     .bind(e.ledger_discount)
     .bind(e.total)
     .bind(e.detail.as_ref().map(Value::to_string))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -185,15 +196,15 @@ pub fn new_id() -> Result<String, ApiError> {
 }
 
 /// What a reserve or redeem request asks for, decided (or refused) before the transaction.
-pub struct Redemption<'a> {
+pub struct Redemption {
     pub op: Op,
-    pub key: &'a str,
-    pub hash: &'a str,
-    pub order_id: &'a str,
-    pub bundle_id: &'a str,
+    pub key: String,
+    pub hash: String,
+    pub order_id: String,
+    pub bundle_id: String,
     pub bundle_version: u64,
-    pub attempt: &'a Attempt,
-    pub plan: &'a Result<Plan, ApiError>,
+    pub attempt: Attempt,
+    pub plan: Result<Plan, ApiError>,
     /// Reservations: when the hold lapses.
     pub expires_at: Option<i64>,
 }
@@ -245,12 +256,6 @@ macro_rules! write_tx {
 }
 
 impl Db {
-    /// Reserve or one-shot redeem, atomically. Answers 201 with the redemption, or the refusal.
-    pub async fn redeem(&self, r: &Redemption<'_>, now: i64) -> Result<Answer, ApiError> {
-        let id = new_id()?;
-        Ok(write_tx!(self, tx => redeem_tx(&mut tx, r, &id, now).await))
-    }
-
     /// Releases lapsed reservations (state `expired`, counters given back) and forgets
     /// idempotency keys older than `retain` seconds. Returns the reservations released.
     pub async fn sweep(&self, now: i64) -> Result<u64, ApiError> {
@@ -280,15 +285,17 @@ impl Db {
     }
 }
 
-async fn redeem_tx(
-    tx: &mut Tx,
-    r: &Redemption<'_>,
+/// Reserve or one-shot redeem, atomically within `tx` (a savepoint of a batch, see
+/// [`crate::group`]): the answer, 201 with the redemption or the refusal.
+pub(crate) async fn redeem_tx(
+    tx: &mut AnyConnection,
+    r: &Redemption,
     id: &str,
     now: i64,
 ) -> Result<Answer, sqlx::Error> {
-    match claim(tx, r.op, r.key, r.hash, now).await? {
+    match claim(tx, r.op, &r.key, &r.hash, now).await? {
         Claim::Replay(a) => return Ok(a),
-        Claim::Reused => return Ok(Answer::of_error(&key_reused(r.key))),
+        Claim::Reused => return Ok(Answer::of_error(&key_reused(&r.key))),
         Claim::New => {}
     }
     let mut event = Event {
@@ -300,7 +307,7 @@ async fn redeem_tx(
         bundle_version: Some(r.bundle_version),
         ..Event::default()
     };
-    let outcome = match r.plan {
+    let outcome = match &r.plan {
         Err(e) => Applied::Refused(e.clone()),
         Ok(plan) => {
             event.promotions = plan
@@ -338,19 +345,19 @@ async fn redeem_tx(
         }
     };
     record(tx, &event).await?;
-    remember(tx, r.op, r.key, &answer).await?;
+    remember(tx, r.op, &r.key, &answer).await?;
     Ok(answer)
 }
 
 /// Applies a plan inside a savepoint: all of it, or (refused) none of it.
 async fn try_apply(
-    tx: &mut Tx,
-    r: &Redemption<'_>,
+    tx: &mut AnyConnection,
+    r: &Redemption,
     plan: &Plan,
     id: &str,
     now: i64,
 ) -> Result<Applied, sqlx::Error> {
-    let mut sp = sqlx::Connection::begin(&mut **tx).await?;
+    let mut sp = sqlx::Connection::begin(&mut *tx).await?;
     let outcome = apply(&mut sp, r, plan, id, now).await?;
     match outcome {
         Applied::Done(_) => sp.commit().await?,
@@ -367,8 +374,8 @@ fn key_reused(key: &str) -> ApiError {
 }
 
 async fn apply(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    r: &Redemption<'_>,
+    tx: &mut AnyConnection,
+    r: &Redemption,
     plan: &Plan,
     id: &str,
     now: i64,
@@ -388,7 +395,7 @@ async fn apply(
                     "SELECT COUNT(*) AS n FROM redemptions WHERE customer_id = $1 AND state = 'committed'",
                 )
                 .bind(c.as_str())
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *tx)
                 .await?;
                 row.try_get::<i64, _>("n")? == 0
             }
@@ -401,9 +408,9 @@ async fn apply(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(id)
-    .bind(r.order_id)
+    .bind(r.order_id.as_str())
     .bind(state)
-    .bind(r.bundle_id)
+    .bind(r.bundle_id.as_str())
     .bind(i64::try_from(r.bundle_version).unwrap_or(i64::MAX))
     .bind(plan.currency.code())
     .bind(r.attempt.customer_id.clone())
@@ -420,7 +427,7 @@ async fn apply(
     .bind(now)
     .bind(r.expires_at)
     .bind((r.op == Op::Redeem).then_some(now))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await;
     match inserted {
         Ok(_) => {}
@@ -445,7 +452,7 @@ async fn apply(
         .bind(inc.uses)
         .bind(inc.amount)
         .bind(reversal_name(inc.reversal))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     for a in &plan.applied {
@@ -458,7 +465,7 @@ async fn apply(
         .bind(a.campaign.clone())
         .bind(a.amount)
         .bind(a.code_hash.clone())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     let view = load(tx, id)
@@ -468,10 +475,7 @@ async fn apply(
 }
 
 /// The conditional increment: true when the counter had room and was incremented.
-async fn increment(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    inc: &Increment,
-) -> Result<bool, sqlx::Error> {
+async fn increment(tx: &mut AnyConnection, inc: &Increment) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "INSERT INTO counters (key, used, amount) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET used = counters.used + excluded.used, \
@@ -483,7 +487,7 @@ async fn increment(
     .bind(inc.amount)
     .bind(inc.max_uses)
     .bind(inc.max_amount)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     Ok(n == 1)
@@ -523,7 +527,7 @@ fn reversal_name(r: Reversal) -> &'static str {
 /// Gives back what a redemption added to its counters: all of it on release or lapse, what
 /// each promotion's reversal policy allows on a reversal.
 async fn give_back(
-    tx: &mut Tx,
+    tx: &mut AnyConnection,
     id: &str,
     reversal: Option<ReversalKind>,
 ) -> Result<(), sqlx::Error> {
@@ -532,7 +536,7 @@ async fn give_back(
          WHERE redemption_id = $1 ORDER BY counter_key",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     for row in rows {
         let policy: String = row.try_get("reversal")?;
@@ -547,19 +551,19 @@ async fn give_back(
             .bind(row.try_get::<i64, _>("uses")?)
             .bind(row.try_get::<i64, _>("amount")?)
             .bind(row.try_get::<String, _>("counter_key")?)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
 }
 
-async fn sweep_tx(tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
+async fn sweep_tx(tx: &mut AnyConnection, now: i64) -> Result<u64, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, order_id FROM redemptions WHERE state = 'reserved' AND expires_at <= $1 \
          ORDER BY expires_at LIMIT 500",
     )
     .bind(now)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let mut n = 0;
     for row in rows {
@@ -583,14 +587,14 @@ async fn sweep_tx(tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
     Ok(n)
 }
 
-async fn lapse(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+async fn lapse(tx: &mut AnyConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "UPDATE redemptions SET state = 'expired', closed_at = $1 \
          WHERE id = $2 AND state = 'reserved' AND expires_at <= $1",
     )
     .bind(now)
     .bind(id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if n == 1 {
@@ -617,7 +621,11 @@ pub struct Transition<'a> {
     pub reason: Option<&'a str>,
 }
 
-async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answer, sqlx::Error> {
+async fn transition_tx(
+    tx: &mut AnyConnection,
+    t: &Transition<'_>,
+    now: i64,
+) -> Result<Answer, sqlx::Error> {
     match claim(tx, t.op, t.key, t.hash, now).await? {
         Claim::Replay(a) => return Ok(a),
         Claim::Reused => return Ok(Answer::of_error(&key_reused(t.key))),
@@ -647,7 +655,7 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
             _ => "refund",
         }),
     }
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
@@ -661,7 +669,7 @@ async fn transition_tx(tx: &mut Tx, t: &Transition<'_>, now: i64) -> Result<Answ
     } else {
         let row = sqlx::query("SELECT state, expires_at FROM redemptions WHERE id = $1")
             .bind(t.id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         Some(match row {
             None => ApiError::not_found(

@@ -11,6 +11,7 @@ use promoseal_db::both;
 
 both!(
     total_uses_hold_under_64_clients,
+    total_uses_hold_one_redemption_per_transaction,
     per_customer_limits_hold_under_64_clients,
     single_use_codes_hold_under_64_clients,
     budget_holds_under_64_clients,
@@ -74,9 +75,35 @@ async fn storm(
 
 async fn total_uses_hold_under_64_clients(backend: Backend) {
     let l = Arc::new(Ledger::start(backend).await);
+    total_uses_hold(&l).await;
+    // Group commit grouped: 64 clients' redemptions shared transactions.
+    let (batches, redemptions) = l.state.writer.batches_and_redemptions();
+    assert!(
+        batches < redemptions,
+        "{redemptions} redemptions in {batches} batches"
+    );
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+/// The same limit with group commit off (`--max-batch 1`): one transaction per redemption.
+async fn total_uses_hold_one_redemption_per_transaction(backend: Backend) {
+    let settings = ledger::Settings {
+        max_batch: 1,
+        ..ledger::Settings::default()
+    };
+    let l = Arc::new(Ledger::start_with(backend, settings).await);
+    total_uses_hold(&l).await;
+    let (batches, redemptions) = l.state.writer.batches_and_redemptions();
+    assert_eq!(batches, redemptions);
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+/// 64 clients, three orders each, half reserving then committing, against a 100-use limit:
+/// exactly 100 commits.
+async fn total_uses_hold(l: &Arc<Ledger>) {
     let l2 = l.clone();
     let won = storm(
-        &l,
+        l,
         move |c, i| {
             (
                 format!("t-{c}-{i}"),
@@ -109,7 +136,6 @@ async fn total_uses_hold_under_64_clients(backend: Backend) {
             .await,
         92
     );
-    Arc::into_inner(l).unwrap().stop().await;
 }
 
 async fn per_customer_limits_hold_under_64_clients(backend: Backend) {

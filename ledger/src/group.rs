@@ -1,0 +1,162 @@
+//! Group commit: every reserve and redeem of the process queues for one writer task, which
+//! applies whatever has queued (up to a maximum, [`MAX_BATCH`] by default) in one transaction, each redemption in its
+//! own savepoint, and answers each one only after that transaction is durable.
+//!
+//! Why: a redemption's counter increments lock the promotion's counter rows until its
+//! transaction commits. With one transaction per redemption, a promotion that most orders take
+//! admits one redemption per commit (the lock wait plus the flush), whatever the number of
+//! clients. In a batch, the rows are locked once and flushed once for all of its redemptions.
+//!
+//! Nothing else changes: each redemption is the same statements as alone (the idempotency
+//! claim, conditional increments that never read then write, the rows, the event, the stored
+//! answer), so a limit is never exceeded by one, a replay gets the first answer, and a
+//! refusal is rolled back to its savepoint without touching the others. A redemption whose
+//! statements fail is rolled back to its savepoint and answered with that error; the others
+//! commit. When the commit itself fails, nothing of the batch was applied: a transient failure
+//! (a deadlock with another ledger instance's batch, a lost connection) runs the batch again,
+//! anything else answers every redemption in it with the error, and each may be retried with
+//! its key.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{is_transient, Db};
+use crate::error::ApiError;
+use crate::store::{self, Answer, Redemption};
+
+/// Most redemptions in one transaction by default: enough to amortize a flush over every
+/// client of a busy instance, few enough that the first in a batch does not wait long for the
+/// last.
+pub const MAX_BATCH: usize = 64;
+
+/// How many times a batch that lost a deadlock or its connection is run again.
+const RETRIES: u32 = 8;
+
+struct Job {
+    redemption: Redemption,
+    id: String,
+    now: i64,
+    answer: oneshot::Sender<Result<Answer, ApiError>>,
+}
+
+/// The queue in front of the writer task.
+#[derive(Clone, Debug)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// What the writer has done since it started.
+#[derive(Debug, Default)]
+struct Stats {
+    batches: AtomicU64,
+    redemptions: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Starts the writer task over `db` (on the current tokio runtime), with batches of at
+    /// most `max_batch` (at least 1). It ends when every handle to the queue is dropped.
+    pub fn start(db: Db, max_batch: usize) -> GroupCommit {
+        let max_batch = max_batch.max(1);
+        // Beyond four batches queued, a request waits to be queued.
+        let (queue, jobs) = mpsc::channel(4 * max_batch);
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(writer(db, jobs, max_batch, stats.clone()));
+        GroupCommit { queue, stats }
+    }
+
+    /// Batches run and redemptions answered so far (committed, refused or failed).
+    pub fn batches_and_redemptions(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.redemptions.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Applies `r` (as redemption `id`, at `now`) in the next batch and answers once that
+    /// batch is durable.
+    pub async fn redeem(&self, redemption: Redemption, now: i64) -> Result<Answer, ApiError> {
+        let id = store::new_id()?;
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            redemption,
+            id,
+            now,
+            answer,
+        };
+        if self.queue.send(job).await.is_err() {
+            return Err(ApiError::internal("the redemption writer has stopped"));
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("the redemption writer has stopped")))
+    }
+}
+
+async fn writer(db: Db, mut jobs: mpsc::Receiver<Job>, max_batch: usize, stats: Arc<Stats>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    // `recv_many` waits for one job, then takes every job already queued, up to the limit.
+    while jobs.recv_many(&mut batch, max_batch).await > 0 {
+        let answers = run(&db, &batch).await;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .redemptions
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (job, answer) in batch.drain(..).zip(answers) {
+            // A client that went away no longer waits for its answer; it was applied anyway
+            // and its key replays it.
+            let _ = job.answer.send(answer);
+        }
+    }
+}
+
+/// Applies a batch in one transaction and says what to answer each redemption.
+async fn run(db: &Db, batch: &[Job]) -> Vec<Result<Answer, ApiError>> {
+    let mut attempt = 0;
+    loop {
+        let error = match attempt_batch(db, batch).await {
+            Ok(answers) => return answers,
+            Err(e) => e,
+        };
+        if !is_transient(&error) || attempt >= RETRIES {
+            tracing::warn!(error = %error, size = batch.len(), "redemption batch failed");
+            let error = ApiError::from(error);
+            return batch.iter().map(|_| Err(error.clone())).collect();
+        }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(2 << attempt.min(6))).await;
+    }
+}
+
+/// One try: every redemption in its savepoint, then the commit. `Err` means nothing of the
+/// batch was applied.
+async fn attempt_batch(
+    db: &Db,
+    batch: &[Job],
+) -> Result<Vec<Result<Answer, ApiError>>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        match store::redeem_tx(&mut savepoint, &job.redemption, &job.id, job.now).await {
+            Ok(answer) => {
+                savepoint.commit().await?;
+                answers.push(Ok(answer));
+            }
+            // The batch's connection or lock is gone (or the database asks for a retry):
+            // nothing in this transaction can commit.
+            Err(e) if is_transient(&e) => {
+                let _ = savepoint.rollback().await;
+                return Err(e);
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                answers.push(Err(ApiError::from(e)));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
