@@ -1,21 +1,24 @@
 //! Group commit: every reserve and redeem of the process queues for one writer task, which
-//! applies whatever has queued (up to a maximum, [`MAX_BATCH`] by default) in one transaction, each redemption in its
-//! own savepoint, and answers each one only after that transaction is durable.
+//! applies whatever has queued (up to a maximum, [`MAX_BATCH`] by default) in one transaction
+//! and answers each redemption only after that transaction is durable.
 //!
 //! Why: a redemption's counter increments lock the promotion's counter rows until its
 //! transaction commits. With one transaction per redemption, a promotion that most orders take
 //! admits one redemption per commit (the lock wait plus the flush), whatever the number of
 //! clients. In a batch, the rows are locked once and flushed once for all of its redemptions.
 //!
-//! Nothing else changes: each redemption is the same statements as alone (the idempotency
-//! claim, conditional increments that never read then write, the rows, the event, the stored
-//! answer), so a limit is never exceeded by one, a replay gets the first answer, and a
-//! refusal is rolled back to its savepoint without touching the others. A redemption whose
-//! statements fail is rolled back to its savepoint and answered with that error; the others
-//! commit. When the commit itself fails, nothing of the batch was applied: a transient failure
-//! (a deadlock with another ledger instance's batch, a lost connection) runs the batch again,
-//! anything else answers every redemption in it with the error, and each may be retried with
-//! its key.
+//! A batch is first written set by set ([`store::redeem_set`]): when every redemption in it
+//! applies, about ten statements write all of them (each statement is a thread handoff or a
+//! server round trip, which is what a redemption costs). Otherwise (a refusal, a limit about to
+//! be reached, a replay) that savepoint is rolled back and each redemption is decided alone, in
+//! order, in its own savepoint: the same statements as without batches (the idempotency claim,
+//! conditional increments that never read then write, the rows, the event, the stored answer).
+//! Either way a limit is never exceeded by one and a replay gets the first answer. A
+//! redemption whose statements fail is rolled back to its savepoint and answered with that
+//! error; the others commit. When the commit itself fails, nothing of the batch was applied: a
+//! transient failure (a deadlock with another ledger instance's batch, a lost connection) runs
+//! the batch again, anything else answers every redemption in it with the error, and each may
+//! be retried with its key.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,6 +55,8 @@ pub struct GroupCommit {
 #[derive(Debug, Default)]
 struct Stats {
     batches: AtomicU64,
+    /// Batches written set by set (every redemption in them applied).
+    set_batches: AtomicU64,
     redemptions: AtomicU64,
 }
 
@@ -67,10 +72,12 @@ impl GroupCommit {
         GroupCommit { queue, stats }
     }
 
-    /// Batches run and redemptions answered so far (committed, refused or failed).
-    pub fn batches_and_redemptions(&self) -> (u64, u64) {
+    /// Batches run, batches of them written set by set, and redemptions answered so far
+    /// (applied, refused or failed).
+    pub fn stats(&self) -> (u64, u64, u64) {
         (
             self.stats.batches.load(Ordering::Relaxed),
+            self.stats.set_batches.load(Ordering::Relaxed),
             self.stats.redemptions.load(Ordering::Relaxed),
         )
     }
@@ -99,7 +106,7 @@ async fn writer(db: Db, mut jobs: mpsc::Receiver<Job>, max_batch: usize, stats: 
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     // `recv_many` waits for one job, then takes every job already queued, up to the limit.
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        let answers = run(&db, &batch).await;
+        let answers = run(&db, &batch, &stats).await;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .redemptions
@@ -113,10 +120,10 @@ async fn writer(db: Db, mut jobs: mpsc::Receiver<Job>, max_batch: usize, stats: 
 }
 
 /// Applies a batch in one transaction and says what to answer each redemption.
-async fn run(db: &Db, batch: &[Job]) -> Vec<Result<Answer, ApiError>> {
+async fn run(db: &Db, batch: &[Job], stats: &Stats) -> Vec<Result<Answer, ApiError>> {
     let mut attempt = 0;
     loop {
-        let error = match attempt_batch(db, batch).await {
+        let error = match attempt_batch(db, batch, stats).await {
             Ok(answers) => return answers,
             Err(e) => e,
         };
@@ -130,13 +137,42 @@ async fn run(db: &Db, batch: &[Job]) -> Vec<Result<Answer, ApiError>> {
     }
 }
 
-/// One try: every redemption in its savepoint, then the commit. `Err` means nothing of the
-/// batch was applied.
+/// One try: the batch set by set when every redemption in it applies
+/// ([`store::redeem_set`]), else each redemption in its savepoint; then the commit. `Err` means
+/// nothing of the batch was applied.
 async fn attempt_batch(
     db: &Db,
     batch: &[Job],
+    stats: &Stats,
 ) -> Result<Vec<Result<Answer, ApiError>>, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let queued: Vec<store::Queued> = batch
+        .iter()
+        .map(|j| store::Queued {
+            redemption: &j.redemption,
+            id: &j.id,
+            now: j.now,
+        })
+        .collect();
+    let mut set = sqlx::Connection::begin(&mut *tx).await?;
+    match store::redeem_set(&mut set, &queued).await {
+        Ok(Some(answers)) => {
+            set.commit().await?;
+            tx.commit().await?;
+            stats.set_batches.fetch_add(1, Ordering::Relaxed);
+            return Ok(answers.into_iter().map(Ok).collect());
+        }
+        Ok(None) => set.rollback().await?,
+        Err(e) if is_transient(&e) => {
+            let _ = set.rollback().await;
+            return Err(e);
+        }
+        // Decided one by one below, where a failing redemption is answered alone.
+        Err(e) => {
+            tracing::warn!(error = %e, "set-wise batch failed; deciding one by one");
+            set.rollback().await?;
+        }
+    }
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;

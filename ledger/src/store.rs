@@ -21,7 +21,7 @@ use crate::redeem::{Attempt, Increment, Plan};
 const RETRIES: u32 = 8;
 
 /// The writes that take an `Idempotency-Key`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     Reserve,
     Redeem,
@@ -155,33 +155,60 @@ pub struct Event {
 }
 
 async fn record(tx: &mut AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
+    record_all(tx, std::slice::from_ref(e)).await
+}
+
+/// `($1, $2, …), ($k, …), …`: the placeholders of `rows` rows of `columns` values each.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * columns + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Appends events to the log, in one statement.
+async fn record_all(tx: &mut AnyConnection, events: &[Event]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let join = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO events (at, op, outcome, reason, redemption_id, order_id, idempotency_key, \
          customer_id, email, ip, channel, codes, promotions, bundle_version, client_discount, \
-         ledger_discount, total, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(e.at)
-    .bind(e.op)
-    .bind(if e.accepted { "accepted" } else { "refused" })
-    .bind(e.reason.clone())
-    .bind(e.redemption_id.clone())
-    .bind(e.order_id.clone())
-    .bind(e.idempotency_key.clone())
-    .bind(e.attempt.customer_id.clone())
-    .bind(e.attempt.email.clone())
-    .bind(e.attempt.ip.clone())
-    .bind(e.attempt.channel.clone())
-    .bind(join(&e.attempt.codes))
-    .bind(join(&e.promotions))
-    .bind(e.bundle_version.and_then(|v| i64::try_from(v).ok()))
-    .bind(e.attempt.client_discount)
-    .bind(e.ledger_discount)
-    .bind(e.total)
-    .bind(e.detail.as_ref().map(Value::to_string))
-    .execute(&mut *tx)
-    .await?;
+         ledger_discount, total, detail) VALUES {}",
+        placeholders(events.len(), 18)
+    );
+    let mut q = sqlx::query(&sql);
+    for e in events {
+        q = q
+            .bind(e.at)
+            .bind(e.op)
+            .bind(if e.accepted { "accepted" } else { "refused" })
+            .bind(e.reason.clone())
+            .bind(e.redemption_id.clone())
+            .bind(e.order_id.clone())
+            .bind(e.idempotency_key.clone())
+            .bind(e.attempt.customer_id.clone())
+            .bind(e.attempt.email.clone())
+            .bind(e.attempt.ip.clone())
+            .bind(e.attempt.channel.clone())
+            .bind(join(&e.attempt.codes))
+            .bind(join(&e.promotions))
+            .bind(e.bundle_version.and_then(|v| i64::try_from(v).ok()))
+            .bind(e.attempt.client_discount)
+            .bind(e.ledger_discount)
+            .bind(e.total)
+            .bind(e.detail.as_ref().map(Value::to_string));
+    }
+    q.execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -380,11 +407,6 @@ async fn apply(
     id: &str,
     now: i64,
 ) -> Result<Applied, sqlx::Error> {
-    let state = if r.op == Op::Reserve {
-        "reserved"
-    } else {
-        "committed"
-    };
     // New or returning: the client's word (`ordersCount`) or, without it, the ledger's history.
     let first_order = match plan.first_order {
         Some(f) => f,
@@ -401,36 +423,15 @@ async fn apply(
             }
         },
     };
-    let inserted = sqlx::query(
-        "INSERT INTO redemptions (id, order_id, state, bundle_id, bundle_version, currency, \
-         customer_id, email, channel, ip, new_customer, subtotal, discount_total, tax_total, total, \
-         cost, receipt, created_at, expires_at, committed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-    )
-    .bind(id)
-    .bind(r.order_id.as_str())
-    .bind(state)
-    .bind(r.bundle_id.as_str())
-    .bind(i64::try_from(r.bundle_version).unwrap_or(i64::MAX))
-    .bind(plan.currency.code())
-    .bind(r.attempt.customer_id.clone())
-    .bind(r.attempt.email.clone())
-    .bind(r.attempt.channel.clone())
-    .bind(r.attempt.ip.clone())
-    .bind(i64::from(first_order))
-    .bind(plan.subtotal)
-    .bind(plan.discount_total)
-    .bind(plan.tax_total)
-    .bind(plan.total)
-    .bind(plan.cost)
-    .bind(plan.receipt.as_str())
-    .bind(now)
-    .bind(r.expires_at)
-    .bind((r.op == Op::Redeem).then_some(now))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {}
+    let row = NewRow {
+        id,
+        r,
+        plan,
+        first_order,
+        now,
+    };
+    match insert_redemptions(tx, std::slice::from_ref(&row)).await {
+        Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {
             return Ok(Applied::Refused(ApiError::conflict(
                 ErrorCode::OrderOpen,
@@ -443,35 +444,348 @@ async fn apply(
         if inc.uses > inc.max_uses || inc.amount > inc.max_amount || !increment(tx, inc).await? {
             return Ok(Applied::Refused(limit_reached(inc, plan)));
         }
-        sqlx::query(
+    }
+    insert_details(tx, std::slice::from_ref(&row)).await?;
+    Ok(Applied::Done(row.answer()?))
+}
+
+/// A new redemption's rows, as a reserve or redeem writes them.
+struct NewRow<'a> {
+    id: &'a str,
+    r: &'a Redemption,
+    plan: &'a Plan,
+    first_order: bool,
+    now: i64,
+}
+
+impl NewRow<'_> {
+    fn state(&self) -> &'static str {
+        if self.r.op == Op::Reserve {
+            "reserved"
+        } else {
+            "committed"
+        }
+    }
+
+    /// The redemption's JSON, as `GET /v1/redemptions/{id}` then shows it.
+    fn answer(&self) -> Result<String, sqlx::Error> {
+        let (r, plan) = (self.r, self.plan);
+        render(View {
+            id: self.id.to_string(),
+            order_id: r.order_id.clone(),
+            state: self.state().to_string(),
+            bundle_id: r.bundle_id.clone(),
+            bundle_version: i64::try_from(r.bundle_version).unwrap_or(i64::MAX),
+            currency: plan.currency.code().to_string(),
+            customer_id: r.attempt.customer_id.clone(),
+            channel: r.attempt.channel.clone(),
+            new_customer: self.first_order,
+            subtotal: plan.subtotal,
+            discount_total: plan.discount_total,
+            tax_total: plan.tax_total,
+            total: plan.total,
+            receipt: plan.receipt.clone(),
+            created_at: self.now,
+            expires_at: r.expires_at,
+            committed_at: (r.op == Op::Redeem).then_some(self.now),
+            closed_at: None,
+            reversal: None,
+            promotions: plan
+                .applied
+                .iter()
+                .map(|a| (a.promotion_id.clone(), a.campaign.clone(), a.amount))
+                .collect(),
+        })
+        .map(|v| v.to_string())
+    }
+}
+
+/// Inserts redemption rows, in one statement.
+async fn insert_redemptions(
+    tx: &mut AnyConnection,
+    rows: &[NewRow<'_>],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO redemptions (id, order_id, state, bundle_id, bundle_version, currency, \
+         customer_id, email, channel, ip, new_customer, subtotal, discount_total, tax_total, total, \
+         cost, receipt, created_at, expires_at, committed_at) VALUES {}",
+        placeholders(rows.len(), 20)
+    );
+    let mut q = sqlx::query(&sql);
+    for row in rows {
+        let (r, plan) = (row.r, row.plan);
+        q = q
+            .bind(row.id)
+            .bind(r.order_id.as_str())
+            .bind(row.state())
+            .bind(r.bundle_id.as_str())
+            .bind(i64::try_from(r.bundle_version).unwrap_or(i64::MAX))
+            .bind(plan.currency.code())
+            .bind(r.attempt.customer_id.clone())
+            .bind(r.attempt.email.clone())
+            .bind(r.attempt.channel.clone())
+            .bind(r.attempt.ip.clone())
+            .bind(i64::from(row.first_order))
+            .bind(plan.subtotal)
+            .bind(plan.discount_total)
+            .bind(plan.tax_total)
+            .bind(plan.total)
+            .bind(plan.cost)
+            .bind(plan.receipt.as_str())
+            .bind(row.now)
+            .bind(r.expires_at)
+            .bind((r.op == Op::Redeem).then_some(row.now));
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Inserts what the redemptions took from each counter and their promotions, in one statement
+/// each.
+async fn insert_details(tx: &mut AnyConnection, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
+    let usage: Vec<(&str, &Increment)> = rows
+        .iter()
+        .flat_map(|row| row.plan.increments.iter().map(move |inc| (row.id, inc)))
+        .collect();
+    if !usage.is_empty() {
+        let sql = format!(
             "INSERT INTO redemption_usage (redemption_id, counter_key, uses, amount, reversal) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(inc.key.as_str())
-        .bind(inc.uses)
-        .bind(inc.amount)
-        .bind(reversal_name(inc.reversal))
-        .execute(&mut *tx)
-        .await?;
+             VALUES {}",
+            placeholders(usage.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, inc) in usage {
+            q = q
+                .bind(id)
+                .bind(inc.key.as_str())
+                .bind(inc.uses)
+                .bind(inc.amount)
+                .bind(reversal_name(inc.reversal));
+        }
+        q.execute(&mut *tx).await?;
     }
-    for a in &plan.applied {
-        sqlx::query(
-            "INSERT INTO redemption_promotions (redemption_id, promotion_id, campaign, amount, code_hash) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(a.promotion_id.as_str())
-        .bind(a.campaign.clone())
-        .bind(a.amount)
-        .bind(a.code_hash.clone())
-        .execute(&mut *tx)
-        .await?;
+    let applied: Vec<(&str, &crate::redeem::Applied)> = rows
+        .iter()
+        .flat_map(|row| row.plan.applied.iter().map(move |a| (row.id, a)))
+        .collect();
+    if !applied.is_empty() {
+        let sql = format!(
+            "INSERT INTO redemption_promotions (redemption_id, promotion_id, campaign, amount, \
+             code_hash) VALUES {}",
+            placeholders(applied.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, a) in applied {
+            q = q
+                .bind(id)
+                .bind(a.promotion_id.as_str())
+                .bind(a.campaign.clone())
+                .bind(a.amount)
+                .bind(a.code_hash.clone());
+        }
+        q.execute(&mut *tx).await?;
     }
-    let view = load(tx, id)
-        .await?
-        .ok_or_else(|| sqlx::Error::RowNotFound)?;
-    Ok(Applied::Done(view.to_string()))
+    Ok(())
+}
+
+/// One redemption of a batch: the request, its id, the ledger's clock when it came.
+pub(crate) struct Queued<'a> {
+    pub redemption: &'a Redemption,
+    pub id: &'a str,
+    pub now: i64,
+}
+
+/// Writes a batch of redemptions that all apply, set by set: one statement each for the
+/// idempotency keys (with their answers), every counter (the batch's summed uses and amounts,
+/// checked against the tightest limit any of them declares), the redemptions, their usage and
+/// promotion rows, and the events; about ten statements for the batch instead of a dozen for
+/// each redemption. The counters are locked in one statement, in key order.
+///
+/// `None` when the batch is not of that kind: a redemption refused before the transaction, two
+/// with the same key, order or customer, a counter whose sum does not fit (a limit about to be
+/// reached: who gets the last uses is decided one by one), a key already claimed, an order
+/// already open. The caller then rolls its savepoint back and decides each redemption alone.
+pub(crate) async fn redeem_set(
+    tx: &mut AnyConnection,
+    batch: &[Queued<'_>],
+) -> Result<Option<Vec<Answer>>, sqlx::Error> {
+    use std::collections::{BTreeMap, HashSet};
+    let (mut keys, mut orders, mut customers) = (HashSet::new(), HashSet::new(), HashSet::new());
+    let mut plans = Vec::with_capacity(batch.len());
+    for q in batch {
+        let r = q.redemption;
+        let Ok(plan) = &r.plan else {
+            return Ok(None);
+        };
+        let customer_repeats = r
+            .attempt
+            .customer_id
+            .as_deref()
+            .is_some_and(|c| !customers.insert(c));
+        if !keys.insert((r.op, r.key.as_str()))
+            || !orders.insert(r.order_id.as_str())
+            || customer_repeats
+        {
+            return Ok(None);
+        }
+        plans.push(plan);
+    }
+    // Each counter's sum, and the tightest limits declared for it.
+    #[derive(Clone, Copy)]
+    struct Sum {
+        uses: i64,
+        amount: i64,
+        max_uses: i64,
+        max_amount: i64,
+    }
+    let mut sums: BTreeMap<&str, Sum> = BTreeMap::new();
+    for inc in plans.iter().flat_map(|p| &p.increments) {
+        let s = sums.entry(inc.key.as_str()).or_insert(Sum {
+            uses: 0,
+            amount: 0,
+            max_uses: i64::MAX,
+            max_amount: i64::MAX,
+        });
+        let (Some(uses), Some(amount)) = (
+            s.uses.checked_add(inc.uses),
+            s.amount.checked_add(inc.amount),
+        ) else {
+            return Ok(None);
+        };
+        *s = Sum {
+            uses,
+            amount,
+            max_uses: s.max_uses.min(inc.max_uses),
+            max_amount: s.max_amount.min(inc.max_amount),
+        };
+    }
+    if sums
+        .values()
+        .any(|s| s.uses > s.max_uses || s.amount > s.max_amount)
+    {
+        return Ok(None);
+    }
+    // New or returning, for the customers whose client did not say.
+    let ask: Vec<&str> = batch
+        .iter()
+        .zip(&plans)
+        .filter(|(_, p)| p.first_order.is_none())
+        .filter_map(|(q, _)| q.redemption.attempt.customer_id.as_deref())
+        .collect();
+    let mut returning: HashSet<String> = HashSet::new();
+    if !ask.is_empty() {
+        let list: Vec<String> = (1..=ask.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT customer_id FROM redemptions \
+             WHERE state = 'committed' AND customer_id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for c in &ask {
+            q = q.bind(*c);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            returning.insert(row.try_get("customer_id")?);
+        }
+    }
+    let rows: Vec<NewRow> = batch
+        .iter()
+        .zip(&plans)
+        .map(|(q, plan)| NewRow {
+            id: q.id,
+            r: q.redemption,
+            plan,
+            first_order: plan.first_order.unwrap_or_else(|| {
+                q.redemption
+                    .attempt
+                    .customer_id
+                    .as_ref()
+                    .is_some_and(|c| !returning.contains(c))
+            }),
+            now: q.now,
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        answers.push(Answer {
+            status: StatusCode::CREATED,
+            body: row.answer()?,
+            replayed: false,
+        });
+    }
+    // The keys, claimed with their answers: a key already held means a replay or a reuse.
+    let sql = format!(
+        "INSERT INTO idempotency (op, key, request_hash, status, response, created_at) \
+         VALUES {} ON CONFLICT (op, key) DO NOTHING",
+        placeholders(rows.len(), 6)
+    );
+    let mut q = sqlx::query(&sql);
+    for (row, answer) in rows.iter().zip(&answers) {
+        q = q
+            .bind(row.r.op.as_str())
+            .bind(row.r.key.as_str())
+            .bind(row.r.hash.as_str())
+            .bind(i64::from(answer.status.as_u16()))
+            .bind(answer.body.as_str())
+            .bind(row.now);
+    }
+    if q.execute(&mut *tx).await?.rows_affected() != rows.len() as u64 {
+        return Ok(None);
+    }
+    // Every counter at once, each only if its sum fits.
+    if !sums.is_empty() {
+        let sql = format!(
+            "INSERT INTO counters (key, used, amount, max_used, max_amount) VALUES {} \
+             ON CONFLICT (key) DO UPDATE SET used = counters.used + excluded.used, \
+             amount = counters.amount + excluded.amount, max_used = excluded.max_used, \
+             max_amount = excluded.max_amount \
+             WHERE counters.used + excluded.used <= excluded.max_used \
+             AND counters.amount + excluded.amount <= excluded.max_amount",
+            placeholders(sums.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (key, s) in &sums {
+            q = q
+                .bind(*key)
+                .bind(s.uses)
+                .bind(s.amount)
+                .bind(s.max_uses)
+                .bind(s.max_amount);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() != sums.len() as u64 {
+            return Ok(None);
+        }
+    }
+    match insert_redemptions(tx, &rows).await {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    insert_details(tx, &rows).await?;
+    let events: Vec<Event> = rows
+        .iter()
+        .map(|row| Event {
+            at: row.now,
+            op: row.r.op.as_str(),
+            accepted: true,
+            redemption_id: Some(row.id.to_string()),
+            order_id: Some(row.r.order_id.clone()),
+            idempotency_key: Some(row.r.key.clone()),
+            attempt: row.r.attempt.clone(),
+            promotions: row
+                .plan
+                .applied
+                .iter()
+                .map(|a| a.promotion_id.clone())
+                .collect(),
+            bundle_version: Some(row.r.bundle_version),
+            ledger_discount: Some(row.plan.discount_total),
+            total: Some(row.plan.total),
+            ..Event::default()
+        })
+        .collect();
+    record_all(tx, &events).await?;
+    Ok(Some(answers))
 }
 
 /// The conditional increment: true when the counter had room and was incremented.
@@ -748,6 +1062,85 @@ async fn transition_tx(
     Ok(answer)
 }
 
+/// A redemption as the API shows it, from its row and its promotions' rows (or, for a batch
+/// written at once, from what was written): [`render`] is the one place its JSON is made.
+struct View {
+    id: String,
+    order_id: String,
+    state: String,
+    bundle_id: String,
+    bundle_version: i64,
+    currency: String,
+    customer_id: Option<String>,
+    channel: Option<String>,
+    new_customer: bool,
+    subtotal: i64,
+    discount_total: i64,
+    tax_total: i64,
+    total: i64,
+    receipt: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    committed_at: Option<i64>,
+    closed_at: Option<i64>,
+    reversal: Option<String>,
+    /// Promotion id, campaign, amount.
+    promotions: Vec<(String, Option<String>, i64)>,
+}
+
+/// The redemption's JSON. Promotions are listed by id in byte order (whatever the database's
+/// collation).
+fn render(mut r: View) -> Result<Value, sqlx::Error> {
+    let exp = promoseal_evaluator::money::Currency::from_code(&r.currency)
+        .map(|c| c.exponent())
+        .unwrap_or(2);
+    let money = |minor: i64| format_minor(minor, exp);
+    let time = |t: Option<i64>| t.map(|t| Instant(t).to_string());
+    r.promotions.sort_by(|a, b| a.0.cmp(&b.0));
+    let promotions: Vec<Value> = r
+        .promotions
+        .into_iter()
+        .map(|(id, campaign, amount)| {
+            let mut v = json!({"promotionId": id, "amount": money(amount)});
+            if let (Some(c), Some(o)) = (campaign, v.as_object_mut()) {
+                o.insert("campaign".into(), json!(c));
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "id": r.id,
+        "orderId": r.order_id,
+        "state": r.state,
+        "bundleId": r.bundle_id,
+        "bundleVersion": r.bundle_version,
+        "currency": r.currency,
+        "subtotal": money(r.subtotal),
+        "discountTotal": money(r.discount_total),
+        "taxTotal": money(r.tax_total),
+        "total": money(r.total),
+        "promotions": promotions,
+        "newCustomer": r.new_customer,
+        "createdAt": time(Some(r.created_at)),
+        "receipt": serde_json::from_str::<Value>(&r.receipt).map_err(|e| sqlx::Error::Decode(e.into()))?,
+    });
+    if let Some(o) = v.as_object_mut() {
+        for (name, value) in [
+            ("customerId", r.customer_id),
+            ("channel", r.channel),
+            ("expiresAt", time(r.expires_at)),
+            ("committedAt", time(r.committed_at)),
+            ("closedAt", time(r.closed_at)),
+            ("reversal", r.reversal),
+        ] {
+            if let Some(value) = value {
+                o.insert(name.into(), json!(value));
+            }
+        }
+    }
+    Ok(v)
+}
+
 /// Reads one redemption with its promotions as the API shows it.
 async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>, sqlx::Error> {
     let Some(r) = sqlx::query(
@@ -761,71 +1154,44 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
     else {
         return Ok(None);
     };
-    let currency: String = r.try_get("currency")?;
-    let exp = promoseal_evaluator::money::Currency::from_code(&currency)
-        .map(|c| c.exponent())
-        .unwrap_or(2);
-    let money = |col: &str| -> Result<String, sqlx::Error> {
-        Ok(format_minor(r.try_get::<i64, _>(col)?, exp))
-    };
-    let time = |col: &str| -> Result<Option<String>, sqlx::Error> {
-        Ok(r.try_get::<Option<i64>, _>(col)?
-            .map(|t| Instant(t).to_string()))
-    };
     let promotions = sqlx::query(
-        "SELECT promotion_id, campaign, amount FROM redemption_promotions \
-         WHERE redemption_id = $1 ORDER BY promotion_id",
+        "SELECT promotion_id, campaign, amount FROM redemption_promotions WHERE redemption_id = $1",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|p| -> Result<Value, sqlx::Error> {
-        let mut v = json!({
-            "promotionId": p.try_get::<String, _>("promotion_id")?,
-            "amount": format_minor(p.try_get::<i64, _>("amount")?, exp),
-        });
-        if let (Some(c), Some(o)) = (
-            p.try_get::<Option<String>, _>("campaign")?,
-            v.as_object_mut(),
-        ) {
-            o.insert("campaign".into(), json!(c));
-        }
-        Ok(v)
+    .map(|p| {
+        Ok((
+            p.try_get("promotion_id")?,
+            p.try_get("campaign")?,
+            p.try_get("amount")?,
+        ))
     })
-    .collect::<Result<Vec<_>, _>>()?;
-    let receipt: String = r.try_get("receipt")?;
-    let mut v = json!({
-        "id": r.try_get::<String, _>("id")?,
-        "orderId": r.try_get::<String, _>("order_id")?,
-        "state": r.try_get::<String, _>("state")?,
-        "bundleId": r.try_get::<String, _>("bundle_id")?,
-        "bundleVersion": r.try_get::<i64, _>("bundle_version")?,
-        "currency": currency,
-        "subtotal": money("subtotal")?,
-        "discountTotal": money("discount_total")?,
-        "taxTotal": money("tax_total")?,
-        "total": money("total")?,
-        "promotions": promotions,
-        "newCustomer": r.try_get::<i64, _>("new_customer")? == 1,
-        "createdAt": time("created_at")?,
-        "receipt": serde_json::from_str::<Value>(&receipt).map_err(|e| sqlx::Error::Decode(e.into()))?,
-    });
-    if let Some(o) = v.as_object_mut() {
-        for (name, value) in [
-            ("customerId", r.try_get::<Option<String>, _>("customer_id")?),
-            ("channel", r.try_get::<Option<String>, _>("channel")?),
-            ("expiresAt", time("expires_at")?),
-            ("committedAt", time("committed_at")?),
-            ("closedAt", time("closed_at")?),
-            ("reversal", r.try_get::<Option<String>, _>("reversal")?),
-        ] {
-            if let Some(value) = value {
-                o.insert(name.into(), json!(value));
-            }
-        }
-    }
-    Ok(Some(v))
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let view = View {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        state: r.try_get("state")?,
+        bundle_id: r.try_get("bundle_id")?,
+        bundle_version: r.try_get("bundle_version")?,
+        currency: r.try_get("currency")?,
+        customer_id: r.try_get("customer_id")?,
+        channel: r.try_get("channel")?,
+        new_customer: r.try_get::<i64, _>("new_customer")? == 1,
+        subtotal: r.try_get("subtotal")?,
+        discount_total: r.try_get("discount_total")?,
+        tax_total: r.try_get("tax_total")?,
+        total: r.try_get("total")?,
+        receipt: r.try_get("receipt")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        committed_at: r.try_get("committed_at")?,
+        closed_at: r.try_get("closed_at")?,
+        reversal: r.try_get("reversal")?,
+        promotions,
+    };
+    render(view).map(Some)
 }
 
 impl Db {

@@ -77,7 +77,7 @@ async fn total_uses_hold_under_64_clients(backend: Backend) {
     let l = Arc::new(Ledger::start(backend).await);
     total_uses_hold(&l).await;
     // Group commit grouped: 64 clients' redemptions shared transactions.
-    let (batches, redemptions) = l.state.writer.batches_and_redemptions();
+    let (batches, _, redemptions) = l.state.writer.stats();
     assert!(
         batches < redemptions,
         "{redemptions} redemptions in {batches} batches"
@@ -93,7 +93,7 @@ async fn total_uses_hold_one_redemption_per_transaction(backend: Backend) {
     };
     let l = Arc::new(Ledger::start_with(backend, settings).await);
     total_uses_hold(&l).await;
-    let (batches, redemptions) = l.state.writer.batches_and_redemptions();
+    let (batches, _, redemptions) = l.state.writer.stats();
     assert_eq!(batches, redemptions);
     Arc::into_inner(l).unwrap().stop().await;
 }
