@@ -62,6 +62,15 @@ impl TestDb {
         }
     }
 
+    /// A handle on the database `url` another `TestDb` owns: `drop_now` leaves it alone.
+    pub fn borrowed(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            admin: None,
+            dir: None,
+        }
+    }
+
     pub async fn drop_now(&self) {
         if let Some((admin, name)) = &self.admin {
             if let Ok(mut c) = sqlx::AnyConnection::connect(admin).await {

@@ -177,7 +177,12 @@ impl State {
         let hash = store::request_hash(op, "", &canonical);
         req.client_ip = client_ip.or(peer_ip);
         let now = self.now();
-        let loaded = self.bundles.get(&req.bundle.id, req.bundle.version);
+        let mut loaded = self.bundles.get(&req.bundle.id, req.bundle.version);
+        if loaded.is_none() {
+            // Perhaps accepted by another ledger instance on the same database.
+            self.load_stored_bundles().await?;
+            loaded = self.bundles.get(&req.bundle.id, req.bundle.version);
+        }
         let bundle = loaded.as_ref().map(|l| &l.bundle);
         if !self.settings.trusted_callers {
             // The customer is the shop's word (a claim checked at the time the cart was
@@ -262,14 +267,22 @@ impl State {
         self.db.transition(&t, self.now().seconds()).await
     }
 
-    /// Loads every stored bundle version that still verifies (expired ones stay stored, unused).
+    /// Loads every stored bundle version this process does not hold yet and that still
+    /// verifies (expired ones stay stored, unused): at start, and then whenever another ledger
+    /// instance on the same database may have accepted one (the sweeper runs it; a request
+    /// naming a version not held, and an upload, run it first). Returns how many it loaded.
     pub async fn load_stored_bundles(&self) -> Result<usize, error::ApiError> {
         let Some(root) = &self.root else {
             return Ok(0);
         };
-        let stored = self.db.stored_bundles().await?;
         let mut n = 0;
-        for (envelope, accepted_at) in stored {
+        for (id, version) in self.db.stored_versions().await? {
+            if self.bundles.get(&id, version).is_some() {
+                continue;
+            }
+            let Some((envelope, accepted_at)) = self.db.stored_bundle(&id, version).await? else {
+                continue;
+            };
             match bundles::open(&envelope, root, &self.secret, self.now(), |_| None) {
                 Ok(mut loaded) => {
                     loaded.accepted_at = promoseal_evaluator::time::Instant(accepted_at);
@@ -295,6 +308,9 @@ impl State {
                 "the ledger has no trust root configured (--root)",
             )
         })?;
+        // Another instance on the same database may have accepted a newer version: a rollback
+        // is judged against every version stored, not only those this process holds.
+        self.load_stored_bundles().await?;
         let mut loaded = bundles::open(envelope, root, &self.secret, self.now(), |id| {
             self.bundles.highest(id)
         })?;

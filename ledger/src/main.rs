@@ -221,6 +221,10 @@ fn spawn_sweeper(state: Arc<State>, every: Duration) {
             if let Err(e) = state.db.forget_keys(before).await {
                 tracing::warn!(error = %e, "forgetting old keys failed");
             }
+            // Versions other ledger instances on the same database accepted.
+            if let Err(e) = state.load_stored_bundles().await {
+                tracing::warn!(error = %e, "loading stored bundles failed");
+            }
         }
     });
 }

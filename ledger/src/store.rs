@@ -1226,14 +1226,33 @@ impl Db {
     }
 
     /// Every stored bundle envelope with when it was accepted, oldest version first.
-    pub async fn stored_bundles(&self) -> Result<Vec<(Vec<u8>, i64)>, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT envelope, accepted_at FROM bundles ORDER BY bundle_id, version")
-                .fetch_all(self.reader())
-                .await?;
+    pub async fn stored_versions(&self) -> Result<Vec<(String, u64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT bundle_id, version FROM bundles")
+            .fetch_all(self.reader())
+            .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("envelope")?, r.try_get("accepted_at")?)))
+            .map(|r| {
+                let version: i64 = r.try_get("version")?;
+                Ok((r.try_get("bundle_id")?, u64::try_from(version).unwrap_or(0)))
+            })
             .collect()
+    }
+
+    /// One stored version's envelope and when it was first accepted.
+    pub async fn stored_bundle(
+        &self,
+        bundle_id: &str,
+        version: u64,
+    ) -> Result<Option<(Vec<u8>, i64)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT envelope, accepted_at FROM bundles WHERE bundle_id = $1 AND version = $2",
+        )
+        .bind(bundle_id)
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|r| Ok((r.try_get("envelope")?, r.try_get("accepted_at")?)))
+            .transpose()
     }
 
     /// Stores an accepted version (the same version again with the same digest is a no-op).

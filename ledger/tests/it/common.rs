@@ -145,7 +145,21 @@ impl Ledger {
 
     pub async fn start_with(backend: Backend, settings: Settings) -> Ledger {
         let db = TestDb::new(backend).await;
-        let clock = Arc::new(AtomicI64::new(T0));
+        let ledger = Ledger::serve(db, Arc::new(AtomicI64::new(T0)), settings).await;
+        let r = ledger.post_raw("/v1/bundles", None, signed_bundle(1)).await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        ledger
+    }
+
+    /// Another ledger instance on this one's database and clock (its own process state:
+    /// bundles held, the writer, attempt buckets), as a second process would be. Its `stop`
+    /// leaves the database to the first.
+    pub async fn join(&self) -> Ledger {
+        let db = TestDb::borrowed(&self.db.url);
+        Ledger::serve(db, self.clock.clone(), Settings::default()).await
+    }
+
+    async fn serve(db: TestDb, clock: Arc<AtomicI64>, settings: Settings) -> Ledger {
         let c = clock.clone();
         let state = Arc::new(
             State::new(
@@ -167,7 +181,7 @@ impl Ledger {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        let ledger = Ledger {
+        Ledger {
             base: format!("http://{addr}"),
             state,
             clock,
@@ -177,10 +191,7 @@ impl Ledger {
                 .unwrap(),
             db,
             server,
-        };
-        let r = ledger.post_raw("/v1/bundles", None, signed_bundle(1)).await;
-        assert_eq!(r.0, 201, "{}", r.1);
-        ledger
+        }
     }
 
     pub fn advance(&self, seconds: i64) {

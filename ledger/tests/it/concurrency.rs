@@ -10,6 +10,7 @@ use crate::common::{request, single_codes, Ledger};
 use promoseal_db::both;
 
 both!(
+    three_instances_share_one_database,
     total_uses_hold_under_64_clients,
     total_uses_hold_one_redemption_per_transaction,
     per_customer_limits_hold_under_64_clients,
@@ -96,6 +97,89 @@ async fn total_uses_hold_one_redemption_per_transaction(backend: Backend) {
     let (batches, _, redemptions) = l.state.writer.stats();
     assert_eq!(batches, redemptions);
     Arc::into_inner(l).unwrap().stop().await;
+}
+
+/// Three ledger instances on one database, 64 clients spread over them against a 100-use
+/// limit: exactly 100 commits. A version accepted by one instance is priced by the others,
+/// and judged by them for rollbacks.
+async fn three_instances_share_one_database(backend: Backend) {
+    let a = Arc::new(Ledger::start(backend).await);
+    let b = Arc::new(a.join().await);
+    let c = Arc::new(a.join().await);
+    // 64 clients, client n on instance n % 3.
+    let instances = [a.clone(), b.clone(), c.clone()];
+    let l2 = a.clone();
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        let at = instances[client % 3].clone();
+        let l2 = l2.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut won = 0;
+            for i in 0..3 {
+                let body = request(
+                    &l2,
+                    &format!("o-{client}-{i}"),
+                    "sku-total",
+                    &format!("c{client}"),
+                    &[],
+                );
+                let (s, v) = at
+                    .post("/v1/redemptions", &format!("t-{client}-{i}"), &body)
+                    .await;
+                match s {
+                    201 => won += 1,
+                    409 => assert_eq!(v["error"]["code"], "limitReached", "{v}"),
+                    _ => panic!("unexpected {s}: {v}"),
+                }
+            }
+            won
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += t.await.unwrap();
+    }
+    assert_eq!(won, 100);
+    assert_eq!(
+        a.count("SELECT used FROM counters WHERE key = 'total/fixture/total'")
+            .await,
+        100
+    );
+    // Version 2, accepted at a: b prices a redemption naming it.
+    let r = a
+        .post_raw("/v1/bundles", None, crate::common::signed_bundle(2))
+        .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let body = crate::common::request_for(
+        &a,
+        "o-v2",
+        2,
+        json!({"cart": {"currency": "USD", "lines": [
+            {"id": "1", "sku": "sku-open", "unitPrice": "50.00", "quantity": 1}]},
+            "context": {"now": a.now()}}),
+    );
+    let (s, v) = b.post("/v1/redemptions", "v2-at-b", &body).await;
+    assert_eq!(s, 201, "{v}");
+    // Version 3 at a; then version 2 at c, which never held 3, is a rollback.
+    let r = a
+        .post_raw("/v1/bundles", None, crate::common::signed_bundle(3))
+        .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let r = c
+        .post_raw("/v1/bundles", None, crate::common::signed_bundle(2))
+        .await;
+    assert_eq!(
+        (r.0, r.1["error"]["detail"]["reason"].as_str()),
+        (422, Some("rollback")),
+        "{}",
+        r.1
+    );
+    drop(instances);
+    drop(l2);
+    for l in [c, b] {
+        Arc::into_inner(l).unwrap().stop().await;
+    }
+    Arc::into_inner(a).unwrap().stop().await;
 }
 
 /// 64 clients, three orders each, half reserving then committing, against a 100-use limit:

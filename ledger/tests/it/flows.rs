@@ -481,7 +481,7 @@ async fn bundle_versions_are_kept_and_rollbacks_refused(backend: Backend) {
     let (_, list) = l.get("/v1/bundles").await;
     assert_eq!(list["bundles"].as_array().unwrap().len(), 2);
     // Both versions are stored, to be loaded again at the next start.
-    let stored = l.state.db.stored_bundles().await.unwrap();
+    let stored = l.state.db.stored_versions().await.unwrap();
     assert_eq!(stored.len(), 2);
     l.stop().await;
 }
