@@ -1,6 +1,7 @@
 //! `kill -9` of the ledger process in the middle of a load, then a restart on the same
-//! database: every acknowledged redemption is there, none is doubled, and replaying every
-//! request with its key changes nothing.
+//! database (or, with three instances on one database, of one of them while the others go on):
+//! every acknowledged redemption is there, none is doubled, and replaying every request with
+//! its key changes nothing.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use tokio::sync::Mutex;
 use crate::common::{payload, root_envelope, signed_bundle, TestDb, SECRET};
 use promoseal_db::both;
 
-both!(acknowledged_redemptions_survive_kill_9);
+both!(
+    acknowledged_redemptions_survive_kill_9,
+    one_of_three_instances_killed_under_load,
+);
 
 struct Proc {
     child: Child,
@@ -94,9 +98,27 @@ fn body(n: usize) -> Value {
 }
 
 async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
+    kill_under_load(backend, 1).await
+}
+
+/// Three instances on one database, 16 clients spread over them; the first is killed and the
+/// clients of the other two go on.
+async fn one_of_three_instances_killed_under_load(backend: Backend) {
+    kill_under_load(backend, 3).await
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn kill_under_load(backend: Backend, instances: usize) {
     let db = TestDb::new(backend).await;
     let dir = std::env::temp_dir().join(format!(
-        "promoseal-crash-{}-{}",
+        "promoseal-crash-{}-{}-{instances}",
         std::process::id(),
         backend.name()
     ));
@@ -109,33 +131,35 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
     )
     .unwrap();
     assert_eq!(payload(1)["version"], 1);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut proc = spawn(&db, &dir, port);
-    ready(&http, &proc.base).await;
+    // One after the other: each is ready (its schema checked) before the next starts.
+    let mut procs = Vec::new();
+    for _ in 0..instances {
+        let p = spawn(&db, &dir, free_port());
+        ready(&http, &p.base).await;
+        procs.push(p);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
     // 16 clients send orders until told to stop; the answers they got are recorded.
     let acked: Arc<Mutex<Vec<(usize, Value)>>> = Arc::default();
     let sent: Arc<Mutex<Vec<(usize, Value)>>> = Arc::default();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
-    for _ in 0..16 {
-        let (http, base, acked, sent, next) = (
+    for client in 0..16 {
+        let (http, base, acked, sent, next, stop) = (
             http.clone(),
-            proc.base.clone(),
+            procs[client % instances].base.clone(),
             acked.clone(),
             sent.clone(),
             next.clone(),
+            stop.clone(),
         );
         clients.push(tokio::spawn(async move {
-            loop {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let b = body(n);
                 sent.lock().await.push((n, b.clone()));
@@ -162,16 +186,37 @@ async fn acknowledged_redemptions_survive_kill_9(backend: Backend) {
     while acked.lock().await.len() < 300 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    proc.child.kill().unwrap();
-    proc.child.wait().unwrap();
-    drop(proc);
+    let killed = procs.remove(0);
+    let port = killed
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    let mut killed = killed;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    drop(killed);
+    if !procs.is_empty() {
+        // The others go on: 200 more acknowledged through them.
+        let before = acked.lock().await.len();
+        while acked.lock().await.len() < before + 200 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for c in clients {
         c.await.unwrap();
     }
     let acked = acked.lock().await.clone();
     let sent = sent.lock().await.clone();
 
-    let proc = spawn(&db, &dir, port);
+    // Checked through a survivor, or through the one instance started again.
+    let proc = match procs.into_iter().next() {
+        Some(p) => p,
+        None => spawn(&db, &dir, port),
+    };
     ready(&http, &proc.base).await;
     for (n, v) in &acked {
         let id = v["id"].as_str().unwrap();
