@@ -26,6 +26,8 @@ pub struct Order {
     pub discount_total: i64,
     pub tax_total: i64,
     pub total: i64,
+    /// What partial refunds gave back of `total` so far.
+    pub refunded: i64,
     pub cost: Option<i64>,
     /// `(promotion, campaign, amount)`.
     pub promotions: Vec<(String, Option<String>, i64)>,
@@ -54,12 +56,13 @@ struct Acc {
 ///
 /// - `orders`: committed orders the group applies to (its uses); `reversed` counts those
 ///   reversed since, which are left out of every other figure;
-/// - `revenue`: what those orders paid (`total`, tax and shipping included);
+/// - `revenue`: what those orders paid (`total`, tax and shipping included), net of partial
+///   refunds;
 /// - `averageOrderValue` and `averageOrderValueWithout`: revenue per order with the group,
 ///   and over the range's other orders (absent when there are none);
 /// - `discountCost`: the discount the group gave (for a channel: every discount);
-/// - `grossProfit`: over the orders whose every line has a unit cost, paid net of tax
-///   minus cost; `profitImpact`: that profit against what the same number of orders makes
+/// - `grossProfit`: over the orders whose every line has a unit cost, paid net of tax and of
+///   partial refunds, minus cost; `profitImpact`: that profit against what the same number of orders makes
 ///   on average without the group (absent when either side has no costed order);
 /// - `newCustomers` / `returningCustomers`: first orders against the rest.
 pub fn report(orders: &[Order], by: GroupBy) -> Vec<Value> {
@@ -147,12 +150,12 @@ pub fn report(orders: &[Order], by: GroupBy) -> Vec<Value> {
 
 fn add(a: &mut Acc, o: &Order, discount: i64) {
     a.orders += 1;
-    a.revenue += o.total;
+    a.revenue += o.total - o.refunded;
     a.discount += discount;
     a.new_customers += i64::from(o.new_customer);
     if let Some(cost) = o.cost {
         a.costed += 1;
-        a.profit += o.total - o.tax_total - cost;
+        a.profit += o.total - o.refunded - o.tax_total - cost;
     }
 }
 
@@ -428,7 +431,7 @@ impl Db {
     pub async fn orders(&self, from: i64, to: i64) -> Result<Vec<Order>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, order_id, state, currency, channel, new_customer, subtotal, discount_total, \
-             tax_total, total, cost FROM redemptions \
+             tax_total, total, refunded, cost FROM redemptions \
              WHERE committed_at >= $1 AND committed_at < $2 AND state IN ('committed', 'reversed') \
              ORDER BY committed_at, id",
         )
@@ -468,6 +471,7 @@ impl Db {
                     discount_total: r.try_get("discount_total")?,
                     tax_total: r.try_get("tax_total")?,
                     total: r.try_get("total")?,
+                    refunded: r.try_get("refunded")?,
                     cost: r.try_get("cost")?,
                 })
             })

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::redeem::RedeemRequest;
-use crate::store::{Answer, Op, ReversalKind};
+use crate::store::{Answer, Op, Refund, ReversalKind};
 use crate::State;
 
 type Shared = Arc<State>;
@@ -241,6 +241,12 @@ struct ReverseRequest {
     kind: ReversalKind,
     #[serde(default)]
     reason: Option<String>,
+    /// A partial refund of this much.
+    #[serde(default)]
+    amount: Option<promoseal_evaluator::money::DecimalString>,
+    /// A partial refund of these units.
+    #[serde(default)]
+    lines: Option<Vec<crate::store::RefundLine>>,
 }
 
 #[derive(Deserialize)]
@@ -256,19 +262,55 @@ async fn transition(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let bytes = json_body(&headers, bytes)?;
-    let (reversal, reason, canonical) = if op == Op::Reverse {
+    let (reversal, reason, part, canonical) = if op == Op::Reverse {
         let r: ReverseRequest = parse(&bytes)?;
-        let canonical = json!({ "kind": r.kind, "reason": r.reason }).to_string();
-        (Some(r.kind), r.reason, canonical)
+        let part = match (r.amount, r.lines) {
+            (None, None) => None,
+            (Some(a), None) => Some(Refund::Amount(a)),
+            (None, Some(l)) if l.is_empty() => {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidRequest,
+                    "lines: name at least one line",
+                ))
+            }
+            (None, Some(l)) => Some(Refund::Lines(l)),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidRequest,
+                    "amount, lines: a partial refund names an amount or lines, not both",
+                ))
+            }
+        };
+        if part.is_some() && r.kind != ReversalKind::Refund {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "kind: a cancellation reverses the whole redemption; partial reversals are refunds",
+            ));
+        }
+        // What a replay must match; without a part, exactly what it was before partial refunds.
+        let mut canonical = json!({ "kind": r.kind, "reason": r.reason });
+        if let (Some(p), Some(o)) = (&part, canonical.as_object_mut()) {
+            o.insert("part".into(), json!(p));
+        }
+        (Some(r.kind), r.reason, part, canonical.to_string())
     } else {
         // An empty body or `{}`.
         if !bytes.iter().all(u8::is_ascii_whitespace) {
             parse::<Empty>(&bytes)?;
         }
-        (None, None, String::new())
+        (None, None, None, String::new())
     };
+    let hash = crate::store::request_hash(op, &id, canonical.as_bytes());
     let answer = state
-        .transition(op, &id, &key, reversal, reason.as_deref(), &canonical)
+        .transition(&crate::store::Transition {
+            op,
+            id: &id,
+            key: &key,
+            hash: &hash,
+            reversal,
+            reason: reason.as_deref(),
+            part: part.as_ref(),
+        })
         .await?;
     Ok(respond(answer))
 }

@@ -244,27 +244,13 @@ impl State {
         self.writer.redeem(r, now.seconds()).await
     }
 
-    /// Commit, release or reverse redemption `id` under `key`; `canonical` is the request as
-    /// compared on a replay.
+    /// Commit, release or reverse a redemption (`t.hash`: [`store::request_hash`] of the
+    /// request as compared on a replay).
     pub async fn transition(
         &self,
-        op: store::Op,
-        id: &str,
-        key: &str,
-        reversal: Option<store::ReversalKind>,
-        reason: Option<&str>,
-        canonical: &str,
+        t: &store::Transition<'_>,
     ) -> Result<store::Answer, error::ApiError> {
-        let hash = store::request_hash(op, id, canonical.as_bytes());
-        let t = store::Transition {
-            op,
-            id,
-            key,
-            hash: &hash,
-            reversal,
-            reason,
-        };
-        self.db.transition(&t, self.now().seconds()).await
+        self.db.transition(t, self.now().seconds()).await
     }
 
     /// Loads every stored bundle version this process does not hold yet and that still

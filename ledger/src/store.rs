@@ -490,6 +490,7 @@ impl NewRow<'_> {
             committed_at: (r.op == Op::Redeem).then_some(self.now),
             closed_at: None,
             reversal: None,
+            refunded: 0,
             promotions: plan
                 .applied
                 .iter()
@@ -838,37 +839,319 @@ fn reversal_name(r: Reversal) -> &'static str {
     }
 }
 
-/// Gives back what a redemption added to its counters: all of it on release or lapse, what
-/// each promotion's reversal policy allows on a reversal.
+/// Gives back what a redemption added to its counters and has not given back yet: all of it on
+/// release or lapse, what each promotion's reversal policy allows on a reversal (after partial
+/// refunds, the rest).
 async fn give_back(
     tx: &mut AnyConnection,
     id: &str,
     reversal: Option<ReversalKind>,
 ) -> Result<(), sqlx::Error> {
+    for row in usage(tx, id).await? {
+        let back = matches!(
+            (reversal, row.policy.as_str()),
+            (None, _) | (Some(_), "recredit") | (Some(ReversalKind::Cancel), "recreditCancel")
+        );
+        if back {
+            return_to(tx, id, &row, row.uses, row.amount).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What a redemption took from one counter, and has given back so far.
+struct Usage {
+    counter: String,
+    uses: i64,
+    amount: i64,
+    policy: String,
+    returned_uses: i64,
+    returned_amount: i64,
+}
+
+async fn usage(tx: &mut AnyConnection, id: &str) -> Result<Vec<Usage>, sqlx::Error> {
+    sqlx::query(
+        "SELECT counter_key, uses, amount, reversal, returned_uses, returned_amount \
+         FROM redemption_usage WHERE redemption_id = $1 ORDER BY counter_key",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Usage {
+            counter: r.try_get("counter_key")?,
+            uses: r.try_get("uses")?,
+            amount: r.try_get("amount")?,
+            policy: r.try_get("reversal")?,
+            returned_uses: r.try_get("returned_uses")?,
+            returned_amount: r.try_get("returned_amount")?,
+        })
+    })
+    .collect()
+}
+
+/// Brings what `row` has given back up to `uses` and `amount` in all (never down).
+async fn return_to(
+    tx: &mut AnyConnection,
+    id: &str,
+    row: &Usage,
+    uses: i64,
+    amount: i64,
+) -> Result<(), sqlx::Error> {
+    let (du, da) = (uses - row.returned_uses, amount - row.returned_amount);
+    if du <= 0 && da <= 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE counters SET used = used - $1, amount = amount - $2 WHERE key = $3")
+        .bind(du.max(0))
+        .bind(da.max(0))
+        .bind(row.counter.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE redemption_usage SET returned_uses = $1, returned_amount = $2 \
+         WHERE redemption_id = $3 AND counter_key = $4",
+    )
+    .bind(uses.max(row.returned_uses))
+    .bind(amount.max(row.returned_amount))
+    .bind(id)
+    .bind(row.counter.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A partial refund of a committed redemption: `amount` (or the lines' paid units) more of its
+/// total is refunded. Each `recredit` counter gets back its share of what it took in
+/// proportion to all that is refunded so far, rounded down, so that the refund that completes
+/// the total gives back the exact rest; uses come back only then (a use is not divisible).
+/// `recreditCancel` and `keep` counters get nothing back from refunds. A refund of the whole
+/// rest reverses the redemption (`reversal: refund`). More than is left is `refundTooLarge`.
+async fn refund(
+    tx: &mut AnyConnection,
+    id: &str,
+    part: &Refund,
+    now: i64,
+) -> Result<Option<ApiError>, sqlx::Error> {
+    // Two refunds of one redemption at once: the second sees the first (a compare-and-set on
+    // what was refunded), then decides again.
+    for _ in 0..RETRIES {
+        let Some(row) = sqlx::query(
+            "SELECT state, currency, total, refunded, receipt FROM redemptions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Some(ApiError::not_found(
+                ErrorCode::RedemptionNotFound,
+                format!("no redemption `{id}`"),
+            )));
+        };
+        let state: String = row.try_get("state")?;
+        if state != "committed" {
+            return Ok(Some(
+                ApiError::conflict(
+                    ErrorCode::InvalidState,
+                    format!("redemption `{id}` is {state}: it cannot be refunded"),
+                )
+                .with_detail(json!({ "state": state })),
+            ));
+        }
+        let total: i64 = row.try_get("total")?;
+        let refunded: i64 = row.try_get("refunded")?;
+        let currency: String = row.try_get("currency")?;
+        let Some(currency) = promoseal_evaluator::money::Currency::from_code(&currency) else {
+            return Err(sqlx::Error::Decode(format!("currency `{currency}`").into()));
+        };
+        let prior = refunded_lines(tx, id).await?;
+        let receipt: String = row.try_get("receipt")?;
+        let amount = match refund_amount(part, currency, &receipt, &prior) {
+            Ok(a) => a,
+            Err(e) => return Ok(Some(e)),
+        };
+        let left = total - refunded;
+        if amount > left {
+            return Ok(Some(ApiError::conflict(
+                ErrorCode::RefundTooLarge,
+                format!(
+                    "a refund of {} is more than the {} left of redemption `{id}`",
+                    format_minor(amount, currency.exponent()),
+                    format_minor(left, currency.exponent())
+                ),
+            )));
+        }
+        let after = refunded + amount;
+        let whole = after == total;
+        let updated = sqlx::query(
+            "UPDATE redemptions SET refunded = $1, \
+             state = CASE WHEN $2 = 1 THEN 'reversed' ELSE state END, \
+             closed_at = CASE WHEN $2 = 1 THEN $3 ELSE closed_at END, \
+             reversal = CASE WHEN $2 = 1 THEN 'refund' ELSE reversal END \
+             WHERE id = $4 AND state = 'committed' AND refunded = $5",
+        )
+        .bind(after)
+        .bind(i64::from(whole))
+        .bind(now)
+        .bind(id)
+        .bind(refunded)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            continue;
+        }
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM redemption_refunds WHERE redemption_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        let lines = match part {
+            Refund::Lines(lines) => {
+                Some(serde_json::to_string(lines).map_err(|e| sqlx::Error::Decode(e.into()))?)
+            }
+            Refund::Amount(_) => None,
+        };
+        sqlx::query(
+            "INSERT INTO redemption_refunds (redemption_id, n, amount, lines, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(n + 1)
+        .bind(amount)
+        .bind(lines)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for row in usage(tx, id).await? {
+            if row.policy != "recredit" {
+                continue;
+            }
+            let (uses, amount) = if whole {
+                (row.uses, row.amount)
+            } else {
+                let share = i128::from(row.amount) * i128::from(after) / i128::from(total.max(1));
+                (
+                    row.returned_uses,
+                    i64::try_from(share).unwrap_or(row.amount),
+                )
+            };
+            return_to(tx, id, &row, uses, amount).await?;
+        }
+        return Ok(None);
+    }
+    Err(sqlx::Error::Protocol(
+        "refunds of one redemption kept racing".into(),
+    ))
+}
+
+/// The units of each line refunded so far.
+async fn refunded_lines(
+    tx: &mut AnyConnection,
+    id: &str,
+) -> Result<std::collections::HashMap<String, u64>, sqlx::Error> {
+    let mut out = std::collections::HashMap::new();
     let rows = sqlx::query(
-        "SELECT counter_key, uses, amount, reversal FROM redemption_usage \
-         WHERE redemption_id = $1 ORDER BY counter_key",
+        "SELECT lines FROM redemption_refunds WHERE redemption_id = $1 AND lines IS NOT NULL",
     )
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    for row in rows {
-        let policy: String = row.try_get("reversal")?;
-        let back = matches!(
-            (reversal, policy.as_str()),
-            (None, _) | (Some(_), "recredit") | (Some(ReversalKind::Cancel), "recreditCancel")
-        );
-        if !back {
-            continue;
+    for r in rows {
+        let text: String = r.try_get("lines")?;
+        let lines: Vec<RefundLine> =
+            serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        for l in lines {
+            *out.entry(l.id).or_insert(0) += l.quantity;
         }
-        sqlx::query("UPDATE counters SET used = used - $1, amount = amount - $2 WHERE key = $3")
-            .bind(row.try_get::<i64, _>("uses")?)
-            .bind(row.try_get::<i64, _>("amount")?)
-            .bind(row.try_get::<String, _>("counter_key")?)
-            .execute(&mut *tx)
-            .await?;
     }
-    Ok(())
+    Ok(out)
+}
+
+/// How much a partial refund gives back, in minor units, or why it cannot: an amount as
+/// given; units of lines at what was paid for them (the line's total, plus its tax when prices
+/// exclude tax), each line's share rounded down on the units refunded so far, so that refunding
+/// every unit of a line refunds exactly what was paid for it.
+fn refund_amount(
+    part: &Refund,
+    currency: promoseal_evaluator::money::Currency,
+    receipt: &str,
+    prior: &std::collections::HashMap<String, u64>,
+) -> Result<i64, ApiError> {
+    let bad = |m: String| ApiError::bad_request(ErrorCode::InvalidRequest, m);
+    let amount = match part {
+        Refund::Amount(a) => currency
+            .to_minor(a, &|| "amount".into())
+            .map_err(|e| bad(e.to_string()))?,
+        Refund::Lines(lines) => {
+            let receipt: Value = serde_json::from_str(receipt).map_err(ApiError::internal)?;
+            let exclusive = receipt.get("taxMode").and_then(Value::as_str) == Some("exclusive");
+            let field = |v: &Value, name: &str| v.get(name).cloned().unwrap_or(Value::Null);
+            let money = |v: &Value| -> Result<i64, ApiError> {
+                let d = v
+                    .as_str()
+                    .and_then(|s| promoseal_evaluator::money::DecimalString::parse(s).ok())
+                    .ok_or_else(|| ApiError::internal("a receipt amount does not parse"))?;
+                currency
+                    .to_minor(&d, &|| "receipt".into())
+                    .map_err(|e| ApiError::internal(e.to_string()))
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut sum = 0_i64;
+            for (i, l) in lines.iter().enumerate() {
+                if !seen.insert(l.id.as_str()) {
+                    return Err(bad(format!(
+                        "lines[{i}].id: line `{}` is named twice",
+                        l.id
+                    )));
+                }
+                if l.quantity == 0 {
+                    return Err(bad(format!("lines[{i}].quantity: must be at least 1")));
+                }
+                let Some(line) = receipt
+                    .get("lines")
+                    .and_then(Value::as_array)
+                    .and_then(|ls| ls.iter().find(|x| field(x, "id") == l.id.as_str()))
+                else {
+                    return Err(bad(format!(
+                        "lines[{i}].id: the redemption has no line `{}`",
+                        l.id
+                    )));
+                };
+                let quantity = field(line, "quantity").as_u64().unwrap_or(0);
+                let before = prior.get(&l.id).copied().unwrap_or(0);
+                if before + l.quantity > quantity {
+                    return Err(ApiError::conflict(
+                        ErrorCode::RefundTooLarge,
+                        format!(
+                            "lines[{i}]: {} of line `{}` left to refund, not {}",
+                            quantity.saturating_sub(before),
+                            l.id,
+                            l.quantity
+                        ),
+                    ));
+                }
+                let mut paid = money(&field(line, "total"))?;
+                if exclusive {
+                    paid += money(&field(line, "tax"))?;
+                }
+                let upto =
+                    |units: u64| i128::from(paid) * i128::from(units) / i128::from(quantity.max(1));
+                let share = upto(before + l.quantity) - upto(before);
+                sum += i64::try_from(share).unwrap_or(i64::MAX);
+            }
+            sum
+        }
+    };
+    if amount <= 0 {
+        return Err(bad(match part {
+            Refund::Amount(_) => "amount: must be more than zero".to_string(),
+            Refund::Lines(_) => "lines: nothing was paid for these units".to_string(),
+        }));
+    }
+    Ok(amount)
 }
 
 async fn sweep_tx(tx: &mut AnyConnection, now: i64) -> Result<u64, sqlx::Error> {
@@ -933,6 +1216,26 @@ pub struct Transition<'a> {
     pub hash: &'a str,
     pub reversal: Option<ReversalKind>,
     pub reason: Option<&'a str>,
+    /// A partial refund: some amount, or some units of some lines.
+    pub part: Option<&'a Refund>,
+}
+
+/// What a partial refund gives back to the customer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Refund {
+    /// This much, in the redemption's currency.
+    Amount(promoseal_evaluator::money::DecimalString),
+    /// These units of these lines, at what was paid for them.
+    Lines(Vec<RefundLine>),
+}
+
+/// Units of one line of a redemption's cart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefundLine {
+    pub id: String,
+    pub quantity: u64,
 }
 
 async fn transition_tx(
@@ -945,6 +1248,56 @@ async fn transition_tx(
         Claim::Reused => return Ok(Answer::of_error(&key_reused(t.key))),
         Claim::New => {}
     }
+    let refusal = match (t.op, t.part) {
+        (Op::Reverse, Some(part)) => refund(tx, t.id, part, now).await?,
+        _ => change_state(tx, t, now).await?,
+    };
+    let view = load(tx, t.id).await?;
+    let attempt = match &view {
+        Some(v) => Attempt {
+            customer_id: v["customerId"].as_str().map(str::to_string),
+            channel: v["channel"].as_str().map(str::to_string),
+            ..Attempt::default()
+        },
+        None => Attempt::default(),
+    };
+    let mut event = Event {
+        at: now,
+        op: t.op.as_str(),
+        accepted: refusal.is_none(),
+        redemption_id: Some(t.id.to_string()),
+        order_id: view
+            .as_ref()
+            .and_then(|v| v["orderId"].as_str().map(str::to_string)),
+        idempotency_key: Some(t.key.to_string()),
+        attempt,
+        detail: t.reason.map(|r| json!({ "reason": r })),
+        ..Event::default()
+    };
+    let answer = match (&refusal, view) {
+        (None, Some(v)) => Answer {
+            status: StatusCode::OK,
+            body: v.to_string(),
+            replayed: false,
+        },
+        (Some(e), _) => {
+            event.reason = Some(e.code.to_string());
+            Answer::of_error(e)
+        }
+        (None, None) => return Err(sqlx::Error::RowNotFound),
+    };
+    record(tx, &event).await?;
+    remember(tx, t.op, t.key, &answer).await?;
+    Ok(answer)
+}
+
+/// Commit, release or reverse as a whole: the new state, and what goes back to the counters;
+/// or why not.
+async fn change_state(
+    tx: &mut AnyConnection,
+    t: &Transition<'_>,
+    now: i64,
+) -> Result<Option<ApiError>, sqlx::Error> {
     let updated = match t.op {
         Op::Commit => sqlx::query(
             "UPDATE redemptions SET state = 'committed', committed_at = $1 \
@@ -973,7 +1326,7 @@ async fn transition_tx(
     .await?
     .rows_affected()
         == 1;
-    let refusal = if updated {
+    Ok(if updated {
         match t.op {
             Op::Release => give_back(tx, t.id, None).await?,
             Op::Reverse => give_back(tx, t.id, t.reversal).await?,
@@ -1022,44 +1375,7 @@ async fn transition_tx(
                 }
             }
         })
-    };
-    let view = load(tx, t.id).await?;
-    let attempt = match &view {
-        Some(v) => Attempt {
-            customer_id: v["customerId"].as_str().map(str::to_string),
-            channel: v["channel"].as_str().map(str::to_string),
-            ..Attempt::default()
-        },
-        None => Attempt::default(),
-    };
-    let mut event = Event {
-        at: now,
-        op: t.op.as_str(),
-        accepted: refusal.is_none(),
-        redemption_id: Some(t.id.to_string()),
-        order_id: view
-            .as_ref()
-            .and_then(|v| v["orderId"].as_str().map(str::to_string)),
-        idempotency_key: Some(t.key.to_string()),
-        attempt,
-        detail: t.reason.map(|r| json!({ "reason": r })),
-        ..Event::default()
-    };
-    let answer = match (&refusal, view) {
-        (None, Some(v)) => Answer {
-            status: StatusCode::OK,
-            body: v.to_string(),
-            replayed: false,
-        },
-        (Some(e), _) => {
-            event.reason = Some(e.code.to_string());
-            Answer::of_error(e)
-        }
-        (None, None) => return Err(sqlx::Error::RowNotFound),
-    };
-    record(tx, &event).await?;
-    remember(tx, t.op, t.key, &answer).await?;
-    Ok(answer)
+    })
 }
 
 /// A redemption as the API shows it, from its row and its promotions' rows (or, for a batch
@@ -1084,6 +1400,8 @@ struct View {
     committed_at: Option<i64>,
     closed_at: Option<i64>,
     reversal: Option<String>,
+    /// Refunded so far (partial refunds).
+    refunded: i64,
     /// Promotion id, campaign, amount.
     promotions: Vec<(String, Option<String>, i64)>,
 }
@@ -1132,6 +1450,7 @@ fn render(mut r: View) -> Result<Value, sqlx::Error> {
             ("committedAt", time(r.committed_at)),
             ("closedAt", time(r.closed_at)),
             ("reversal", r.reversal),
+            ("refunded", (r.refunded > 0).then(|| money(r.refunded))),
         ] {
             if let Some(value) = value {
                 o.insert(name.into(), json!(value));
@@ -1146,7 +1465,7 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
     let Some(r) = sqlx::query(
         "SELECT id, order_id, state, bundle_id, bundle_version, currency, customer_id, channel, \
          new_customer, subtotal, discount_total, tax_total, total, receipt, created_at, expires_at, \
-         committed_at, closed_at, reversal FROM redemptions WHERE id = $1",
+         committed_at, closed_at, reversal, refunded FROM redemptions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -1189,6 +1508,7 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
         committed_at: r.try_get("committed_at")?,
         closed_at: r.try_get("closed_at")?,
         reversal: r.try_get("reversal")?,
+        refunded: r.try_get("refunded")?,
         promotions,
     };
     render(view).map(Some)

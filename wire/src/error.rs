@@ -66,6 +66,8 @@ pub enum ErrorCode {
     RedemptionNotFound,
     InvalidState,
     ReservationExpired,
+    /// A partial refund of more than is left of the redemption (or of a line).
+    RefundTooLarge,
     // The console.
     /// Signed in, but the key's roles or limits do not allow this (or the request lacks the
     /// session's CSRF token or comes from another origin).
@@ -130,6 +132,7 @@ impl ErrorCode {
             ErrorCode::RedemptionNotFound => "redemptionNotFound",
             ErrorCode::InvalidState => "invalidState",
             ErrorCode::ReservationExpired => "reservationExpired",
+            ErrorCode::RefundTooLarge => "refundTooLarge",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::StaleEdit => "staleEdit",
             ErrorCode::AlreadyExists => "alreadyExists",

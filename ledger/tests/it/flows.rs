@@ -7,6 +7,7 @@ use crate::common::{request, signed_bundle, Ledger};
 use promoseal_db::both;
 
 both!(
+    partial_refunds_give_back_in_proportion,
     redeem_replay_and_refusals,
     bad_input_writes_nothing,
     reservations_hold_commit_release_and_lapse,
@@ -423,6 +424,182 @@ async fn reversal_follows_each_promotions_policy(backend: Backend) {
         (s, e["error"]["code"].as_str()),
         (409, Some("invalidState")),
         "{e}"
+    );
+    l.stop().await;
+}
+
+/// Partial refunds, by amount and by lines: the budget comes back in proportion to what is
+/// refunded (rounded down, the last refund giving back the exact rest), uses only when the
+/// whole redemption is refunded; more than is left is refused and changes nothing.
+async fn partial_refunds_give_back_in_proportion(backend: Backend) {
+    let l = Ledger::start(backend).await;
+    let budget = "SELECT amount FROM counters WHERE key = 'budget/fixture/budget'";
+    let budget_uses = "SELECT used FROM counters WHERE key = 'budget/fixture/budget'";
+    // Four units at $12.50, $10 off the order: $40 paid, $10 a unit.
+    let input = json!({
+        "cart": {"currency": "USD", "lines": [
+            {"id": "a", "sku": "sku-budget", "unitPrice": "12.50", "quantity": 4}]},
+        "customer": {"id": "c1"},
+        "context": {"now": l.now()},
+    });
+    let body = crate::common::request_for(&l, "o-1", 1, input);
+    let (s, r) = l.post("/v1/redemptions", "k-1", &body).await;
+    assert_eq!((s, r["total"].as_str()), (201, Some("40.00")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/redemptions/{id}/reverse");
+    assert_eq!(
+        (l.count(budget).await, l.count(budget_uses).await),
+        (1000, 1)
+    );
+
+    // $10 of $40: a quarter of the $10 discount comes back; the use stays.
+    let ten = json!({"kind": "refund", "amount": "10.00"});
+    let (s, v) = l.post(&path, "rf-1", &ten).await;
+    assert_eq!(
+        (s, v["state"].as_str(), v["refunded"].as_str()),
+        (200, Some("committed"), Some("10.00")),
+        "{v}"
+    );
+    assert_eq!(
+        (l.count(budget).await, l.count(budget_uses).await),
+        (750, 1)
+    );
+    // The same key again: the same answer; with another amount: a reused key.
+    assert_eq!(l.post(&path, "rf-1", &ten).await, (200, v.clone()));
+    let (s, e) = l
+        .post(&path, "rf-1", &json!({"kind": "refund", "amount": "5.00"}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("idempotencyKeyReused"))
+    );
+
+    // One unit of line a: what was paid for it, $10.
+    let unit = json!({"kind": "refund", "lines": [{"id": "a", "quantity": 1}]});
+    let (s, v) = l.post(&path, "rf-2", &unit).await;
+    assert_eq!((s, v["refunded"].as_str()), (200, Some("20.00")), "{v}");
+    assert_eq!(l.count(budget).await, 500);
+
+    // More than is left, of the line or of the whole: refused, nothing changes.
+    for (key, body) in [
+        (
+            "rf-3",
+            json!({"kind": "refund", "lines": [{"id": "a", "quantity": 4}]}),
+        ),
+        ("rf-4", json!({"kind": "refund", "amount": "20.01"})),
+    ] {
+        let (s, e) = l.post(&path, key, &body).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (409, Some("refundTooLarge")),
+            "{e}"
+        );
+    }
+    for (key, body, field) in [
+        (
+            "rf-5",
+            json!({"kind": "refund", "lines": [{"id": "zz", "quantity": 1}]}),
+            "lines[0].id",
+        ),
+        ("rf-6", json!({"kind": "cancel", "amount": "1.00"}), "kind"),
+        (
+            "rf-7",
+            json!({"kind": "refund", "amount": "1.00", "lines": [{"id": "a", "quantity": 1}]}),
+            "amount, lines",
+        ),
+        (
+            "rf-8",
+            json!({"kind": "refund", "amount": "0.00"}),
+            "amount",
+        ),
+        (
+            "rf-9",
+            json!({"kind": "refund", "amount": "1.001"}),
+            "amount",
+        ),
+    ] {
+        let (s, e) = l.post(&path, key, &body).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalidRequest")),
+            "{e}"
+        );
+        assert!(
+            e["error"]["message"].as_str().unwrap().starts_with(field),
+            "{e}"
+        );
+    }
+    assert_eq!(l.count(budget).await, 500);
+    let (_, read) = l.get(&format!("/v1/redemptions/{id}")).await;
+    assert_eq!(read["refunded"], "20.00");
+    // Reports count revenue net of refunds.
+    let (_, report) = l.get("/v1/reports?by=promotion").await;
+    let group = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "budget")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (group["orders"].as_i64(), group["revenue"].as_str()),
+        (Some(1), Some("20.00")),
+        "{report}"
+    );
+
+    // The rest, $20 (two units' worth): the redemption is refunded whole; the rest of the
+    // budget and the use come back, exactly.
+    let (s, v) = l
+        .post(
+            &path,
+            "rf-10",
+            &json!({"kind": "refund", "amount": "20.00"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            v["state"].as_str(),
+            v["reversal"].as_str(),
+            v["refunded"].as_str()
+        ),
+        (200, Some("reversed"), Some("refund"), Some("40.00")),
+        "{v}"
+    );
+    assert_eq!((l.count(budget).await, l.count(budget_uses).await), (0, 0));
+    let (s, e) = l.post(&path, "rf-11", &ten).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("invalidState")),
+        "{e}"
+    );
+    assert_eq!(
+        l.count(&format!(
+            "SELECT COUNT(*) FROM redemption_refunds WHERE redemption_id = '{id}'"
+        ))
+        .await,
+        3
+    );
+
+    // `recreditCancel`: a partial refund gives nothing back; cancelling the rest gives the use
+    // back.
+    let (_, r) = redeem_one(&l, "o-2", "sku-cancel").await;
+    let path = format!("/v1/redemptions/{}/reverse", r["id"].as_str().unwrap());
+    let uses = "SELECT used FROM counters WHERE key = 'total/fixture/cancel-only'";
+    let (s, _) = l
+        .post(&path, "rf-12", &json!({"kind": "refund", "amount": "5.00"}))
+        .await;
+    assert_eq!((s, l.count(uses).await), (200, 1));
+    let (s, v) = l.post(&path, "rf-13", &json!({"kind": "cancel"})).await;
+    assert_eq!(
+        (
+            s,
+            v["reversal"].as_str(),
+            v["refunded"].as_str(),
+            l.count(uses).await
+        ),
+        (200, Some("cancel"), Some("5.00"), 0),
+        "{v}"
     );
     l.stop().await;
 }
