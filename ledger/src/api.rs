@@ -348,7 +348,11 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let id = redemption_id(id)?;
     match state.db.redemption(&id).await? {
-        Some(v) => Ok(Json(v).into_response()),
+        Some(body) => Ok(respond(Answer {
+            status: axum::http::StatusCode::OK,
+            body,
+            replayed: false,
+        })),
         None => Err(ApiError::not_found(
             ErrorCode::RedemptionNotFound,
             format!("no redemption `{id}`"),

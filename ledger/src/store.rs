@@ -306,9 +306,12 @@ impl Db {
     }
 
     /// The redemption as `GET /v1/redemptions/{id}` shows it.
-    pub async fn redemption(&self, id: &str) -> Result<Option<Value>, ApiError> {
+    pub async fn redemption(&self, id: &str) -> Result<Option<String>, ApiError> {
         let mut conn = self.reader().acquire().await?;
-        Ok(load(&mut conn, id).await?)
+        match load(&mut conn, id).await? {
+            Some(view) => Ok(Some(render(&view)?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -470,7 +473,7 @@ impl NewRow<'_> {
     /// The redemption's JSON, as `GET /v1/redemptions/{id}` then shows it.
     fn answer(&self) -> Result<String, sqlx::Error> {
         let (r, plan) = (self.r, self.plan);
-        render(View {
+        render(&View {
             id: self.id.to_string(),
             order_id: r.order_id.clone(),
             state: self.state().to_string(),
@@ -497,7 +500,6 @@ impl NewRow<'_> {
                 .map(|a| (a.promotion_id.clone(), a.campaign.clone(), a.amount))
                 .collect(),
         })
-        .map(|v| v.to_string())
     }
 }
 
@@ -1255,8 +1257,8 @@ async fn transition_tx(
     let view = load(tx, t.id).await?;
     let attempt = match &view {
         Some(v) => Attempt {
-            customer_id: v["customerId"].as_str().map(str::to_string),
-            channel: v["channel"].as_str().map(str::to_string),
+            customer_id: v.customer_id.clone(),
+            channel: v.channel.clone(),
             ..Attempt::default()
         },
         None => Attempt::default(),
@@ -1266,9 +1268,7 @@ async fn transition_tx(
         op: t.op.as_str(),
         accepted: refusal.is_none(),
         redemption_id: Some(t.id.to_string()),
-        order_id: view
-            .as_ref()
-            .and_then(|v| v["orderId"].as_str().map(str::to_string)),
+        order_id: view.as_ref().map(|v| v.order_id.clone()),
         idempotency_key: Some(t.key.to_string()),
         attempt,
         detail: t.reason.map(|r| json!({ "reason": r })),
@@ -1277,7 +1277,7 @@ async fn transition_tx(
     let answer = match (&refusal, view) {
         (None, Some(v)) => Answer {
             status: StatusCode::OK,
-            body: v.to_string(),
+            body: render(&v)?,
             replayed: false,
         },
         (Some(e), _) => {
@@ -1406,62 +1406,95 @@ struct View {
     promotions: Vec<(String, Option<String>, i64)>,
 }
 
-/// The redemption's JSON. Promotions are listed by id in byte order (whatever the database's
-/// collation).
-fn render(mut r: View) -> Result<Value, sqlx::Error> {
+/// The redemption's JSON: its keys in byte order, its promotions by id in byte order (whatever
+/// the database's collation), and its receipt as stored, the evaluator's JSON, never parsed.
+fn render(r: &View) -> Result<String, sqlx::Error> {
+    #[derive(Serialize)]
+    struct Promotion<'a> {
+        amount: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        campaign: Option<&'a str>,
+        #[serde(rename = "promotionId")]
+        promotion_id: &'a str,
+    }
+    // Fields in byte order of their names, as clients have always seen them.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Out<'a> {
+        bundle_id: &'a str,
+        bundle_version: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closed_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        committed_at: Option<String>,
+        created_at: String,
+        currency: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        customer_id: Option<&'a str>,
+        discount_total: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
+        id: &'a str,
+        new_customer: bool,
+        order_id: &'a str,
+        promotions: Vec<Promotion<'a>>,
+        receipt: &'a serde_json::value::RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refunded: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reversal: Option<&'a str>,
+        state: &'a str,
+        subtotal: String,
+        tax_total: String,
+        total: String,
+    }
     let exp = promoseal_evaluator::money::Currency::from_code(&r.currency)
         .map(|c| c.exponent())
         .unwrap_or(2);
     let money = |minor: i64| format_minor(minor, exp);
     let time = |t: Option<i64>| t.map(|t| Instant(t).to_string());
-    r.promotions.sort_by(|a, b| a.0.cmp(&b.0));
-    let promotions: Vec<Value> = r
+    let mut promotions: Vec<Promotion> = r
         .promotions
-        .into_iter()
-        .map(|(id, campaign, amount)| {
-            let mut v = json!({"promotionId": id, "amount": money(amount)});
-            if let (Some(c), Some(o)) = (campaign, v.as_object_mut()) {
-                o.insert("campaign".into(), json!(c));
-            }
-            v
+        .iter()
+        .map(|(id, campaign, amount)| Promotion {
+            amount: money(*amount),
+            campaign: campaign.as_deref(),
+            promotion_id: id,
         })
         .collect();
-    let mut v = json!({
-        "id": r.id,
-        "orderId": r.order_id,
-        "state": r.state,
-        "bundleId": r.bundle_id,
-        "bundleVersion": r.bundle_version,
-        "currency": r.currency,
-        "subtotal": money(r.subtotal),
-        "discountTotal": money(r.discount_total),
-        "taxTotal": money(r.tax_total),
-        "total": money(r.total),
-        "promotions": promotions,
-        "newCustomer": r.new_customer,
-        "createdAt": time(Some(r.created_at)),
-        "receipt": serde_json::from_str::<Value>(&r.receipt).map_err(|e| sqlx::Error::Decode(e.into()))?,
-    });
-    if let Some(o) = v.as_object_mut() {
-        for (name, value) in [
-            ("customerId", r.customer_id),
-            ("channel", r.channel),
-            ("expiresAt", time(r.expires_at)),
-            ("committedAt", time(r.committed_at)),
-            ("closedAt", time(r.closed_at)),
-            ("reversal", r.reversal),
-            ("refunded", (r.refunded > 0).then(|| money(r.refunded))),
-        ] {
-            if let Some(value) = value {
-                o.insert(name.into(), json!(value));
-            }
-        }
-    }
-    Ok(v)
+    promotions.sort_by(|a, b| a.promotion_id.cmp(b.promotion_id));
+    let receipt: &serde_json::value::RawValue =
+        serde_json::from_str(&r.receipt).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    serde_json::to_string(&Out {
+        bundle_id: &r.bundle_id,
+        bundle_version: r.bundle_version,
+        channel: r.channel.as_deref(),
+        closed_at: time(r.closed_at),
+        committed_at: time(r.committed_at),
+        created_at: Instant(r.created_at).to_string(),
+        currency: &r.currency,
+        customer_id: r.customer_id.as_deref(),
+        discount_total: money(r.discount_total),
+        expires_at: time(r.expires_at),
+        id: &r.id,
+        new_customer: r.new_customer,
+        order_id: &r.order_id,
+        promotions,
+        receipt,
+        refunded: (r.refunded > 0).then(|| money(r.refunded)),
+        reversal: r.reversal.as_deref(),
+        state: &r.state,
+        subtotal: money(r.subtotal),
+        tax_total: money(r.tax_total),
+        total: money(r.total),
+    })
+    .map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
-/// Reads one redemption with its promotions as the API shows it.
-async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>, sqlx::Error> {
+/// Reads one redemption with its promotions.
+async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<View>, sqlx::Error> {
     let Some(r) = sqlx::query(
         "SELECT id, order_id, state, bundle_id, bundle_version, currency, customer_id, channel, \
          new_customer, subtotal, discount_total, tax_total, total, receipt, created_at, expires_at, \
@@ -1511,7 +1544,7 @@ async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Value>,
         refunded: r.try_get("refunded")?,
         promotions,
     };
-    render(view).map(Some)
+    Ok(Some(view))
 }
 
 impl Db {
