@@ -107,13 +107,14 @@ pub struct JsonError {
     pub detail: String,
 }
 
-/// [`from_json_strict`] for the text read on every request (the evaluation input): valid JSON
+/// [`from_json_strict`] for the text read on every request (the evaluation input, and the
+/// native hosts' request bodies): valid JSON
 /// is read once, directly, since tracking the path costs an allocation per key, several times
 /// the read itself, and the text is checked as UTF-8 in one pass rather than string by
 /// string. Only a refused text is read again, with the path tracked, to name the place; the
 /// reads are deterministic, so the second fails exactly as the first did. The direct read is
 /// a second copy of `T`'s reader in the `.wasm`, which is why only the hot input has one.
-pub(crate) fn from_json_hot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+pub fn from_json_hot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     match serde_json::from_slice(bytes) {
         Ok(value) => Ok(value),
         Err(_) => from_json_strict(bytes),
