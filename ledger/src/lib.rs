@@ -59,6 +59,8 @@ pub struct Settings {
     /// Most reserves and redeems applied in one transaction ([`group`]); 1 gives each its
     /// own.
     pub max_batch: usize,
+    /// Writer tasks taking turns at the batches on PostgreSQL (SQLite has one).
+    pub writers: usize,
 }
 
 impl Default for Settings {
@@ -86,6 +88,7 @@ impl Default for Settings {
                 seconds: std::num::NonZeroU32::MIN.saturating_add(59),
             },
             max_batch: group::MAX_BATCH,
+            writers: group::WRITERS,
         }
     }
 }
@@ -120,7 +123,7 @@ impl State {
             settings.unknown_code_attempts,
         )?;
         Ok(State {
-            writer: group::GroupCommit::start(db.clone(), settings.max_batch),
+            writer: group::GroupCommit::start(db.clone(), settings.max_batch, settings.writers),
             db,
             bundles: Default::default(),
             root,

@@ -92,6 +92,10 @@ struct Serve {
     #[arg(long, env = "LEDGER_MAX_BATCH", default_value_t = ledger::group::MAX_BATCH as u64,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     max_batch: u64,
+    /// Writer tasks taking turns at the batches on PostgreSQL (SQLite always has one).
+    #[arg(long, env = "LEDGER_WRITERS", default_value_t = ledger::group::WRITERS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=16))]
+    writers: u64,
 }
 
 #[tokio::main]
@@ -165,6 +169,7 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         code_attempts_per_client: s.code_attempts_per_client,
         unknown_code_attempts: s.unknown_code_attempts,
         max_batch: usize::try_from(s.max_batch).unwrap_or(ledger::group::MAX_BATCH),
+        writers: usize::try_from(s.writers).unwrap_or(ledger::group::WRITERS),
         ..defaults
     };
     let state = Arc::new(

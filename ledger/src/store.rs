@@ -602,7 +602,8 @@ pub(crate) struct Queued<'a> {
 /// idempotency keys (with their answers), every counter (the batch's summed uses and amounts,
 /// checked against the tightest limit any of them declares), the redemptions, their usage and
 /// promotion rows, and the events; about ten statements for the batch instead of a dozen for
-/// each redemption. The counters are locked in one statement, in key order.
+/// each redemption. The counters come last, locked in one statement, in key order: from there
+/// to the commit is all a hot promotion's rows are held.
 ///
 /// `None` when the batch is not of that kind: a redemption refused before the transaction, two
 /// with the same key, order or customer, a counter whose sum does not fit (a limit about to be
@@ -735,30 +736,6 @@ pub(crate) async fn redeem_set(
     if q.execute(&mut *tx).await?.rows_affected() != rows.len() as u64 {
         return Ok(None);
     }
-    // Every counter at once, each only if its sum fits.
-    if !sums.is_empty() {
-        let sql = format!(
-            "INSERT INTO counters (key, used, amount, max_used, max_amount) VALUES {} \
-             ON CONFLICT (key) DO UPDATE SET used = counters.used + excluded.used, \
-             amount = counters.amount + excluded.amount, max_used = excluded.max_used, \
-             max_amount = excluded.max_amount \
-             WHERE counters.used + excluded.used <= excluded.max_used \
-             AND counters.amount + excluded.amount <= excluded.max_amount",
-            placeholders(sums.len(), 5)
-        );
-        let mut q = sqlx::query(&sql);
-        for (key, s) in &sums {
-            q = q
-                .bind(*key)
-                .bind(s.uses)
-                .bind(s.amount)
-                .bind(s.max_uses)
-                .bind(s.max_amount);
-        }
-        if q.execute(&mut *tx).await?.rows_affected() != sums.len() as u64 {
-            return Ok(None);
-        }
-    }
     match insert_redemptions(tx, &rows).await {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => return Ok(None),
@@ -788,6 +765,31 @@ pub(crate) async fn redeem_set(
         })
         .collect();
     record_all(tx, &events).await?;
+    // Every counter at once, each only if its sum fits: last, so that a promotion's hot rows
+    // are locked only from here to the commit.
+    if !sums.is_empty() {
+        let sql = format!(
+            "INSERT INTO counters (key, used, amount, max_used, max_amount) VALUES {} \
+             ON CONFLICT (key) DO UPDATE SET used = counters.used + excluded.used, \
+             amount = counters.amount + excluded.amount, max_used = excluded.max_used, \
+             max_amount = excluded.max_amount \
+             WHERE counters.used + excluded.used <= excluded.max_used \
+             AND counters.amount + excluded.amount <= excluded.max_amount",
+            placeholders(sums.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (key, s) in &sums {
+            q = q
+                .bind(*key)
+                .bind(s.uses)
+                .bind(s.amount)
+                .bind(s.max_uses)
+                .bind(s.max_amount);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() != sums.len() as u64 {
+            return Ok(None);
+        }
+    }
     Ok(Some(answers))
 }
 
