@@ -49,14 +49,14 @@ struct Job {
     answer: oneshot::Sender<Result<Answer, ApiError>>,
 }
 
-/// The queue in front of the writer task.
+/// The queue in front of the writer tasks.
 #[derive(Clone, Debug)]
 pub struct GroupCommit {
     queue: mpsc::Sender<Job>,
     stats: Arc<Stats>,
 }
 
-/// What the writer has done since it started.
+/// What the writers have done since they started.
 #[derive(Debug, Default)]
 struct Stats {
     batches: AtomicU64,
@@ -97,8 +97,8 @@ impl GroupCommit {
         )
     }
 
-    /// Applies `r` (as redemption `id`, at `now`) in the next batch and answers once that
-    /// batch is durable.
+    /// Applies `redemption` (decided at `now`, under a fresh id) in the next batch and answers
+    /// once that batch is durable.
     pub async fn redeem(&self, redemption: Redemption, now: i64) -> Result<Answer, ApiError> {
         let id = store::new_id()?;
         let (answer, answered) = oneshot::channel();
