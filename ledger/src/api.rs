@@ -264,29 +264,7 @@ async fn transition(
     let bytes = json_body(&headers, bytes)?;
     let (reversal, reason, part, canonical) = if op == Op::Reverse {
         let r: ReverseRequest = parse(&bytes)?;
-        let part = match (r.amount, r.lines) {
-            (None, None) => None,
-            (Some(a), None) => Some(Refund::Amount(a)),
-            (None, Some(l)) if l.is_empty() => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::InvalidRequest,
-                    "lines: name at least one line",
-                ))
-            }
-            (None, Some(l)) => Some(Refund::Lines(l)),
-            (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::InvalidRequest,
-                    "amount, lines: a partial refund names an amount or lines, not both",
-                ))
-            }
-        };
-        if part.is_some() && r.kind != ReversalKind::Refund {
-            return Err(ApiError::bad_request(
-                ErrorCode::InvalidRequest,
-                "kind: a cancellation reverses the whole redemption; partial reversals are refunds",
-            ));
-        }
+        let part = Refund::of(r.kind, r.amount, r.lines)?;
         // What a replay must match; without a part, exactly what it was before partial refunds.
         let mut canonical = json!({ "kind": r.kind, "reason": r.reason });
         if let (Some(p), Some(o)) = (&part, canonical.as_object_mut()) {

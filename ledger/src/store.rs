@@ -969,7 +969,11 @@ async fn refund(
         let Some(currency) = promoseal_evaluator::money::Currency::from_code(&currency) else {
             return Err(sqlx::Error::Decode(format!("currency `{currency}`").into()));
         };
-        let prior = refunded_lines(tx, id).await?;
+        // The units refunded so far matter only to a refund of lines.
+        let prior = match part {
+            Refund::Lines(_) => refunded_lines(tx, id).await?,
+            Refund::Amount(_) => Default::default(),
+        };
         let receipt: String = row.try_get("receipt")?;
         let amount = match refund_amount(part, currency, &receipt, &prior) {
             Ok(a) => a,
@@ -1232,6 +1236,35 @@ pub enum Refund {
     Amount(promoseal_evaluator::money::DecimalString),
     /// These units of these lines, at what was paid for them.
     Lines(Vec<RefundLine>),
+}
+
+impl Refund {
+    /// The partial refund a reverse request names (`amount` or `lines`), if any, or why it is
+    /// not one: both, no line, or a cancellation (which always reverses the whole).
+    pub fn of(
+        kind: ReversalKind,
+        amount: Option<promoseal_evaluator::money::DecimalString>,
+        lines: Option<Vec<RefundLine>>,
+    ) -> Result<Option<Refund>, ApiError> {
+        let bad = |m: &str| ApiError::bad_request(ErrorCode::InvalidRequest, m);
+        let part = match (amount, lines) {
+            (None, None) => return Ok(None),
+            (Some(a), None) => Refund::Amount(a),
+            (None, Some(l)) if l.is_empty() => return Err(bad("lines: name at least one line")),
+            (None, Some(l)) => Refund::Lines(l),
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "amount, lines: a partial refund names an amount or lines, not both",
+                ))
+            }
+        };
+        if kind != ReversalKind::Refund {
+            return Err(bad(
+                "kind: a cancellation reverses the whole redemption; partial reversals are refunds",
+            ));
+        }
+        Ok(Some(part))
+    }
 }
 
 /// Units of one line of a redemption's cart.
