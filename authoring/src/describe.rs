@@ -2,7 +2,8 @@
 //! console's review), and what `promoseal inspect` shows.
 
 use promoseal_evaluator::model::{
-    AmountPer, ItemSelector, PercentScope, PromotionSpec, RewardSpec, TierBasis,
+    AmountPer, DiscountedUnitsSpec, ItemSelector, PercentScope, PromotionSpec, RewardSpec,
+    TierBasis, UnitPick,
 };
 use promoseal_evaluator::seal::Exposure;
 
@@ -127,6 +128,24 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
     }
 }
 
+/// The unit quota in words: "on at most 2 units of each line and 3 units in all, cheapest first".
+fn units(u: &DiscountedUnitsSpec) -> String {
+    let plural = |n: u64| if n == 1 { "unit" } else { "units" };
+    let mut parts = Vec::new();
+    if let Some(n) = u.per_line {
+        parts.push(format!("{n} {} of each line", plural(n)));
+    }
+    if let Some(n) = u.per_order {
+        let order = match u.pick {
+            UnitPick::Cheapest => "cheapest first",
+            UnitPick::MostExpensive => "most expensive first",
+            UnitPick::CartOrder => "in cart order",
+        };
+        parts.push(format!("{n} {} in all, {order}", plural(n)));
+    }
+    format!("on at most {}", parts.join(" and "))
+}
+
 /// Plain-words lines describing one promotion.
 pub fn promotion(p: &PromotionSpec, currency: &str) -> Vec<String> {
     let mut out = vec![format!("{} — \"{}\"", p.id, p.name)];
@@ -136,6 +155,9 @@ pub fn promotion(p: &PromotionSpec, currency: &str) -> Vec<String> {
     ));
     for b in &p.loyalty_bonus {
         out.push(format!("plus {}% for {} customers", b.percent.0, b.tier));
+    }
+    if let Some(u) = &p.discounted_units {
+        out.push(units(u));
     }
     if let Some(m) = p.max_discount {
         out.push(format!("capped at {} {currency} per order", m.0));
@@ -261,6 +283,24 @@ mod tests {
                 "stacking: exclusive, never combined",
                 "exposure: up to 50% off",
             ]
+        );
+    }
+
+    #[test]
+    fn a_unit_quota_in_plain_words() {
+        let p: PromotionSpec = serde_json::from_str(
+            r#"{"id": "cheapest", "name": "Cheapest free", "reward": {"type": "percentOff",
+                "percent": "100"}, "discountedUnits": {"perLine": 2, "perOrder": 1}}"#,
+        )
+        .unwrap();
+        let words = promotion(&p, "EUR");
+        assert_eq!(
+            words.get(1).map(String::as_str),
+            Some("gives: 100% off every item")
+        );
+        assert_eq!(
+            words.get(2).map(String::as_str),
+            Some("on at most 2 units of each line and 1 unit in all, cheapest first")
         );
     }
 }

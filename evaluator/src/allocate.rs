@@ -102,6 +102,28 @@ pub(crate) fn allocate_slots(
         Allocation::RemainderToLast => {
             slots.last_mut()?.share += i64::try_from(left).ok()?;
         }
+        Allocation::RoundedToFirst | Allocation::RoundedToLast => {
+            // Every share rounded on its own; the difference to the total goes to the first
+            // (last) line, and a negative one is taken from the lines in that order, none
+            // below zero.
+            let mut rounded: i128 = 0;
+            for s in slots.iter_mut() {
+                let share = div_round(t.checked_mul(weight(s))?, sum, rounding)?;
+                s.share = i64::try_from(share).ok()?;
+                rounded += share;
+            }
+            let mut diff = i64::try_from(t - rounded).ok()?;
+            let first = method == Allocation::RoundedToFirst;
+            for j in 0..n {
+                if diff == 0 {
+                    break;
+                }
+                let s = slots.get_mut(if first { j } else { n - 1 - j })?;
+                let change = diff.max(-s.share);
+                s.share += change;
+                diff -= change;
+            }
+        }
         Allocation::CarryForward => {
             let mut cumulative: i128 = 0;
             let mut previous: i128 = 0;
@@ -187,6 +209,28 @@ mod tests {
         assert_eq!(run(5, &[1, 1, 2], LargestRemainder), vec![1, 1, 3]);
         assert_eq!(run(5, &[1, 1, 2], RemainderToFirst), vec![2, 1, 2]);
         assert_eq!(run(5, &[1, 1, 2], CarryForward), vec![1, 2, 2]);
+        // Rounded shares: 1.25 → 1, 1.25 → 1, 2.5 → 3 (half up) sum to 5 already.
+        assert_eq!(run(5, &[1, 1, 2], RoundedToFirst), vec![1, 1, 3]);
+        // 3.333… → 3 each: the first or the last line takes the missing cent.
+        assert_eq!(run(1000, &[1, 1, 1], RoundedToFirst), vec![334, 333, 333]);
+        assert_eq!(run(1000, &[1, 1, 1], RoundedToLast), vec![333, 333, 334]);
+        // 0.666… → 1 each is one cent too many, taken back from the last line.
+        assert_eq!(run(2, &[1, 1, 1], RoundedToLast), vec![1, 1, 0]);
+        assert_eq!(run(2, &[1, 1, 1], RoundedToFirst), vec![0, 1, 1]);
+    }
+
+    #[test]
+    fn rounded_shares_never_go_negative() {
+        // 2 over 1 / 1 / 1 / 0: 0.67 → 1 three times, 0 for the last; one too many, and the
+        // last line has nothing to give back, so the line before it does.
+        assert_eq!(run(2, &[1, 1, 1, 0], RoundedToLast), vec![1, 1, 0, 0]);
+        for total in 0..40 {
+            for m in [RoundedToFirst, RoundedToLast] {
+                let parts = run(total, &[3, 0, 5, 1, 1, 7], m);
+                assert_eq!(parts.iter().sum::<i64>(), total);
+                assert!(parts.iter().all(|p| *p >= 0));
+            }
+        }
     }
 
     #[test]

@@ -73,6 +73,61 @@ pub struct PricingPolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_floor: Option<LineFloorSpec>,
     pub stacking: StackingMode,
+    /// The mode for discounts (percentages, shares, floors); absent: `rounding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_rounding: Option<Rounding>,
+    /// The mode for the tax on each line and on shipping; absent: `rounding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rounding: Option<Rounding>,
+    /// The mode for net-to-gross conversions of fixed amounts; absent: `rounding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion_rounding: Option<Rounding>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub rounding_target: RoundingTarget,
+    #[serde(skip_serializing_if = "is_default")]
+    pub allocation_weights: AllocationWeights,
+    #[serde(skip_serializing_if = "is_default")]
+    pub capped_line_base: CappedLineBase,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// Which rounded value a percentage produces: the discount, or the discounted price (they differ
+/// by a minor unit on halves).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RoundingTarget {
+    /// The discount is rounded; the price is what is left.
+    #[default]
+    Discount,
+    /// The discounted price is rounded; the discount is what it took off.
+    Price,
+}
+
+/// The weights an amount spread over lines is split by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AllocationWeights {
+    /// The line amounts as priced: net when prices exclude tax, gross when they include it.
+    #[default]
+    PriceBasis,
+    /// The net line amounts (the price basis less each line's tax when prices include it).
+    Net,
+    /// The gross line amounts (the price basis plus each line's tax when prices exclude it).
+    Gross,
+}
+
+/// What a promotion limited to some units of a line (`discountedUnits`) computes on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CappedLineBase {
+    /// The units' share of what is left of the line: `left × units ÷ quantity`, rounded.
+    #[default]
+    Share,
+    /// The units at their unit price, less every earlier discount on the line.
+    Slice,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -108,6 +163,10 @@ pub enum Allocation {
     RemainderToLast,
     /// Round the running total line by line and carry the rounding error forward.
     CarryForward,
+    /// Round every share, then the first line in cart order takes the difference.
+    RoundedToFirst,
+    /// Round every share, then the last line in cart order takes the difference.
+    RoundedToLast,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -238,10 +297,39 @@ pub struct PromotionSpec {
     pub loyalty_bonus: Vec<LoyaltyBonusSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_discount: Option<DecimalString>,
+    /// How many units of the targeted lines the reward may discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discounted_units: Option<DiscountedUnitsSpec>,
     #[serde(default)]
     pub stacking: StackingSpec,
     #[serde(default)]
     pub limits: LimitsSpec,
+}
+
+/// A quota of discounted units: at most `perLine` units of each line and at most `perOrder`
+/// units in all, taken in `pick` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DiscountedUnitsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_order: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pick: UnitPick,
+}
+
+/// The order in which a per-order quota takes units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UnitPick {
+    /// The cheapest units first (current unit price; ties in line-id order).
+    #[default]
+    Cheapest,
+    /// The most expensive units first (ties in line-id order).
+    MostExpensive,
+    /// Line by line in cart order.
+    CartOrder,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]

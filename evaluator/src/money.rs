@@ -378,11 +378,21 @@ pub fn gross_up(net: i64, rate: Percent, mode: Rounding) -> Option<i64> {
     div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
 }
 
-/// The net part of a tax-inclusive gross amount: `gross / (100 % + rate)`.
-pub fn net_of(gross: i64, rate: Percent, mode: Rounding) -> Option<i64> {
+/// The tax included in a gross amount, `gross × rate / (100 % + rate)`, rounded once (so `Down`
+/// rounds the tax toward zero, as everywhere else).
+pub fn tax_in(gross: i64, rate: Percent, mode: Rounding) -> Option<i64> {
     let factor = i128::from(HUNDRED_PERCENT) + i128::from(rate.units());
-    let num = i128::from(gross).checked_mul(i128::from(HUNDRED_PERCENT))?;
+    let num = i128::from(gross).checked_mul(i128::from(rate.units()))?;
     div_round(num, factor, mode).and_then(|v| i64::try_from(v).ok())
+}
+
+/// `amount − round(amount × (100 % − percent))`: a percentage off that rounds the price left
+/// rather than the discount (never negative).
+pub fn percent_off_price(amount: i64, percent: Percent, mode: Rounding) -> Option<i64> {
+    let left = HUNDRED_PERCENT.checked_sub(percent.units())?;
+    let num = i128::from(amount).checked_mul(i128::from(left))?;
+    let price = div_round(num, i128::from(HUNDRED_PERCENT), mode)?;
+    i64::try_from((i128::from(amount) - price).max(0)).ok()
 }
 
 #[cfg(test)]
@@ -448,10 +458,15 @@ mod tests {
         assert!(Percent::from_decimal(&dec("100.1"), &|| "p".into()).is_err());
         assert!(Percent::from_decimal(&dec("1.0000001"), &|| "p".into()).is_err());
         assert_eq!(percent_of(1999, p, Rounding::HalfUp), Some(250));
-        assert_eq!(
-            net_of(1200, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),
-            Some(1000)
-        );
+        let twenty = Percent(20 * PERCENT_UNIT);
+        assert_eq!(tax_in(1200, twenty, Rounding::HalfUp), Some(200));
+        // 19.99 includes 3.3316… of tax at 20 %: `Down` rounds the tax itself toward zero.
+        assert_eq!(tax_in(1999, twenty, Rounding::Down), Some(333));
+        assert_eq!(tax_in(1999, twenty, Rounding::Up), Some(334));
+        // 50 % off 1.05 leaves 0.525: rounding the price half up leaves 0.53, so 0.52 off.
+        let half = Percent(50 * PERCENT_UNIT);
+        assert_eq!(percent_off_price(105, half, Rounding::HalfUp), Some(52));
+        assert_eq!(percent_of(105, half, Rounding::HalfUp), Some(53));
         assert_eq!(
             gross_up(1000, Percent(20 * PERCENT_UNIT), Rounding::HalfUp),
             Some(1200)

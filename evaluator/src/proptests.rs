@@ -12,6 +12,7 @@ use crate::{evaluate, Evaluation};
 
 const CATEGORIES: [&str; 3] = ["c0", "c1", "c2"];
 const SKUS: [&str; 4] = ["s0", "s1", "s2", "s3"];
+const MODES: [&str; 5] = ["halfUp", "halfEven", "halfDown", "down", "up"];
 
 fn money(minor: u32, exponent: u32) -> String {
     crate::money::format_minor(i64::from(minor), exponent)
@@ -88,6 +89,11 @@ fn promotion(i: usize, exp: u32) -> impl Strategy<Value = Value> {
             proptest::option::weighted(0.3, pick(vec!["g0", "g1"])),
         ),
         proptest::option::weighted(0.3, 1_u32..20),
+        (
+            proptest::option::weighted(0.3, 1_u64..3),
+            proptest::option::weighted(0.3, 1_u64..5),
+            pick(vec!["cheapest", "mostExpensive", "cartOrder"]),
+        ),
     )
         .prop_map(
             move |(
@@ -99,6 +105,7 @@ fn promotion(i: usize, exp: u32) -> impl Strategy<Value = Value> {
                 cap,
                 (exclusive, combines, group),
                 bonus,
+                (per_line, per_order, unit_pick),
             )| {
                 let mut conditions = json!({});
                 if let Some(m) = min_sub {
@@ -120,6 +127,22 @@ fn promotion(i: usize, exp: u32) -> impl Strategy<Value = Value> {
                 }
                 if let Some(b) = bonus {
                     p["loyaltyBonus"] = json!([{ "tier": "gold", "percent": b.to_string() }]);
+                }
+                let r = &p["reward"];
+                let line_by_line = (r["type"] == "percentOff" && r["on"] == "lines")
+                    || r["per"] == "unit"
+                    || r["type"] == "fixedPrice"
+                    || r["type"] == "volume"
+                    || (r["type"] == "tiered" && r["basis"] == "quantity");
+                if line_by_line && (per_line.is_some() || per_order.is_some()) {
+                    let mut units = json!({ "pick": unit_pick });
+                    if let Some(n) = per_line {
+                        units["perLine"] = json!(n);
+                    }
+                    if let Some(n) = per_order {
+                        units["perOrder"] = json!(n);
+                    }
+                    p["discountedUnits"] = units;
                 }
                 p
             },
@@ -213,17 +236,26 @@ fn scenario_of(
                     pick(vec!["exclusive", "inclusive"]),
                     pick(vec!["halfUp", "halfEven", "halfDown", "down", "up"]),
                     pick(vec!["line", "unit"]),
-                    pick(vec!["largestRemainder", "remainderToFirst", "remainderToLast", "carryForward"]),
+                    pick(vec!["largestRemainder", "remainderToFirst", "remainderToLast", "carryForward", "roundedToFirst", "roundedToLast"]),
                     pick(vec!["sequential", "original"]),
                     pick(vec!["gross", "net"]),
                     proptest::option::weighted(0.2, 1_u32..60),
                     proptest::bool::weighted(0.15),
                 ),
                 (proptest::option::of((pick(vec!["standard", "express"]), 0_u32..2000)), any::<bool>()),
+                (
+                    proptest::option::weighted(0.3, pick(MODES.to_vec())),
+                    proptest::option::weighted(0.3, pick(MODES.to_vec())),
+                    proptest::option::weighted(0.3, pick(MODES.to_vec())),
+                    pick(vec!["discount", "price"]),
+                    pick(vec!["priceBasis", "net", "gross"]),
+                    pick(vec!["share", "slice"]),
+                ),
             )
         })
-        .prop_map(|((currency, exp), promos, lines, policy, (shipping, gold))| {
+        .prop_map(|((currency, exp), promos, lines, policy, (shipping, gold), by_operation)| {
             let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
+            let (discount_mode, tax_mode, conversion_mode, target, weights, capped) = by_operation;
             let mut pricing = json!({
                 "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
                 "compounding": compounding, "fixedAmountBasis": basis,
@@ -232,6 +264,18 @@ fn scenario_of(
             if let Some(f) = floor {
                 pricing["lineFloor"] = json!({ "percentOfOriginal": f.to_string() });
             }
+            for (field, mode) in [
+                ("discountRounding", discount_mode),
+                ("taxRounding", tax_mode),
+                ("conversionRounding", conversion_mode),
+            ] {
+                if let Some(m) = mode {
+                    pricing[field] = json!(m);
+                }
+            }
+            pricing["roundingTarget"] = json!(target);
+            pricing["allocationWeights"] = json!(weights);
+            pricing["cappedLineBase"] = json!(capped);
             let bundle = json!({
                 "format": 1, "bundleId": "prop", "audience": "edge", "version": 1,
                 "issuedAt": "2026-01-01T00:00:00Z", "expiresAt": "2027-01-01T00:00:00Z",
@@ -350,8 +394,13 @@ proptest! {
 
     #[test]
     fn line_order_does_not_change_the_answer(mut s in scenario(), seed in any::<u64>()) {
-        // The other allocation methods are defined by cart order.
+        // The other allocation methods, and units picked in cart order, are defined by it.
         s.bundle["pricing"]["allocation"] = json!("largestRemainder");
+        for p in s.bundle["promotions"].as_array_mut().into_iter().flatten() {
+            if p["discountedUnits"]["pick"] == "cartOrder" {
+                p["discountedUnits"]["pick"] = json!("cheapest");
+            }
+        }
         let (bundle, input) = compile(&s);
         let e = evaluate(&bundle, &input).unwrap();
         let mut shuffled = input.clone();
@@ -398,6 +447,50 @@ proptest! {
                 let line = e.lines.iter().find(|l| l.id == part.line_id).unwrap();
                 prop_assert!(minor(&part.amount) <= minor(&line.amount));
             }
+        }
+    }
+
+    #[test]
+    fn unit_quotas_are_never_exceeded(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        let promos = s.bundle["promotions"].as_array().unwrap();
+        for a in &e.applied {
+            let spec = promos.iter().find(|p| p["id"] == *a.promotion_id).unwrap();
+            let units = &spec["discountedUnits"];
+            if units.is_null() {
+                continue;
+            }
+            let (per_line, per_order) = (units["perLine"].as_u64(), units["perOrder"].as_u64());
+            // Each line's part is within the price of the units it may discount there, and a
+            // per-order quota of n units touches at most n lines.
+            for part in &a.lines {
+                let line = e.lines.iter().find(|l| l.id == part.line_id).unwrap();
+                let q = line.quantity;
+                let n = q.min(per_line.unwrap_or(q)).min(per_order.unwrap_or(q));
+                let most = minor(&line.unit_price) * i64::try_from(n).unwrap();
+                prop_assert!(minor(&part.amount) <= most,
+                    "{} takes {} off line {} ({} units of {})", a.promotion_id, minor(&part.amount), line.id, n, q);
+            }
+            if let Some(n) = per_order {
+                prop_assert!(a.lines.len() as u64 <= n, "{} touches {} lines with a quota of {}", a.promotion_id, a.lines.len(), n);
+            }
+        }
+    }
+
+    #[test]
+    fn no_line_goes_below_its_floor(s in scenario()) {
+        let (bundle, input) = compile(&s);
+        let e = evaluate(&bundle, &input).unwrap();
+        let Some(f) = s.bundle["pricing"]["lineFloor"]["percentOfOriginal"].as_str() else {
+            return Ok(());
+        };
+        let f: i128 = f.parse().unwrap();
+        for l in &e.lines {
+            // The floor is rounded with the discount mode; `up` gives the highest floor, so
+            // the total is at least the floor rounded down.
+            let floor = i128::from(minor(&l.amount)) * f / 100;
+            prop_assert!(i128::from(minor(&l.total)) >= floor, "line {} at {} below its floor {}", l.id, minor(&l.total), floor);
         }
     }
 

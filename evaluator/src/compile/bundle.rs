@@ -12,8 +12,8 @@ use base64::Engine as _;
 use crate::codes::{Campaign, CodeHash, CodeSecret, HASH_LEN};
 use crate::error::{BundleError, FieldError};
 use crate::model::{
-    Audience, BundlePayload, CodeSetSpec, LimitsSpec, PercentScope, PricingPolicy, PromotionSpec,
-    RewardSpec, TierBasis, FORMAT_VERSION,
+    AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountedUnitsSpec, LimitsSpec, PercentScope,
+    PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
 };
 use crate::money::{Currency, DecimalString, Percent};
 use crate::time::Instant;
@@ -212,6 +212,9 @@ fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, Bu
     Ok(Policy {
         spec: spec.clone(),
         floor,
+        discount_rounding: spec.discount_rounding.unwrap_or(spec.rounding),
+        tax_rounding: spec.tax_rounding.unwrap_or(spec.rounding),
+        conversion_rounding: spec.conversion_rounding.unwrap_or(spec.rounding),
     })
 }
 
@@ -332,6 +335,7 @@ fn compile_promotion(
         .as_ref()
         .map(|v| money(v, "maxDiscount"))
         .transpose()?;
+    let units = compile_units(spec, path)?;
     let budget = spec
         .limits
         .budget
@@ -361,6 +365,7 @@ fn compile_promotion(
         reward,
         loyalty,
         cap,
+        units,
         class,
         exclusive: spec.stacking.exclusive,
         combines_with,
@@ -369,6 +374,41 @@ fn compile_promotion(
         limits: spec.limits.clone(),
         budget,
     })
+}
+
+/// `discountedUnits`: at least one quota, each at least 1, on a reward computed line by line.
+fn compile_units(
+    spec: &PromotionSpec,
+    path: &str,
+) -> Result<Option<DiscountedUnitsSpec>, BundleError> {
+    let Some(units) = spec.discounted_units else {
+        return Ok(None);
+    };
+    let field = format!("{path}.discountedUnits");
+    if units.per_line.is_none() && units.per_order.is_none() {
+        return Err(invalid(field, "give `perLine`, `perOrder` or both"));
+    }
+    if units.per_line == Some(0) || units.per_order == Some(0) {
+        return Err(invalid(
+            field,
+            "`perLine` and `perOrder` must be at least 1",
+        ));
+    }
+    let per_line_reward = match &spec.reward {
+        RewardSpec::PercentOff { on, .. } => *on == PercentScope::Lines,
+        RewardSpec::AmountOff { per, .. } => *per == AmountPer::Unit,
+        RewardSpec::FixedPrice { .. } | RewardSpec::Volume { .. } => true,
+        RewardSpec::Tiered { tiers, .. } => tiers.iter().all(|t| t.amount.is_none()),
+        RewardSpec::BuyXGetY { .. } | RewardSpec::ShippingOff { .. } => false,
+    };
+    if !per_line_reward {
+        return Err(invalid(
+            field,
+            "applies only to rewards computed line by line: `percentOff` on lines, `amountOff` \
+             per unit, `fixedPrice`, `volume`, and `tiered` with percent tiers",
+        ));
+    }
+    Ok(Some(units))
 }
 
 fn compile_reward(

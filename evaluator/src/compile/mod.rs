@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
-    AmountPer, Audience, DiscountClass, ItemSelector, LimitsSpec, LineSpec, PricingPolicy,
-    StackingMode, TierBasis,
+    AmountPer, Audience, DiscountClass, DiscountedUnitsSpec, ItemSelector, LimitsSpec, LineSpec,
+    PricingPolicy, StackingMode, TierBasis,
 };
-use crate::money::{Currency, Percent};
+use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
 
 pub use bundle::parse_payload;
@@ -74,6 +74,12 @@ pub(crate) enum Floor {
 pub(crate) struct Policy {
     pub spec: PricingPolicy,
     pub floor: Option<Floor>,
+    /// The rounding of discounts, shares and floors (`discountRounding`, else `rounding`).
+    pub discount_rounding: Rounding,
+    /// The rounding of tax (`taxRounding`, else `rounding`).
+    pub tax_rounding: Rounding,
+    /// The rounding of net-to-gross conversions (`conversionRounding`, else `rounding`).
+    pub conversion_rounding: Rounding,
 }
 
 impl Policy {
@@ -340,6 +346,8 @@ pub(crate) struct Promotion {
     pub reward: Reward,
     pub loyalty: Vec<(String, Percent)>,
     pub cap: Option<i64>,
+    /// `discountedUnits`: how many units of its lines the reward may discount.
+    pub units: Option<DiscountedUnitsSpec>,
     pub class: DiscountClass,
     pub exclusive: bool,
     /// Indexed by `DiscountClass as usize`.

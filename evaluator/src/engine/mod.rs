@@ -26,7 +26,7 @@ use crate::compile::{Bundle, Floor, Input};
 use crate::error::EvaluationError;
 use crate::evaluation::{Evaluation, NotApplied, Reason};
 use crate::model::TaxMode;
-use crate::money::{net_of, percent_of, Percent, Rounding};
+use crate::money::{percent_of, tax_in, Percent, Rounding};
 use crate::select;
 use eligibility::{entered_code_hashes, granted_promotions, Assessment};
 use explain::build;
@@ -76,7 +76,7 @@ impl<'a> Ctx<'a> {
                 *r = u32::try_from(rank).unwrap_or(u32::MAX);
             }
         }
-        let rounding = bundle.policy.spec.rounding;
+        let rounding = bundle.policy.discount_rounding;
         let floors = input
             .lines
             .iter()
@@ -109,8 +109,9 @@ impl<'a> Ctx<'a> {
         Ok(ctx)
     }
 
+    /// The rounding of discounts, shares and floors.
     fn rounding(&self) -> Rounding {
-        self.bundle.policy.spec.rounding
+        self.bundle.policy.discount_rounding
     }
 
     fn inclusive(&self) -> bool {
@@ -119,10 +120,11 @@ impl<'a> Ctx<'a> {
 
     /// Tax on a line or shipping amount as it stands.
     pub fn tax(&self, amount: i64, rate: Percent) -> Option<i64> {
+        let mode = self.bundle.policy.tax_rounding;
         if self.inclusive() {
-            net_of(amount, rate, self.rounding()).map(|net| amount - net)
+            tax_in(amount, rate, mode)
         } else {
-            percent_of(amount, rate, self.rounding())
+            percent_of(amount, rate, mode)
         }
     }
 

@@ -11,8 +11,11 @@
 use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
 use crate::compile::{Promotion, Reward, TierReward, VolumeReward};
 use crate::error::EvaluationError;
-use crate::model::{AmountPer, Compounding, FixedAmountBasis, RoundingPoint};
-use crate::money::{div_round, gross_up, percent_of, Percent, PERCENT_UNIT};
+use crate::model::{
+    AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, RoundingPoint,
+    RoundingTarget, UnitPick,
+};
+use crate::money::{div_round, gross_up, percent_of, percent_off_price, Percent, PERCENT_UNIT};
 
 use super::{at, overflow, Candidate, Ctx};
 
@@ -43,24 +46,121 @@ pub(crate) struct Outcome {
 }
 
 impl Ctx<'_> {
-    /// A percentage of a line amount, rounded at the declared point.
-    fn percent_of_line(&self, amount: i64, quantity: u64, p: Percent) -> Option<i64> {
+    /// A percentage of an amount, rounded once on the declared target (the discount, or the
+    /// price left).
+    fn percent_amount(&self, amount: i64, p: Percent) -> Option<i64> {
+        match self.bundle.policy.spec.rounding_target {
+            RoundingTarget::Discount => percent_of(amount, p, self.rounding()),
+            RoundingTarget::Price => percent_off_price(amount, p, self.rounding()),
+        }
+    }
+
+    /// A percentage of `units` units worth `amount`, rounded at the declared point and on the
+    /// declared target.
+    fn percent_of_line(&self, amount: i64, units: u64, p: Percent) -> Option<i64> {
         match self.bundle.policy.spec.rounding_point {
-            RoundingPoint::Line => percent_of(amount, p, self.rounding()),
+            RoundingPoint::Line => self.percent_amount(amount, p),
+            RoundingPoint::Unit if units == 0 => Some(0),
             RoundingPoint::Unit => {
-                let q = i128::from(quantity);
-                let num = i128::from(amount).checked_mul(i128::from(p.units()))?;
+                let q = i128::from(units);
+                let (share, target) = (
+                    i128::from(p.units()),
+                    self.bundle.policy.spec.rounding_target,
+                );
+                let share = match target {
+                    RoundingTarget::Discount => share,
+                    RoundingTarget::Price => HUNDRED.checked_sub(share)?,
+                };
+                let num = i128::from(amount).checked_mul(share)?;
                 let per_unit = div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?;
-                i64::try_from(per_unit.checked_mul(q)?).ok()
+                let rounded = per_unit.checked_mul(q)?;
+                let off = match target {
+                    RoundingTarget::Discount => rounded,
+                    RoundingTarget::Price => (i128::from(amount) - rounded).max(0),
+                };
+                i64::try_from(off).ok()
             }
         }
+    }
+
+    /// Per targeted line (in `c.lines` order), how many units `discountedUnits` lets the
+    /// reward discount: at most `perLine` of each, at most `perOrder` in all, taken in the
+    /// declared order. `None` when the promotion has no quota (every unit).
+    fn unit_counts(&self, c: &Candidate, base: &[i64]) -> Option<Option<Vec<u64>>> {
+        let Some(units) = c.promo.units else {
+            return Some(None);
+        };
+        let qty = |i: u16| {
+            self.input
+                .lines
+                .get(usize::from(i))
+                .map_or(0, |l| l.quantity)
+        };
+        let mut counts: Vec<u64> = c
+            .lines
+            .iter()
+            .map(|&i| units.per_line.map_or(qty(i), |m| qty(i).min(m)))
+            .collect();
+        if let Some(mut left) = units.per_order {
+            let mut order: Vec<usize> = (0..c.lines.len()).collect();
+            if units.pick != UnitPick::CartOrder {
+                let line = |k: usize| c.lines.get(k).copied().unwrap_or_default();
+                order.sort_by(|&a, &b| {
+                    let (la, lb) = (line(a), line(b));
+                    // Unit price base[a] / qty[a] against base[b] / qty[b], then line id.
+                    let ua = i128::from(at(base, usize::from(la))) * i128::from(qty(lb));
+                    let ub = i128::from(at(base, usize::from(lb))) * i128::from(qty(la));
+                    let by_price = if units.pick == UnitPick::Cheapest {
+                        ua.cmp(&ub)
+                    } else {
+                        ub.cmp(&ua)
+                    };
+                    by_price.then_with(|| {
+                        at(&self.ranks, usize::from(la)).cmp(&at(&self.ranks, usize::from(lb)))
+                    })
+                });
+            }
+            for k in order {
+                let n = counts.get_mut(k)?;
+                *n = (*n).min(left);
+                left -= *n;
+            }
+        }
+        Some(Some(counts))
+    }
+
+    /// What a line reward computes on for line `i`: the amount of the units it may discount
+    /// and their number. The whole line (`base`, its quantity) without a quota; with one, the
+    /// units' share of the base, or their unit price less the line's earlier discounts
+    /// (`cappedLineBase`).
+    fn slice(&self, i: u16, base: &[i64], count: Option<u64>) -> Option<(i64, u64)> {
+        let l = self.input.lines.get(usize::from(i))?;
+        let b = at(base, usize::from(i));
+        let n = match count {
+            Some(n) if n < l.quantity => n,
+            _ => return Some((b, l.quantity)),
+        };
+        let amount = match self.bundle.policy.spec.capped_line_base {
+            CappedLineBase::Share => i64::try_from(div_round(
+                i128::from(b).checked_mul(i128::from(n))?,
+                i128::from(l.quantity),
+                self.rounding(),
+            )?)
+            .ok()?,
+            CappedLineBase::Slice => {
+                let earlier = l.amount.checked_sub(b)?;
+                let units = l.unit_price.checked_mul(i64::try_from(n).ok()?)?;
+                units.checked_sub(earlier)?.max(0)
+            }
+        };
+        Some((amount, n))
     }
 
     /// A fixed amount in the price basis of a line: grossed up when amounts are net but
     /// prices include tax.
     fn fixed_in_price_basis(&self, amount: i64, rate: Percent) -> Option<i64> {
         if self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net {
-            gross_up(amount, rate, self.rounding())
+            gross_up(amount, rate, self.bundle.policy.conversion_rounding)
         } else {
             Some(amount)
         }
@@ -180,51 +280,57 @@ impl Ctx<'_> {
         };
         let line = |i: u16| lines.get(usize::from(i));
         let b = |i: u16| at(base, usize::from(i));
+        let counts = self.unit_counts(c, base)?;
+        let count = |k: usize| counts.as_ref().and_then(|v| v.get(k).copied());
         match &c.promo.reward {
-            Reward::PercentOffLines(_) => self.percent_lines(&c.lines, base, c.percent, &mut d)?,
+            Reward::PercentOffLines(_) => {
+                self.percent_lines(&c.lines, base, c.percent, counts.as_deref(), &mut d)?
+            }
             Reward::PercentOffOrder(_) => {
                 let sum = c
                     .lines
                     .iter()
                     .try_fold(0_i64, |a, &i| a.checked_add(b(i)))?;
-                let total = percent_of(sum, c.percent, self.rounding())?;
+                let total = self.percent_amount(sum, c.percent)?;
                 self.spread(total, &c.lines, base, &mut d)?;
             }
             Reward::AmountOff { amount, per } => match per {
                 AmountPer::Unit | AmountPer::Line => {
-                    for &i in &c.lines {
+                    for (k, &i) in c.lines.iter().enumerate() {
                         let l = line(i)?;
+                        let (slice, n) = self.slice(i, base, count(k))?;
                         let each = self.fixed_in_price_basis(*amount, l.tax_rate)?;
                         let off = if *per == AmountPer::Unit {
-                            each.checked_mul(i64::try_from(l.quantity).ok()?)?
+                            each.checked_mul(i64::try_from(n).ok()?)?
                         } else {
                             each
                         };
-                        *d.get_mut(usize::from(i))? = off.min(b(i));
+                        *d.get_mut(usize::from(i))? = off.min(slice);
                     }
                 }
                 AmountPer::Order => self.fixed_order(*amount, &c.lines, base, &mut d)?,
             },
             Reward::FixedPrice(price) => {
-                for &i in &c.lines {
-                    let l = line(i)?;
-                    let target = price.checked_mul(i64::try_from(l.quantity).ok()?)?;
-                    *d.get_mut(usize::from(i))? = (b(i) - target).max(0);
+                for (k, &i) in c.lines.iter().enumerate() {
+                    let (slice, n) = self.slice(i, base, count(k))?;
+                    let target = price.checked_mul(i64::try_from(n).ok()?)?;
+                    *d.get_mut(usize::from(i))? = (slice - target).max(0);
                 }
             }
             Reward::Volume(tiers) => {
-                for &i in &c.lines {
+                for (k, &i) in c.lines.iter().enumerate() {
                     let l = line(i)?;
+                    let (slice, n) = self.slice(i, base, count(k))?;
                     let tier = tiers.iter().rev().find(|(q, _)| l.quantity >= *q);
                     let off = match tier {
                         None => 0,
                         Some((_, VolumeReward::UnitPrice(p))) => {
-                            let target = p.checked_mul(i64::try_from(l.quantity).ok()?)?;
-                            (b(i) - target).max(0)
+                            let target = p.checked_mul(i64::try_from(n).ok()?)?;
+                            (slice - target).max(0)
                         }
                         Some((_, VolumeReward::Percent(p))) => {
                             let p = self.with_loyalty(c.promo, *p);
-                            self.percent_of_line(b(i), l.quantity, p)?
+                            self.percent_of_line(slice, n, p)?
                         }
                     };
                     *d.get_mut(usize::from(i))? = off;
@@ -234,7 +340,7 @@ impl Ctx<'_> {
                 None => {}
                 Some(TierReward::Percent(p)) => {
                     let p = self.with_loyalty(c.promo, p);
-                    self.percent_lines(&c.lines, base, p, &mut d)?;
+                    self.percent_lines(&c.lines, base, p, counts.as_deref(), &mut d)?;
                 }
                 Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
             },
@@ -252,7 +358,7 @@ impl Ctx<'_> {
                     .as_ref()
                     .map_or(Percent::ZERO, |s| s.tax_rate);
                 shipping = match off {
-                    TierReward::Percent(p) => percent_of(shipping_base, *p, self.rounding())?,
+                    TierReward::Percent(p) => self.percent_amount(shipping_base, *p)?,
                     TierReward::Amount(a) => {
                         self.fixed_in_price_basis(*a, rate)?.min(shipping_base)
                     }
@@ -295,16 +401,35 @@ impl Ctx<'_> {
             }
         }
         // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
+        // With a unit quota, a line's part also stays within its discounted units' amount, so
+        // the excess never reaches units outside the quota.
         let room =
             |i: u16| (at(remaining, usize::from(i)) - at(&self.floors, usize::from(i))).max(0);
-        if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) {
+        let part_caps: Vec<i64> = match &counts {
+            None if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) => {
+                return Some(Effect {
+                    lines: d,
+                    shipping: shipping.clamp(0, shipping_cap.max(0)),
+                });
+            }
+            None => targets.iter().map(|&i| room(i)).collect(),
+            Some(counts) => targets
+                .iter()
+                .zip(counts)
+                .map(|(&i, &n)| Some(room(i).min(self.slice(i, base, Some(n))?.0)))
+                .collect::<Option<_>>()?,
+        };
+        if targets
+            .iter()
+            .zip(&part_caps)
+            .all(|(&i, cap)| at(&d, usize::from(i)) <= *cap)
+        {
             return Some(Effect {
                 lines: d,
                 shipping: shipping.clamp(0, shipping_cap.max(0)),
             });
         }
         let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
-        let part_caps: Vec<i64> = targets.iter().map(|&i| room(i)).collect();
         let ranks: Vec<u32> = targets
             .iter()
             .map(|&i| at(&self.ranks, usize::from(i)))
@@ -333,27 +458,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// A percentage off each targeted line (of the units its quota allows, when it has one).
     fn percent_lines(
         &self,
         targets: &[u16],
         base: &[i64],
         p: Percent,
+        counts: Option<&[u64]>,
         d: &mut [i64],
     ) -> Option<()> {
-        for &i in targets {
-            let l = self.input.lines.get(usize::from(i))?;
-            *d.get_mut(usize::from(i))? =
-                self.percent_of_line(at(base, usize::from(i)), l.quantity, p)?;
+        for (k, &i) in targets.iter().enumerate() {
+            let (slice, n) = self.slice(i, base, counts.and_then(|v| v.get(k).copied()))?;
+            *d.get_mut(usize::from(i))? = self.percent_of_line(slice, n, p)?;
         }
         Some(())
     }
 
-    /// One amount spread over the targeted lines in proportion to their amounts.
+    /// One amount spread over the targeted lines in proportion to their amounts, net or gross
+    /// as `allocationWeights` declares.
     fn spread(&self, total: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
-        let mut slots: Vec<Slot> = targets
-            .iter()
-            .map(|&i| Slot::new(at(base, usize::from(i)), at(&self.ranks, usize::from(i))))
-            .collect();
+        let weights = self.bundle.policy.spec.allocation_weights;
+        let adjust = match weights {
+            AllocationWeights::PriceBasis => 0,
+            AllocationWeights::Net if self.inclusive() => -1,
+            AllocationWeights::Gross if !self.inclusive() => 1,
+            AllocationWeights::Net | AllocationWeights::Gross => 0,
+        };
+        let mut slots = Vec::with_capacity(targets.len());
+        for &i in targets {
+            let amount = at(base, usize::from(i));
+            let weight = if adjust == 0 {
+                amount
+            } else {
+                let rate = self.input.lines.get(usize::from(i))?.tax_rate;
+                amount.checked_add(adjust * self.tax(amount, rate)?)?
+            };
+            slots.push(Slot::new(weight, at(&self.ranks, usize::from(i))));
+        }
         allocate_slots(
             total,
             &mut slots,
@@ -381,7 +522,7 @@ impl Ctx<'_> {
         for &i in targets {
             let rate = self.input.lines.get(usize::from(i))?.tax_rate;
             let slot = d.get_mut(usize::from(i))?;
-            *slot = gross_up(*slot, rate, self.rounding())?;
+            *slot = gross_up(*slot, rate, self.bundle.policy.conversion_rounding)?;
         }
         Some(())
     }
