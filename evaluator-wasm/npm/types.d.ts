@@ -173,6 +173,11 @@ export type Line = {
    */
   stockAvailable?: number | null;
   unitCost?: DecimalString | null;
+  /**
+   * The lowest price per unit promotions may take the line to (a minimum advertised price,
+   * a variant's minimum price); absent: no floor of its own.
+   */
+  floorUnitPrice?: DecimalString | null;
 };
 
 /**

@@ -146,15 +146,24 @@ fn div_rem(num: i128, den: i128) -> (i128, i128) {
     }
 }
 
-/// Clamps each share to its cap and spreads the excess over the others in proportion to their
-/// room left, repeating until nothing exceeds a cap or nothing has room.
+/// Clamps each share to its cap and spreads the excess over the others with room left: in
+/// proportion to that room, or to `weights` (the lines' original amounts) when given, repeating
+/// until nothing exceeds a cap or nothing has room. `spread: false` only clamps.
 pub(crate) fn clamp_and_respread(
     shares: &mut [i64],
     caps: &[i64],
     ranks: &[u32],
+    weights: Option<&[i64]>,
+    spread: bool,
     method: Allocation,
     rounding: Rounding,
 ) -> Option<()> {
+    if !spread {
+        for (s, c) in shares.iter_mut().zip(caps) {
+            *s = (*s).min((*c).max(0));
+        }
+        return Some(());
+    }
     for _ in 0..=shares.len() {
         let mut excess: i64 = 0;
         for (s, c) in shares.iter_mut().zip(caps) {
@@ -176,7 +185,17 @@ pub(crate) fn clamp_and_respread(
         if room_total == 0 {
             return Some(());
         }
-        let extra = allocate(excess.min(room_total), &room, ranks, method, rounding)?;
+        let by: Vec<i64> = match weights {
+            None => room,
+            // Only the lines with room take part; a share above a line's room comes back as
+            // excess on the next round.
+            Some(w) => room
+                .iter()
+                .zip(w)
+                .map(|(r, w)| if *r > 0 { (*w).max(1) } else { 0 })
+                .collect(),
+        };
+        let extra = allocate(excess.min(room_total), &by, ranks, method, rounding)?;
         for (s, e) in shares.iter_mut().zip(extra) {
             *s = s.checked_add(e)?;
         }
@@ -241,6 +260,8 @@ mod tests {
             &mut s,
             &[100, 1000, 1000],
             &ranks,
+            None,
+            true,
             LargestRemainder,
             Rounding::HalfUp,
         )
@@ -251,6 +272,8 @@ mod tests {
             &mut s,
             &[100, 100, 100],
             &ranks,
+            None,
+            true,
             LargestRemainder,
             Rounding::HalfUp,
         )

@@ -88,6 +88,37 @@ pub struct PricingPolicy {
     pub allocation_weights: AllocationWeights,
     #[serde(skip_serializing_if = "is_default")]
     pub capped_line_base: CappedLineBase,
+    /// Floors by item: the first rule whose `items` target a line gives its floor (before
+    /// `lineFloor`, which covers the lines no rule targets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub product_floors: Vec<ProductFloorSpec>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub floor_excess: FloorExcess,
+}
+
+/// A floor for the lines `items` targets: a share of their original amount or a price per unit.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductFloorSpec {
+    pub items: ItemSelector,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_of_original: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit: Option<DecimalString>,
+}
+
+/// Where the part a floor pushes off a line goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FloorExcess {
+    /// Spread over the promotion's other lines in proportion to the room each has left.
+    #[default]
+    Room,
+    /// Spread over the promotion's other lines with room in proportion to their original
+    /// amounts (each still within its room).
+    Original,
+    /// Not spread: the promotion gives less.
+    None,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -618,6 +649,10 @@ pub struct LineSpec {
     pub stock_available: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_cost: Option<DecimalString>,
+    /// The lowest price per unit promotions may take the line to (a minimum advertised price,
+    /// a variant's minimum price); absent: no floor of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_unit_price: Option<DecimalString>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

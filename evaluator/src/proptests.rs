@@ -158,14 +158,18 @@ fn line(i: usize, exp: u32) -> impl Strategy<Value = Value> {
         pick(vec!["0", "5", "8.875", "20"]),
         proptest::bool::weighted(0.2),
         proptest::option::weighted(0.2, 0_u64..6),
+        proptest::option::weighted(0.15, 1_u32..100),
     )
-        .prop_map(move |(sku, cat, price, qty, tax, sale, stock)| {
+        .prop_map(move |(sku, cat, price, qty, tax, sale, stock, floor_percent)| {
             let mut l = json!({
                 "id": format!("l{i}"), "sku": sku, "categories": [cat], "unitPrice": money(price, exp),
                 "quantity": qty, "taxRate": tax, "onSale": sale,
             });
             if let Some(s) = stock {
                 l["stockAvailable"] = json!(s);
+            }
+            if let Some(f) = floor_percent {
+                l["floorUnitPrice"] = json!(money(price * f / 100, exp));
             }
             l
         })
@@ -250,12 +254,15 @@ fn scenario_of(
                     pick(vec!["discount", "price"]),
                     pick(vec!["priceBasis", "net", "gross"]),
                     pick(vec!["share", "slice"]),
+                    proptest::option::weighted(0.2, 1_u32..90),
+                    pick(vec!["room", "original", "none"]),
                 ),
             )
         })
         .prop_map(|((currency, exp), promos, lines, policy, (shipping, gold), by_operation)| {
             let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
-            let (discount_mode, tax_mode, conversion_mode, target, weights, capped) = by_operation;
+            let (discount_mode, tax_mode, conversion_mode, target, weights, capped, product_floor, excess) =
+                by_operation;
             let mut pricing = json!({
                 "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
                 "compounding": compounding, "fixedAmountBasis": basis,
@@ -276,6 +283,11 @@ fn scenario_of(
             pricing["roundingTarget"] = json!(target);
             pricing["allocationWeights"] = json!(weights);
             pricing["cappedLineBase"] = json!(capped);
+            pricing["floorExcess"] = json!(excess);
+            if let Some(f) = product_floor {
+                pricing["productFloors"] =
+                    json!([{ "items": { "categories": ["c0"] }, "percentOfOriginal": f.to_string() }]);
+            }
             let bundle = json!({
                 "format": 1, "bundleId": "prop", "audience": "edge", "version": 1,
                 "issuedAt": "2026-01-01T00:00:00Z", "expiresAt": "2027-01-01T00:00:00Z",
@@ -482,14 +494,25 @@ proptest! {
     fn no_line_goes_below_its_floor(s in scenario()) {
         let (bundle, input) = compile(&s);
         let e = evaluate(&bundle, &input).unwrap();
-        let Some(f) = s.bundle["pricing"]["lineFloor"]["percentOfOriginal"].as_str() else {
-            return Ok(());
-        };
-        let f: i128 = f.parse().unwrap();
-        for l in &e.lines {
-            // The floor is rounded with the discount mode; `up` gives the highest floor, so
-            // the total is at least the floor rounded down.
-            let floor = i128::from(minor(&l.amount)) * f / 100;
+        let pricing = &s.bundle["pricing"];
+        let percent = |v: &Value| v.as_str().map_or(0, |f| f.parse::<i128>().unwrap());
+        let lines = s.input["cart"]["lines"].as_array().unwrap();
+        for (l, spec) in e.lines.iter().zip(lines) {
+            // The first product floor targeting the line, else the bundle's; the line's own
+            // floor when higher. Percentage floors are rounded with the discount mode; `up`
+            // gives the highest, so the total is at least the floor rounded down.
+            let rule = &pricing["productFloors"][0];
+            let by_rule = if !rule.is_null() && spec["categories"][0] == "c0" {
+                percent(&rule["percentOfOriginal"])
+            } else {
+                percent(&pricing["lineFloor"]["percentOfOriginal"])
+            };
+            let amount = i128::from(minor(&l.amount));
+            let own = spec["floorUnitPrice"].as_str().map_or(0, |f| {
+                let minor: i128 = f.replace('.', "").parse().unwrap();
+                minor * i128::from(l.quantity)
+            });
+            let floor = (amount * by_rule / 100).max(own).min(amount);
             prop_assert!(i128::from(minor(&l.total)) >= floor, "line {} at {} below its floor {}", l.id, minor(&l.total), floor);
         }
     }

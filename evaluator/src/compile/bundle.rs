@@ -189,33 +189,65 @@ fn compile_code_set(cs: &CodeSetSpec, path: &str) -> Result<CodeMatcher, BundleE
 }
 
 fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, BundleError> {
-    let floor = match &spec.line_floor {
-        None => None,
-        Some(f) => match (&f.percent_of_original, &f.per_unit) {
-            (Some(p), None) => Some(Floor::PercentOfOriginal(
-                Percent::from_decimal(p, &|| "pricing.lineFloor.percentOfOriginal".into())
-                    .map_err(BundleError::Invalid)?,
-            )),
-            (None, Some(a)) => Some(Floor::PerUnit(
-                currency
-                    .to_minor(a, &|| "pricing.lineFloor.perUnit".into())
-                    .map_err(BundleError::Invalid)?,
-            )),
-            _ => {
-                return Err(invalid(
-                    "pricing.lineFloor",
-                    "give exactly one of `percentOfOriginal` and `perUnit`",
-                ))
-            }
-        },
-    };
+    let floor = spec
+        .line_floor
+        .as_ref()
+        .map(|f| {
+            compile_floor(
+                f.percent_of_original.as_ref(),
+                f.per_unit.as_ref(),
+                "pricing.lineFloor",
+                currency,
+            )
+        })
+        .transpose()?;
+    let product_floors = spec
+        .product_floors
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let path = format!("pricing.productFloors[{k}]");
+            let floor = compile_floor(
+                f.percent_of_original.as_ref(),
+                f.per_unit.as_ref(),
+                &path,
+                currency,
+            )?;
+            Ok((Selector::new(&f.items), floor))
+        })
+        .collect::<Result<Vec<_>, BundleError>>()?;
     Ok(Policy {
         spec: spec.clone(),
         floor,
+        product_floors,
         discount_rounding: spec.discount_rounding.unwrap_or(spec.rounding),
         tax_rounding: spec.tax_rounding.unwrap_or(spec.rounding),
         conversion_rounding: spec.conversion_rounding.unwrap_or(spec.rounding),
     })
+}
+
+/// A floor: exactly one of a share of the original amount and a price per unit.
+fn compile_floor(
+    percent_of_original: Option<&DecimalString>,
+    per_unit: Option<&DecimalString>,
+    path: &str,
+    currency: Currency,
+) -> Result<Floor, BundleError> {
+    match (percent_of_original, per_unit) {
+        (Some(p), None) => Ok(Floor::PercentOfOriginal(
+            Percent::from_decimal(p, &|| format!("{path}.percentOfOriginal"))
+                .map_err(BundleError::Invalid)?,
+        )),
+        (None, Some(a)) => Ok(Floor::PerUnit(
+            currency
+                .to_minor(a, &|| format!("{path}.perUnit"))
+                .map_err(BundleError::Invalid)?,
+        )),
+        _ => Err(invalid(
+            path,
+            "give exactly one of `percentOfOriginal` and `perUnit`",
+        )),
+    }
 }
 
 fn compile_promotion(

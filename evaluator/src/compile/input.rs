@@ -21,6 +21,8 @@ pub(crate) struct Line<'a> {
     pub amount: i64,
     pub tax_rate: Percent,
     pub unit_cost: Option<i64>,
+    /// `floorUnitPrice × quantity`: the line's own floor (0 without one).
+    pub own_floor: i64,
 }
 
 impl Line<'_> {
@@ -128,6 +130,13 @@ pub(crate) fn compile_input(
             .map(|c| cart_currency.to_minor(c, &|| format!("{}.unitCost", path())))
             .transpose()
             .map_err(InputError::Invalid)?;
+        let own_floor = match &l.floor_unit_price {
+            None => 0,
+            Some(f) => cart_currency
+                .to_minor(f, &|| format!("{}.floorUnitPrice", path()))
+                .map_err(InputError::Invalid)?
+                .saturating_mul(i64::try_from(l.quantity).unwrap_or(i64::MAX)),
+        };
         lines.push(Line {
             id: &l.id,
             item: Item::from(l),
@@ -136,6 +145,7 @@ pub(crate) fn compile_input(
             amount,
             tax_rate,
             unit_cost,
+            own_floor,
         });
     }
     let mut by_id: Vec<u16> = (0..lines.len())

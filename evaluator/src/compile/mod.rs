@@ -74,6 +74,8 @@ pub(crate) enum Floor {
 pub(crate) struct Policy {
     pub spec: PricingPolicy,
     pub floor: Option<Floor>,
+    /// `productFloors`: the first rule whose selector matches a line gives its floor.
+    pub product_floors: Vec<(Selector, Floor)>,
     /// The rounding of discounts, shares and floors (`discountRounding`, else `rounding`).
     pub discount_rounding: Rounding,
     /// The rounding of tax (`taxRounding`, else `rounding`).

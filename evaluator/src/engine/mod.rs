@@ -77,16 +77,25 @@ impl<'a> Ctx<'a> {
             }
         }
         let rounding = bundle.policy.discount_rounding;
+        // A line's floor: the first product floor targeting it (else the bundle's), or its own
+        // `floorUnitPrice` when that is higher; never above the line.
+        let policy = &bundle.policy;
         let floors = input
             .lines
             .iter()
-            .map(|l| match bundle.policy.floor {
-                None => Some(0),
-                Some(Floor::PercentOfOriginal(p)) => percent_of(l.amount, p, rounding),
-                Some(Floor::PerUnit(u)) => i64::try_from(l.quantity)
-                    .ok()
-                    .and_then(|q| u.checked_mul(q))
-                    .map(|f| f.min(l.amount)),
+            .map(|l| {
+                let rule = policy
+                    .product_floors
+                    .iter()
+                    .find(|(selector, _)| selector.matches(&l.item))
+                    .map(|(_, floor)| *floor)
+                    .or(policy.floor);
+                let floor = match rule {
+                    None => 0,
+                    Some(Floor::PercentOfOriginal(p)) => percent_of(l.amount, p, rounding)?,
+                    Some(Floor::PerUnit(u)) => u.checked_mul(i64::try_from(l.quantity).ok()?)?,
+                };
+                Some(floor.max(l.own_floor).min(l.amount))
             })
             .collect::<Option<Vec<i64>>>()
             .ok_or_else(|| overflow("line floor"))?;

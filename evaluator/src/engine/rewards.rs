@@ -12,8 +12,8 @@ use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
 use crate::compile::{Promotion, Reward, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::model::{
-    AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, RoundingPoint,
-    RoundingTarget, UnitPick,
+    AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, FloorExcess,
+    RoundingPoint, RoundingTarget, UnitPick,
 };
 use crate::money::{div_round, gross_up, percent_of, percent_off_price, Percent, PERCENT_UNIT};
 
@@ -434,10 +434,23 @@ impl Ctx<'_> {
             .iter()
             .map(|&i| at(&self.ranks, usize::from(i)))
             .collect();
+        let excess = self.bundle.policy.spec.floor_excess;
+        let originals: Vec<i64>;
+        let weights = if excess == FloorExcess::Original {
+            originals = targets
+                .iter()
+                .map(|&i| at(&self.original, usize::from(i)))
+                .collect();
+            Some(originals.as_slice())
+        } else {
+            None
+        };
         clamp_and_respread(
             &mut parts,
             &part_caps,
             &ranks,
+            weights,
+            excess != FloorExcess::None,
             self.bundle.policy.spec.allocation,
             self.rounding(),
         )?;

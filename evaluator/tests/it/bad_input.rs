@@ -48,7 +48,7 @@ fn input_errors_name_the_field() {
         (r#"{"id":"a","sku":"A","unitPrice":"-1.00","quantity":1}"#,
          "input: cart.lines[0].unitPrice: `-1.00` is negative"),
         (r#"{"id":"a","sku":"A","unitPrice":"1.00","quantity":1,"colour":"red"}"#,
-         "input: cart.lines[0].colour: unknown field `colour`, expected one of `id`, `sku`, `product`, `categories`, `brand`, `tags`, `unitPrice`, `quantity`, `taxRate`, `onSale`, `stockAvailable`, `unitCost`"),
+         "input: cart.lines[0].colour: unknown field `colour`, expected one of `id`, `sku`, `product`, `categories`, `brand`, `tags`, `unitPrice`, `quantity`, `taxRate`, `onSale`, `stockAvailable`, `unitCost`, `floorUnitPrice`"),
         (r#"{"id":"a","sku":"A","unitPrice":"1.00","quantity":1,"quantity":2}"#,
          "input: cart.lines[0]: duplicate field `quantity`"),
         (r#"{"id":"a","sku":"A","unitPrice":"1.00","quantity":-1}"#,
