@@ -63,12 +63,34 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
             get_quantity,
             get_items,
             percent,
+            amount,
+            price,
             max_applications,
+            partial_groups,
+            pick,
         } => {
-            let off = percent.map_or("free".to_string(), |p| format!("at {}% off", p.0));
+            let off = match (percent, amount, price) {
+                (_, Some(a), _) => format!("at {} {cur} off each", a.0),
+                (_, _, Some(p)) => format!("for {} {cur} each", p.0),
+                (Some(p), _, _) => format!("at {}% off", p.0),
+                (None, None, None) => "free".to_string(),
+            };
             let what = get_items.as_deref().map_or(target.to_string(), items);
             let cap = max_applications.map_or(String::new(), |m| format!(", at most {m} times"));
-            format!("buy {buy_quantity} of {target}, get {get_quantity} of {what} {off}{cap}")
+            let partial = if *partial_groups {
+                ", the last group may be incomplete"
+            } else {
+                ""
+            };
+            let order = match pick {
+                UnitPick::Cheapest => "",
+                UnitPick::MostExpensive => ", the dearest units given first",
+                UnitPick::CheapestLine => ", the units of the smallest line given first",
+                UnitPick::CartOrder => ", units given in cart order",
+            };
+            format!(
+                "buy {buy_quantity} of {target}, get {get_quantity} of {what} {off}{cap}{partial}{order}"
+            )
         }
         RewardSpec::Tiered { basis, tiers } => {
             let steps: Vec<String> = tiers
@@ -140,6 +162,7 @@ fn units(u: &DiscountedUnitsSpec) -> String {
             UnitPick::Cheapest => "cheapest first",
             UnitPick::MostExpensive => "most expensive first",
             UnitPick::CartOrder => "in cart order",
+            UnitPick::CheapestLine => "smallest line first",
         };
         parts.push(format!("{n} {} in all, {order}", plural(n)));
     }

@@ -31,7 +31,9 @@ use std::fmt;
 use serde::Serialize;
 
 pub use crate::compile::Item;
-use crate::compile::{Bundle, Pairing, Promotion, Reward, Selector, Set, TierReward, VolumeReward};
+use crate::compile::{
+    Bundle, GetOff, Pairing, Promotion, Reward, Selector, Set, TierReward, VolumeReward,
+};
 use crate::model::{AmountPer, DiscountClass, FixedAmountBasis, TaxMode};
 use crate::money::{Amount, Percent};
 use crate::time::Instant;
@@ -586,14 +588,21 @@ impl<'a> PromotionView<'a> {
             Reward::FixedPrice(_) => {
                 raise_percent(&mut percent, (Percent::HUNDRED, PercentBasis::SetPrice));
             }
-            Reward::BuyXGetY { percent: x, .. } => {
-                let basis = if *x == Percent::HUNDRED {
-                    PercentBasis::FreeItem
-                } else {
-                    PercentBasis::Stated
-                };
-                raise_percent(&mut percent, (*x, basis));
-            }
+            Reward::BuyXGetY { off, .. } => match off {
+                GetOff::Percent(x) => {
+                    let basis = if *x == Percent::HUNDRED {
+                        PercentBasis::FreeItem
+                    } else {
+                        PercentBasis::Stated
+                    };
+                    raise_percent(&mut percent, (*x, basis));
+                }
+                // An amount off each given unit, as `amountOff` per unit.
+                GetOff::Amount(a) => raise_amount(&mut amount, *a),
+                GetOff::Price(_) => {
+                    raise_percent(&mut percent, (Percent::HUNDRED, PercentBasis::SetPrice));
+                }
+            },
             Reward::Tiered { tiers, .. } => {
                 for t in tiers {
                     match t.reward {

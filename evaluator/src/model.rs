@@ -350,7 +350,8 @@ pub struct DiscountedUnitsSpec {
     pub pick: UnitPick,
 }
 
-/// The order in which a per-order quota takes units.
+/// The order in which units are taken: by a per-order quota (`discountedUnits`), or as the
+/// given units of a buy-X-get-Y.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum UnitPick {
@@ -361,6 +362,8 @@ pub enum UnitPick {
     MostExpensive,
     /// Line by line in cart order.
     CartOrder,
+    /// Line by line, the line with the smallest amount first (ties in line-id order).
+    CheapestLine,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
@@ -450,7 +453,8 @@ pub enum RewardSpec {
     /// Each targeted unit for this price (when that is cheaper).
     FixedPrice { price: DecimalString },
     /// Buy `buyQuantity` targeted units, get `getQuantity` units of `getItems` (default: the
-    /// targeted items) at `percent` off (default 100: free), cheapest units first.
+    /// targeted items) at `percent` off (default 100: free), `amount` off each or for `price`
+    /// each, the units picked in `pick` order (default: cheapest first).
     BuyXGetY {
         buy_quantity: u32,
         get_quantity: u32,
@@ -459,7 +463,16 @@ pub enum RewardSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         percent: Option<DecimalString>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<DecimalString>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<DecimalString>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         max_applications: Option<u32>,
+        /// The last application may give fewer than `getQuantity` units.
+        #[serde(default, skip_serializing_if = "is_false")]
+        partial_groups: bool,
+        #[serde(default, skip_serializing_if = "is_default")]
+        pick: UnitPick,
     },
     /// The best tier reached by the targeted quantity or spend.
     Tiered {

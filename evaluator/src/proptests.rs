@@ -48,13 +48,25 @@ fn reward(exp: u32) -> impl Strategy<Value = Value> {
         (1_u32..3000, pick(vec!["unit", "line", "order"]))
             .prop_map(move |(a, per)| json!({ "type": "amountOff", "amount": money(a, exp), "per": per })),
         (1_u32..3000).prop_map(move |p| json!({ "type": "fixedPrice", "price": money(p, exp) })),
-        (1_u32..3, 1_u32..3, pct.clone(), proptest::option::of(1_u32..3)).prop_map(|(b, g, p, m)| {
-            let mut r = json!({ "type": "buyXGetY", "buyQuantity": b, "getQuantity": g, "percent": p });
-            if let Some(m) = m {
-                r["maxApplications"] = json!(m);
-            }
-            r
-        }),
+        (
+            (1_u32..3, 1_u32..3, pct.clone(), proptest::option::of(1_u32..3)),
+            (0_u32..3, 1_u32..3000, any::<bool>(), pick(vec!["cheapest", "mostExpensive", "cheapestLine", "cartOrder"])),
+        )
+            .prop_map(move |((b, g, p, m), (kind, a, partial, unit_pick))| {
+                let mut r = json!({ "type": "buyXGetY", "buyQuantity": b, "getQuantity": g, "pick": unit_pick });
+                match kind {
+                    0 => r["percent"] = json!(p),
+                    1 => r["amount"] = json!(money(a, exp)),
+                    _ => r["price"] = json!(money(a, exp)),
+                }
+                if let Some(m) = m {
+                    r["maxApplications"] = json!(m);
+                }
+                if partial {
+                    r["partialGroups"] = json!(true);
+                }
+                r
+            }),
         (1_u64..4, 1_u32..40, 1_u32..40).prop_map(|(q, p1, p2)| json!({
             "type": "tiered", "basis": "quantity",
             "tiers": [ { "minQuantity": q, "percent": p1.to_string() }, { "minQuantity": q + 3, "percent": (p1 + p2).min(100).to_string() } ]
@@ -411,6 +423,9 @@ proptest! {
         for p in s.bundle["promotions"].as_array_mut().into_iter().flatten() {
             if p["discountedUnits"]["pick"] == "cartOrder" {
                 p["discountedUnits"]["pick"] = json!("cheapest");
+            }
+            if p["reward"]["pick"] == "cartOrder" {
+                p["reward"]["pick"] = json!("cheapest");
             }
         }
         let (bundle, input) = compile(&s);

@@ -19,8 +19,8 @@ use crate::money::{Currency, DecimalString, Percent};
 use crate::time::Instant;
 
 use super::{
-    normalize_code, Bundle, CodeMatcher, CodeSet, Conditions, Floor, Index, Policy, Promotion,
-    Reward, Selector, Set, Tier, TierReward, VolumeReward, MAX_CODE_LEN,
+    normalize_code, Bundle, CodeMatcher, CodeSet, Conditions, Floor, GetOff, Index, Policy,
+    Promotion, Reward, Selector, Set, Tier, TierReward, VolumeReward, MAX_CODE_LEN,
 };
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> BundleError {
@@ -477,7 +477,11 @@ fn compile_reward(
             get_quantity,
             get_items,
             percent: p,
+            amount,
+            price,
             max_applications,
+            partial_groups,
+            pick,
         } => {
             if *buy_quantity == 0 || *get_quantity == 0 {
                 return Err(invalid(
@@ -495,11 +499,21 @@ fn compile_reward(
                 buy: u64::from(*buy_quantity),
                 get: u64::from(*get_quantity),
                 get_items: get_items.as_ref().map(|s| Box::new(Selector::new(s))),
-                percent: match p {
-                    Some(p) => percent(p, "reward.percent")?,
-                    None => Percent::HUNDRED,
+                off: match (p, amount, price) {
+                    (None, None, None) => GetOff::Percent(Percent::HUNDRED),
+                    (Some(p), None, None) => GetOff::Percent(percent(p, "reward.percent")?),
+                    (None, Some(a), None) => GetOff::Amount(money(a, "reward.amount")?),
+                    (None, None, Some(v)) => GetOff::Price(money(v, "reward.price")?),
+                    _ => {
+                        return Err(invalid(
+                            format!("{path}.reward"),
+                            "give at most one of `percent`, `amount` and `price`",
+                        ))
+                    }
                 },
                 max_applications: max_applications.map(u64::from),
+                partial: *partial_groups,
+                pick: *pick,
             }
         }
         RewardSpec::Tiered { basis, tiers } => {

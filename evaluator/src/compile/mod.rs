@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
     AmountPer, Audience, DiscountClass, DiscountedUnitsSpec, ItemSelector, LimitsSpec, LineSpec,
-    PricingPolicy, StackingMode, TierBasis,
+    PricingPolicy, StackingMode, TierBasis, UnitPick,
 };
 use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
@@ -62,6 +62,16 @@ pub struct Bundle {
     pub(crate) digest: Option<[u8; 32]>,
     /// The shop's IANA time zone (`timeZone`): its day, for per-day limits.
     pub(crate) time_zone: Option<Arc<str>>,
+}
+
+/// What a buy-X-get-Y gives on each given unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum GetOff {
+    Percent(Percent),
+    /// An amount off each unit (never more than the unit).
+    Amount(i64),
+    /// Each unit for this price (when cheaper).
+    Price(i64),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -299,8 +309,11 @@ pub(crate) enum Reward {
         buy: u64,
         get: u64,
         get_items: Option<Box<Selector>>,
-        percent: Percent,
+        off: GetOff,
         max_applications: Option<u64>,
+        /// The last application may give fewer than `get` units.
+        partial: bool,
+        pick: UnitPick,
     },
     Tiered {
         basis: TierBasis,

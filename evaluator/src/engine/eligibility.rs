@@ -405,10 +405,12 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
         buy,
         get,
         get_items: None,
+        partial,
         ..
     } = &promo.reward
     {
-        let need = buy.saturating_add(*get);
+        // One unit to give beyond those bought, with partial groups; a whole group otherwise.
+        let need = buy.saturating_add(if *partial { 1 } else { *get });
         if quantity < need {
             // Not an unlock hint: at the current cart there is no unit to give yet.
             return fail(reason.unwrap_or(Reason::BelowMinimumQuantity {

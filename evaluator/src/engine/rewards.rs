@@ -9,7 +9,7 @@
 //! the shopper.
 
 use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
-use crate::compile::{Promotion, Reward, TierReward, VolumeReward};
+use crate::compile::{GetOff, Promotion, Reward, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::model::{
     AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, FloorExcess,
@@ -83,6 +83,42 @@ impl Ctx<'_> {
         }
     }
 
+    /// The positions in `lines` in the order units are taken from them: by current unit price
+    /// (`base ÷ quantity`) or line amount, ties in line-id order; or as listed (cart order).
+    fn ordered(&self, lines: &[u16], base: &[i64], pick: UnitPick) -> Vec<u16> {
+        let mut order: Vec<u16> = (0..lines.len())
+            .filter_map(|k| u16::try_from(k).ok())
+            .collect();
+        if pick == UnitPick::CartOrder {
+            return order;
+        }
+        let line = |k: u16| lines.get(usize::from(k)).copied().unwrap_or_default();
+        let qty = |i: u16| {
+            self.input
+                .lines
+                .get(usize::from(i))
+                .map_or(1, |l| l.quantity)
+        };
+        let rank = |i: u16| at(&self.ranks, usize::from(i));
+        order.sort_by(|&a, &b| {
+            let (la, lb) = (line(a), line(b));
+            let (ba, bb) = (
+                i128::from(at(base, usize::from(la))),
+                i128::from(at(base, usize::from(lb))),
+            );
+            let by_amount = match pick {
+                // Unit price base[a] / qty[a] against base[b] / qty[b].
+                UnitPick::Cheapest => (ba * i128::from(qty(lb))).cmp(&(bb * i128::from(qty(la)))),
+                UnitPick::MostExpensive => {
+                    (bb * i128::from(qty(la))).cmp(&(ba * i128::from(qty(lb))))
+                }
+                UnitPick::CheapestLine | UnitPick::CartOrder => ba.cmp(&bb),
+            };
+            by_amount.then_with(|| rank(la).cmp(&rank(lb)))
+        });
+        order
+    }
+
     /// Per targeted line (in `c.lines` order), how many units `discountedUnits` lets the
     /// reward discount: at most `perLine` of each, at most `perOrder` in all, taken in the
     /// declared order. `None` when the promotion has no quota (every unit).
@@ -102,26 +138,9 @@ impl Ctx<'_> {
             .map(|&i| units.per_line.map_or(qty(i), |m| qty(i).min(m)))
             .collect();
         if let Some(mut left) = units.per_order {
-            let mut order: Vec<usize> = (0..c.lines.len()).collect();
-            if units.pick != UnitPick::CartOrder {
-                let line = |k: usize| c.lines.get(k).copied().unwrap_or_default();
-                order.sort_by(|&a, &b| {
-                    let (la, lb) = (line(a), line(b));
-                    // Unit price base[a] / qty[a] against base[b] / qty[b], then line id.
-                    let ua = i128::from(at(base, usize::from(la))) * i128::from(qty(lb));
-                    let ub = i128::from(at(base, usize::from(lb))) * i128::from(qty(la));
-                    let by_price = if units.pick == UnitPick::Cheapest {
-                        ua.cmp(&ub)
-                    } else {
-                        ub.cmp(&ua)
-                    };
-                    by_price.then_with(|| {
-                        at(&self.ranks, usize::from(la)).cmp(&at(&self.ranks, usize::from(lb)))
-                    })
-                });
-            }
+            let order = self.ordered(&c.lines, base, units.pick);
             for k in order {
-                let n = counts.get_mut(k)?;
+                let n = counts.get_mut(usize::from(k))?;
                 *n = (*n).min(left);
                 left -= *n;
             }
@@ -344,13 +363,7 @@ impl Ctx<'_> {
                 }
                 Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
             },
-            Reward::BuyXGetY {
-                buy,
-                get,
-                percent,
-                max_applications,
-                ..
-            } => self.buy_x_get_y(c, base, *buy, *get, *percent, *max_applications, &mut d)?,
+            Reward::BuyXGetY { .. } => self.buy_x_get_y(c, base, &mut d)?,
             Reward::Shipping { off, .. } => {
                 let rate = self
                     .input
@@ -540,19 +553,23 @@ impl Ctx<'_> {
         Some(())
     }
 
-    /// Buy X get Y: applications as many as the units allow (up to the limit), the cheapest
-    /// givable units discounted, the dearer ones counted as bought.
-    #[allow(clippy::too_many_arguments)]
-    fn buy_x_get_y(
-        &self,
-        c: &Candidate,
-        base: &[i64],
-        buy: u64,
-        get: u64,
-        percent: Percent,
-        max_applications: Option<u64>,
-        d: &mut [i64],
-    ) -> Option<()> {
+    /// Buy X get Y: applications as many as the units allow (up to the limit; with partial
+    /// groups, one more with fewer given units), the givable units taken in the declared order,
+    /// the others counted as bought.
+    fn buy_x_get_y(&self, c: &Candidate, base: &[i64], d: &mut [i64]) -> Option<()> {
+        let Reward::BuyXGetY {
+            buy,
+            get,
+            off,
+            max_applications,
+            partial,
+            pick,
+            ..
+        } = &c.promo.reward
+        else {
+            return Some(());
+        };
+        let (buy, get) = (*buy, *get);
         let lines = &self.input.lines;
         let qty = |i: u16| lines.get(usize::from(i)).map_or(0, |l| l.quantity);
         let in_buy = |i: u16| c.lines.contains(&i);
@@ -572,44 +589,53 @@ impl Ctx<'_> {
                 get_only = get_only.checked_add(qty(i))?;
             }
         }
-        let feasible = |k: u64| -> bool {
-            let (Some(need_buy), Some(need_get)) = (k.checked_mul(buy), k.checked_mul(get)) else {
+        // Whether `bought` units can count as bought and `given` further units be given.
+        let feasible = |bought: Option<u64>, given: Option<u64>| -> bool {
+            let (Some(need_buy), Some(need_get)) = (bought, given) else {
                 return false;
             };
             need_buy.saturating_sub(buy_only) + need_get.saturating_sub(get_only) <= both
         };
-        let mut lo = 0_u64;
+        // The largest `n` in `lo..=hi` for which `fits(n)`, given `fits(lo)`.
+        let largest = |mut lo: u64, mut hi: u64, fits: &dyn Fn(u64) -> bool| {
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                if fits(mid) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lo
+        };
         let mut hi = (buy_only + both) / buy;
         if let Some(m) = max_applications {
-            hi = hi.min(m);
+            hi = hi.min(*m);
         }
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if feasible(mid) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
+        let k = largest(0, hi, &|k| feasible(k.checked_mul(buy), k.checked_mul(get)));
+        let mut bought = k.checked_mul(buy)?;
+        let mut to_give = k.checked_mul(get)?;
+        if *partial && max_applications.is_none_or(|m| k < m) {
+            // One more application, incomplete: as many given units as fit, fewer than `get`.
+            let bought_more = bought.checked_add(buy);
+            if feasible(bought_more, to_give.checked_add(1)) {
+                let g = largest(1, get - 1, &|g| {
+                    feasible(bought_more, to_give.checked_add(g))
+                });
+                bought = bought_more?;
+                to_give += g;
             }
         }
-        let k = lo;
-        if k == 0 {
+        if to_give == 0 {
             return Some(());
         }
-        let mut to_give = k.checked_mul(get)?;
         // Shared units that must stay on the buy side.
-        let mut shared_left = both - k.checked_mul(buy)?.saturating_sub(buy_only);
-        let mut order: Vec<u16> = c.get_lines.clone();
-        order.sort_by(|&a, &b| {
-            // Cheapest unit first: base[a] / qty[a] against base[b] / qty[b], then line id.
-            let ua = i128::from(at(base, usize::from(a))) * i128::from(qty(b));
-            let ub = i128::from(at(base, usize::from(b))) * i128::from(qty(a));
-            ua.cmp(&ub)
-                .then_with(|| at(&self.ranks, usize::from(a)).cmp(&at(&self.ranks, usize::from(b))))
-        });
-        for i in order {
+        let mut shared_left = both - bought.saturating_sub(buy_only);
+        for k in self.ordered(&c.get_lines, base, *pick) {
             if to_give == 0 {
                 break;
             }
+            let i = *c.get_lines.get(usize::from(k))?;
             let mut take = qty(i).min(to_give);
             if in_buy(i) {
                 take = take.min(shared_left);
@@ -619,20 +645,40 @@ impl Ctx<'_> {
                 continue;
             }
             to_give -= take;
-            let q = i128::from(qty(i));
-            let num =
-                i128::from(at(base, usize::from(i))).checked_mul(i128::from(percent.units()))?;
-            let off = match self.bundle.policy.spec.rounding_point {
-                RoundingPoint::Unit => div_round(num, HUNDRED.checked_mul(q)?, self.rounding())?
+            *d.get_mut(usize::from(i))? =
+                self.given_off(i, at(base, usize::from(i)), take, *off)?;
+        }
+        Some(())
+    }
+
+    /// What `take` given units of line `i` (worth `amount` in all) lose: a percentage of
+    /// them, an amount off each (never more than the units), or down to a price each.
+    fn given_off(&self, i: u16, amount: i64, take: u64, off: GetOff) -> Option<i64> {
+        let q = i128::from(self.input.lines.get(usize::from(i))?.quantity);
+        let point = self.bundle.policy.spec.rounding_point;
+        // `amount × share ÷ quantity` for the taken units, rounded at the declared point.
+        let of_units = |share: i128, scale: i128| -> Option<i64> {
+            let num = i128::from(amount).checked_mul(share)?;
+            let v = match point {
+                RoundingPoint::Unit => div_round(num, scale.checked_mul(q)?, self.rounding())?
                     .checked_mul(i128::from(take))?,
                 RoundingPoint::Line => div_round(
                     num.checked_mul(i128::from(take))?,
-                    HUNDRED.checked_mul(q)?,
+                    scale.checked_mul(q)?,
                     self.rounding(),
                 )?,
             };
-            *d.get_mut(usize::from(i))? = i64::try_from(off).ok()?;
+            i64::try_from(v).ok()
+        };
+        let units = i64::try_from(take).ok()?;
+        match off {
+            GetOff::Percent(p) => of_units(i128::from(p.units()), HUNDRED),
+            GetOff::Amount(a) => {
+                let rate = self.input.lines.get(usize::from(i))?.tax_rate;
+                let each = self.fixed_in_price_basis(a, rate)?;
+                Some(each.checked_mul(units)?.min(of_units(1, 1)?))
+            }
+            GetOff::Price(p) => Some((of_units(1, 1)? - p.checked_mul(units)?).max(0)),
         }
-        Some(())
     }
 }

@@ -229,9 +229,16 @@ impl Exposure {
             RewardSpec::PercentOff { percent: x, .. } => raise(&mut percent, with_bonus(x.0)),
             RewardSpec::AmountOff { amount: a, .. } => raise(&mut amount, a.0),
             RewardSpec::FixedPrice { .. } => raise(&mut percent, hundred),
-            RewardSpec::BuyXGetY { percent: x, .. } => {
-                raise(&mut percent, x.map_or(hundred, |x| x.0));
-            }
+            RewardSpec::BuyXGetY {
+                percent: x,
+                amount: a,
+                ..
+            } => match a {
+                // An amount off each given unit, as `amountOff` per unit; a price, as
+                // `fixedPrice` (up to the whole unit).
+                Some(a) => raise(&mut amount, a.0),
+                None => raise(&mut percent, x.map_or(hundred, |x| x.0)),
+            },
             RewardSpec::Tiered { tiers, .. } => {
                 for t in tiers {
                     if let Some(x) = &t.percent {
