@@ -103,9 +103,11 @@ pub(crate) fn allocate_slots(
             slots.last_mut()?.share += i64::try_from(left).ok()?;
         }
         Allocation::RoundedToFirst | Allocation::RoundedToLast => {
-            // Every share rounded on its own; the difference to the total goes to the first
-            // (last) line, and a negative one is taken from the lines in that order, none
-            // below zero.
+            // Every share rounded on its own. `roundedToFirst` gives the difference to the
+            // total, or takes it back, one minor unit a line from the first line in cart order
+            // (each share is within one unit of exact, so one pass nearly always settles it);
+            // `roundedToLast` puts it all on the last line. No share goes below zero: a line
+            // with nothing to give back is passed over.
             let mut rounded: i128 = 0;
             for s in slots.iter_mut() {
                 let share = div_round(t.checked_mul(weight(s))?, sum, rounding)?;
@@ -114,14 +116,24 @@ pub(crate) fn allocate_slots(
             }
             let mut diff = i64::try_from(t - rounded).ok()?;
             let first = method == Allocation::RoundedToFirst;
-            for j in 0..n {
-                if diff == 0 {
-                    break;
+            while diff != 0 {
+                let before = diff;
+                for j in 0..n {
+                    if diff == 0 {
+                        break;
+                    }
+                    let s = slots.get_mut(if first { j } else { n - 1 - j })?;
+                    let change = if first {
+                        diff.signum().max(-s.share)
+                    } else {
+                        diff.max(-s.share)
+                    };
+                    s.share += change;
+                    diff -= change;
                 }
-                let s = slots.get_mut(if first { j } else { n - 1 - j })?;
-                let change = diff.max(-s.share);
-                s.share += change;
-                diff -= change;
+                if diff == before {
+                    return None;
+                }
             }
         }
         Allocation::CarryForward => {
@@ -243,6 +255,18 @@ mod tests {
         // 2 over 1 / 1 / 1 / 0: 0.67 → 1 three times, 0 for the last; one too many, and the
         // last line has nothing to give back, so the line before it does.
         assert_eq!(run(2, &[1, 1, 1, 0], RoundedToLast), vec![1, 1, 0, 0]);
+        // Half down, 0.05 over six equal lines: 0.83… → 1 each is one too many; then 0.04:
+        // 0.67 → 1 each, two too many, taken back one each from the first two lines.
+        let ranks: Vec<u32> = (0..6).collect();
+        let half_down =
+            |total| allocate(total, &[1; 6], &ranks, RoundedToFirst, Rounding::HalfDown);
+        assert_eq!(half_down(5), Some(vec![0, 1, 1, 1, 1, 1]));
+        assert_eq!(half_down(4), Some(vec![0, 0, 1, 1, 1, 1]));
+        // 0.02 over three equal lines, rounded down: 0 each, two missing, one each to the
+        // first two lines; all on the last with `roundedToLast`.
+        let down = |m| allocate(2, &[1, 1, 1], &ranks[..3], m, Rounding::Down);
+        assert_eq!(down(RoundedToFirst), Some(vec![1, 1, 0]));
+        assert_eq!(down(RoundedToLast), Some(vec![0, 0, 2]));
         for total in 0..40 {
             for m in [RoundedToFirst, RoundedToLast] {
                 let parts = run(total, &[3, 0, 5, 1, 1, 7], m);

@@ -635,7 +635,7 @@ impl<'a> PromotionView<'a> {
                 }
             },
         }
-        let spec = &self.bundle.policy.spec;
+        let spec = &self.bundle.policy.pricing;
         // A fixed amount net of an included tax is grossed up at each line's rate.
         let fixed_bounds = !(spec.tax_mode == TaxMode::Inclusive
             && spec.fixed_amount_basis == FixedAmountBasis::Net);

@@ -9,6 +9,7 @@ mod error;
 mod evaluation;
 pub mod model;
 pub mod money;
+mod presets;
 #[cfg(test)]
 mod proptests;
 #[cfg(feature = "verify")]

@@ -60,40 +60,91 @@ pub enum Audience {
     Storefront,
 }
 
-/// The declared arithmetic of a bundle. Every field has a documented default.
+/// The declared arithmetic of a bundle. Every knob is optional: one given here wins, then the
+/// one its `preset` sets, then the documented default (resolved in [`crate::compile`]). `null`
+/// is refused like any other wrong type.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct PricingPolicy {
-    pub tax_mode: TaxMode,
-    pub rounding: Rounding,
-    pub rounding_point: RoundingPoint,
-    pub allocation: Allocation,
-    pub compounding: Compounding,
-    pub fixed_amount_basis: FixedAmountBasis,
+    /// The engine whose arithmetic the knobs not given here follow.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub preset: Option<Preset>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub tax_mode: Option<TaxMode>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub rounding: Option<Rounding>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub rounding_point: Option<RoundingPoint>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub allocation: Option<Allocation>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub compounding: Option<Compounding>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub fixed_amount_basis: Option<FixedAmountBasis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_floor: Option<LineFloorSpec>,
-    pub stacking: StackingMode,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub stacking: Option<StackingMode>,
     /// The mode for discounts (percentages, shares, floors); absent: `rounding`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub discount_rounding: Option<Rounding>,
     /// The mode for the tax on each line and on shipping; absent: `rounding`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub tax_rounding: Option<Rounding>,
     /// The mode for net-to-gross conversions of fixed amounts; absent: `rounding`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub conversion_rounding: Option<Rounding>,
-    #[serde(skip_serializing_if = "is_default")]
-    pub rounding_target: RoundingTarget,
-    #[serde(skip_serializing_if = "is_default")]
-    pub allocation_weights: AllocationWeights,
-    #[serde(skip_serializing_if = "is_default")]
-    pub capped_line_base: CappedLineBase,
+    /// The mode for the shares of `carryForward`, `roundedToFirst` and `roundedToLast`;
+    /// absent: the discount mode.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub allocation_rounding: Option<Rounding>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub rounding_target: Option<RoundingTarget>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub tax_rounding_target: Option<TaxRoundingTarget>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub allocation_weights: Option<AllocationWeights>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub capped_line_base: Option<CappedLineBase>,
     /// Floors by item: the first rule whose `items` target a line gives its floor (before
     /// `lineFloor`, which covers the lines no rule targets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub product_floors: Vec<ProductFloorSpec>,
-    #[serde(skip_serializing_if = "is_default")]
-    pub floor_excess: FloorExcess,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub floor_excess: Option<FloorExcess>,
+}
+
+/// An optional knob that, when written, must hold a value (`null` is refused as a wrong type).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// An engine whose arithmetic a bundle may declare at once (`docs/migrating.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Preset {
+    Shopify,
+    Commercetools,
+    Medusa,
+    Vendure,
+    Saleor,
+    Woocommerce,
+    Magento,
+    Sylius,
+}
+
+/// What tax rounding rounds: the tax itself, or the amount converted from the price (the gross
+/// when prices exclude tax, the net when they include it), the tax being the difference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaxRoundingTarget {
+    #[default]
+    Tax,
+    Converted,
 }
 
 /// A floor for the lines `items` targets: a share of their original amount or a price per unit.
@@ -194,9 +245,10 @@ pub enum Allocation {
     RemainderToLast,
     /// Round the running total line by line and carry the rounding error forward.
     CarryForward,
-    /// Round every share, then the first line in cart order takes the difference.
+    /// Round every share, then one minor unit each of the difference to (or from) the first
+    /// lines in cart order.
     RoundedToFirst,
-    /// Round every share, then the last line in cart order takes the difference.
+    /// Round every share, then the last line in cart order takes the whole difference.
     RoundedToLast,
 }
 

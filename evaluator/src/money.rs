@@ -378,6 +378,13 @@ pub fn gross_up(net: i64, rate: Percent, mode: Rounding) -> Option<i64> {
     div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
 }
 
+/// The net part of a tax-inclusive gross amount: `gross / (100 % + rate)`.
+pub fn net_of(gross: i64, rate: Percent, mode: Rounding) -> Option<i64> {
+    let factor = i128::from(HUNDRED_PERCENT) + i128::from(rate.units());
+    let num = i128::from(gross).checked_mul(i128::from(HUNDRED_PERCENT))?;
+    div_round(num, factor, mode).and_then(|v| i64::try_from(v).ok())
+}
+
 /// The tax included in a gross amount, `gross × rate / (100 % + rate)`, rounded once (so `Down`
 /// rounds the tax toward zero, as everywhere else).
 pub fn tax_in(gross: i64, rate: Percent, mode: Rounding) -> Option<i64> {

@@ -268,13 +268,21 @@ fn scenario_of(
                     pick(vec!["share", "slice"]),
                     proptest::option::weighted(0.2, 1_u32..90),
                     pick(vec!["room", "original", "none"]),
+                    (
+                        proptest::option::weighted(0.3, pick(MODES.to_vec())),
+                        pick(vec!["tax", "converted"]),
+                        proptest::option::weighted(0.3, pick(vec![
+                            "shopify", "commercetools", "medusa", "vendure", "saleor", "woocommerce", "magento", "sylius",
+                        ])),
+                    ),
                 ),
             )
         })
         .prop_map(|((currency, exp), promos, lines, policy, (shipping, gold), by_operation)| {
             let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
-            let (discount_mode, tax_mode, conversion_mode, target, weights, capped, product_floor, excess) =
+            let (discount_mode, tax_mode, conversion_mode, target, weights, capped, product_floor, excess, more) =
                 by_operation;
+            let (allocation_mode, tax_target, preset) = more;
             let mut pricing = json!({
                 "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
                 "compounding": compounding, "fixedAmountBasis": basis,
@@ -296,6 +304,14 @@ fn scenario_of(
             pricing["allocationWeights"] = json!(weights);
             pricing["cappedLineBase"] = json!(capped);
             pricing["floorExcess"] = json!(excess);
+            pricing["taxRoundingTarget"] = json!(tax_target);
+            if let Some(m) = allocation_mode {
+                pricing["allocationRounding"] = json!(m);
+            }
+            // A preset under the knobs: the ones given here win, the rest come from it.
+            if let Some(p) = preset {
+                pricing["preset"] = json!(p);
+            }
             if let Some(f) = product_floor {
                 pricing["productFloors"] =
                     json!([{ "items": { "categories": ["c0"] }, "percentOfOriginal": f.to_string() }]);

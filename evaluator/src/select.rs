@@ -247,7 +247,7 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         free,
     } = graph;
     // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
-    let exclusive = ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+    let exclusive = ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
     let sparse: Vec<Parts> = cands
         .iter()
         .map(|c| {
@@ -461,7 +461,7 @@ impl Search<'_, '_> {
     /// The most the candidates from `k` on that still fit with the chosen ones could take off
     /// what the shopper pays (candidates that conflict with a chosen one can never be added).
     fn bound_fitting(&mut self, k: usize) -> i64 {
-        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+        let exclusive = self.ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
         let mut moving = 0_i64;
         let mut ship = 0_i64;
         for j in k..self.cands.len() {
@@ -510,7 +510,7 @@ impl Search<'_, '_> {
     /// What `moving` (parts that may land on any line) and `ship` (off shipping) can save at
     /// most: tax at the highest rate in the cart, one minor unit of rounding per line.
     fn moving_and_shipping_bound(&self, moving: i64, ship: i64) -> i64 {
-        let exclusive = self.ctx.bundle.policy.spec.tax_mode == TaxMode::Exclusive;
+        let exclusive = self.ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
         let mut total = 0_i64;
         if moving > 0 {
             let slack = i64::try_from(self.ctx.input.lines.len()).unwrap_or(i64::MAX);

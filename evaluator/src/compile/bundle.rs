@@ -15,12 +15,13 @@ use crate::model::{
     AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountedUnitsSpec, LimitsSpec, PercentScope,
     PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
 };
-use crate::money::{Currency, DecimalString, Percent};
+use crate::money::{Currency, DecimalString, Percent, Rounding};
+use crate::presets;
 use crate::time::Instant;
 
 use super::{
     normalize_code, Bundle, CodeMatcher, CodeSet, Conditions, Floor, GetOff, Index, Policy,
-    Promotion, Reward, Selector, Set, Tier, TierReward, VolumeReward, MAX_CODE_LEN,
+    Pricing, Promotion, Reward, Selector, Set, Tier, TierReward, VolumeReward, MAX_CODE_LEN,
 };
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> BundleError {
@@ -217,13 +218,73 @@ fn compile_policy(spec: &PricingPolicy, currency: Currency) -> Result<Policy, Bu
         })
         .collect::<Result<Vec<_>, BundleError>>()?;
     Ok(Policy {
-        spec: spec.clone(),
+        pricing: resolve(spec),
         floor,
         product_floors,
-        discount_rounding: spec.discount_rounding.unwrap_or(spec.rounding),
-        tax_rounding: spec.tax_rounding.unwrap_or(spec.rounding),
-        conversion_rounding: spec.conversion_rounding.unwrap_or(spec.rounding),
     })
+}
+
+/// Every knob as given, else as the preset sets it, else its default. A `rounding` given counts
+/// as given for every operation whose own mode is not.
+fn resolve(spec: &PricingPolicy) -> Pricing {
+    // A preset may depend on whether prices include tax (WooCommerce rounds included tax
+    // differently), never on anything else.
+    let tax_mode = spec.tax_mode.unwrap_or_default();
+    let preset = spec
+        .preset
+        .map(|p| presets::knobs(p, tax_mode))
+        .unwrap_or_default();
+    let mode = |own: Option<Rounding>, preset_own: Option<Rounding>| {
+        own.or(spec.rounding)
+            .or(preset_own)
+            .or(preset.rounding)
+            .unwrap_or_default()
+    };
+    Pricing {
+        tax_mode,
+        rounding_point: spec
+            .rounding_point
+            .or(preset.rounding_point)
+            .unwrap_or_default(),
+        allocation: spec.allocation.or(preset.allocation).unwrap_or_default(),
+        compounding: spec.compounding.or(preset.compounding).unwrap_or_default(),
+        fixed_amount_basis: spec
+            .fixed_amount_basis
+            .or(preset.fixed_amount_basis)
+            .unwrap_or_default(),
+        stacking: spec.stacking.or(preset.stacking).unwrap_or_default(),
+        rounding_target: spec
+            .rounding_target
+            .or(preset.rounding_target)
+            .unwrap_or_default(),
+        tax_rounding_target: spec
+            .tax_rounding_target
+            .or(preset.tax_rounding_target)
+            .unwrap_or_default(),
+        allocation_weights: spec
+            .allocation_weights
+            .or(preset.allocation_weights)
+            .unwrap_or_default(),
+        capped_line_base: spec
+            .capped_line_base
+            .or(preset.capped_line_base)
+            .unwrap_or_default(),
+        floor_excess: spec
+            .floor_excess
+            .or(preset.floor_excess)
+            .unwrap_or_default(),
+        discount_rounding: mode(spec.discount_rounding, preset.discount_rounding),
+        tax_rounding: mode(spec.tax_rounding, preset.tax_rounding),
+        conversion_rounding: mode(spec.conversion_rounding, preset.conversion_rounding),
+        allocation_rounding: spec
+            .allocation_rounding
+            .or(spec.discount_rounding)
+            .or(spec.rounding)
+            .or(preset.allocation_rounding)
+            .or(preset.discount_rounding)
+            .or(preset.rounding)
+            .unwrap_or_default(),
+    }
 }
 
 /// A floor: exactly one of a share of the original amount and a price per unit.

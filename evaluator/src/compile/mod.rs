@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
-    AmountPer, Audience, DiscountClass, DiscountedUnitsSpec, ItemSelector, LimitsSpec, LineSpec,
-    PricingPolicy, StackingMode, TierBasis, UnitPick,
+    Allocation, AllocationWeights, AmountPer, Audience, CappedLineBase, Compounding, DiscountClass,
+    DiscountedUnitsSpec, FixedAmountBasis, FloorExcess, ItemSelector, LimitsSpec, LineSpec,
+    RoundingPoint, RoundingTarget, StackingMode, TaxMode, TaxRoundingTarget, TierBasis, UnitPick,
 };
 use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
@@ -80,24 +81,43 @@ pub(crate) enum Floor {
     PerUnit(i64),
 }
 
+/// The arithmetic a bundle declares, every knob resolved: as given, else as its preset sets
+/// it, else the default.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pricing {
+    pub tax_mode: TaxMode,
+    pub rounding_point: RoundingPoint,
+    pub allocation: Allocation,
+    pub compounding: Compounding,
+    pub fixed_amount_basis: FixedAmountBasis,
+    pub stacking: StackingMode,
+    pub rounding_target: RoundingTarget,
+    pub tax_rounding_target: TaxRoundingTarget,
+    pub allocation_weights: AllocationWeights,
+    pub capped_line_base: CappedLineBase,
+    pub floor_excess: FloorExcess,
+    /// The rounding of discounts, shares and floors.
+    pub discount_rounding: Rounding,
+    /// The rounding of tax.
+    pub tax_rounding: Rounding,
+    /// The rounding of net-to-gross conversions.
+    pub conversion_rounding: Rounding,
+    /// The rounding of allocation shares.
+    pub allocation_rounding: Rounding,
+}
+
 #[derive(Debug)]
 pub(crate) struct Policy {
-    pub spec: PricingPolicy,
+    pub pricing: Pricing,
     pub floor: Option<Floor>,
     /// `productFloors`: the first rule whose selector matches a line gives its floor.
     pub product_floors: Vec<(Selector, Floor)>,
-    /// The rounding of discounts, shares and floors (`discountRounding`, else `rounding`).
-    pub discount_rounding: Rounding,
-    /// The rounding of tax (`taxRounding`, else `rounding`).
-    pub tax_rounding: Rounding,
-    /// The rounding of net-to-gross conversions (`conversionRounding`, else `rounding`).
-    pub conversion_rounding: Rounding,
 }
 
 impl Policy {
     /// `stacking: bestOnly`: only the single best promotion applies.
     pub fn best_only(&self) -> bool {
-        self.spec.stacking == StackingMode::BestOnly
+        self.pricing.stacking == StackingMode::BestOnly
     }
 }
 

@@ -132,7 +132,7 @@ pub(super) fn build(
         bundle_version: bundle.version,
         currency: cur.code(),
         evaluated_at: input.now,
-        tax_mode: bundle.policy.spec.tax_mode,
+        tax_mode: bundle.policy.pricing.tax_mode,
         subtotal: fmt(subtotal),
         discount_total: fmt(outcome.discount),
         shipping,

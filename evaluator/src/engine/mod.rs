@@ -25,8 +25,8 @@ use crate::codes::CodeHash;
 use crate::compile::{Bundle, Floor, Input};
 use crate::error::EvaluationError;
 use crate::evaluation::{Evaluation, NotApplied, Reason};
-use crate::model::TaxMode;
-use crate::money::{percent_of, tax_in, Percent, Rounding};
+use crate::model::{TaxMode, TaxRoundingTarget};
+use crate::money::{gross_up, net_of, percent_of, tax_in, Percent, Rounding};
 use crate::select;
 use eligibility::{entered_code_hashes, granted_promotions, Assessment};
 use explain::build;
@@ -76,7 +76,7 @@ impl<'a> Ctx<'a> {
                 *r = u32::try_from(rank).unwrap_or(u32::MAX);
             }
         }
-        let rounding = bundle.policy.discount_rounding;
+        let rounding = bundle.policy.pricing.discount_rounding;
         // A line's floor: the first product floor targeting it (else the bundle's), or its own
         // `floorUnitPrice` when that is higher; never above the line.
         let policy = &bundle.policy;
@@ -120,20 +120,28 @@ impl<'a> Ctx<'a> {
 
     /// The rounding of discounts, shares and floors.
     fn rounding(&self) -> Rounding {
-        self.bundle.policy.discount_rounding
+        self.bundle.policy.pricing.discount_rounding
     }
 
     fn inclusive(&self) -> bool {
-        self.bundle.policy.spec.tax_mode == TaxMode::Inclusive
+        self.bundle.policy.pricing.tax_mode == TaxMode::Inclusive
     }
 
     /// Tax on a line or shipping amount as it stands.
+    /// The tax itself is rounded, or (`taxRoundingTarget: converted`) the amount converted from
+    /// the price, the gross or the net, and the tax is the difference.
     pub fn tax(&self, amount: i64, rate: Percent) -> Option<i64> {
-        let mode = self.bundle.policy.tax_rounding;
-        if self.inclusive() {
-            tax_in(amount, rate, mode)
-        } else {
-            percent_of(amount, rate, mode)
+        let pricing = &self.bundle.policy.pricing;
+        let mode = pricing.tax_rounding;
+        match (self.inclusive(), pricing.tax_rounding_target) {
+            (true, TaxRoundingTarget::Tax) => tax_in(amount, rate, mode),
+            (false, TaxRoundingTarget::Tax) => percent_of(amount, rate, mode),
+            (true, TaxRoundingTarget::Converted) => {
+                net_of(amount, rate, mode).and_then(|net| amount.checked_sub(net))
+            }
+            (false, TaxRoundingTarget::Converted) => {
+                gross_up(amount, rate, mode).and_then(|gross| gross.checked_sub(amount))
+            }
         }
     }
 

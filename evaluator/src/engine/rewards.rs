@@ -49,7 +49,7 @@ impl Ctx<'_> {
     /// A percentage of an amount, rounded once on the declared target (the discount, or the
     /// price left).
     fn percent_amount(&self, amount: i64, p: Percent) -> Option<i64> {
-        match self.bundle.policy.spec.rounding_target {
+        match self.bundle.policy.pricing.rounding_target {
             RoundingTarget::Discount => percent_of(amount, p, self.rounding()),
             RoundingTarget::Price => percent_off_price(amount, p, self.rounding()),
         }
@@ -58,14 +58,14 @@ impl Ctx<'_> {
     /// A percentage of `units` units worth `amount`, rounded at the declared point and on the
     /// declared target.
     fn percent_of_line(&self, amount: i64, units: u64, p: Percent) -> Option<i64> {
-        match self.bundle.policy.spec.rounding_point {
+        match self.bundle.policy.pricing.rounding_point {
             RoundingPoint::Line => self.percent_amount(amount, p),
             RoundingPoint::Unit if units == 0 => Some(0),
             RoundingPoint::Unit => {
                 let q = i128::from(units);
                 let (share, target) = (
                     i128::from(p.units()),
-                    self.bundle.policy.spec.rounding_target,
+                    self.bundle.policy.pricing.rounding_target,
                 );
                 let share = match target {
                     RoundingTarget::Discount => share,
@@ -159,7 +159,7 @@ impl Ctx<'_> {
             Some(n) if n < l.quantity => n,
             _ => return Some((b, l.quantity)),
         };
-        let amount = match self.bundle.policy.spec.capped_line_base {
+        let amount = match self.bundle.policy.pricing.capped_line_base {
             CappedLineBase::Share => i64::try_from(div_round(
                 i128::from(b).checked_mul(i128::from(n))?,
                 i128::from(l.quantity),
@@ -178,8 +178,10 @@ impl Ctx<'_> {
     /// A fixed amount in the price basis of a line: grossed up when amounts are net but
     /// prices include tax.
     fn fixed_in_price_basis(&self, amount: i64, rate: Percent) -> Option<i64> {
-        if self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net {
-            gross_up(amount, rate, self.bundle.policy.conversion_rounding)
+        if self.inclusive()
+            && self.bundle.policy.pricing.fixed_amount_basis == FixedAmountBasis::Net
+        {
+            gross_up(amount, rate, self.bundle.policy.pricing.conversion_rounding)
         } else {
             Some(amount)
         }
@@ -255,7 +257,7 @@ impl Ctx<'_> {
         remaining: &mut [i64],
         shipping_remaining: &mut i64,
     ) -> Result<Effect, EvaluationError> {
-        let effect = if self.bundle.policy.spec.compounding == Compounding::Sequential {
+        let effect = if self.bundle.policy.pricing.compounding == Compounding::Sequential {
             self.effect(
                 c,
                 remaining,
@@ -401,8 +403,8 @@ impl Ctx<'_> {
                     cap,
                     &weights,
                     &ranks,
-                    self.bundle.policy.spec.allocation,
-                    self.rounding(),
+                    self.bundle.policy.pricing.allocation,
+                    self.bundle.policy.pricing.allocation_rounding,
                 )?;
                 for (&i, part) in ids.iter().zip(parts) {
                     if i == u16::MAX {
@@ -447,7 +449,7 @@ impl Ctx<'_> {
             .iter()
             .map(|&i| at(&self.ranks, usize::from(i)))
             .collect();
-        let excess = self.bundle.policy.spec.floor_excess;
+        let excess = self.bundle.policy.pricing.floor_excess;
         let originals: Vec<i64>;
         let weights = if excess == FloorExcess::Original {
             originals = targets
@@ -464,8 +466,8 @@ impl Ctx<'_> {
             &ranks,
             weights,
             excess != FloorExcess::None,
-            self.bundle.policy.spec.allocation,
-            self.rounding(),
+            self.bundle.policy.pricing.allocation,
+            self.bundle.policy.pricing.allocation_rounding,
         )?;
         for (&i, part) in targets.iter().zip(parts) {
             *d.get_mut(usize::from(i))? = part;
@@ -503,7 +505,7 @@ impl Ctx<'_> {
     /// One amount spread over the targeted lines in proportion to their amounts, net or gross
     /// as `allocationWeights` declares.
     fn spread(&self, total: i64, targets: &[u16], base: &[i64], d: &mut [i64]) -> Option<()> {
-        let weights = self.bundle.policy.spec.allocation_weights;
+        let weights = self.bundle.policy.pricing.allocation_weights;
         let adjust = match weights {
             AllocationWeights::PriceBasis => 0,
             AllocationWeights::Net if self.inclusive() => -1,
@@ -524,8 +526,8 @@ impl Ctx<'_> {
         allocate_slots(
             total,
             &mut slots,
-            self.bundle.policy.spec.allocation,
-            self.rounding(),
+            self.bundle.policy.pricing.allocation,
+            self.bundle.policy.pricing.allocation_rounding,
         )?;
         for (&i, slot) in targets.iter().zip(&slots) {
             *d.get_mut(usize::from(i))? = slot.share;
@@ -538,8 +540,8 @@ impl Ctx<'_> {
         let sum = targets
             .iter()
             .try_fold(0_i64, |a, &i| a.checked_add(at(base, usize::from(i))))?;
-        let net_basis =
-            self.inclusive() && self.bundle.policy.spec.fixed_amount_basis == FixedAmountBasis::Net;
+        let net_basis = self.inclusive()
+            && self.bundle.policy.pricing.fixed_amount_basis == FixedAmountBasis::Net;
         if !net_basis {
             return self.spread(amount.min(sum), targets, base, d);
         }
@@ -548,7 +550,7 @@ impl Ctx<'_> {
         for &i in targets {
             let rate = self.input.lines.get(usize::from(i))?.tax_rate;
             let slot = d.get_mut(usize::from(i))?;
-            *slot = gross_up(*slot, rate, self.bundle.policy.conversion_rounding)?;
+            *slot = gross_up(*slot, rate, self.bundle.policy.pricing.conversion_rounding)?;
         }
         Some(())
     }
@@ -655,7 +657,7 @@ impl Ctx<'_> {
     /// them, an amount off each (never more than the units), or down to a price each.
     fn given_off(&self, i: u16, amount: i64, take: u64, off: GetOff) -> Option<i64> {
         let q = i128::from(self.input.lines.get(usize::from(i))?.quantity);
-        let point = self.bundle.policy.spec.rounding_point;
+        let point = self.bundle.policy.pricing.rounding_point;
         // `amount × share ÷ quantity` for the taken units, rounded at the declared point.
         let of_units = |share: i128, scale: i128| -> Option<i64> {
             let num = i128::from(amount).checked_mul(share)?;
