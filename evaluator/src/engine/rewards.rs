@@ -86,37 +86,30 @@ impl Ctx<'_> {
     /// The positions in `lines` in the order units are taken from them: by current unit price
     /// (`base ÷ quantity`) or line amount, ties in line-id order; or as listed (cart order).
     fn ordered(&self, lines: &[u16], base: &[i64], pick: UnitPick) -> Vec<u16> {
-        let mut order: Vec<u16> = (0..lines.len())
-            .filter_map(|k| u16::try_from(k).ok())
-            .collect();
         if pick == UnitPick::CartOrder {
-            return order;
+            return (0..lines.len())
+                .filter_map(|k| u16::try_from(k).ok())
+                .collect();
         }
-        let line = |k: u16| lines.get(usize::from(k)).copied().unwrap_or_default();
-        let qty = |i: u16| {
-            self.input
-                .lines
-                .get(usize::from(i))
-                .map_or(1, |l| l.quantity)
-        };
-        let rank = |i: u16| at(&self.ranks, usize::from(i));
-        order.sort_by(|&a, &b| {
-            let (la, lb) = (line(a), line(b));
-            let (ba, bb) = (
-                i128::from(at(base, usize::from(la))),
-                i128::from(at(base, usize::from(lb))),
-            );
-            let by_amount = match pick {
-                // Unit price base[a] / qty[a] against base[b] / qty[b].
-                UnitPick::Cheapest => (ba * i128::from(qty(lb))).cmp(&(bb * i128::from(qty(la)))),
-                UnitPick::MostExpensive => {
-                    (bb * i128::from(qty(la))).cmp(&(ba * i128::from(qty(lb))))
-                }
-                UnitPick::CheapestLine | UnitPick::CartOrder => ba.cmp(&bb),
-            };
-            by_amount.then_with(|| rank(la).cmp(&rank(lb)))
-        });
-        order
+        // One integer key per line, so every order shares one sort: `base × 10¹² ÷ quantity`
+        // orders unit prices exactly (two different ones differ by at least 1 ÷ (q₁ × q₂) ≥
+        // 10⁻¹², and equal ones get equal keys).
+        let mut keyed: Vec<(i128, u32, u16)> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &i)| {
+                let amount = i128::from(at(base, usize::from(i)));
+                let q = i128::from(self.input.lines.get(usize::from(i))?.quantity.max(1));
+                let key = match pick {
+                    UnitPick::Cheapest => amount * 1_000_000_000_000 / q,
+                    UnitPick::MostExpensive => -(amount * 1_000_000_000_000 / q),
+                    UnitPick::CheapestLine | UnitPick::CartOrder => amount,
+                };
+                Some((key, at(&self.ranks, usize::from(i)), u16::try_from(k).ok()?))
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, _, k)| k).collect()
     }
 
     /// Per targeted line (in `c.lines` order), how many units `discountedUnits` lets the
