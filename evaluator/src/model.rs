@@ -210,6 +210,8 @@ pub enum CappedLineBase {
     Share,
     /// The units at their unit price, less every earlier discount on the line.
     Slice,
+    /// The lesser of what is left of the line and the units at their unit price.
+    Lesser,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -265,7 +265,7 @@ fn scenario_of(
                     proptest::option::weighted(0.3, pick(MODES.to_vec())),
                     pick(vec!["discount", "price"]),
                     pick(vec!["priceBasis", "net", "gross"]),
-                    pick(vec!["share", "slice"]),
+                    pick(vec!["share", "slice", "lesser"]),
                     proptest::option::weighted(0.2, 1_u32..90),
                     pick(vec!["room", "original", "none"]),
                     (

@@ -164,6 +164,7 @@ impl Ctx<'_> {
                 let units = l.unit_price.checked_mul(i64::try_from(n).ok()?)?;
                 units.checked_sub(earlier)?.max(0)
             }
+            CappedLineBase::Lesser => l.unit_price.checked_mul(i64::try_from(n).ok()?)?.min(b),
         };
         Some((amount, n))
     }
