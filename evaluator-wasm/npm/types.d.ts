@@ -366,6 +366,11 @@ export type LineOutcome = {
    * The discount of this line by promotion; the parts sum to `discount`.
    */
   allocations?: Array<Allocation>;
+  /**
+   * With `pricing.unitAllocations`: the discount of each unit, as runs of consecutive units
+   * with the same discount, in unit order; `quantity × discount` sums to `discount`.
+   */
+  units?: Array<UnitDiscount>;
 };
 
 export type Allocation = { promotionId: string; amount: Money };
@@ -375,6 +380,17 @@ export type Allocation = { promotionId: string; amount: Money };
  * serializes as a decimal string without trailing zeros (`"12.5"`, `"20"`).
  */
 export type Percent = string;
+
+/**
+ * Consecutive units of a line with the same discount.
+ */
+export type UnitDiscount = {
+  quantity: number;
+  /**
+   * The discount of each of these units.
+   */
+  discount: Money;
+};
 
 export type ShippingOutcome = {
   method: string;

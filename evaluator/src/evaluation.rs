@@ -74,6 +74,21 @@ pub struct LineOutcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Allocation>>"))]
     pub allocations: Vec<Allocation>,
+    /// With `pricing.unitAllocations`: the discount of each unit, as runs of consecutive units
+    /// with the same discount, in unit order; `quantity × discount` sums to `discount`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<UnitDiscount>>"))]
+    pub units: Vec<UnitDiscount>,
+}
+
+/// Consecutive units of a line with the same discount.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct UnitDiscount {
+    pub quantity: u64,
+    /// The discount of each of these units.
+    pub discount: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -112,6 +112,19 @@ pub struct PricingPolicy {
     pub product_floors: Vec<ProductFloorSpec>,
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub floor_excess: Option<FloorExcess>,
+    /// Each line's discount split over its units in the evaluation; absent: not split.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub unit_allocations: Option<UnitAllocations>,
+}
+
+/// Where the minor units left over when a part is split over units go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UnitAllocations {
+    /// One each to the first units.
+    First,
+    /// One each to the last units.
+    Last,
 }
 
 /// An optional knob that, when written, must hold a value (`null` is refused as a wrong type).

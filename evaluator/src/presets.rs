@@ -8,6 +8,7 @@
 use crate::model::{
     Allocation, AllocationWeights, CappedLineBase, Compounding, FixedAmountBasis, FloorExcess,
     Preset, PricingPolicy, RoundingPoint, RoundingTarget, TaxMode, TaxRoundingTarget,
+    UnitAllocations,
 };
 use crate::money::Rounding;
 
@@ -18,8 +19,11 @@ pub(crate) fn knobs(preset: Preset, tax_mode: TaxMode) -> PricingPolicy {
     match preset {
         // Shopify's allocator (the `money` library's default `:roundrobin`) hands the leftover
         // units one each to the first parts.
+        // A line's discount over its units: the leftover cents on the last units (the Admin
+        // API's `approximateAllocatedAmountPerItem`: 0.04 over 3 units is 0.01 / 0.01 / 0.02).
         Preset::Shopify => PricingPolicy {
             allocation: Some(Allocation::RemainderToFirst),
+            unit_allocations: Some(UnitAllocations::Last),
             ..base
         },
         // Half-even by default, the discounted price of one unit rounded after each discount,
@@ -29,6 +33,9 @@ pub(crate) fn knobs(preset: Preset, tax_mode: TaxMode) -> PricingPolicy {
             rounding_point: Some(RoundingPoint::Unit),
             rounding_target: Some(RoundingTarget::Price),
             tax_rounding_target: Some(TaxRoundingTarget::Converted),
+            // Discounts are kept per unit (`discountedPricePerQuantity`), the leftover cent on
+            // the first units (1.00 over 3 units: 0.34 / 0.33 / 0.33).
+            unit_allocations: Some(UnitAllocations::First),
             ..base
         },
         // Promotions work on net amounts: fixed values are net and spread by net amounts; a
@@ -86,6 +93,9 @@ pub(crate) fn knobs(preset: Preset, tax_mode: TaxMode) -> PricingPolicy {
             allocation: Some(Allocation::RoundedToFirst),
             allocation_rounding: Some(Rounding::HalfDown),
             floor_excess: Some(FloorExcess::Original),
+            // Adjustments are kept per unit, the leftover cent on the first units
+            // (`IntegerDistributor`: 10.00 over 3 is 3.34 / 3.33 / 3.33).
+            unit_allocations: Some(UnitAllocations::First),
             ..base
         },
     }

@@ -274,6 +274,7 @@ fn scenario_of(
                         proptest::option::weighted(0.3, pick(vec![
                             "shopify", "commercetools", "medusa", "vendure", "saleor", "woocommerce", "magento", "sylius",
                         ])),
+                        proptest::option::weighted(0.3, pick(vec!["first", "last"])),
                     ),
                 ),
             )
@@ -282,7 +283,7 @@ fn scenario_of(
             let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
             let (discount_mode, tax_mode, conversion_mode, target, weights, capped, product_floor, excess, more) =
                 by_operation;
-            let (allocation_mode, tax_target, preset) = more;
+            let (allocation_mode, tax_target, preset, unit_allocations) = more;
             let mut pricing = json!({
                 "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
                 "compounding": compounding, "fixedAmountBasis": basis,
@@ -311,6 +312,9 @@ fn scenario_of(
             // A preset under the knobs: the ones given here win, the rest come from it.
             if let Some(p) = preset {
                 pricing["preset"] = json!(p);
+            }
+            if let Some(u) = unit_allocations {
+                pricing["unitAllocations"] = json!(u);
             }
             if let Some(f) = product_floor {
                 pricing["productFloors"] =
@@ -368,6 +372,21 @@ fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError
             "allocations of line {} must sum to its discount",
             l.id
         );
+        if !l.units.is_empty() {
+            // Unit by unit, the runs cover every unit once and sum to the line's discount.
+            let units: u64 = l.units.iter().map(|u| u.quantity).sum();
+            let sum: i64 = l
+                .units
+                .iter()
+                .map(|u| minor(&u.discount) * i64::try_from(u.quantity).unwrap())
+                .sum();
+            prop_assert_eq!(units, l.quantity, "units of line {}", l.id);
+            prop_assert_eq!(sum, discount, "unit discounts of line {}", l.id);
+            prop_assert!(l
+                .units
+                .iter()
+                .all(|u| minor(&u.discount) >= 0 && u.quantity > 0));
+        }
         line_discounts += discount;
         line_totals += total;
         taxes += minor(&l.tax);

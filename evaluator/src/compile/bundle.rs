@@ -284,6 +284,7 @@ fn resolve(spec: &PricingPolicy) -> Pricing {
             .or(preset.discount_rounding)
             .or(preset.rounding)
             .unwrap_or_default(),
+        unit_allocations: spec.unit_allocations.or(preset.unit_allocations),
     }
 }
 

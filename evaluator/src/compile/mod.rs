@@ -19,7 +19,8 @@ use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
     Allocation, AllocationWeights, AmountPer, Audience, CappedLineBase, Compounding, DiscountClass,
     DiscountedUnitsSpec, FixedAmountBasis, FloorExcess, ItemSelector, LimitsSpec, LineSpec,
-    RoundingPoint, RoundingTarget, StackingMode, TaxMode, TaxRoundingTarget, TierBasis, UnitPick,
+    RoundingPoint, RoundingTarget, StackingMode, TaxMode, TaxRoundingTarget, TierBasis,
+    UnitAllocations, UnitPick,
 };
 use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
@@ -104,6 +105,8 @@ pub(crate) struct Pricing {
     pub conversion_rounding: Rounding,
     /// The rounding of allocation shares.
     pub allocation_rounding: Rounding,
+    /// Whether (and how) each line's discount is split over its units in the answer.
+    pub unit_allocations: Option<UnitAllocations>,
 }
 
 #[derive(Debug)]

@@ -6,8 +6,9 @@
 use crate::error::EvaluationError;
 use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
-    NotApplied, ShippingOutcome, Unlock,
+    NotApplied, ShippingOutcome, UnitDiscount, Unlock,
 };
+use crate::model::UnitAllocations;
 use crate::money::Amount;
 
 use super::rewards::Outcome;
@@ -46,6 +47,17 @@ pub(super) fn build(
                 })
             })
             .collect();
+        let units = match bundle.policy.pricing.unit_allocations {
+            None => Vec::new(),
+            Some(side) => unit_discounts(i, l.quantity, outcome, side)
+                .ok_or_else(|| overflow("unit allocations"))?
+                .into_iter()
+                .map(|(quantity, d)| UnitDiscount {
+                    quantity,
+                    discount: fmt(d),
+                })
+                .collect(),
+        };
         lines.push(LineOutcome {
             id: l.id.to_string(),
             quantity: l.quantity,
@@ -60,6 +72,7 @@ pub(super) fn build(
                 .and_then(|c| c.checked_mul(i64::try_from(l.quantity).ok()?))
                 .map(fmt),
             allocations,
+            units,
         });
     }
     let shipping = match &input.shipping {
@@ -144,4 +157,67 @@ pub(super) fn build(
         unlocks,
         pending_ledger,
     })
+}
+
+/// Line `i`'s discount unit by unit, as runs `(units, discount of each)` in unit order. Each
+/// promotion's part is split evenly over the units it discounted (the first `n` of the line for
+/// a quota or a buy X get Y, every unit otherwise, and every unit too for a part that reached the
+/// line only as a floor's excess), the minor units left over one each to the first or the last of
+/// them.
+fn unit_discounts(
+    i: usize,
+    quantity: u64,
+    outcome: &Outcome,
+    side: UnitAllocations,
+) -> Option<Vec<(u64, i64)>> {
+    // Each part adds a constant over unit ranges: `(from, to, amount)`.
+    let mut pieces: Vec<(u64, u64, i64)> = Vec::new();
+    for e in &outcome.effects {
+        let part = at(&e.lines, i);
+        if part <= 0 {
+            continue;
+        }
+        let n = match &e.units {
+            Some(u) => match u.get(i).copied() {
+                Some(n) if n > 0 => n.min(quantity),
+                _ => quantity,
+            },
+            None => quantity,
+        };
+        let each = part / i64::try_from(n).ok()?;
+        let left = u64::try_from(part % i64::try_from(n).ok()?).ok()?;
+        pieces.push((0, n, each));
+        if left > 0 {
+            let (from, to) = match side {
+                UnitAllocations::First => (0, left),
+                UnitAllocations::Last => (n - left, n),
+            };
+            pieces.push((from, to, 1));
+        }
+    }
+    // Sweep the breakpoints; runs of equal discount merge.
+    // Kept sorted and distinct by insertion: a line has few parts, and a sort would cost the
+    // wasm module a few KB.
+    let mut cuts: Vec<u64> = vec![0, quantity];
+    for (from, to, _) in &pieces {
+        for cut in [*from, *to] {
+            let at = cuts.partition_point(|&c| c < cut);
+            if cuts.get(at) != Some(&cut) {
+                cuts.insert(at, cut);
+            }
+        }
+    }
+    let mut runs: Vec<(u64, i64)> = Vec::new();
+    for w in cuts.windows(2) {
+        let (from, to) = (*w.first()?, *w.get(1)?);
+        let d = pieces
+            .iter()
+            .filter(|(a, b, _)| *a <= from && to <= *b)
+            .try_fold(0_i64, |s, (_, _, v)| s.checked_add(*v))?;
+        match runs.last_mut() {
+            Some((units, last)) if *last == d => *units += to - from,
+            _ => runs.push((to - from, d)),
+        }
+    }
+    Some(runs)
 }

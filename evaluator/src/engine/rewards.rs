@@ -26,6 +26,9 @@ const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
 pub(crate) struct Effect {
     pub lines: Vec<i64>,
     pub shipping: i64,
+    /// Per line, how many units the promotion discounted, when it did not discount them all
+    /// (a unit quota, buy X get Y); kept only when the bundle declares `unitAllocations`.
+    pub units: Option<Vec<u64>>,
 }
 
 impl Effect {
@@ -297,6 +300,19 @@ impl Ctx<'_> {
         let b = |i: u16| at(base, usize::from(i));
         let counts = self.unit_counts(c, base)?;
         let count = |k: usize| counts.as_ref().and_then(|v| v.get(k).copied());
+        // Which units each line's part sits on, for per-unit allocations only.
+        let mut units: Option<Vec<u64>> = None;
+        if self.bundle.policy.pricing.unit_allocations.is_some() {
+            let quota = counts.as_ref();
+            let all = matches!(c.promo.reward, Reward::BuyXGetY { .. }) || quota.is_some();
+            if all {
+                let mut dense = vec![0_u64; lines.len()];
+                for (&i, &n) in c.lines.iter().zip(quota.into_iter().flatten()) {
+                    *dense.get_mut(usize::from(i))? = n;
+                }
+                units = Some(dense);
+            }
+        }
         match &c.promo.reward {
             Reward::PercentOffLines(_) => {
                 self.percent_lines(&c.lines, base, c.percent, counts.as_deref(), &mut d)?
@@ -359,7 +375,7 @@ impl Ctx<'_> {
                 }
                 Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
             },
-            Reward::BuyXGetY { .. } => self.buy_x_get_y(c, base, &mut d)?,
+            Reward::BuyXGetY { .. } => self.buy_x_get_y(c, base, &mut d, units.as_deref_mut())?,
             Reward::Shipping { off, .. } => {
                 let rate = self
                     .input
@@ -419,6 +435,7 @@ impl Ctx<'_> {
                 return Some(Effect {
                     lines: d,
                     shipping: shipping.clamp(0, shipping_cap.max(0)),
+                    units,
                 });
             }
             None => targets.iter().map(|&i| room(i)).collect(),
@@ -436,6 +453,7 @@ impl Ctx<'_> {
             return Some(Effect {
                 lines: d,
                 shipping: shipping.clamp(0, shipping_cap.max(0)),
+                units,
             });
         }
         let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
@@ -469,6 +487,7 @@ impl Ctx<'_> {
         Some(Effect {
             lines: d,
             shipping: shipping.clamp(0, shipping_cap.max(0)),
+            units,
         })
     }
 
@@ -552,7 +571,14 @@ impl Ctx<'_> {
     /// Buy X get Y: applications as many as the units allow (up to the limit; with partial
     /// groups, one more with fewer given units), the givable units taken in the declared order,
     /// the others counted as bought.
-    fn buy_x_get_y(&self, c: &Candidate, base: &[i64], d: &mut [i64]) -> Option<()> {
+    /// `given`, when asked for, receives the number of units given on each line.
+    fn buy_x_get_y(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        d: &mut [i64],
+        mut given: Option<&mut [u64]>,
+    ) -> Option<()> {
         let Reward::BuyXGetY {
             buy,
             get,
@@ -643,6 +669,9 @@ impl Ctx<'_> {
             to_give -= take;
             *d.get_mut(usize::from(i))? =
                 self.given_off(i, at(base, usize::from(i)), take, *off)?;
+            if let Some(g) = given.as_deref_mut() {
+                *g.get_mut(usize::from(i))? = take;
+            }
         }
         Some(())
     }
