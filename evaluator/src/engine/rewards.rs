@@ -101,12 +101,18 @@ impl Ctx<'_> {
             .iter()
             .enumerate()
             .filter_map(|(k, &i)| {
-                let amount = i128::from(at(base, usize::from(i)));
-                let q = i128::from(self.input.lines.get(usize::from(i))?.quantity.max(1));
+                let amount = at(base, usize::from(i)).max(0);
+                let q = self.input.lines.get(usize::from(i))?.quantity.max(1);
+                // In 64 bits when it fits (amounts below 1.8 × 10⁷ minor units): an i128
+                // division costs several times more.
+                let unit = || match u64::try_from(amount).ok()?.checked_mul(1_000_000_000_000) {
+                    Some(scaled) => Some(i128::from(scaled / q)),
+                    None => Some(i128::from(amount) * 1_000_000_000_000 / i128::from(q)),
+                };
                 let key = match pick {
-                    UnitPick::Cheapest => amount * 1_000_000_000_000 / q,
-                    UnitPick::MostExpensive => -(amount * 1_000_000_000_000 / q),
-                    UnitPick::CheapestLine | UnitPick::CartOrder => amount,
+                    UnitPick::Cheapest => unit()?,
+                    UnitPick::MostExpensive => -unit()?,
+                    UnitPick::CheapestLine | UnitPick::CartOrder => i128::from(amount),
                 };
                 Some((key, at(&self.ranks, usize::from(i)), u16::try_from(k).ok()?))
             })
