@@ -3,7 +3,7 @@
 
 use promoseal_evaluator::model::{
     AmountPer, DiscountedUnitsSpec, ItemSelector, PercentScope, PromotionSpec, RewardSpec,
-    TierBasis, UnitPick,
+    ShipmentApply, TierBasis, UnitPick,
 };
 use promoseal_evaluator::seal::Exposure;
 
@@ -45,17 +45,36 @@ fn items(sel: &ItemSelector) -> String {
 
 fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
     match r {
-        RewardSpec::PercentOff { percent, on } => match on {
+        RewardSpec::PercentOff {
+            percent,
+            on,
+            include_shipping,
+        } => match on {
             PercentScope::Lines => format!("{}% off {target}", percent.0),
+            PercentScope::Order if *include_shipping => {
+                format!(
+                    "{}% off the subtotal of {target} and the shipping",
+                    percent.0
+                )
+            }
             PercentScope::Order => format!("{}% off the subtotal of {target}", percent.0),
         },
-        RewardSpec::AmountOff { amount, per } => {
+        RewardSpec::AmountOff {
+            amount,
+            per,
+            include_shipping,
+        } => {
+            let shipping = if *include_shipping {
+                " and the shipping"
+            } else {
+                ""
+            };
             let per = match per {
                 AmountPer::Unit => "each unit of",
                 AmountPer::Line => "each line of",
                 AmountPer::Order => "the order, on",
             };
-            format!("{} {cur} off {per} {target}", amount.0)
+            format!("{} {cur} off {per} {target}{shipping}", amount.0)
         }
         RewardSpec::FixedPrice { price } => format!("{target} for {} {cur} each", price.0),
         RewardSpec::BuyXGetY {
@@ -130,6 +149,7 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
             amount,
             methods,
             countries,
+            apply,
         } => {
             let what = match (percent, amount) {
                 (_, Some(a)) => format!("{} {cur} off shipping", a.0),
@@ -145,6 +165,12 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
             if !countries.is_empty() {
                 s.push_str(&format!(" to {}", countries.join(", ")));
             }
+            s.push_str(match apply {
+                ShipmentApply::Each => "",
+                ShipmentApply::Across => ", across the shipments",
+                ShipmentApply::Cheapest => ", on the cheapest shipment",
+                ShipmentApply::MostExpensive => ", on the dearest shipment",
+            });
             s
         }
     }

@@ -192,6 +192,10 @@ export type Context = {
   now: Instant;
   channel?: string | null;
   shipping?: Shipping | null;
+  /**
+   * Several shipments (instead of `shipping`), each with its id, method and amount.
+   */
+  shipments?: Array<Shipment>;
   codes?: Array<string>;
   /**
    * Code grants from the edge (`keyId.payload.signature`), accepted in place of codes by a
@@ -209,6 +213,17 @@ export type Context = {
    * (`seal::vouch`). Evaluation itself reads `customer`.
    */
   customerClaim?: string | null;
+};
+
+/**
+ * One shipment of a cart with several.
+ */
+export type Shipment = {
+  id: string;
+  method: string;
+  amount: DecimalString;
+  country?: string | null;
+  taxRate?: DecimalString | null;
 };
 
 export type Shipping = {
@@ -242,6 +257,10 @@ export type Evaluation = {
    */
   discountTotal: Money;
   shipping?: ShippingOutcome;
+  /**
+   * The shipments of an input with `context.shipments`, in input order.
+   */
+  shipments?: Array<ShipmentOutcome>;
   /**
    * All tax: lines and shipping (included in `total` when prices include tax).
    */
@@ -278,7 +297,14 @@ export type AppliedDiscount = {
    */
   amount: Money;
   lines?: Array<LineAmount>;
+  /**
+   * Its part on shipping (every shipment together).
+   */
   shipping?: Money;
+  /**
+   * Its part on each shipment, when the input has `context.shipments`.
+   */
+  shipments?: Array<ShipmentAmount>;
   /**
    * The code that unlocked it, in its canonical spelling ([`crate::Bundle::canonical_code`]).
    */
@@ -294,6 +320,11 @@ export type LineAmount = { lineId: string; amount: Money };
  * serializes as a decimal string with exactly the currency's places (`"19.99"`, `"1500"`).
  */
 export type Money = string;
+
+/**
+ * A promotion's part on one shipment.
+ */
+export type ShipmentAmount = { shipmentId: string; amount: Money };
 
 export type Ineligible = { promotionId: string; reason: Reason };
 
@@ -390,6 +421,21 @@ export type UnitDiscount = {
    * The discount of each of these units.
    */
   discount: Money;
+};
+
+/**
+ * One shipment of a cart with several, priced.
+ */
+export type ShipmentOutcome = {
+  id: string;
+  method: string;
+  amount: Money;
+  discount: Money;
+  /**
+   * `amount − discount`.
+   */
+  total: Money;
+  tax: Money;
 };
 
 export type ShippingOutcome = {

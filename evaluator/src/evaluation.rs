@@ -25,6 +25,10 @@ pub struct Evaluation {
     pub discount_total: Amount,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<ShippingOutcome>,
+    /// The shipments of an input with `context.shipments`, in input order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<ShipmentOutcome>>"))]
+    pub shipments: Vec<ShipmentOutcome>,
     /// All tax: lines and shipping (included in `total` when prices include tax).
     pub tax_total: Amount,
     /// What the shopper pays.
@@ -99,6 +103,29 @@ pub struct Allocation {
     pub amount: Amount,
 }
 
+/// One shipment of a cart with several, priced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentOutcome {
+    pub id: String,
+    pub method: String,
+    pub amount: Amount,
+    pub discount: Amount,
+    /// `amount − discount`.
+    pub total: Amount,
+    pub tax: Amount,
+}
+
+/// A promotion's part on one shipment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentAmount {
+    pub shipment_id: String,
+    pub amount: Amount,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
@@ -111,8 +138,13 @@ pub struct AppliedDiscount {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<LineAmount>>"))]
     pub lines: Vec<LineAmount>,
+    /// Its part on shipping (every shipment together).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Amount>,
+    /// Its part on each shipment, when the input has `context.shipments`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<ShipmentAmount>>"))]
+    pub shipments: Vec<ShipmentAmount>,
     /// The code that unlocked it, in its canonical spelling ([`crate::Bundle::canonical_code`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,

@@ -511,11 +511,17 @@ pub enum RewardSpec {
         percent: DecimalString,
         #[serde(default)]
         on: PercentScope,
+        /// With `on: order`: the shipping counts in the total and takes its share.
+        #[serde(default, skip_serializing_if = "is_false")]
+        include_shipping: bool,
     },
     /// A fixed amount off each targeted unit, each targeted line, or the order.
     AmountOff {
         amount: DecimalString,
         per: AmountPer,
+        /// With `per: order`: the amount is spread over the shipping too.
+        #[serde(default, skip_serializing_if = "is_false")]
+        include_shipping: bool,
     },
     /// Each targeted unit for this price (when that is cheaper).
     FixedPrice { price: DecimalString },
@@ -558,7 +564,26 @@ pub enum RewardSpec {
         methods: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         countries: Vec<String>,
+        /// Which eligible shipments it takes off, when a cart has several.
+        #[serde(default, skip_serializing_if = "is_default")]
+        apply: ShipmentApply,
     },
+}
+
+/// Which of a cart's eligible shipments a shipping reward takes off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ShipmentApply {
+    /// Each eligible shipment: the percentage of each, or the amount off each.
+    #[default]
+    Each,
+    /// The eligible shipments together: the percentage of each, or the amount spread over
+    /// them in proportion to their amounts.
+    Across,
+    /// Only the cheapest eligible shipment (ties: the first in the input).
+    Cheapest,
+    /// Only the dearest eligible shipment (ties: the first in the input).
+    MostExpensive,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -762,6 +787,9 @@ pub struct ContextSpec {
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<ShippingSpec>,
+    /// Several shipments (instead of `shipping`), each with its id, method and amount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shipments: Vec<ShipmentSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<String>,
     /// Code grants from the edge (`keyId.payload.signature`), accepted in place of codes by a
@@ -783,6 +811,20 @@ pub struct ContextSpec {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Shipping"))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ShippingSpec {
+    pub method: String,
+    pub amount: DecimalString,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<DecimalString>,
+}
+
+/// One shipment of a cart with several.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Shipment"))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ShipmentSpec {
+    pub id: String,
     pub method: String,
     pub amount: DecimalString,
     #[serde(default, skip_serializing_if = "Option::is_none")]

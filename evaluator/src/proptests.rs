@@ -42,11 +42,21 @@ fn items() -> impl Strategy<Value = Value> {
 fn reward(exp: u32) -> impl Strategy<Value = Value> {
     let pct = (1_u32..=100).prop_map(|p| p.to_string());
     prop_oneof![
-        (pct.clone(), any::<bool>()).prop_map(|(p, order)| json!({
-            "type": "percentOff", "percent": p, "on": if order { "order" } else { "lines" }
-        })),
-        (1_u32..3000, pick(vec!["unit", "line", "order"]))
-            .prop_map(move |(a, per)| json!({ "type": "amountOff", "amount": money(a, exp), "per": per })),
+        (pct.clone(), any::<bool>(), proptest::bool::weighted(0.3)).prop_map(|(p, order, ship)| {
+            let mut r = json!({ "type": "percentOff", "percent": p, "on": if order { "order" } else { "lines" } });
+            if order && ship {
+                r["includeShipping"] = json!(true);
+            }
+            r
+        }),
+        (1_u32..3000, pick(vec!["unit", "line", "order"]), proptest::bool::weighted(0.3))
+            .prop_map(move |(a, per, ship)| {
+                let mut r = json!({ "type": "amountOff", "amount": money(a, exp), "per": per });
+                if per == "order" && ship {
+                    r["includeShipping"] = json!(true);
+                }
+                r
+            }),
         (1_u32..3000).prop_map(move |p| json!({ "type": "fixedPrice", "price": money(p, exp) })),
         (
             (1_u32..3, 1_u32..3, pct.clone(), proptest::option::of(1_u32..3)),
@@ -77,13 +87,18 @@ fn reward(exp: u32) -> impl Strategy<Value = Value> {
         (2_u64..4, 1_u32..50).prop_map(|(q, p)| json!({
             "type": "volume", "tiers": [ { "minQuantity": q, "percent": p.to_string() } ]
         })),
-        (pct, any::<bool>()).prop_map(|(p, express)| {
-            let mut r = json!({ "type": "shippingOff", "percent": p });
-            if express {
-                r["methods"] = json!(["express"]);
-            }
-            r
-        }),
+        (pct, any::<bool>(), pick(vec!["each", "across", "cheapest", "mostExpensive"]), proptest::option::of(1_u32..2000))
+            .prop_map(move |(p, express, apply, amount)| {
+                let mut r = json!({ "type": "shippingOff", "apply": apply });
+                match amount {
+                    Some(a) => r["amount"] = json!(money(a, exp)),
+                    None => r["percent"] = json!(p),
+                }
+                if express {
+                    r["methods"] = json!(["express"]);
+                }
+                r
+            }),
     ]
 }
 
@@ -258,7 +273,10 @@ fn scenario_of(
                     proptest::option::weighted(0.2, 1_u32..60),
                     proptest::bool::weighted(0.15),
                 ),
-                (proptest::option::of((pick(vec!["standard", "express"]), 0_u32..2000)), any::<bool>()),
+                (
+                    proptest::collection::vec((pick(vec!["standard", "express"]), 0_u32..2000, pick(vec!["0", "10", "20"])), 0..4),
+                    any::<bool>(),
+                ),
                 (
                     proptest::option::weighted(0.3, pick(MODES.to_vec())),
                     proptest::option::weighted(0.3, pick(MODES.to_vec())),
@@ -326,8 +344,21 @@ fn scenario_of(
                 "currency": currency, "pricing": pricing, "promotions": promos,
             });
             let mut context = json!({ "now": "2026-06-01T12:00:00Z" });
-            if let Some((method, amount)) = shipping {
-                context["shipping"] = json!({ "method": method, "amount": money(amount, exp), "taxRate": "10" });
+            // No shipping, one (`shipping`), or several (`shipments`).
+            match shipping.as_slice() {
+                [] => {}
+                [(method, amount, _)] => {
+                    context["shipping"] = json!({ "method": method, "amount": money(*amount, exp), "taxRate": "10" });
+                }
+                several => {
+                    context["shipments"] = several
+                        .iter()
+                        .enumerate()
+                        .map(|(k, (method, amount, rate))| json!({
+                            "id": format!("s{k}"), "method": method, "amount": money(*amount, exp), "taxRate": rate,
+                        }))
+                        .collect();
+                }
             }
             let input = json!({
                 "cart": { "currency": currency, "lines": lines },
@@ -393,6 +424,24 @@ fn check_invariants(e: &Evaluation, inclusive: bool) -> Result<(), TestCaseError
     }
     let mut shipping_total = 0;
     let mut shipping_discount = 0;
+    for s in &e.shipments {
+        prop_assert!(minor(&s.discount) <= minor(&s.amount) && minor(&s.total) >= 0);
+        prop_assert_eq!(minor(&s.total), minor(&s.amount) - minor(&s.discount));
+        shipping_total += minor(&s.total);
+        shipping_discount += minor(&s.discount);
+        taxes += minor(&s.tax);
+    }
+    for a in &e.applied {
+        let parts: i64 = a.shipments.iter().map(|s| minor(&s.amount)).sum();
+        if !a.shipments.is_empty() {
+            prop_assert_eq!(
+                Some(parts),
+                a.shipping.as_ref().map(minor),
+                "shipment parts of {}",
+                a.promotion_id
+            );
+        }
+    }
     if let Some(s) = &e.shipping {
         prop_assert!(minor(&s.discount) <= minor(&s.amount) && minor(&s.total) >= 0);
         shipping_total = minor(&s.total);

@@ -213,7 +213,9 @@ fn independent(ctx: &Ctx, cands: &[Candidate], graph: &Graph) -> Vec<bool> {
     if !cands.iter().all(|c| line_local(ctx, c)) {
         return none;
     }
-    let ships = |c: &Candidate| matches!(c.promo.reward, Reward::Shipping { .. });
+    let ships = |c: &Candidate| {
+        matches!(c.promo.reward, Reward::Shipping { .. }) || c.promo.reaches_shipping
+    };
     let mut lines: Vec<u64> = Vec::new();
     let mut shipping = false;
     for (c, free) in cands.iter().zip(&graph.free) {
@@ -253,8 +255,8 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         .map(|c| {
             if !line_local(ctx, c) {
                 Parts::Moving(c.alone.total().unwrap_or(i64::MAX))
-            } else if c.alone.shipping > 0 {
-                Parts::Shipping(c.alone.shipping)
+            } else if c.alone.shipping(lines) > 0 {
+                Parts::Shipping(c.alone.shipping(lines))
             } else {
                 Parts::Local(
                     c.alone
@@ -305,7 +307,14 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         .lines
         .iter()
         .map(|l| l.tax_rate)
-        .chain(ctx.input.shipping.as_ref().map(|s| s.tax_rate))
+        .chain(ctx.input.shipments.iter().map(|s| s.tax_rate))
+        .max()
+        .unwrap_or(Percent::ZERO);
+    let ship_rate = ctx
+        .input
+        .shipments
+        .iter()
+        .map(|s| s.tax_rate)
         .max()
         .unwrap_or(Percent::ZERO);
     // A candidate identical to an earlier one in every respect that matters (reward, lines,
@@ -341,12 +350,12 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         words,
         chosen_bits: vec![0_u64; words],
         max_rate,
+        ship_rate,
         best: incumbent,
         nodes: 0,
         chosen: Vec::new(),
         excluded: Vec::new(),
         remaining: ctx.original.clone(),
-        shipping_remaining: ctx.shipping,
         payable: ctx.baseline_payable,
         discount: 0,
     };
@@ -360,7 +369,6 @@ fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
     };
     let (p, q) = (a.promo, b.promo);
     a.saving == b.saving
-        && a.alone.shipping == b.alone.shipping
         && a.alone.lines == b.alone.lines
         && a.mask == b.mask
         && a.lines == b.lines
@@ -407,14 +415,16 @@ struct Search<'s, 'a> {
     words: usize,
     chosen_bits: Vec<u64>,
     max_rate: Percent,
+    /// The highest tax rate of the shipments.
+    ship_rate: Percent,
     /// The best maximal combination found so far (first: the greedy one).
     best: Score,
     nodes: usize,
     chosen: Vec<usize>,
     excluded: Vec<usize>,
+    /// What is left of every slot (the lines, then the shipments).
     remaining: Vec<i64>,
-    shipping_remaining: i64,
-    /// What the shopper pays for `remaining` and `shipping_remaining`.
+    /// What the shopper pays for `remaining`.
     payable: i64,
     discount: i64,
 }
@@ -513,18 +523,19 @@ impl Search<'_, '_> {
         let exclusive = self.ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
         let mut total = 0_i64;
         if moving > 0 {
-            let slack = i64::try_from(self.ctx.input.lines.len()).unwrap_or(i64::MAX);
+            // One unit of rounding per slot an amount may land on: the lines and shipments.
+            let slack = i64::try_from(self.ctx.original.len()).unwrap_or(i64::MAX);
             total = with_tax(moving, self.max_rate, exclusive).saturating_add(slack);
         }
-        let ship = ship.min(self.shipping_remaining);
+        let shipments = self.ctx.shipment_slots();
+        let count = i64::try_from(shipments.len()).unwrap_or(i64::MAX);
+        let left: i64 = self.remaining.get(shipments).map_or(0, |s| s.iter().sum());
+        let ship = ship.min(left);
         if ship > 0 {
-            let rate = self
-                .ctx
-                .input
-                .shipping
-                .as_ref()
-                .map_or(Percent::ZERO, |s| s.tax_rate);
-            total = total.saturating_add(with_tax(ship, rate, exclusive));
+            // The highest shipping rate, and a unit of tax rounding per shipment.
+            total = total
+                .saturating_add(with_tax(ship, self.ship_rate, exclusive))
+                .saturating_add(count.saturating_sub(1));
         }
         total
     }
@@ -604,15 +615,13 @@ impl Search<'_, '_> {
             let Some(c) = self.cands.get(k) else {
                 return Ok(());
             };
-            let effect = self
-                .ctx
-                .step(c, &mut self.remaining, &mut self.shipping_remaining)?;
+            let effect = self.ctx.step(c, &mut self.remaining)?;
             let total = effect
                 .total()
                 .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;
             let saved = self
                 .ctx
-                .saved(&effect, &self.remaining, self.shipping_remaining)
+                .saved(&effect, &self.remaining)
                 .ok_or_else(|| EvaluationError::Overflow("cart total".into()))?;
             self.discount = self.discount.saturating_add(total);
             self.payable -= saved;
@@ -626,7 +635,6 @@ impl Search<'_, '_> {
             for (r, d) in self.remaining.iter_mut().zip(&effect.lines) {
                 *r += d;
             }
-            self.shipping_remaining += effect.shipping;
             result?;
         }
         // Leave k out: only worth it when something later could conflict with it (a twin's

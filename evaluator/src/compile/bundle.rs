@@ -430,6 +430,35 @@ fn compile_promotion(
         .map(|v| money(v, "maxDiscount"))
         .transpose()?;
     let units = compile_units(spec, path)?;
+    let reaches_shipping = match &spec.reward {
+        RewardSpec::PercentOff {
+            include_shipping: true,
+            on,
+            ..
+        } if *on != PercentScope::Order => {
+            return Err(invalid(
+                format!("{path}.reward.includeShipping"),
+                "applies only to `percentOff` on the order and `amountOff` per order",
+            ))
+        }
+        RewardSpec::AmountOff {
+            include_shipping: true,
+            per,
+            ..
+        } if *per != AmountPer::Order => {
+            return Err(invalid(
+                format!("{path}.reward.includeShipping"),
+                "applies only to `percentOff` on the order and `amountOff` per order",
+            ))
+        }
+        RewardSpec::PercentOff {
+            include_shipping, ..
+        }
+        | RewardSpec::AmountOff {
+            include_shipping, ..
+        } => *include_shipping,
+        _ => false,
+    };
     let budget = spec
         .limits
         .budget
@@ -460,6 +489,7 @@ fn compile_promotion(
         loyalty,
         cap,
         units,
+        reaches_shipping,
         class,
         exclusive: spec.stacking.exclusive,
         combines_with,
@@ -522,14 +552,14 @@ fn compile_reward(
         }
     };
     Ok(match spec {
-        RewardSpec::PercentOff { percent: p, on } => {
+        RewardSpec::PercentOff { percent: p, on, .. } => {
             let p = percent(p, "reward.percent")?;
             match on {
                 PercentScope::Lines => Reward::PercentOffLines(p),
                 PercentScope::Order => Reward::PercentOffOrder(p),
             }
         }
-        RewardSpec::AmountOff { amount, per } => Reward::AmountOff {
+        RewardSpec::AmountOff { amount, per, .. } => Reward::AmountOff {
             amount: money(amount, "reward.amount")?,
             per: *per,
         },
@@ -662,6 +692,7 @@ fn compile_reward(
             amount,
             methods,
             countries,
+            apply,
         } => {
             one_of(
                 "reward",
@@ -678,6 +709,7 @@ fn compile_reward(
                 off,
                 methods: Set::new(methods.clone()),
                 countries: Set::new(countries.clone()),
+                apply: *apply,
             }
         }
     })

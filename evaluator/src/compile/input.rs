@@ -4,10 +4,13 @@
 
 use crate::error::{EvaluationError, FieldError, InputError};
 use crate::model::EvaluationInput;
-use crate::money::{Currency, Percent, MAX_MINOR};
+use crate::money::{Currency, DecimalString, Percent, MAX_MINOR};
 use crate::time::Instant;
 
 use super::{normalize_code, Item, MAX_CODES, MAX_CODE_LEN, MAX_LINES, MAX_QUANTITY};
+
+/// Most shipments an input may have.
+const MAX_SHIPMENTS: usize = 20;
 
 /// A validated cart line.
 #[derive(Debug)]
@@ -33,6 +36,8 @@ impl Line<'_> {
 
 #[derive(Debug)]
 pub(crate) struct Shipping<'a> {
+    /// The shipment's id (`context.shipments`); absent for `context.shipping`.
+    pub id: Option<&'a str>,
     pub method: &'a str,
     pub amount: i64,
     pub country: Option<&'a str>,
@@ -48,7 +53,11 @@ pub(crate) struct Input<'a> {
     pub customer: &'a crate::model::CustomerSpec,
     pub now: Instant,
     pub channel: Option<&'a str>,
-    pub shipping: Option<Shipping<'a>>,
+    /// The shipments: the one of `context.shipping` (without an id), or those of
+    /// `context.shipments`. Their amounts follow the lines' in every amount vector.
+    pub shipments: Vec<Shipping<'a>>,
+    /// The input gave `shipments` (answered as `shipments`, not `shipping`).
+    pub several: bool,
     /// Normalized entered codes.
     pub codes: Vec<String>,
     pub grants: &'a [String],
@@ -169,21 +178,52 @@ pub(crate) fn compile_input(
             }
         }
     }
-    let shipping = match &spec.context.shipping {
-        None => None,
-        Some(s) => Some(Shipping {
-            method: &s.method,
-            amount: cart_currency
-                .to_minor(&s.amount, &|| "context.shipping.amount".into())
-                .map_err(InputError::Invalid)?,
-            country: s.country.as_deref(),
-            tax_rate: match &s.tax_rate {
-                None => Percent::ZERO,
-                Some(r) => Percent::from_decimal(r, &|| "context.shipping.taxRate".into())
-                    .map_err(InputError::Invalid)?,
-            },
-        }),
-    };
+    let ctx = &spec.context;
+    if ctx.shipping.is_some() && !ctx.shipments.is_empty() {
+        return Err(input_invalid(
+            "context.shipments",
+            "give `shipping` or `shipments`, not both",
+        ));
+    }
+    if ctx.shipments.len() > MAX_SHIPMENTS {
+        return Err(input_invalid(
+            "context.shipments",
+            format!("more than {MAX_SHIPMENTS} shipments"),
+        ));
+    }
+    let mut shipments = Vec::with_capacity(ctx.shipments.len().max(1));
+    if let Some(s) = &ctx.shipping {
+        shipments.push(shipment(
+            cart_currency,
+            None,
+            &s.method,
+            &s.amount,
+            s.country.as_deref(),
+            s.tax_rate.as_ref(),
+            &|| "context.shipping".into(),
+        )?);
+    }
+    for (k, s) in ctx.shipments.iter().enumerate() {
+        let path = || format!("context.shipments[{k}]");
+        if s.id.is_empty() {
+            return Err(input_invalid(format!("{}.id", path()), "must not be empty"));
+        }
+        if ctx.shipments.iter().take(k).any(|t| t.id == s.id) {
+            return Err(input_invalid(
+                format!("{}.id", path()),
+                format!("duplicate shipment id `{}`", s.id),
+            ));
+        }
+        shipments.push(shipment(
+            cart_currency,
+            Some(&s.id),
+            &s.method,
+            &s.amount,
+            s.country.as_deref(),
+            s.tax_rate.as_ref(),
+            &path,
+        )?);
+    }
     if spec.context.codes.len() > MAX_CODES {
         return Err(input_invalid(
             "context.codes",
@@ -220,9 +260,35 @@ pub(crate) fn compile_input(
         customer: spec.customer.as_ref().unwrap_or(&NO_CUSTOMER),
         now: spec.context.now,
         channel: spec.context.channel.as_deref(),
-        shipping,
+        several: !spec.context.shipments.is_empty(),
+        shipments,
         codes,
         grants: &spec.context.grants,
         subject: spec.context.subject.as_deref(),
+    })
+}
+
+/// One shipment, its amount and rate checked (`path` names it in errors).
+fn shipment<'a>(
+    currency: Currency,
+    id: Option<&'a str>,
+    method: &'a str,
+    amount: &DecimalString,
+    country: Option<&'a str>,
+    rate: Option<&DecimalString>,
+    path: &dyn Fn() -> String,
+) -> Result<Shipping<'a>, InputError> {
+    Ok(Shipping {
+        id,
+        method,
+        amount: currency
+            .to_minor(amount, &|| format!("{}.amount", path()))
+            .map_err(InputError::Invalid)?,
+        country,
+        tax_rate: match rate {
+            None => Percent::ZERO,
+            Some(r) => Percent::from_decimal(r, &|| format!("{}.taxRate", path()))
+                .map_err(InputError::Invalid)?,
+        },
     })
 }

@@ -19,15 +19,15 @@ use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
     Allocation, AllocationWeights, AmountPer, Audience, CappedLineBase, Compounding, DiscountClass,
     DiscountedUnitsSpec, FixedAmountBasis, FloorExcess, ItemSelector, LimitsSpec, LineSpec,
-    RoundingPoint, RoundingTarget, StackingMode, TaxMode, TaxRoundingTarget, TierBasis,
-    UnitAllocations, UnitPick,
+    RoundingPoint, RoundingTarget, ShipmentApply, StackingMode, TaxMode, TaxRoundingTarget,
+    TierBasis, UnitAllocations, UnitPick,
 };
 use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
 
 pub use bundle::parse_payload;
 pub use input::parse_input;
-pub(crate) use input::{compile_input, Input};
+pub(crate) use input::{compile_input, Input, Shipping};
 
 /// Most lines a cart may have.
 pub const MAX_LINES: usize = 1_000;
@@ -347,6 +347,7 @@ pub(crate) enum Reward {
         off: TierReward,
         methods: Set,
         countries: Set,
+        apply: ShipmentApply,
     },
 }
 
@@ -386,6 +387,8 @@ pub(crate) struct Promotion {
     pub cap: Option<i64>,
     /// `discountedUnits`: how many units of its lines the reward may discount.
     pub units: Option<DiscountedUnitsSpec>,
+    /// `includeShipping`: an order discount whose total and split take in the shipments.
+    pub reaches_shipping: bool,
     pub class: DiscountClass,
     pub exclusive: bool,
     /// Indexed by `DiscountClass as usize`.

@@ -281,10 +281,10 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
         methods, countries, ..
     } = &promo.reward
     {
-        let ok = input.shipping.as_ref().is_some_and(|s| {
-            (methods.is_empty() || methods.contains(s.method))
-                && (countries.is_empty() || countries.contains_opt(s.country))
-        });
+        let ok = input
+            .shipments
+            .iter()
+            .any(|s| super::ships_to(methods, countries, s));
         if !ok {
             return fail(Reason::ShippingNotEligible);
         }

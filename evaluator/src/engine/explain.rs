@@ -6,7 +6,7 @@
 use crate::error::EvaluationError;
 use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
-    NotApplied, ShippingOutcome, UnitDiscount, Unlock,
+    NotApplied, ShipmentAmount, ShipmentOutcome, ShippingOutcome, UnitDiscount, Unlock,
 };
 use crate::model::UnitAllocations;
 use crate::money::Amount;
@@ -75,24 +75,38 @@ pub(super) fn build(
             units,
         });
     }
-    let shipping = match &input.shipping {
-        None => None,
+    let mut shipments = Vec::with_capacity(input.shipments.len());
+    for (j, s) in input.shipments.iter().enumerate() {
+        let total = at(&outcome.remaining, ctx.n_lines + j);
+        let tax = ctx
+            .tax(total, s.tax_rate)
+            .ok_or_else(|| overflow("shipping tax"))?;
+        tax_total = tax_total
+            .checked_add(tax)
+            .ok_or_else(|| overflow("tax total"))?;
+        shipments.push(ShipmentOutcome {
+            id: s.id.unwrap_or_default().to_string(),
+            method: s.method.to_string(),
+            amount: fmt(s.amount),
+            discount: fmt(s.amount - total),
+            total: fmt(total),
+            tax: fmt(tax),
+        });
+    }
+    // One shipment given as `context.shipping` is answered as `shipping`.
+    let shipping = match shipments.pop() {
+        Some(s) if !input.several => Some(ShippingOutcome {
+            method: s.method,
+            amount: s.amount,
+            discount: s.discount,
+            total: s.total,
+            tax: s.tax,
+        }),
         Some(s) => {
-            let total = outcome.shipping_remaining;
-            let tax = ctx
-                .tax(total, s.tax_rate)
-                .ok_or_else(|| overflow("shipping tax"))?;
-            tax_total = tax_total
-                .checked_add(tax)
-                .ok_or_else(|| overflow("tax total"))?;
-            Some(ShippingOutcome {
-                method: s.method.to_string(),
-                amount: fmt(s.amount),
-                discount: fmt(s.amount - total),
-                total: fmt(total),
-                tax: fmt(tax),
-            })
+            shipments.push(s);
+            None
         }
+        None => None,
     };
     let mut applied = Vec::with_capacity(set.len());
     let mut pending_ledger = Vec::new();
@@ -114,7 +128,21 @@ pub(super) fn build(
                     amount: fmt(*a),
                 })
                 .collect(),
-            shipping: (e.shipping > 0).then(|| fmt(e.shipping)),
+            shipping: (e.shipping(ctx.n_lines) > 0).then(|| fmt(e.shipping(ctx.n_lines))),
+            shipments: if input.several {
+                input
+                    .shipments
+                    .iter()
+                    .zip(e.lines.iter().skip(ctx.n_lines))
+                    .filter(|(_, a)| **a > 0)
+                    .map(|(s, a)| ShipmentAmount {
+                        shipment_id: s.id.unwrap_or_default().to_string(),
+                        amount: fmt(*a),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             code: c.code.clone(),
         });
         let lim = &p.limits;
@@ -139,7 +167,7 @@ pub(super) fn build(
             });
         }
     }
-    let subtotal: i64 = ctx.original.iter().sum();
+    let subtotal: i64 = ctx.original.iter().take(ctx.n_lines).sum();
     Ok(Evaluation {
         bundle_id: bundle.id.clone(),
         bundle_version: bundle.version,
@@ -149,6 +177,7 @@ pub(super) fn build(
         subtotal: fmt(subtotal),
         discount_total: fmt(outcome.discount),
         shipping,
+        shipments,
         tax_total: fmt(tax_total),
         total: fmt(outcome.payable),
         lines,

@@ -22,7 +22,7 @@ mod rewards;
 use std::sync::Arc;
 
 use crate::codes::CodeHash;
-use crate::compile::{Bundle, Floor, Input};
+use crate::compile::{Bundle, Floor, Input, Set, Shipping};
 use crate::error::EvaluationError;
 use crate::evaluation::{Evaluation, NotApplied, Reason};
 use crate::model::{TaxMode, TaxRoundingTarget};
@@ -41,8 +41,11 @@ pub(crate) struct Ctx<'a> {
     pub ranks: Vec<u32>,
     /// The lowest amount each line may be discounted to.
     pub floors: Vec<i64>,
+    /// The amount of every slot before any promotion: the lines, then the shipments. Every
+    /// amount vector of an evaluation has these slots.
     pub original: Vec<i64>,
-    pub shipping: i64,
+    /// The number of lines: slots from here on are shipments.
+    pub n_lines: usize,
     /// What the shopper would pay with no promotion at all.
     pub baseline_payable: i64,
     /// Keyed hashes of the entered codes (when the bundle has the code secret and hashed sets).
@@ -53,6 +56,13 @@ pub(crate) struct Ctx<'a> {
 
 fn overflow(what: &str) -> EvaluationError {
     EvaluationError::Overflow(what.to_string())
+}
+
+/// Whether a shipping reward limited to `methods` and `countries` (empty: any) suits shipment
+/// `s`; a listed country needs the shipment's country.
+pub(crate) fn ships_to(methods: &Set, countries: &Set, s: &Shipping) -> bool {
+    (methods.is_empty() || methods.contains(s.method))
+        && (countries.is_empty() || countries.contains_opt(s.country))
 }
 
 fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
@@ -99,21 +109,25 @@ impl<'a> Ctx<'a> {
             })
             .collect::<Option<Vec<i64>>>()
             .ok_or_else(|| overflow("line floor"))?;
-        let original: Vec<i64> = input.lines.iter().map(|l| l.amount).collect();
-        let shipping = input.shipping.as_ref().map_or(0, |s| s.amount);
+        let original: Vec<i64> = input
+            .lines
+            .iter()
+            .map(|l| l.amount)
+            .chain(input.shipments.iter().map(|s| s.amount))
+            .collect();
         let mut ctx = Ctx {
             bundle,
             input,
             ranks,
             floors,
             original,
-            shipping,
+            n_lines: n,
             baseline_payable: 0,
             code_hashes: entered_code_hashes(bundle, input),
             granted: granted_promotions(bundle, input),
         };
         ctx.baseline_payable = ctx
-            .payable(&ctx.original, shipping)
+            .payable(&ctx.original)
             .ok_or_else(|| overflow("cart total"))?;
         Ok(ctx)
     }
@@ -145,50 +159,48 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// What the shopper pays for line `i` at `amount` (tax added when prices exclude it).
-    pub fn line_payable(&self, i: usize, amount: i64) -> Option<i64> {
+    /// The tax rate of slot `i`: a line's, or a shipment's.
+    fn rate(&self, i: usize) -> Percent {
+        match self.input.lines.get(i) {
+            Some(l) => l.tax_rate,
+            None => i
+                .checked_sub(self.n_lines)
+                .and_then(|j| self.input.shipments.get(j))
+                .map_or(Percent::ZERO, |s| s.tax_rate),
+        }
+    }
+
+    /// What the shopper pays for slot `i` (a line or a shipment) at `amount`: tax added when
+    /// prices exclude it.
+    pub fn slot_payable(&self, i: usize, amount: i64) -> Option<i64> {
         if self.inclusive() {
             return Some(amount);
         }
-        let rate = self
-            .input
-            .lines
-            .get(i)
-            .map_or(Percent::ZERO, |l| l.tax_rate);
-        amount.checked_add(self.tax(amount, rate)?)
+        amount.checked_add(self.tax(amount, self.rate(i))?)
     }
 
-    /// What the shopper pays for shipping at `amount`.
-    pub fn shipping_payable(&self, amount: i64) -> Option<i64> {
-        if self.inclusive() {
-            return Some(amount);
-        }
-        let rate = self
-            .input
-            .shipping
-            .as_ref()
-            .map_or(Percent::ZERO, |s| s.tax_rate);
-        amount.checked_add(self.tax(amount, rate)?)
+    /// What the shopper pays for these slot amounts (the lines, then the shipments).
+    pub fn payable(&self, slots: &[i64]) -> Option<i64> {
+        slots.iter().enumerate().try_fold(0_i64, |total, (i, a)| {
+            total.checked_add(self.slot_payable(i, *a)?)
+        })
     }
 
-    /// What the shopper pays for these line amounts and this shipping amount.
-    pub fn payable(&self, lines: &[i64], shipping: i64) -> Option<i64> {
-        let mut total = shipping;
-        if !self.inclusive() {
-            let ship_rate = self
-                .input
-                .shipping
-                .as_ref()
-                .map_or(Percent::ZERO, |s| s.tax_rate);
-            total = total.checked_add(self.tax(shipping, ship_rate)?)?;
-        }
-        for (line, amount) in self.input.lines.iter().zip(lines) {
-            total = total.checked_add(*amount)?;
-            if !self.inclusive() {
-                total = total.checked_add(self.tax(*amount, line.tax_rate)?)?;
+    /// The shipments' slots.
+    pub fn shipment_slots(&self) -> std::ops::Range<usize> {
+        self.n_lines..self.original.len()
+    }
+
+    /// The tie-break rank of slot `i`: a line's line-id order, the shipments after every line
+    /// in input order.
+    pub fn slot_rank(&self, i: usize) -> u32 {
+        match i.checked_sub(self.n_lines) {
+            None => at(&self.ranks, i),
+            Some(j) => {
+                let count = self.original.len() - self.n_lines;
+                u32::MAX - u32::try_from(count - j).unwrap_or(u32::MAX)
             }
         }
-        Some(total)
     }
 }
 

@@ -9,23 +9,22 @@
 //! the shopper.
 
 use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
-use crate::compile::{GetOff, Promotion, Reward, TierReward, VolumeReward};
+use crate::compile::{GetOff, Promotion, Reward, Set, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::model::{
     AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, FloorExcess,
-    RoundingPoint, RoundingTarget, UnitPick,
+    RoundingPoint, RoundingTarget, ShipmentApply, UnitPick,
 };
 use crate::money::{div_round, gross_up, percent_of, percent_off_price, Percent, PERCENT_UNIT};
 
-use super::{at, overflow, Candidate, Ctx};
+use super::{at, overflow, ships_to, Candidate, Ctx};
 
 const HUNDRED: i128 = 100 * PERCENT_UNIT as i128;
 
-/// What one promotion takes off: per line (dense, cart order) and off shipping.
+/// What one promotion takes off, per slot: the lines (dense, cart order), then the shipments.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Effect {
     pub lines: Vec<i64>,
-    pub shipping: i64,
     /// Per line, how many units the promotion discounted, when it did not discount them all
     /// (a unit quota, buy X get Y); kept only when the bundle declares `unitAllocations`.
     pub units: Option<Vec<u64>>,
@@ -33,17 +32,20 @@ pub(crate) struct Effect {
 
 impl Effect {
     pub fn total(&self) -> Option<i64> {
-        self.lines
-            .iter()
-            .try_fold(self.shipping, |a, d| a.checked_add(*d))
+        self.lines.iter().try_fold(0_i64, |a, d| a.checked_add(*d))
+    }
+
+    /// What it takes off the shipments (the slots from `n_lines` on).
+    pub fn shipping(&self, n_lines: usize) -> i64 {
+        self.lines.get(n_lines..).map_or(0, |s| s.iter().sum())
     }
 }
 
 /// A combination applied to the cart.
 pub(crate) struct Outcome {
     pub effects: Vec<Effect>,
+    /// What is left of every slot (the lines, then the shipments).
     pub remaining: Vec<i64>,
-    pub shipping_remaining: i64,
     pub payable: i64,
     pub discount: i64,
 }
@@ -190,25 +192,15 @@ impl Ctx<'_> {
         }
     }
 
-    /// What an effect just applied (leaving `remaining` and `shipping_remaining`) saved the
+    /// What an effect just applied (leaving `remaining`) saved the
     /// shopper, tax included; only the lines it touched are priced again.
-    pub fn saved(
-        &self,
-        effect: &Effect,
-        remaining: &[i64],
-        shipping_remaining: i64,
-    ) -> Option<i64> {
+    pub fn saved(&self, effect: &Effect, remaining: &[i64]) -> Option<i64> {
         let mut saved = 0_i64;
         for (i, d) in effect.lines.iter().enumerate() {
             if *d > 0 {
                 let now = *remaining.get(i)?;
-                saved += self.line_payable(i, now.checked_add(*d)?)? - self.line_payable(i, now)?;
+                saved += self.slot_payable(i, now.checked_add(*d)?)? - self.slot_payable(i, now)?;
             }
-        }
-        if effect.shipping > 0 {
-            let now = shipping_remaining;
-            saved += self.shipping_payable(now.checked_add(effect.shipping)?)?
-                - self.shipping_payable(now)?;
         }
         Some(saved)
     }
@@ -221,10 +213,9 @@ impl Ctx<'_> {
     ) -> Result<(Effect, i64), EvaluationError> {
         scratch.clear();
         scratch.extend_from_slice(&self.original);
-        let mut shipping = self.shipping;
-        let effect = self.step(c, scratch, &mut shipping)?;
+        let effect = self.step(c, scratch)?;
         let saving = self
-            .saved(&effect, scratch, shipping)
+            .saved(&effect, scratch)
             .ok_or_else(|| overflow("cart total"))?;
         Ok((effect, saving))
     }
@@ -232,13 +223,12 @@ impl Ctx<'_> {
     /// Applies promotions in application order and prices the result.
     pub fn apply(&self, set: &[&Candidate]) -> Result<Outcome, EvaluationError> {
         let mut remaining = self.original.clone();
-        let mut shipping_remaining = self.shipping;
         let mut effects = Vec::with_capacity(set.len());
         for c in set {
-            effects.push(self.step(c, &mut remaining, &mut shipping_remaining)?);
+            effects.push(self.step(c, &mut remaining)?);
         }
         let payable = self
-            .payable(&remaining, shipping_remaining)
+            .payable(&remaining)
             .ok_or_else(|| overflow("cart total"))?;
         let discount = effects
             .iter()
@@ -247,57 +237,30 @@ impl Ctx<'_> {
         Ok(Outcome {
             effects,
             remaining,
-            shipping_remaining,
             payable,
             discount,
         })
     }
 
-    /// Applies one more promotion to `remaining` (and shipping) in place: the search's step.
-    pub fn step(
-        &self,
-        c: &Candidate,
-        remaining: &mut [i64],
-        shipping_remaining: &mut i64,
-    ) -> Result<Effect, EvaluationError> {
+    /// Applies one more promotion to `remaining` (every slot) in place: the search's step.
+    pub fn step(&self, c: &Candidate, remaining: &mut [i64]) -> Result<Effect, EvaluationError> {
         let effect = if self.bundle.policy.pricing.compounding == Compounding::Sequential {
-            self.effect(
-                c,
-                remaining,
-                *shipping_remaining,
-                remaining,
-                *shipping_remaining,
-            )
+            self.effect(c, remaining, remaining)
         } else {
-            self.effect(
-                c,
-                &self.original,
-                self.shipping,
-                remaining,
-                *shipping_remaining,
-            )
+            self.effect(c, &self.original, remaining)
         }
         .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
         for (r, d) in remaining.iter_mut().zip(&effect.lines) {
             *r -= d;
         }
-        *shipping_remaining -= effect.shipping;
         Ok(effect)
     }
 
     /// What one promotion takes off, computed on `base` amounts and limited to what is left of
     /// each line above its floor (`remaining − floor`) and of shipping.
-    fn effect(
-        &self,
-        c: &Candidate,
-        base: &[i64],
-        shipping_base: i64,
-        remaining: &[i64],
-        shipping_cap: i64,
-    ) -> Option<Effect> {
+    fn effect(&self, c: &Candidate, base: &[i64], remaining: &[i64]) -> Option<Effect> {
         let lines = &self.input.lines;
-        let mut d = vec![0_i64; lines.len()];
-        let mut shipping = 0_i64;
+        let mut d = vec![0_i64; self.original.len()];
         let targets: &[u16] = match c.promo.reward {
             Reward::BuyXGetY { .. } => &c.get_lines,
             _ => &c.lines,
@@ -324,12 +287,10 @@ impl Ctx<'_> {
                 self.percent_lines(&c.lines, base, c.percent, counts.as_deref(), &mut d)?
             }
             Reward::PercentOffOrder(_) => {
-                let sum = c
-                    .lines
-                    .iter()
-                    .try_fold(0_i64, |a, &i| a.checked_add(b(i)))?;
+                let order = self.order_slots(c);
+                let sum = order.iter().try_fold(0_i64, |a, &i| a.checked_add(b(i)))?;
                 let total = self.percent_amount(sum, c.percent)?;
-                self.spread(total, &c.lines, base, &mut d)?;
+                self.spread(total, &order, base, &mut d)?;
             }
             Reward::AmountOff { amount, per } => match per {
                 AmountPer::Unit | AmountPer::Line => {
@@ -345,7 +306,9 @@ impl Ctx<'_> {
                         *d.get_mut(usize::from(i))? = off.min(slice);
                     }
                 }
-                AmountPer::Order => self.fixed_order(*amount, &c.lines, base, &mut d)?,
+                AmountPer::Order => {
+                    self.fixed_order(*amount, &self.order_slots(c), base, &mut d)?
+                }
             },
             Reward::FixedPrice(price) => {
                 for (k, &i) in c.lines.iter().enumerate() {
@@ -382,39 +345,25 @@ impl Ctx<'_> {
                 Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
             },
             Reward::BuyXGetY { .. } => self.buy_x_get_y(c, base, &mut d, units.as_deref_mut())?,
-            Reward::Shipping { off, .. } => {
-                let rate = self
-                    .input
-                    .shipping
-                    .as_ref()
-                    .map_or(Percent::ZERO, |s| s.tax_rate);
-                shipping = match off {
-                    TierReward::Percent(p) => self.percent_amount(shipping_base, *p)?,
-                    TierReward::Amount(a) => {
-                        self.fixed_in_price_basis(*a, rate)?.min(shipping_base)
-                    }
-                };
-            }
+            Reward::Shipping {
+                off,
+                methods,
+                countries,
+                apply,
+            } => self.shipping_off(*off, methods, countries, *apply, base, &mut d)?,
         }
-        // A cap on what the promotion may give: the capped amount is spread over its parts.
+        // A cap on what the promotion may give: the capped amount is spread over its parts
+        // (on a tie, the shipments' parts come last).
         if let Some(cap) = c.promo.cap {
-            let total = d.iter().try_fold(shipping, |a, x| a.checked_add(*x))?;
+            let total = d.iter().try_fold(0_i64, |a, x| a.checked_add(*x))?;
             if total > cap {
-                let mut weights: Vec<i64> =
-                    targets.iter().map(|&i| at(&d, usize::from(i))).collect();
-                weights.push(shipping);
-                let mut ids: Vec<u16> = targets.to_vec();
-                ids.push(u16::MAX);
-                let ranks: Vec<u32> = ids
+                let ids: Vec<usize> = targets
                     .iter()
-                    .map(|&i| {
-                        if i == u16::MAX {
-                            u32::MAX
-                        } else {
-                            at(&self.ranks, usize::from(i))
-                        }
-                    })
+                    .map(|&i| usize::from(i))
+                    .chain(self.shipment_slots())
                     .collect();
+                let weights: Vec<i64> = ids.iter().map(|&i| at(&d, i)).collect();
+                let ranks: Vec<u32> = ids.iter().map(|&i| self.slot_rank(i)).collect();
                 let parts = allocate(
                     cap,
                     &weights,
@@ -423,13 +372,14 @@ impl Ctx<'_> {
                     self.bundle.policy.pricing.allocation_rounding,
                 )?;
                 for (&i, part) in ids.iter().zip(parts) {
-                    if i == u16::MAX {
-                        shipping = part;
-                    } else {
-                        *d.get_mut(usize::from(i))? = part;
-                    }
+                    *d.get_mut(i)? = part;
                 }
             }
+        }
+        // A shipment's part never exceeds what is left of it.
+        for i in self.shipment_slots() {
+            let part = d.get_mut(i)?;
+            *part = (*part).clamp(0, at(remaining, i).max(0));
         }
         // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
         // With a unit quota, a line's part also stays within its discounted units' amount, so
@@ -438,11 +388,7 @@ impl Ctx<'_> {
             |i: u16| (at(remaining, usize::from(i)) - at(&self.floors, usize::from(i))).max(0);
         let part_caps: Vec<i64> = match &counts {
             None if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) => {
-                return Some(Effect {
-                    lines: d,
-                    shipping: shipping.clamp(0, shipping_cap.max(0)),
-                    units,
-                });
+                return Some(Effect { lines: d, units });
             }
             None => targets.iter().map(|&i| room(i)).collect(),
             Some(counts) => targets
@@ -456,11 +402,7 @@ impl Ctx<'_> {
             .zip(&part_caps)
             .all(|(&i, cap)| at(&d, usize::from(i)) <= *cap)
         {
-            return Some(Effect {
-                lines: d,
-                shipping: shipping.clamp(0, shipping_cap.max(0)),
-                units,
-            });
+            return Some(Effect { lines: d, units });
         }
         let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
         let ranks: Vec<u32> = targets
@@ -490,11 +432,74 @@ impl Ctx<'_> {
         for (&i, part) in targets.iter().zip(parts) {
             *d.get_mut(usize::from(i))? = part;
         }
-        Some(Effect {
-            lines: d,
-            shipping: shipping.clamp(0, shipping_cap.max(0)),
-            units,
-        })
+        Some(Effect { lines: d, units })
+    }
+
+    /// The slots an order discount is spread over: its targeted lines, and the shipments with
+    /// `includeShipping`.
+    fn order_slots<'c>(&self, c: &'c Candidate) -> std::borrow::Cow<'c, [u16]> {
+        if !c.promo.reaches_shipping {
+            return std::borrow::Cow::Borrowed(&c.lines);
+        }
+        let shipments = self.shipment_slots().filter_map(|i| u16::try_from(i).ok());
+        std::borrow::Cow::Owned(c.lines.iter().copied().chain(shipments).collect())
+    }
+
+    /// A shipping reward on the eligible shipments: the percentage of each, or the amount off
+    /// each (`each`), spread over them in proportion to their amounts (`across`), or on the
+    /// cheapest or the dearest one only.
+    fn shipping_off(
+        &self,
+        off: TierReward,
+        methods: &Set,
+        countries: &Set,
+        apply: ShipmentApply,
+        base: &[i64],
+        d: &mut [i64],
+    ) -> Option<()> {
+        let mut slots: Vec<usize> = self
+            .shipment_slots()
+            .filter(|&i| {
+                i.checked_sub(self.n_lines)
+                    .and_then(|j| self.input.shipments.get(j))
+                    .is_some_and(|s| ships_to(methods, countries, s))
+            })
+            .collect();
+        let pick = |better: fn(i64, i64) -> bool| {
+            let mut best: Option<usize> = None;
+            for &i in &slots {
+                if best.is_none_or(|b| better(at(base, i), at(base, b))) {
+                    best = Some(i);
+                }
+            }
+            best.into_iter().collect::<Vec<usize>>()
+        };
+        match apply {
+            ShipmentApply::Each | ShipmentApply::Across => {}
+            ShipmentApply::Cheapest => slots = pick(|a, b| a < b),
+            ShipmentApply::MostExpensive => slots = pick(|a, b| a > b),
+        }
+        match off {
+            TierReward::Percent(p) => {
+                for &i in &slots {
+                    *d.get_mut(i)? = self.percent_amount(at(base, i), p)?;
+                }
+            }
+            TierReward::Amount(a) if apply == ShipmentApply::Across && slots.len() > 1 => {
+                let ids: Vec<u16> = slots
+                    .iter()
+                    .filter_map(|&i| u16::try_from(i).ok())
+                    .collect();
+                self.fixed_order(a, &ids, base, d)?;
+            }
+            TierReward::Amount(a) => {
+                for &i in &slots {
+                    let each = self.fixed_in_price_basis(a, self.rate(i))?;
+                    *d.get_mut(i)? = each.min(at(base, i));
+                }
+            }
+        }
+        Some(())
     }
 
     pub fn with_loyalty(&self, promo: &Promotion, p: Percent) -> Percent {
@@ -537,10 +542,9 @@ impl Ctx<'_> {
             let weight = if adjust == 0 {
                 amount
             } else {
-                let rate = self.input.lines.get(usize::from(i))?.tax_rate;
-                amount.checked_add(adjust * self.tax(amount, rate)?)?
+                amount.checked_add(adjust * self.tax(amount, self.rate(usize::from(i)))?)?
             };
-            slots.push(Slot::new(weight, at(&self.ranks, usize::from(i))));
+            slots.push(Slot::new(weight, self.slot_rank(usize::from(i))));
         }
         allocate_slots(
             total,
@@ -567,7 +571,7 @@ impl Ctx<'_> {
         // The amount is net: spread it, then gross each part up at its line's rate.
         self.spread(amount, targets, base, d)?;
         for &i in targets {
-            let rate = self.input.lines.get(usize::from(i))?.tax_rate;
+            let rate = self.rate(usize::from(i));
             let slot = d.get_mut(usize::from(i))?;
             *slot = gross_up(*slot, rate, self.bundle.policy.pricing.conversion_rounding)?;
         }
