@@ -356,6 +356,10 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         chosen: Vec::new(),
         excluded: Vec::new(),
         remaining: ctx.original.clone(),
+        shipping_left: ctx
+            .original
+            .get(ctx.shipment_slots())
+            .map_or(0, |s| s.iter().sum()),
         payable: ctx.baseline_payable,
         discount: 0,
     };
@@ -424,6 +428,8 @@ struct Search<'s, 'a> {
     excluded: Vec<usize>,
     /// What is left of every slot (the lines, then the shipments).
     remaining: Vec<i64>,
+    /// What is left of the shipments together.
+    shipping_left: i64,
     /// What the shopper pays for `remaining`.
     payable: i64,
     discount: i64,
@@ -519,6 +525,7 @@ impl Search<'_, '_> {
 
     /// What `moving` (parts that may land on any line) and `ship` (off shipping) can save at
     /// most: tax at the highest rate in the cart, one minor unit of rounding per line.
+    #[inline]
     fn moving_and_shipping_bound(&self, moving: i64, ship: i64) -> i64 {
         let exclusive = self.ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
         let mut total = 0_i64;
@@ -527,10 +534,11 @@ impl Search<'_, '_> {
             let slack = i64::try_from(self.ctx.original.len()).unwrap_or(i64::MAX);
             total = with_tax(moving, self.max_rate, exclusive).saturating_add(slack);
         }
-        let shipments = self.ctx.shipment_slots();
-        let count = i64::try_from(shipments.len()).unwrap_or(i64::MAX);
-        let left: i64 = self.remaining.get(shipments).map_or(0, |s| s.iter().sum());
-        let ship = ship.min(left);
+        if ship <= 0 {
+            return total;
+        }
+        let count = i64::try_from(self.ctx.shipment_slots().len()).unwrap_or(i64::MAX);
+        let ship = ship.min(self.shipping_left);
         if ship > 0 {
             // The highest shipping rate, and a unit of tax rounding per shipment.
             total = total
@@ -623,6 +631,8 @@ impl Search<'_, '_> {
                 .ctx
                 .saved(&effect, &self.remaining)
                 .ok_or_else(|| EvaluationError::Overflow("cart total".into()))?;
+            let shipping = effect.shipping(self.ctx.n_lines);
+            self.shipping_left -= shipping;
             self.discount = self.discount.saturating_add(total);
             self.payable -= saved;
             self.chosen.push(k);
@@ -635,6 +645,7 @@ impl Search<'_, '_> {
             for (r, d) in self.remaining.iter_mut().zip(&effect.lines) {
                 *r += d;
             }
+            self.shipping_left += shipping;
             result?;
         }
         // Leave k out: only worth it when something later could conflict with it (a twin's

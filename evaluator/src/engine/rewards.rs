@@ -352,15 +352,22 @@ impl Ctx<'_> {
                 apply,
             } => self.shipping_off(*off, methods, countries, *apply, base, &mut d)?,
         }
+        let touches_shipping =
+            matches!(c.promo.reward, Reward::Shipping { .. }) || c.promo.reaches_shipping;
         // A cap on what the promotion may give: the capped amount is spread over its parts
         // (on a tie, the shipments' parts come last).
         if let Some(cap) = c.promo.cap {
             let total = d.iter().try_fold(0_i64, |a, x| a.checked_add(*x))?;
             if total > cap {
+                let shipments = if touches_shipping {
+                    self.shipment_slots()
+                } else {
+                    0..0
+                };
                 let ids: Vec<usize> = targets
                     .iter()
                     .map(|&i| usize::from(i))
-                    .chain(self.shipment_slots())
+                    .chain(shipments)
                     .collect();
                 let weights: Vec<i64> = ids.iter().map(|&i| at(&d, i)).collect();
                 let ranks: Vec<u32> = ids.iter().map(|&i| self.slot_rank(i)).collect();
@@ -377,9 +384,11 @@ impl Ctx<'_> {
             }
         }
         // A shipment's part never exceeds what is left of it.
-        for i in self.shipment_slots() {
-            let part = d.get_mut(i)?;
-            *part = (*part).clamp(0, at(remaining, i).max(0));
+        if touches_shipping {
+            for i in self.shipment_slots() {
+                let part = d.get_mut(i)?;
+                *part = (*part).clamp(0, at(remaining, i).max(0));
+            }
         }
         // Never below a line's floor (or zero): the excess goes to the promotion's other lines.
         // With a unit quota, a line's part also stays within its discounted units' amount, so
