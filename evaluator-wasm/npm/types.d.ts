@@ -260,7 +260,7 @@ export type Evaluation = {
   /**
    * The shipments of an input with `context.shipments`, in input order.
    */
-  shipments?: Array<ShipmentOutcome>;
+  shipments?: Array<ShippingOutcome>;
   /**
    * All tax: lines and shipping (included in `total` when prices include tax).
    */
@@ -424,21 +424,13 @@ export type UnitDiscount = {
 };
 
 /**
- * One shipment of a cart with several, priced.
+ * The shipping, or one shipment of a cart with several, priced.
  */
-export type ShipmentOutcome = {
-  id: string;
-  method: string;
-  amount: Money;
-  discount: Money;
-  /**
-   * `amount − discount`.
-   */
-  total: Money;
-  tax: Money;
-};
-
 export type ShippingOutcome = {
+  /**
+   * The shipment's id (`context.shipments`); absent for `context.shipping`.
+   */
+  id?: string;
   method: string;
   amount: Money;
   discount: Money;

@@ -27,8 +27,8 @@ pub struct Evaluation {
     pub shipping: Option<ShippingOutcome>,
     /// The shipments of an input with `context.shipments`, in input order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<ShipmentOutcome>>"))]
-    pub shipments: Vec<ShipmentOutcome>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<ShippingOutcome>>"))]
+    pub shipments: Vec<ShippingOutcome>,
     /// All tax: lines and shipping (included in `total` when prices include tax).
     pub tax_total: Amount,
     /// What the shopper pays.
@@ -45,10 +45,14 @@ pub struct Evaluation {
     pub pending_ledger: Vec<LedgerCheck>,
 }
 
+/// The shipping, or one shipment of a cart with several, priced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct ShippingOutcome {
+    /// The shipment's id (`context.shipments`); absent for `context.shipping`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub method: String,
     pub amount: Amount,
     pub discount: Amount,
@@ -101,20 +105,6 @@ pub struct UnitDiscount {
 pub struct Allocation {
     pub promotion_id: Arc<str>,
     pub amount: Amount,
-}
-
-/// One shipment of a cart with several, priced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct ShipmentOutcome {
-    pub id: String,
-    pub method: String,
-    pub amount: Amount,
-    pub discount: Amount,
-    /// `amount − discount`.
-    pub total: Amount,
-    pub tax: Amount,
 }
 
 /// A promotion's part on one shipment.

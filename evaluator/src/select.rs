@@ -255,8 +255,8 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         .map(|c| {
             if !line_local(ctx, c) {
                 Parts::Moving(c.alone.total().unwrap_or(i64::MAX))
-            } else if c.alone.shipping(lines) > 0 {
-                Parts::Shipping(c.alone.shipping(lines))
+            } else if let ship @ 1.. = c.alone.shipping(lines) {
+                Parts::Shipping(ship)
             } else {
                 Parts::Local(
                     c.alone

@@ -430,35 +430,27 @@ fn compile_promotion(
         .map(|v| money(v, "maxDiscount"))
         .transpose()?;
     let units = compile_units(spec, path)?;
-    let reaches_shipping = match &spec.reward {
+    // `includeShipping`: only on an order discount.
+    let (include_shipping, on_order) = match &spec.reward {
         RewardSpec::PercentOff {
-            include_shipping: true,
+            include_shipping,
             on,
             ..
-        } if *on != PercentScope::Order => {
-            return Err(invalid(
-                format!("{path}.reward.includeShipping"),
-                "applies only to `percentOff` on the order and `amountOff` per order",
-            ))
-        }
+        } => (*include_shipping, *on == PercentScope::Order),
         RewardSpec::AmountOff {
-            include_shipping: true,
+            include_shipping,
             per,
             ..
-        } if *per != AmountPer::Order => {
-            return Err(invalid(
-                format!("{path}.reward.includeShipping"),
-                "applies only to `percentOff` on the order and `amountOff` per order",
-            ))
-        }
-        RewardSpec::PercentOff {
-            include_shipping, ..
-        }
-        | RewardSpec::AmountOff {
-            include_shipping, ..
-        } => *include_shipping,
-        _ => false,
+        } => (*include_shipping, *per == AmountPer::Order),
+        _ => (false, true),
     };
+    if include_shipping && !on_order {
+        return Err(invalid(
+            format!("{path}.reward.includeShipping"),
+            "applies only to `percentOff` on the order and `amountOff` per order",
+        ));
+    }
+    let reaches_shipping = include_shipping;
     let budget = spec
         .limits
         .budget

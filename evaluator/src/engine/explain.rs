@@ -6,7 +6,7 @@
 use crate::error::EvaluationError;
 use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
-    NotApplied, ShipmentAmount, ShipmentOutcome, ShippingOutcome, UnitDiscount, Unlock,
+    NotApplied, ShipmentAmount, ShippingOutcome, UnitDiscount, Unlock,
 };
 use crate::model::UnitAllocations;
 use crate::money::Amount;
@@ -84,8 +84,8 @@ pub(super) fn build(
         tax_total = tax_total
             .checked_add(tax)
             .ok_or_else(|| overflow("tax total"))?;
-        shipments.push(ShipmentOutcome {
-            id: s.id.unwrap_or_default().to_string(),
+        shipments.push(ShippingOutcome {
+            id: s.id.map(str::to_string),
             method: s.method.to_string(),
             amount: fmt(s.amount),
             discount: fmt(s.amount - total),
@@ -94,20 +94,7 @@ pub(super) fn build(
         });
     }
     // One shipment given as `context.shipping` is answered as `shipping`.
-    let shipping = match shipments.pop() {
-        Some(s) if !input.several => Some(ShippingOutcome {
-            method: s.method,
-            amount: s.amount,
-            discount: s.discount,
-            total: s.total,
-            tax: s.tax,
-        }),
-        Some(s) => {
-            shipments.push(s);
-            None
-        }
-        None => None,
-    };
+    let shipping = if input.several { None } else { shipments.pop() };
     let mut applied = Vec::with_capacity(set.len());
     let mut pending_ledger = Vec::new();
     for (c, e) in set.iter().zip(&outcome.effects) {
