@@ -115,6 +115,25 @@ pub struct PricingPolicy {
     /// Each line's discount split over its units in the evaluation; absent: not split.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub unit_allocations: Option<UnitAllocations>,
+    /// Whether a buy X get Y counts the units an earlier one bought or gave; absent: `shared`.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub buy_x_get_y_units: Option<BuyXGetYUnits>,
+}
+
+/// Whether buy X get Y promotions share the cart's units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BuyXGetYUnits {
+    /// Each counts every unit of the cart, as it would alone.
+    #[default]
+    Shared,
+    /// A unit that an earlier buy X get Y of the combination bought or gave counts for no
+    /// later one.
+    Once,
+    /// A unit is bought by at most one buy X get Y and given by at most one (Medusa): a unit
+    /// an earlier one bought may still be given by a later one, and one it gave may still be
+    /// bought.
+    OncePerRole,
 }
 
 /// Where the minor units left over when a part is split over units go.

@@ -293,6 +293,7 @@ fn scenario_of(
                             "shopify", "commercetools", "medusa", "vendure", "saleor", "woocommerce", "magento", "sylius",
                         ])),
                         proptest::option::weighted(0.3, pick(vec!["first", "last"])),
+                        pick(vec!["shared", "once", "oncePerRole"]),
                     ),
                 ),
             )
@@ -301,7 +302,7 @@ fn scenario_of(
             let (tax, rounding, point, allocation, compounding, basis, floor, best_only) = policy;
             let (discount_mode, tax_mode, conversion_mode, target, weights, capped, product_floor, excess, more) =
                 by_operation;
-            let (allocation_mode, tax_target, preset, unit_allocations) = more;
+            let (allocation_mode, tax_target, preset, unit_allocations, buy_get_units) = more;
             let mut pricing = json!({
                 "taxMode": tax, "rounding": rounding, "roundingPoint": point, "allocation": allocation,
                 "compounding": compounding, "fixedAmountBasis": basis,
@@ -324,6 +325,7 @@ fn scenario_of(
             pricing["cappedLineBase"] = json!(capped);
             pricing["floorExcess"] = json!(excess);
             pricing["taxRoundingTarget"] = json!(tax_target);
+            pricing["buyXGetYUnits"] = json!(buy_get_units);
             if let Some(m) = allocation_mode {
                 pricing["allocationRounding"] = json!(m);
             }

@@ -32,7 +32,7 @@ use std::cmp::Ordering;
 use crate::compile::Reward;
 use crate::engine::{Candidate, Ctx};
 use crate::error::EvaluationError;
-use crate::model::TaxMode;
+use crate::model::{BuyXGetYUnits, TaxMode};
 use crate::money::{Percent, PERCENT_UNIT};
 
 /// Most search nodes where the search may branch (each prices one promotion or bounds one
@@ -99,7 +99,8 @@ pub(crate) fn price(
 }
 
 /// Whether a promotion's parts stay on the lines where it takes them alone, whatever was
-/// taken before it (so its standalone parts bound it line by line).
+/// taken before it (so its standalone parts bound it line by line). Never when a part can meet
+/// a line's floor (or zero, computed on original amounts) and its excess moves to other lines.
 fn line_local(ctx: &Ctx, c: &Candidate) -> bool {
     let local_reward = match &c.promo.reward {
         Reward::PercentOffLines(_)
@@ -110,7 +111,52 @@ fn line_local(ctx: &Ctx, c: &Candidate) -> bool {
         Reward::Tiered { .. } => matches!(c.tier, Some(crate::compile::TierReward::Percent(_))),
         Reward::PercentOffOrder(_) | Reward::BuyXGetY { .. } => false,
     };
-    local_reward && c.promo.cap.is_none() && ctx.bundle.policy.floor.is_none()
+    local_reward && c.promo.cap.is_none() && !ctx.excess_moves
+}
+
+/// The most a promotion whose parts may move between lines can take off in any combination:
+/// what it takes alone, except a buy X get Y when they use units once (`buyXGetYUnits`). An
+/// earlier one may then have used the units it gives alone and leave it dearer ones, so each
+/// unit it may give counts at the dearest unit price of its lines (a given unit never loses
+/// more than its price).
+fn most(ctx: &Ctx, c: &Candidate) -> i64 {
+    let alone = c.alone.total().unwrap_or(i64::MAX);
+    let Reward::BuyXGetY {
+        get,
+        max_applications,
+        ..
+    } = &c.promo.reward
+    else {
+        return alone;
+    };
+    if ctx.bundle.policy.pricing.buy_x_get_y_units == BuyXGetYUnits::Shared {
+        return alone;
+    }
+    let (mut all, mut dearest) = (0_i64, 0_i64);
+    for &i in &c.get_lines {
+        let amount = ctx
+            .original
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(0)
+            .max(0);
+        let q = ctx
+            .input
+            .lines
+            .get(usize::from(i))
+            .map_or(1, |l| l.quantity.max(1));
+        all = all.saturating_add(amount);
+        let unit = u64::try_from(amount).unwrap_or(0).div_ceil(q);
+        dearest = dearest.max(i64::try_from(unit).unwrap_or(i64::MAX));
+    }
+    let mut bound = all;
+    if let Some(units) = max_applications.and_then(|m| m.checked_mul(*get)) {
+        bound = bound.min(dearest.saturating_mul(i64::try_from(units).unwrap_or(i64::MAX)));
+    }
+    if let Some(cap) = c.promo.cap {
+        bound = bound.min(cap);
+    }
+    bound
 }
 
 /// The indices (into `cands`, in application order) of the combination to apply.
@@ -254,7 +300,7 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         .iter()
         .map(|c| {
             if !line_local(ctx, c) {
-                Parts::Moving(c.alone.total().unwrap_or(i64::MAX))
+                Parts::Moving(most(ctx, c))
             } else if let ship @ 1.. = c.alone.shipping(lines) {
                 Parts::Shipping(ship)
             } else {
@@ -356,6 +402,7 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         chosen: Vec::new(),
         excluded: Vec::new(),
         remaining: ctx.original.clone(),
+        units_left: ctx.units_left(),
         shipping_left: ctx
             .original
             .get(ctx.shipment_slots())
@@ -428,6 +475,8 @@ struct Search<'s, 'a> {
     excluded: Vec<usize>,
     /// What is left of every slot (the lines, then the shipments).
     remaining: Vec<i64>,
+    /// The units each line has left for buy X get Y promotions (see [`Ctx::units_left`]).
+    units_left: Vec<u64>,
     /// What is left of the shipments together.
     shipping_left: i64,
     /// What the shopper pays for `remaining`.
@@ -623,7 +672,9 @@ impl Search<'_, '_> {
             let Some(c) = self.cands.get(k) else {
                 return Ok(());
             };
-            let effect = self.ctx.step(c, &mut self.remaining)?;
+            let effect = self
+                .ctx
+                .step(c, &mut self.remaining, &mut self.units_left)?;
             let total = effect
                 .total()
                 .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;
@@ -644,6 +695,9 @@ impl Search<'_, '_> {
             self.discount = self.discount.saturating_sub(total);
             for (r, d) in self.remaining.iter_mut().zip(&effect.lines) {
                 *r += d;
+            }
+            for (u, n) in self.units_left.iter_mut().zip(&effect.consumed) {
+                *u += n;
             }
             self.shipping_left += shipping;
             result?;

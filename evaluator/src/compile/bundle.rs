@@ -285,6 +285,10 @@ fn resolve(spec: &PricingPolicy) -> Pricing {
             .or(preset.rounding)
             .unwrap_or_default(),
         unit_allocations: spec.unit_allocations.or(preset.unit_allocations),
+        buy_x_get_y_units: spec
+            .buy_x_get_y_units
+            .or(preset.buy_x_get_y_units)
+            .unwrap_or_default(),
     }
 }
 

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use crate::codes::{Campaign, CodeHash, CodeSecret};
 use crate::model::{
-    Allocation, AllocationWeights, AmountPer, Audience, CappedLineBase, Compounding, DiscountClass,
-    DiscountedUnitsSpec, FixedAmountBasis, FloorExcess, ItemSelector, LimitsSpec, LineSpec,
-    RoundingPoint, RoundingTarget, ShipmentApply, StackingMode, TaxMode, TaxRoundingTarget,
-    TierBasis, UnitAllocations, UnitPick,
+    Allocation, AllocationWeights, AmountPer, Audience, BuyXGetYUnits, CappedLineBase, Compounding,
+    DiscountClass, DiscountedUnitsSpec, FixedAmountBasis, FloorExcess, ItemSelector, LimitsSpec,
+    LineSpec, RoundingPoint, RoundingTarget, ShipmentApply, StackingMode, TaxMode,
+    TaxRoundingTarget, TierBasis, UnitAllocations, UnitPick,
 };
 use crate::money::{Currency, Percent, Rounding};
 use crate::time::Instant;
@@ -107,6 +107,7 @@ pub(crate) struct Pricing {
     pub allocation_rounding: Rounding,
     /// Whether (and how) each line's discount is split over its units in the answer.
     pub unit_allocations: Option<UnitAllocations>,
+    pub buy_x_get_y_units: BuyXGetYUnits,
 }
 
 #[derive(Debug)]

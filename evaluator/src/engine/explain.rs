@@ -177,7 +177,8 @@ pub(super) fn build(
 
 /// Line `i`'s discount unit by unit, as runs `(units, discount of each)` in unit order. Each
 /// promotion's part is split evenly over the units it discounted (the first `n` of the line for
-/// a quota or a buy X get Y, every unit otherwise, and every unit too for a part that reached the
+/// a quota or a buy X get Y, after those earlier buy X get Y promotions used when they use
+/// units once; every unit otherwise, and every unit too for a part that reached the
 /// line only as a floor's excess), the minor units left over one each to the first or the last of
 /// them.
 fn unit_discounts(
@@ -188,27 +189,40 @@ fn unit_discounts(
 ) -> Option<Vec<(u64, i64)>> {
     // Each part adds a constant over unit ranges: `(from, to, amount)`.
     let mut pieces: Vec<(u64, u64, i64)> = Vec::new();
+    // Where the next buy X get Y's given units start: after the units earlier ones took from
+    // those that may be given (`buyXGetYUnits`), 0 when they share units.
+    let mut start = 0_u64;
     for e in &outcome.effects {
         let part = at(&e.lines, i);
+        let skip = e
+            .consumed
+            .get(e.consumed.len() / 2 + i)
+            .copied()
+            .unwrap_or(0);
         if part <= 0 {
+            start += skip;
             continue;
         }
+        // A buy X get Y that used units (`consumed`) gives the units after those used before it.
+        let from = if e.consumed.is_empty() { 0 } else { start };
         let n = match &e.units {
             Some(u) => match u.get(i).copied() {
-                Some(n) if n > 0 => n.min(quantity),
+                Some(n) if n > 0 && from + n <= quantity => n,
                 _ => quantity,
             },
             None => quantity,
         };
+        let from = if n == quantity { 0 } else { from };
+        start += skip;
         let each = part / i64::try_from(n).ok()?;
         let left = u64::try_from(part % i64::try_from(n).ok()?).ok()?;
-        pieces.push((0, n, each));
+        pieces.push((from, from + n, each));
         if left > 0 {
-            let (from, to) = match side {
-                UnitAllocations::First => (0, left),
-                UnitAllocations::Last => (n - left, n),
+            let (a, b) = match side {
+                UnitAllocations::First => (from, from + left),
+                UnitAllocations::Last => (from + n - left, from + n),
             };
-            pieces.push((from, to, 1));
+            pieces.push((a, b, 1));
         }
     }
     // Sweep the breakpoints; runs of equal discount merge.

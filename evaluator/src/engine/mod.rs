@@ -25,7 +25,7 @@ use crate::codes::CodeHash;
 use crate::compile::{Bundle, Floor, Input, Set, Shipping};
 use crate::error::EvaluationError;
 use crate::evaluation::{Evaluation, NotApplied, Reason};
-use crate::model::{TaxMode, TaxRoundingTarget};
+use crate::model::{Compounding, FloorExcess, TaxMode, TaxRoundingTarget};
 use crate::money::{gross_up, net_of, percent_of, tax_in, Percent, Rounding};
 use crate::select;
 use eligibility::{entered_code_hashes, granted_promotions, Assessment};
@@ -48,6 +48,9 @@ pub(crate) struct Ctx<'a> {
     pub n_lines: usize,
     /// What the shopper would pay with no promotion at all.
     pub baseline_payable: i64,
+    /// Whether a promotion's part can meet a line's floor, or zero (computed on the original
+    /// amounts, `compounding: original`), and its excess move to its other lines.
+    pub excess_moves: bool,
     /// Keyed hashes of the entered codes (when the bundle has the code secret and hashed sets).
     code_hashes: Vec<CodeHash>,
     /// Promotions unlocked by valid code grants.
@@ -115,6 +118,9 @@ impl<'a> Ctx<'a> {
             .map(|l| l.amount)
             .chain(input.shipments.iter().map(|s| s.amount))
             .collect();
+        let excess_moves = policy.pricing.floor_excess != FloorExcess::None
+            && (policy.pricing.compounding == Compounding::Original
+                || floors.iter().any(|&f| f > 0));
         let mut ctx = Ctx {
             bundle,
             input,
@@ -123,6 +129,7 @@ impl<'a> Ctx<'a> {
             original,
             n_lines: n,
             baseline_payable: 0,
+            excess_moves,
             code_hashes: entered_code_hashes(bundle, input),
             granted: granted_promotions(bundle, input),
         };

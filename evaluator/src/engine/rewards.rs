@@ -12,8 +12,8 @@ use crate::allocate::{allocate, allocate_slots, clamp_and_respread, Slot};
 use crate::compile::{GetOff, Promotion, Reward, Set, TierReward, VolumeReward};
 use crate::error::EvaluationError;
 use crate::model::{
-    AllocationWeights, AmountPer, CappedLineBase, Compounding, FixedAmountBasis, FloorExcess,
-    RoundingPoint, RoundingTarget, ShipmentApply, UnitPick,
+    AllocationWeights, AmountPer, BuyXGetYUnits, CappedLineBase, Compounding, FixedAmountBasis,
+    FloorExcess, RoundingPoint, RoundingTarget, ShipmentApply, UnitPick,
 };
 use crate::money::{div_round, gross_up, percent_of, percent_off_price, Percent, PERCENT_UNIT};
 
@@ -28,6 +28,9 @@ pub(crate) struct Effect {
     /// Per line, how many units the promotion discounted, when it did not discount them all
     /// (a unit quota, buy X get Y); kept only when the bundle declares `unitAllocations`.
     pub units: Option<Vec<u64>>,
+    /// Per line, the units a buy X get Y bought or gave, when buy X get Y promotions consume
+    /// them (`buyXGetYUnits: consumed`); empty otherwise.
+    pub consumed: Vec<u64>,
 }
 
 impl Effect {
@@ -213,7 +216,7 @@ impl Ctx<'_> {
     ) -> Result<(Effect, i64), EvaluationError> {
         scratch.clear();
         scratch.extend_from_slice(&self.original);
-        let effect = self.step(c, scratch)?;
+        let effect = self.step(c, scratch, &mut [])?;
         let saving = self
             .saved(&effect, scratch)
             .ok_or_else(|| overflow("cart total"))?;
@@ -223,9 +226,10 @@ impl Ctx<'_> {
     /// Applies promotions in application order and prices the result.
     pub fn apply(&self, set: &[&Candidate]) -> Result<Outcome, EvaluationError> {
         let mut remaining = self.original.clone();
+        let mut units_left = self.units_left();
         let mut effects = Vec::with_capacity(set.len());
         for c in set {
-            effects.push(self.step(c, &mut remaining)?);
+            effects.push(self.step(c, &mut remaining, &mut units_left)?);
         }
         let payable = self
             .payable(&remaining)
@@ -242,25 +246,52 @@ impl Ctx<'_> {
         })
     }
 
-    /// Applies one more promotion to `remaining` (every slot) in place: the search's step.
-    pub fn step(&self, c: &Candidate, remaining: &mut [i64]) -> Result<Effect, EvaluationError> {
+    /// The units each line has for buy X get Y promotions before any is applied, to buy then
+    /// to give: every unit when they use units once (`buyXGetYUnits`), else empty (each
+    /// counts every unit).
+    pub fn units_left(&self) -> Vec<u64> {
+        if self.bundle.policy.pricing.buy_x_get_y_units == BuyXGetYUnits::Shared {
+            return Vec::new();
+        }
+        let quantities = self.input.lines.iter().map(|l| l.quantity);
+        quantities.clone().chain(quantities).collect()
+    }
+
+    /// Applies one more promotion to `remaining` (every slot) and `units_left` (see
+    /// [`Ctx::units_left`]; empty: every unit) in place: the search's step.
+    pub fn step(
+        &self,
+        c: &Candidate,
+        remaining: &mut [i64],
+        units_left: &mut [u64],
+    ) -> Result<Effect, EvaluationError> {
         let effect = if self.bundle.policy.pricing.compounding == Compounding::Sequential {
-            self.effect(c, remaining, remaining)
+            self.effect(c, remaining, remaining, units_left)
         } else {
-            self.effect(c, &self.original, remaining)
+            self.effect(c, &self.original, remaining, units_left)
         }
         .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
         for (r, d) in remaining.iter_mut().zip(&effect.lines) {
             *r -= d;
+        }
+        for (u, n) in units_left.iter_mut().zip(&effect.consumed) {
+            *u -= n;
         }
         Ok(effect)
     }
 
     /// What one promotion takes off, computed on `base` amounts and limited to what is left of
     /// each line above its floor (`remaining − floor`) and of shipping.
-    fn effect(&self, c: &Candidate, base: &[i64], remaining: &[i64]) -> Option<Effect> {
+    fn effect(
+        &self,
+        c: &Candidate,
+        base: &[i64],
+        remaining: &[i64],
+        units_left: &[u64],
+    ) -> Option<Effect> {
         let lines = &self.input.lines;
         let mut d = vec![0_i64; self.original.len()];
+        let mut consumed = Vec::new();
         let targets: &[u16] = match c.promo.reward {
             Reward::BuyXGetY { .. } => &c.get_lines,
             _ => &c.lines,
@@ -344,7 +375,10 @@ impl Ctx<'_> {
                 }
                 Some(TierReward::Amount(a)) => self.fixed_order(a, &c.lines, base, &mut d)?,
             },
-            Reward::BuyXGetY { .. } => self.buy_x_get_y(c, base, &mut d, units.as_deref_mut())?,
+            Reward::BuyXGetY { .. } => {
+                let units = units.as_deref_mut();
+                self.buy_x_get_y(c, base, units_left, &mut d, units, &mut consumed)?
+            }
             Reward::Shipping {
                 off,
                 methods,
@@ -397,7 +431,11 @@ impl Ctx<'_> {
             |i: u16| (at(remaining, usize::from(i)) - at(&self.floors, usize::from(i))).max(0);
         let part_caps: Vec<i64> = match &counts {
             None if targets.iter().all(|&i| at(&d, usize::from(i)) <= room(i)) => {
-                return Some(Effect { lines: d, units });
+                return Some(Effect {
+                    lines: d,
+                    units,
+                    consumed,
+                });
             }
             None => targets.iter().map(|&i| room(i)).collect(),
             Some(counts) => targets
@@ -411,7 +449,11 @@ impl Ctx<'_> {
             .zip(&part_caps)
             .all(|(&i, cap)| at(&d, usize::from(i)) <= *cap)
         {
-            return Some(Effect { lines: d, units });
+            return Some(Effect {
+                lines: d,
+                units,
+                consumed,
+            });
         }
         let mut parts: Vec<i64> = targets.iter().map(|&i| at(&d, usize::from(i))).collect();
         let ranks: Vec<u32> = targets
@@ -441,7 +483,11 @@ impl Ctx<'_> {
         for (&i, part) in targets.iter().zip(parts) {
             *d.get_mut(usize::from(i))? = part;
         }
-        Some(Effect { lines: d, units })
+        Some(Effect {
+            lines: d,
+            units,
+            consumed,
+        })
     }
 
     /// The slots an order discount is spread over: its targeted lines, and the shipments with
@@ -591,12 +637,20 @@ impl Ctx<'_> {
     /// groups, one more with fewer given units), the givable units taken in the declared order,
     /// the others counted as bought.
     /// `given`, when asked for, receives the number of units given on each line.
+    ///
+    /// `units_left` (see [`Ctx::units_left`]; empty: every unit counts) holds, per line, the
+    /// units earlier buy X get Y promotions of the combination left to buy, then those left to
+    /// give. `consumed` then receives what this one takes from them: the bought units come
+    /// from the lines that cannot be given first, then from the shared units not given, each
+    /// side in the declared order.
     fn buy_x_get_y(
         &self,
         c: &Candidate,
         base: &[i64],
+        units_left: &[u64],
         d: &mut [i64],
         mut given: Option<&mut [u64]>,
+        consumed: &mut Vec<u64>,
     ) -> Option<()> {
         let Reward::BuyXGetY {
             buy,
@@ -612,22 +666,43 @@ impl Ctx<'_> {
         };
         let (buy, get) = (*buy, *get);
         let lines = &self.input.lines;
-        let qty = |i: u16| lines.get(usize::from(i)).map_or(0, |l| l.quantity);
+        let n = lines.len();
+        let mode = self.bundle.policy.pricing.buy_x_get_y_units;
+        let quantity = |i: u16| lines.get(usize::from(i)).map_or(0, |l| l.quantity);
+        // Per line: the units that may be bought, those that may be given, and those usable
+        // at all (a unit bought by an earlier promotion may still be given under
+        // `oncePerRole`, so every unit is usable there).
+        let can_buy = |i: u16| match units_left.get(usize::from(i)) {
+            Some(&u) => u,
+            None => quantity(i),
+        };
+        let can_give = |i: u16| match units_left.get(n + usize::from(i)) {
+            Some(&u) => u,
+            None => quantity(i),
+        };
+        let usable = |i: u16| match mode {
+            BuyXGetYUnits::OncePerRole => quantity(i),
+            BuyXGetYUnits::Shared | BuyXGetYUnits::Once => can_buy(i),
+        };
         let in_buy = |i: u16| c.lines.contains(&i);
         let in_get = |i: u16| c.get_lines.contains(&i);
+        // Units of the lines that can only be bought, or only given; and of the shared lines,
+        // those that may be bought, given, and used in all (a unit is bought or given, not both).
         let mut buy_only = 0_u64;
         let mut get_only = 0_u64;
-        let mut both = 0_u64;
+        let (mut both_buy, mut both_give, mut both) = (0_u64, 0_u64, 0_u64);
         for &i in &c.lines {
             if in_get(i) {
-                both = both.checked_add(qty(i))?;
+                both_buy = both_buy.checked_add(can_buy(i))?;
+                both_give = both_give.checked_add(can_give(i))?;
+                both = both.checked_add(usable(i).min(can_buy(i).saturating_add(can_give(i))))?;
             } else {
-                buy_only = buy_only.checked_add(qty(i))?;
+                buy_only = buy_only.checked_add(can_buy(i))?;
             }
         }
         for &i in &c.get_lines {
             if !in_buy(i) {
-                get_only = get_only.checked_add(qty(i))?;
+                get_only = get_only.checked_add(can_give(i))?;
             }
         }
         // Whether `bought` units can count as bought and `given` further units be given.
@@ -635,7 +710,11 @@ impl Ctx<'_> {
             let (Some(need_buy), Some(need_get)) = (bought, given) else {
                 return false;
             };
-            need_buy.saturating_sub(buy_only) + need_get.saturating_sub(get_only) <= both
+            let (b, g) = (
+                need_buy.saturating_sub(buy_only),
+                need_get.saturating_sub(get_only),
+            );
+            b <= both_buy && g <= both_give && b + g <= both
         };
         // The largest `n` in `lo..=hi` for which `fits(n)`, given `fits(lo)`.
         let largest = |mut lo: u64, mut hi: u64, fits: &dyn Fn(u64) -> bool| {
@@ -649,7 +728,7 @@ impl Ctx<'_> {
             }
             lo
         };
-        let mut hi = (buy_only + both) / buy;
+        let mut hi = (buy_only + both_buy) / buy;
         if let Some(m) = max_applications {
             hi = hi.min(*m);
         }
@@ -670,17 +749,21 @@ impl Ctx<'_> {
         if to_give == 0 {
             return Some(());
         }
-        // Shared units that must stay on the buy side.
-        let mut shared_left = both - bought.saturating_sub(buy_only);
+        let tracked = !units_left.is_empty();
+        let mut taken = vec![0_u64; if tracked { n } else { 0 }];
+        // What the shared lines may give beyond the units they need to keep for buying: a
+        // shared line gives its units that cannot be bought freely, the others from this slack.
+        let mut slack = both_buy - bought.saturating_sub(buy_only);
         for k in self.ordered(&c.get_lines, base, *pick) {
             if to_give == 0 {
                 break;
             }
             let i = *c.get_lines.get(usize::from(k))?;
-            let mut take = qty(i).min(to_give);
+            let mut take = can_give(i).min(usable(i)).min(to_give);
             if in_buy(i) {
-                take = take.min(shared_left);
-                shared_left -= take;
+                let free = usable(i).saturating_sub(can_buy(i));
+                take = take.min(free + slack);
+                slack -= take.saturating_sub(free);
             }
             if take == 0 {
                 continue;
@@ -691,6 +774,46 @@ impl Ctx<'_> {
             if let Some(g) = given.as_deref_mut() {
                 *g.get_mut(usize::from(i))? = take;
             }
+            if let Some(t) = taken.get_mut(usize::from(i)) {
+                *t = take;
+            }
+        }
+        if !tracked {
+            return Some(());
+        }
+        // The bought units: from the lines that cannot be given first, then from the shared
+        // units not given. `consumed`: what leaves the units to buy, then the units to give.
+        *consumed = vec![0; 2 * n];
+        let order = self.ordered(&c.lines, base, *pick);
+        for shared in [false, true] {
+            for &k in &order {
+                let i = *c.lines.get(usize::from(k))?;
+                if in_get(i) != shared {
+                    continue;
+                }
+                let g = at(&taken, usize::from(i));
+                let b = can_buy(i).min(usable(i) - g).min(bought);
+                bought -= b;
+                let (to_buy, to_give) = match mode {
+                    BuyXGetYUnits::OncePerRole => (b, g),
+                    BuyXGetYUnits::Shared | BuyXGetYUnits::Once => (b + g, b + g),
+                };
+                *consumed.get_mut(usize::from(i))? = to_buy;
+                *consumed.get_mut(n + usize::from(i))? = to_give;
+            }
+        }
+        // Lines that are only given.
+        for &i in &c.get_lines {
+            let g = at(&taken, usize::from(i));
+            if in_buy(i) || g == 0 {
+                continue;
+            }
+            let (to_buy, to_give) = match mode {
+                BuyXGetYUnits::OncePerRole => (0, g),
+                BuyXGetYUnits::Shared | BuyXGetYUnits::Once => (g, g),
+            };
+            *consumed.get_mut(usize::from(i))? = to_buy;
+            *consumed.get_mut(n + usize::from(i))? = to_give;
         }
         Some(())
     }
