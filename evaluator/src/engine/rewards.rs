@@ -28,8 +28,8 @@ pub(crate) struct Effect {
     /// Per line, how many units the promotion discounted, when it did not discount them all
     /// (a unit quota, buy X get Y); kept only when the bundle declares `unitAllocations`.
     pub units: Option<Vec<u64>>,
-    /// Per line, the units a buy X get Y bought or gave, when buy X get Y promotions consume
-    /// them (`buyXGetYUnits: consumed`); empty otherwise.
+    /// What a buy X get Y takes from the units left to buy, then from those left to give, per
+    /// line, when buy X get Y promotions use units once (`buyXGetYUnits`); empty otherwise.
     pub consumed: Vec<u64>,
 }
 
