@@ -334,6 +334,7 @@ pub enum Rounding {
 }
 
 /// `num / den` rounded by `mode`, for `num >= 0` and `den > 0`; `None` on bad operands.
+#[inline]
 pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
     if num < 0 || den <= 0 {
         return None;
@@ -366,6 +367,7 @@ pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
 }
 
 /// `amount × percent`, rounded once; `None` if the operands are out of range.
+#[inline]
 pub fn percent_of(amount: i64, percent: Percent, mode: Rounding) -> Option<i64> {
     let num = i128::from(amount).checked_mul(i128::from(percent.units()))?;
     div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
