@@ -334,7 +334,9 @@ pub enum Rounding {
 }
 
 /// `num / den` rounded by `mode`, for `num >= 0` and `den > 0`; `None` on bad operands.
-#[inline]
+/// Inlined natively (a constant divisor folds into a multiplication); not in wasm, where its
+/// size counts more.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
 pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
     if num < 0 || den <= 0 {
         return None;
@@ -367,7 +369,7 @@ pub fn div_round(num: i128, den: i128, mode: Rounding) -> Option<i128> {
 }
 
 /// `amount × percent`, rounded once; `None` if the operands are out of range.
-#[inline]
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
 pub fn percent_of(amount: i64, percent: Percent, mode: Rounding) -> Option<i64> {
     let num = i128::from(amount).checked_mul(i128::from(percent.units()))?;
     div_round(num, i128::from(HUNDRED_PERCENT), mode).and_then(|v| i64::try_from(v).ok())
