@@ -102,10 +102,8 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
                 ""
             };
             let order = match pick {
-                UnitPick::Cheapest => "",
-                UnitPick::MostExpensive => ", the dearest units given first",
-                UnitPick::CheapestLine => ", the units of the smallest line given first",
-                UnitPick::CartOrder => ", units given in cart order",
+                UnitPick::Cheapest => String::new(),
+                other => format!(", units given {}", pick_words(*other)),
             };
             format!(
                 "buy {buy_quantity} of {target}, get {get_quantity} of {what} {off}{cap}{partial}{order}"
@@ -176,6 +174,16 @@ fn reward(r: &RewardSpec, cur: &str, target: &str) -> String {
     }
 }
 
+/// The order units are taken in, in words: "cheapest first", "in cart order"…
+fn pick_words(pick: UnitPick) -> &'static str {
+    match pick {
+        UnitPick::Cheapest => "cheapest first",
+        UnitPick::MostExpensive => "most expensive first",
+        UnitPick::CartOrder => "in cart order",
+        UnitPick::CheapestLine => "smallest line first",
+    }
+}
+
 /// The unit quota in words: "on at most 2 units of each line and 3 units in all, cheapest first".
 fn units(u: &DiscountedUnitsSpec) -> String {
     let plural = |n: u64| if n == 1 { "unit" } else { "units" };
@@ -184,13 +192,7 @@ fn units(u: &DiscountedUnitsSpec) -> String {
         parts.push(format!("{n} {} of each line", plural(n)));
     }
     if let Some(n) = u.per_order {
-        let order = match u.pick {
-            UnitPick::Cheapest => "cheapest first",
-            UnitPick::MostExpensive => "most expensive first",
-            UnitPick::CartOrder => "in cart order",
-            UnitPick::CheapestLine => "smallest line first",
-        };
-        parts.push(format!("{n} {} in all, {order}", plural(n)));
+        parts.push(format!("{n} {} in all, {}", plural(n), pick_words(u.pick)));
     }
     format!("on at most {}", parts.join(" and "))
 }
@@ -350,6 +352,21 @@ mod tests {
         assert_eq!(
             words.get(2).map(String::as_str),
             Some("on at most 2 units of each line and 1 unit in all, cheapest first")
+        );
+    }
+
+    #[test]
+    fn a_buy_x_get_y_order_in_the_quota_words() {
+        let p: PromotionSpec = serde_json::from_str(
+            r#"{"id": "b2g1", "name": "Buy 2 get 1", "reward": {"type": "buyXGetY",
+                "buyQuantity": 2, "getQuantity": 1, "pick": "mostExpensive"}}"#,
+        )
+        .unwrap();
+        let words = promotion(&p, "EUR");
+        let gives = words.get(1).map(String::as_str).unwrap_or_default();
+        assert!(
+            gives.ends_with(", units given most expensive first"),
+            "{gives}"
         );
     }
 }
