@@ -59,6 +59,21 @@ pub struct Schema {
     pub postgres: Migrator,
 }
 
+/// Prepared statements each connection keeps, unless the URL says otherwise. A batch writes
+/// each of its sets in one statement whose text depends on the batch's size (one to
+/// `--max-batch` rows): with sqlx's default of 100, those texts evicted each other and every
+/// batch prepared its statements again (a round trip and a plan each).
+const STATEMENT_CACHE: usize = 1024;
+
+/// A PostgreSQL URL with the statement cache sized for batches, unless it sets one.
+fn postgres_url(url: &str) -> String {
+    if url.contains("statement-cache-capacity=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}statement-cache-capacity={STATEMENT_CACHE}")
+}
+
 impl Db {
     /// Opens the database a URL names (`sqlite://path`, `postgres://…`) and brings its schema
     /// up to date.
@@ -119,7 +134,7 @@ impl Db {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(30))
-                    .connect(url)
+                    .connect(&postgres_url(url))
                     .await?;
                 Db {
                     backend,
@@ -248,4 +263,23 @@ pub fn parse_column<T: FromStr>(value: &str, column: &str) -> Result<T, sqlx::Er
     value.parse().map_err(|_| {
         sqlx::Error::Decode(format!("unexpected value `{value}` in column `{column}`").into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_url;
+
+    #[test]
+    fn postgres_urls_get_a_statement_cache_for_batches_unless_they_set_one() {
+        assert_eq!(
+            postgres_url("postgres://u@h/db"),
+            "postgres://u@h/db?statement-cache-capacity=1024"
+        );
+        assert_eq!(
+            postgres_url("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require&statement-cache-capacity=1024"
+        );
+        let own = "postgres://u@h/db?statement-cache-capacity=10";
+        assert_eq!(postgres_url(own), own);
+    }
 }
