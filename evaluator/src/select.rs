@@ -394,7 +394,8 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         free,
         conflicts,
         words,
-        chosen_bits: vec![0_u64; words],
+        blocked: vec![0_u64; words],
+        blocked_saved: Vec::new(),
         max_rate,
         ship_rate,
         best: incumbent,
@@ -464,7 +465,10 @@ struct Search<'s, 'a> {
     free: Vec<bool>,
     conflicts: Vec<u64>,
     words: usize,
-    chosen_bits: Vec<u64>,
+    /// The candidates that conflict with a chosen one (one bit each), and the earlier sets
+    /// (a stack, `words` per choice) to restore when a choice is undone.
+    blocked: Vec<u64>,
+    blocked_saved: Vec<u64>,
     max_rate: Percent,
     /// The highest tax rate of the shipments.
     ship_rate: Percent,
@@ -506,20 +510,30 @@ fn with_tax(amount: i64, rate: Percent, exclusive: bool) -> i64 {
 impl Search<'_, '_> {
     /// Whether candidate k conflicts with nothing chosen.
     fn fits(&self, k: usize) -> bool {
-        let row = self
-            .conflicts
-            .get(k * self.words..(k + 1) * self.words)
-            .unwrap_or(&[]);
-        row.iter().zip(&self.chosen_bits).all(|(c, b)| c & b == 0)
+        self.blocked
+            .get(k / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) == 0)
     }
 
-    fn set_chosen(&mut self, k: usize, on: bool) {
-        if let Some(w) = self.chosen_bits.get_mut(k / 64) {
-            if on {
-                *w |= 1 << (k % 64);
-            } else {
-                *w &= !(1 << (k % 64));
-            }
+    /// Chooses candidate k: what conflicts with it is blocked until [`Search::unchoose`].
+    fn choose(&mut self, k: usize) {
+        let to = k * self.words;
+        self.blocked_saved.extend_from_slice(&self.blocked);
+        let row = self.conflicts.get(to..to + self.words).unwrap_or(&[]);
+        for (b, c) in self.blocked.iter_mut().zip(row) {
+            *b |= c;
+        }
+    }
+
+    /// Undoes the last [`Search::choose`].
+    fn unchoose(&mut self) {
+        let from = self.blocked_saved.len().saturating_sub(self.words);
+        for (b, saved) in self
+            .blocked
+            .iter_mut()
+            .zip(self.blocked_saved.drain(from..))
+        {
+            *b = saved;
         }
     }
 
@@ -687,9 +701,9 @@ impl Search<'_, '_> {
             self.discount = self.discount.saturating_add(total);
             self.payable -= saved;
             self.chosen.push(k);
-            self.set_chosen(k, true);
+            self.choose(k);
             let result = self.dfs(k + 1);
-            self.set_chosen(k, false);
+            self.unchoose();
             self.chosen.pop();
             self.payable += saved;
             self.discount = self.discount.saturating_sub(total);
