@@ -259,9 +259,7 @@ fn independent(ctx: &Ctx, cands: &[Candidate], graph: &Graph) -> Vec<bool> {
     if !cands.iter().all(|c| line_local(ctx, c)) {
         return none;
     }
-    let ships = |c: &Candidate| {
-        matches!(c.promo.reward, Reward::Shipping { .. }) || c.promo.reaches_shipping
-    };
+    let ships = |c: &Candidate| c.promo.touches_shipping();
     let mut lines: Vec<u64> = Vec::new();
     let mut shipping = false;
     for (c, free) in cands.iter().zip(&graph.free) {

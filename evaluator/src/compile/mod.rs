@@ -402,6 +402,12 @@ pub(crate) struct Promotion {
 }
 
 impl Promotion {
+    /// Whether its parts may land on the shipments: a shipping reward, or an order discount
+    /// with `includeShipping`.
+    pub fn touches_shipping(&self) -> bool {
+        matches!(self.reward, Reward::Shipping { .. }) || self.reaches_shipping
+    }
+
     pub fn combines_with(&self, class: DiscountClass) -> bool {
         self.combines_with
             .get(class as usize)

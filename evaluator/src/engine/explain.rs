@@ -27,15 +27,18 @@ pub(super) fn build(
     let cur = bundle.currency;
     let fmt = |v: i64| Amount::new(v, cur);
     let mut tax_total = 0_i64;
-    let mut lines = Vec::with_capacity(input.lines.len());
-    for (i, l) in input.lines.iter().enumerate() {
+    // What is left of slot `i` (a line or a shipment) and its tax, counted in the total.
+    let mut taxed = |i: usize, rate, what: &str| -> Result<(i64, i64), EvaluationError> {
         let total = at(&outcome.remaining, i);
-        let tax = ctx
-            .tax(total, l.tax_rate)
-            .ok_or_else(|| overflow("line tax"))?;
+        let tax = ctx.tax(total, rate).ok_or_else(|| overflow(what))?;
         tax_total = tax_total
             .checked_add(tax)
             .ok_or_else(|| overflow("tax total"))?;
+        Ok((total, tax))
+    };
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.iter().enumerate() {
+        let (total, tax) = taxed(i, l.tax_rate, "line tax")?;
         let allocations: Vec<AllocationOut> = set
             .iter()
             .zip(&outcome.effects)
@@ -77,13 +80,7 @@ pub(super) fn build(
     }
     let mut shipments = Vec::with_capacity(input.shipments.len());
     for (j, s) in input.shipments.iter().enumerate() {
-        let total = at(&outcome.remaining, ctx.n_lines + j);
-        let tax = ctx
-            .tax(total, s.tax_rate)
-            .ok_or_else(|| overflow("shipping tax"))?;
-        tax_total = tax_total
-            .checked_add(tax)
-            .ok_or_else(|| overflow("tax total"))?;
+        let (total, tax) = taxed(ctx.n_lines + j, s.tax_rate, "shipping tax")?;
         shipments.push(ShippingOutcome {
             id: s.id.map(str::to_string),
             method: s.method.to_string(),
@@ -115,7 +112,7 @@ pub(super) fn build(
                     amount: fmt(*a),
                 })
                 .collect(),
-            shipping: (e.shipping(ctx.n_lines) > 0).then(|| fmt(e.shipping(ctx.n_lines))),
+            shipping: Some(e.shipping(ctx.n_lines)).filter(|&a| a > 0).map(fmt),
             shipments: if input.several {
                 input
                     .shipments
@@ -194,17 +191,16 @@ fn unit_discounts(
     let mut start = 0_u64;
     for e in &outcome.effects {
         let part = at(&e.lines, i);
-        let skip = e
+        // A buy X get Y that used units (`consumed`) gives the units after those used before it.
+        let from = if e.consumed.is_empty() { 0 } else { start };
+        start += e
             .consumed
             .get(e.consumed.len() / 2 + i)
             .copied()
             .unwrap_or(0);
         if part <= 0 {
-            start += skip;
             continue;
         }
-        // A buy X get Y that used units (`consumed`) gives the units after those used before it.
-        let from = if e.consumed.is_empty() { 0 } else { start };
         let n = match &e.units {
             Some(u) => match u.get(i).copied() {
                 Some(n) if n > 0 && from + n <= quantity => n,
@@ -213,7 +209,6 @@ fn unit_discounts(
             None => quantity,
         };
         let from = if n == quantity { 0 } else { from };
-        start += skip;
         let each = part / i64::try_from(n).ok()?;
         let left = u64::try_from(part % i64::try_from(n).ok()?).ok()?;
         pieces.push((from, from + n, each));

@@ -386,8 +386,7 @@ impl Ctx<'_> {
                 apply,
             } => self.shipping_off(*off, methods, countries, *apply, base, &mut d)?,
         }
-        let touches_shipping =
-            matches!(c.promo.reward, Reward::Shipping { .. }) || c.promo.reaches_shipping;
+        let touches_shipping = c.promo.touches_shipping();
         // A cap on what the promotion may give: the capped amount is spread over its parts
         // (on a tie, the shipments' parts come last).
         if let Some(cap) = c.promo.cap {
@@ -784,6 +783,16 @@ impl Ctx<'_> {
         // The bought units: from the lines that cannot be given first, then from the shared
         // units not given. `consumed`: what leaves the units to buy, then the units to give.
         *consumed = vec![0; 2 * n];
+        // Line `i` bought `b` units and gave `g`: what leaves each side.
+        let used = |consumed: &mut [u64], i: u16, b: u64, g: u64| -> Option<()> {
+            let (to_buy, to_give) = match mode {
+                BuyXGetYUnits::OncePerRole => (b, g),
+                BuyXGetYUnits::Shared | BuyXGetYUnits::Once => (b + g, b + g),
+            };
+            *consumed.get_mut(usize::from(i))? = to_buy;
+            *consumed.get_mut(n + usize::from(i))? = to_give;
+            Some(())
+        };
         let order = self.ordered(&c.lines, base, *pick);
         for shared in [false, true] {
             for &k in &order {
@@ -794,26 +803,15 @@ impl Ctx<'_> {
                 let g = at(&taken, usize::from(i));
                 let b = can_buy(i).min(usable(i) - g).min(bought);
                 bought -= b;
-                let (to_buy, to_give) = match mode {
-                    BuyXGetYUnits::OncePerRole => (b, g),
-                    BuyXGetYUnits::Shared | BuyXGetYUnits::Once => (b + g, b + g),
-                };
-                *consumed.get_mut(usize::from(i))? = to_buy;
-                *consumed.get_mut(n + usize::from(i))? = to_give;
+                used(consumed, i, b, g)?;
             }
         }
         // Lines that are only given.
         for &i in &c.get_lines {
             let g = at(&taken, usize::from(i));
-            if in_buy(i) || g == 0 {
-                continue;
+            if !in_buy(i) && g > 0 {
+                used(consumed, i, 0, g)?;
             }
-            let (to_buy, to_give) = match mode {
-                BuyXGetYUnits::OncePerRole => (0, g),
-                BuyXGetYUnits::Shared | BuyXGetYUnits::Once => (g, g),
-            };
-            *consumed.get_mut(usize::from(i))? = to_buy;
-            *consumed.get_mut(n + usize::from(i))? = to_give;
         }
         Some(())
     }
