@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+mod place;
+
 /// Something wrong with one field of the input, named by its JSON path (`cart.lines[2].quantity`).
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("{path}: {message}")]
@@ -107,34 +109,24 @@ pub struct JsonError {
     pub detail: String,
 }
 
-/// [`from_json_strict`] for the text read on every request (the evaluation input, and the
-/// native hosts' request bodies): valid JSON
-/// is read once, directly, since tracking the path costs an allocation per key, several times
-/// the read itself, and the text is checked as UTF-8 in one pass rather than string by
-/// string. Only a refused text is read again, with the path tracked, to name the place; the
-/// reads are deterministic, so the second fails exactly as the first did. The direct read is
-/// a second copy of `T`'s reader in the `.wasm`, which is why only the hot input has one.
-pub fn from_json_hot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Ok(value),
-        Err(_) => from_json_strict(bytes),
-    }
-}
-
 /// The one strict JSON reader every host uses (the evaluator's payloads and inputs, the
 /// ledger's and the edge's request bodies through `promoseal-wire`): unknown fields, duplicate
 /// keys and wrong types are refused (as the types declare), trailing data too, and the first
 /// problem is named by its path.
+///
+/// The text is read once, directly, with no path kept: a refused text's path is found
+/// afterwards from where the reader stopped ([`place`]). Tracking the path while reading cost
+/// an allocation per key, several times the read itself, and a wrapper around every type's
+/// reader in the `.wasm`.
 pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        let position = format!(" at line {} column {}", inner.line(), inner.column());
+    let value = T::deserialize(&mut de).map_err(|e| {
+        let path = place::path_of(bytes, &e);
+        let message = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
         JsonError {
-            syntax: !matches!(inner.classify(), serde_json::error::Category::Data),
-            path: (path != ".").then_some(path),
+            syntax: !matches!(e.classify(), serde_json::error::Category::Data),
+            path,
             detail: message
                 .strip_suffix(&position)
                 .unwrap_or(&message)
@@ -153,18 +145,7 @@ pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
 
 /// Parses JSON strictly into `T`, naming the path of the first offending field.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
-    field_error(from_json_strict(bytes))
-}
-
-/// [`parse_json`] through [`from_json_hot`].
-pub(crate) fn parse_json_hot<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> Result<T, FieldError> {
-    field_error(from_json_hot(bytes))
-}
-
-fn field_error<T>(read: Result<T, JsonError>) -> Result<T, FieldError> {
-    read.map_err(|e| match e.path {
+    from_json_strict(bytes).map_err(|e| match e.path {
         // No field to name: keep serde_json's line and column.
         None => FieldError::new("$", e.message),
         Some(path) => FieldError::new(path, e.detail),

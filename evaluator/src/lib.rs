@@ -22,8 +22,7 @@ pub use compile::{
     MAX_QUANTITY,
 };
 pub use error::{
-    from_json_hot, from_json_strict, BundleError, Error, EvaluationError, FieldError, InputError,
-    JsonError,
+    from_json_strict, BundleError, Error, EvaluationError, FieldError, InputError, JsonError,
 };
 pub use evaluation::{
     Allocation, AppliedDiscount, CodeUnlock, Evaluation, Ineligible, LedgerCheck, LineAmount,

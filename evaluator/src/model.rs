@@ -155,6 +155,31 @@ where
     T::deserialize(d).map(Some)
 }
 
+/// Reads a [`RewardSpec`] inside its own object's read. serde reads an internally tagged enum
+/// in two steps: the object into a buffer, then the variant from the buffer. An error of the
+/// second step (a missing or unknown field of the variant) is raised after the object's read
+/// has returned, so serde_json would place it at whatever the enclosing object reads next,
+/// which is the enclosing object's end when `reward` is its last field. Handing the variant's
+/// reader the object's own fields keeps both steps inside the object's read, so the error is
+/// placed at the object's end and names `reward` (`crate::error::from_json_strict`). The
+/// messages are serde's own: the same derived reader runs.
+fn reward<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RewardSpec, D::Error> {
+    struct Within;
+    impl<'de> serde::de::Visitor<'de> for Within {
+        type Value = RewardSpec;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("internally tagged enum RewardSpec")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RewardSpec, A::Error> {
+            RewardSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RewardSpec, A::Error> {
+            RewardSpec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+    }
+    d.deserialize_any(Within)
+}
+
 /// An engine whose arithmetic a bundle may declare at once (`docs/migrating.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -409,6 +434,7 @@ pub struct PromotionSpec {
     pub items: ItemSelector,
     #[serde(default)]
     pub conditions: ConditionsSpec,
+    #[serde(deserialize_with = "reward")]
     pub reward: RewardSpec,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loyalty_bonus: Vec<LoyaltyBonusSpec>,

@@ -378,16 +378,9 @@ impl ErrorBody {
 
 /// Reads a request body strictly (the core's one strict reader): text that is not JSON is 400
 /// `malformedJson`; JSON of the wrong shape (an unknown field, a duplicate key, a wrong type)
-/// is 400 `invalidRequest`, naming the path of the first problem. Native hosts (the ledger)
-/// read a valid body once, directly ([`promoseal_evaluator::from_json_hot`]); the edge's
-/// `.wasm` keeps the one tracked reader, a second copy of every body's reader being size it
-/// does not need. The answers are the same.
+/// is 400 `invalidRequest`, naming the path of the first problem.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
-    #[cfg(not(target_arch = "wasm32"))]
-    let read = promoseal_evaluator::from_json_hot(bytes);
-    #[cfg(target_arch = "wasm32")]
-    let read = promoseal_evaluator::from_json_strict(bytes);
-    read.map_err(|e| {
+    promoseal_evaluator::from_json_strict(bytes).map_err(|e| {
         if e.syntax {
             WireError::bad_request(
                 ErrorCode::MalformedJson,

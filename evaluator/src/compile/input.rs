@@ -80,7 +80,7 @@ fn input_invalid(path: impl Into<String>, message: impl Into<String>) -> crate::
 
 /// Parses an evaluation input strictly from JSON bytes.
 pub fn parse_input(bytes: &[u8]) -> Result<EvaluationInput, InputError> {
-    crate::error::parse_json_hot(bytes).map_err(InputError::Parse)
+    crate::error::parse_json(bytes).map_err(InputError::Parse)
 }
 
 /// Validates an input against the bundle's currency.
