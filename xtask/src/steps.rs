@@ -314,6 +314,9 @@ fn build_console_wasm() -> Result {
 
 /// worker-build runs cargo for wasm32, wasm-bindgen (at the crate's exact version, from
 /// setup), npm's wasm-opt and esbuild; it ignores PATH for its tools, hence the variables.
+/// The profile is the wasm package's (`wasm` in Cargo.toml: dependencies for size, the
+/// evaluator, the curve arithmetic and hashing at full speed), so both modules keep one size
+/// discipline and share their compiled dependencies.
 fn build_edge() -> Result {
     setup()?;
     EDGE.ensure(|| {
@@ -327,7 +330,7 @@ fn build_edge() -> Result {
                 Err(format!("{} is missing: run cargo xtask setup", p.display()))
             }
         };
-        let mut c = cmd(&bin("worker-build")?, &["--release"]);
+        let mut c = cmd(&bin("worker-build")?, &["--profile", "wasm"]);
         c.current_dir(root.join("edge-worker"))
             .env("WASM_BINDGEN_BIN", bin("wasm-bindgen")?)
             .env("WASM_OPT_BIN", root.join("node_modules/.bin/wasm-opt"))
