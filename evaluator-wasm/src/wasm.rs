@@ -301,32 +301,23 @@ impl Engine {
         input: JsValue,
         options: Option<EvaluateOptionsArg>,
     ) -> JsValue {
-        let r = read_options(&optional(options), "options", EVALUATE_OPTIONS).and_then(
-            |o: EvaluateOptions| {
-                let mut e = self.evaluation(&input)?;
-                e.not_applied.view(o.not_applied.unwrap_or_default());
-                // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`,
-                // and far faster than building objects field by field across the boundary.
-                let text = to_json(&e).map_err(Failure::from)?;
-                JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
-            },
-        );
-        outcome(r)
+        // JSON text parsed by the host's JSON.parse: the same bytes as `evaluateJson`, and far
+        // faster than building objects field by field across the boundary.
+        outcome(self.evaluation_text(&input, options).and_then(|text| {
+            JSON::parse(&text).map_err(|_| Failure::argument("result: not JSON".into()))
+        }))
     }
 
-    /// Prices a cart and answers the evaluation's JSON text, byte for byte what every native
-    /// host answers.
+    /// Prices a cart and answers the evaluation's JSON text: with the default options, byte
+    /// for byte what every native host answers.
     #[wasm_bindgen(js_name = evaluateJson, unchecked_return_type = "Outcome<string>")]
     pub fn evaluate_json(
         &self,
         #[wasm_bindgen(unchecked_param_type = "EvaluationInput | string | Uint8Array")]
         input: JsValue,
+        options: Option<EvaluateOptionsArg>,
     ) -> JsValue {
-        outcome(
-            self.evaluation(&input)
-                .and_then(|e| to_json(&e).map_err(Failure::from))
-                .map(JsValue::from),
-        )
+        outcome(self.evaluation_text(&input, options).map(JsValue::from))
     }
 
     /// Only the unlock hints of an evaluation ("spend X more to get Y off").
@@ -337,6 +328,18 @@ impl Engine {
         input: JsValue,
     ) -> JsValue {
         outcome(self.evaluation(&input).and_then(|e| to_js(&e.unlocks)))
+    }
+
+    /// The evaluation's JSON text, its `notApplied` list as the options say.
+    fn evaluation_text(
+        &self,
+        input: &JsValue,
+        options: Option<EvaluateOptionsArg>,
+    ) -> Result<String, Failure> {
+        let o: EvaluateOptions = read_options(&optional(options), "options", EVALUATE_OPTIONS)?;
+        let mut e = self.evaluation(input)?;
+        e.not_applied.view(o.not_applied.unwrap_or_default());
+        to_json(&e).map_err(Failure::from)
     }
 
     fn evaluation(&self, input: &JsValue) -> Result<Evaluation, Failure> {

@@ -64,6 +64,7 @@ test("wrong argument types are refused by name", () => {
   const engine = Engine.openUnverified(payload).value;
   refused(engine.evaluate(cartInput, { notApplied: "some" }), "invalidArgument", "unknown variant `some`");
   refused(engine.evaluate(cartInput, { explain: true }), "invalidArgument", "unknown field `explain`");
+  refused(engine.evaluateJson(cartInput, { notApplied: "some" }), "invalidArgument", "unknown variant `some`");
   refused(inspectRoot({}), "invalidArgument", "root: expected");
 });
 

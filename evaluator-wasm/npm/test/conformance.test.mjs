@@ -39,6 +39,9 @@ test("every corpus case: byte-identical to native", () => {
       assert.deepEqual({ ...cart, notApplied: full.notApplied }, full, r.case);
       assert.deepEqual({ ...none, notApplied: full.notApplied }, full, r.case);
       assert.deepEqual(none.notApplied, [], r.case);
+      // evaluateJson takes the same options: the text of the same view.
+      assert.deepEqual(JSON.parse(opened.value.evaluateJson(r.input, { notApplied: "cart" }).value), cart, r.case);
+      assert.equal(opened.value.evaluateJson(r.input, { notApplied: "all" }).value, r.result.json, r.case);
       let i = 0;
       for (const n of cart.notApplied) {
         while (i < full.notApplied.length && JSON.stringify(full.notApplied[i]) !== JSON.stringify(n)) i++;
