@@ -76,7 +76,7 @@ pub(crate) fn allocate_slots(
         Allocation::LargestRemainder => {
             // One unit each to the `left` largest remainders, ties to the lower rank.
             let key = |s: &Slot| (s.remainder, std::cmp::Reverse(s.rank));
-            if left * 4 <= n || n <= 16 {
+            if left * 4 <= n || n <= 16 || n > usize::from(u16::MAX) {
                 for _ in 0..left {
                     let best = slots
                         .iter_mut()
@@ -86,10 +86,18 @@ pub(crate) fn allocate_slots(
                     best.remainder = -1;
                 }
             } else {
-                let mut order: Vec<usize> = (0..n).collect();
-                order.sort_unstable_by_key(|&k| std::cmp::Reverse(slots.get(k).map(key)));
-                for &k in order.iter().take(left) {
-                    slots.get_mut(k)?.share += 1;
+                // One sort of plain integers: the order above packed as (remainder, inverted
+                // rank, index), complemented so that ascending is largest first. A remainder
+                // is below the sum of the weights, so under 2^79 for fewer than 2^16 slots.
+                let mut order = Vec::with_capacity(n);
+                for (k, s) in slots.iter().enumerate() {
+                    let r = u128::try_from(s.remainder).ok()?;
+                    let packed = (r << 48) | (u128::from(u32::MAX - s.rank) << 16) | k as u128;
+                    order.push(!packed);
+                }
+                order.sort_unstable();
+                for packed in order.iter().take(left) {
+                    slots.get_mut((!packed & 0xFFFF) as usize)?.share += 1;
                 }
             }
         }
@@ -227,6 +235,56 @@ mod tests {
     fn run(total: i64, w: &[i64], m: Allocation) -> Vec<i64> {
         let ranks: Vec<u32> = (0..w.len() as u32).collect();
         allocate(total, w, &ranks, m, Rounding::HalfUp).unwrap()
+    }
+
+    /// The largest remainders, by a plain sort of `(remainder, reverse rank)`: what both the
+    /// repeated maximum (few units left) and the packed integer sort (many) must give.
+    #[test]
+    fn largest_remainders_by_either_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for case in 0..2_000 {
+            let n = 2 + next(80) as usize;
+            let w: Vec<i64> = (0..n)
+                .map(|_| {
+                    if next(5) == 0 {
+                        0
+                    } else {
+                        next(1 << (1 + case % 62)) as i64
+                    }
+                })
+                .collect();
+            // Ranks a permutation, so ties of remainder are broken by something other than index.
+            let mut ranks: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                ranks.swap(i, next(i as u64 + 1) as usize);
+            }
+            let total = next(1 << 40) as i64;
+            let got = allocate(total, &w, &ranks, LargestRemainder, Rounding::HalfUp).unwrap();
+            let sum: i128 = w.iter().map(|&x| i128::from(x)).sum();
+            let weight = |i: usize| if sum == 0 { 1 } else { i128::from(w[i]) };
+            let sum = if sum == 0 { n as i128 } else { sum };
+            let mut want: Vec<i64> = (0..n)
+                .map(|i| (i128::from(total) * weight(i) / sum) as i64)
+                .collect();
+            let left = total - want.iter().sum::<i64>();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|&i| {
+                std::cmp::Reverse((
+                    i128::from(total) * weight(i) % sum,
+                    std::cmp::Reverse(ranks[i]),
+                ))
+            });
+            for &i in order.iter().take(left as usize) {
+                want[i] += 1;
+            }
+            assert_eq!(got, want, "case {case}: {w:?} {ranks:?} {total}");
+        }
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, Eval
     let ctx = Ctx::new(bundle, input)?;
     let Assessment {
         eligible,
-        mut not_applied,
+        not_applied,
         untargeted,
         unlocks,
     } = assess(&ctx)?;
@@ -238,17 +238,21 @@ pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, Eval
     }
     outcome.effects = effects;
     let set = kept;
-    for order in emptied {
-        not_applied.push((
-            u32::try_from(order).unwrap_or(u32::MAX),
-            Reason::LostToCombination {
-                winners: set.iter().map(|w| w.promo.id.clone()).collect(),
-            },
-        ));
-    }
+    // Why each eligible promotion outside the combination is not applied, in application order
+    // (`eligible`, `chosen` and `emptied` are all ascending), then merged with the assessment's
+    // reasons, which are ascending too: the answer lists them by application order.
+    let mut lost: Vec<(u32, Reason)> = Vec::new();
     for (k, cand) in eligible.iter().enumerate() {
-        // `chosen` is in application order, that is ascending.
+        let order = u32::try_from(cand.order).unwrap_or(u32::MAX);
         if chosen.binary_search(&k).is_ok() {
+            if emptied.binary_search(&cand.order).is_ok() {
+                lost.push((
+                    order,
+                    Reason::LostToCombination {
+                        winners: set.iter().map(|w| w.promo.id.clone()).collect(),
+                    },
+                ));
+            }
             continue;
         }
         let conflicts: Vec<Arc<str>> = set
@@ -263,9 +267,9 @@ pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, Eval
         } else {
             Reason::NotCombinable { with: conflicts }
         };
-        not_applied.push((u32::try_from(cand.order).unwrap_or(u32::MAX), reason));
+        lost.push((order, reason));
     }
-    not_applied.sort_by_key(|(order, _)| *order);
+    let not_applied = merge_by_order(not_applied, lost);
 
     let not_applied = NotApplied {
         ids: bundle.ids.clone(),
@@ -273,4 +277,19 @@ pub(crate) fn run(bundle: &Bundle, input: &Input<'_>) -> Result<Evaluation, Eval
         reasons: not_applied,
     };
     build(&ctx, &set, &outcome, not_applied, unlocks)
+}
+
+/// Two lists ascending by promotion order, as one (a promotion is in at most one of them).
+fn merge_by_order(a: Vec<(u32, Reason)>, b: Vec<(u32, Reason)>) -> Vec<(u32, Reason)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0 <= y.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
 }
