@@ -120,8 +120,15 @@ pub struct JsonError {
 /// reader in the `.wasm`.
 pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(&mut de).map_err(|e| {
-        let path = place::path_of(bytes, &e);
+    let value =
+        T::deserialize(&mut de).map_err(|e| JsonError::refused(place::path_of(bytes, &e), &e))?;
+    de.end().map_err(|e| JsonError::trailing(&e))?;
+    Ok(value)
+}
+
+impl JsonError {
+    /// serde_json's refusal of the text's value, whose first problem is at `path`.
+    pub fn refused(path: Option<String>, e: &serde_json::Error) -> JsonError {
         let message = e.to_string();
         let position = format!(" at line {} column {}", e.line(), e.column());
         JsonError {
@@ -133,14 +140,17 @@ pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
                 .to_string(),
             message,
         }
-    })?;
-    de.end().map_err(|e| JsonError {
-        syntax: true,
-        path: None,
-        message: e.to_string(),
-        detail: e.to_string(),
-    })?;
-    Ok(value)
+    }
+
+    /// serde_json's refusal of what follows the text's value.
+    pub fn trailing(e: &serde_json::Error) -> JsonError {
+        JsonError {
+            syntax: true,
+            path: None,
+            message: e.to_string(),
+            detail: e.to_string(),
+        }
+    }
 }
 
 /// Parses JSON strictly into `T`, naming the path of the first offending field.

@@ -17,25 +17,9 @@ fn tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        let position = format!(" at line {} column {}", inner.line(), inner.column());
-        JsonError {
-            syntax: !matches!(inner.classify(), serde_json::error::Category::Data),
-            path: (path != ".").then_some(path),
-            detail: message
-                .strip_suffix(&position)
-                .unwrap_or(&message)
-                .to_string(),
-            message,
-        }
+        JsonError::refused((path != ".").then_some(path), e.inner())
     })?;
-    de.end().map_err(|e| JsonError {
-        syntax: true,
-        path: None,
-        message: e.to_string(),
-        detail: e.to_string(),
-    })?;
+    de.end().map_err(|e| JsonError::trailing(&e))?;
     Ok(value)
 }
 
