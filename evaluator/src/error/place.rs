@@ -80,10 +80,14 @@ impl Frame {
     }
 }
 
+/// A string just after a backslash.
+const AFTER_BACKSLASH: u8 = 5;
+
 /// Where a scalar token stands.
 #[derive(Clone, Copy)]
 enum Token {
-    /// A string, and the bytes of an escape still to come (`\\uXXXX` is 5).
+    /// A string, and where it stands in an escape: the hex digits of a `\u` escape still to
+    /// come (1 to 4), or just after its backslash ([`AFTER_BACKSLASH`]).
     Str(u8),
     /// A number, and whether it may end here.
     Number(NumberState),
@@ -176,8 +180,8 @@ fn locate(bytes: &[u8], end: usize, error: &serde_json::Error) -> Vec<Segment> {
     let mut root = Phase::Start;
     let mut token: Option<Token> = None;
     let mut key_start = 0;
-    // Whether the scan stopped on a byte that does not belong where it is (a syntax error
-    // there): the state is then the one before it.
+    // Where the scan stopped on a byte that does not belong where it is (a syntax error
+    // there), the state being the one before it.
     let mut stopped = None;
 
     let mut i = 0;
@@ -187,15 +191,13 @@ fn locate(bytes: &[u8], end: usize, error: &serde_json::Error) -> Vec<Segment> {
         // says (the byte that ends a number is then read as what follows it).
         if let Some(t) = token {
             match t {
-                // serde_json reads the four bytes of a `\\u` escape whatever they are.
-                Token::Str(left @ 1..) => {
-                    token = Some(Token::Str(if left == 1 && b == b'u' {
-                        4
-                    } else {
-                        left - 1
-                    }))
+                // After a backslash: `u` starts the four bytes of a `\u` escape, which serde_json
+                // reads whatever they are; anything else ends the escape.
+                Token::Str(AFTER_BACKSLASH) => {
+                    token = Some(Token::Str(if b == b'u' { 4 } else { 0 }))
                 }
-                Token::Str(0) if b == b'\\' => token = Some(Token::Str(1)),
+                Token::Str(left @ 1..) => token = Some(Token::Str(left - 1)),
+                Token::Str(0) if b == b'\\' => token = Some(Token::Str(AFTER_BACKSLASH)),
                 Token::Str(0) if b == b'"' => {
                     token = None;
                     if phase == Phase::Key {
