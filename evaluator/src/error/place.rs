@@ -43,8 +43,8 @@ enum Phase {
     AfterKey,
     /// After `:`, before the value.
     AfterColon,
-    /// Inside a scalar value.
-    Scalar,
+    /// Inside a value: a scalar's bytes, or a container's, whose own frame is then on top.
+    InValue,
     /// After a value.
     AfterValue,
     /// After `,`.
@@ -290,7 +290,7 @@ fn locate(bytes: &[u8], end: usize, error: &serde_json::Error) -> Vec<Segment> {
                         break;
                     }
                 };
-                set_phase(&mut stack, &mut root, Phase::Scalar);
+                set_phase(&mut stack, &mut root, Phase::InValue);
                 if b == b'{' || b == b'[' {
                     stack.push(Frame::new(b == b'{'));
                 }
@@ -328,7 +328,7 @@ fn locate(bytes: &[u8], end: usize, error: &serde_json::Error) -> Vec<Segment> {
     };
     match top.phase {
         // In a scalar, or at a value to read: the value's own reader stopped.
-        Phase::Scalar | Phase::AfterColon => own(Some(top.slot())),
+        Phase::InValue | Phase::AfterColon => own(Some(top.slot())),
         Phase::AfterValue if empty_object => own(Some(top.slot())),
         // A value read, then refused (a wrong type, a missing field once `}` is read).
         Phase::AfterValue if data => own(Some(top.slot())),
