@@ -416,13 +416,14 @@ async fn apply(
         None => match &r.attempt.customer_id {
             None => false,
             Some(c) => {
-                let row = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM redemptions WHERE customer_id = $1 AND state = 'committed'",
+                let committed = sqlx::query(
+                    "SELECT 1 AS one FROM redemptions WHERE customer_id = $1 AND state = 'committed' \
+                     LIMIT 1",
                 )
                 .bind(c.as_str())
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                row.try_get::<i64, _>("n")? == 0
+                committed.is_none()
             }
         },
     };
@@ -678,11 +679,14 @@ pub(crate) async fn redeem_set(
         .collect();
     let mut returning: HashSet<String> = HashSet::new();
     if !ask.is_empty() {
-        let list: Vec<String> = (1..=ask.len()).map(|i| format!("${i}")).collect();
+        // One probe of the committed customers' index per customer asked. (Written as
+        // `customer_id IN (…)`, PostgreSQL's planner, while its statistics still described a
+        // young table, also scanned the whole open-order index for every batch: 4 ms a batch
+        // at 30,000 redemptions, and growing.)
         let sql = format!(
-            "SELECT DISTINCT customer_id FROM redemptions \
-             WHERE state = 'committed' AND customer_id IN ({})",
-            list.join(", ")
+            "SELECT v.column1 AS customer_id FROM (VALUES {}) AS v WHERE EXISTS \
+             (SELECT 1 FROM redemptions r WHERE r.customer_id = v.column1 AND r.state = 'committed')",
+            placeholders(ask.len(), 1)
         );
         let mut q = sqlx::query(&sql);
         for c in &ask {

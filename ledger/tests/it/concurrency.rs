@@ -17,6 +17,7 @@ both!(
     single_use_codes_hold_under_64_clients,
     budget_holds_under_64_clients,
     duplicate_deliveries_apply_once,
+    new_and_returning_customers_decided_in_batches,
 );
 
 const CLIENTS: usize = 64;
@@ -354,4 +355,41 @@ async fn duplicate_deliveries_apply_once(backend: Backend) {
     );
     assert_eq!(l.count("SELECT COUNT(*) FROM events").await, 1);
     Arc::into_inner(l).unwrap().stop().await;
+}
+
+/// New or returning, decided for a whole batch at once: eight customers with a committed order
+/// and eight without each place an order at the same moment; exactly the eight without are new.
+async fn new_and_returning_customers_decided_in_batches(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    for c in 0..8 {
+        let body = request(&l, &format!("first-{c}"), "sku-none", &format!("c{c}"), &[]);
+        let (s, v) = l.post("/v1/redemptions", &format!("k-first-{c}"), &body).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = request(&l, &format!("second-{c}"), "sku-none", &format!("c{c}"), &[]);
+            l.post("/v1/redemptions", &format!("k-second-{c}"), &body).await
+        }));
+    }
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, r) = l.get("/v1/reports?by=channel").await;
+    assert_eq!(s, 200, "{r}");
+    let web = &r["groups"][0];
+    assert_eq!(
+        (web["key"].as_str(), web["orders"].as_i64()),
+        (Some("web"), Some(24)),
+        "{r}"
+    );
+    // The first eight orders, and the second orders of c8 to c15.
+    assert_eq!(
+        (web["newCustomers"].as_i64(), web["returningCustomers"].as_i64()),
+        (Some(16), Some(8)),
+        "{r}"
+    );
 }
