@@ -64,7 +64,8 @@ pub struct ShippingOutcome {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct LineOutcome {
-    pub id: String,
+    /// Shared with the applied discounts' parts on this line (one string per line).
+    pub id: Arc<str>,
     pub quantity: u64,
     pub unit_price: Amount,
     /// `unitPrice × quantity`.
@@ -144,7 +145,7 @@ pub struct AppliedDiscount {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LineAmount {
-    pub line_id: String,
+    pub line_id: Arc<str>,
     pub amount: Amount,
 }
 

@@ -180,7 +180,7 @@ enum Verdict<'a> {
 /// The targeted, in-stock lines among `among` (every line when `None`).
 fn matching(ctx: &Ctx, sel: &Selector, among: Option<&[u16]>) -> Result<Vec<u16>, Reason> {
     let mut matched = false;
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(among.map_or(ctx.input.lines.len(), <[u16]>::len));
     let mut consider = |i: u16| {
         if let Some(l) = ctx.input.lines.get(usize::from(i)) {
             if sel.matches(&l.item) {

@@ -3,6 +3,8 @@
 //! (`pendingLedger`). The why-not list and the unlock hints come from the assessment and the
 //! choice of the combination ([`super::run`]).
 
+use std::sync::Arc;
+
 use crate::error::EvaluationError;
 use crate::evaluation::{
     Allocation as AllocationOut, AppliedDiscount, Evaluation, LedgerCheck, LineAmount, LineOutcome,
@@ -36,20 +38,21 @@ pub(super) fn build(
             .ok_or_else(|| overflow("tax total"))?;
         Ok((total, tax))
     };
+    // Each line's id, once: the line and every promotion's part on it share it.
+    let line_ids: Vec<Arc<str>> = input.lines.iter().map(|l| Arc::from(l.id)).collect();
     let mut lines = Vec::with_capacity(input.lines.len());
-    for (i, l) in input.lines.iter().enumerate() {
+    for ((i, l), id) in input.lines.iter().enumerate().zip(&line_ids) {
         let (total, tax) = taxed(i, l.tax_rate, "line tax")?;
-        let allocations: Vec<AllocationOut> = set
-            .iter()
-            .zip(&outcome.effects)
-            .filter_map(|(c, e)| {
-                let a = at(&e.lines, i);
-                (a > 0).then(|| AllocationOut {
-                    promotion_id: c.promo.id.clone(),
-                    amount: fmt(a),
-                })
+        // Sized first: a collect through a filter would grow it step by step.
+        let parts = outcome.effects.iter().filter(|e| at(&e.lines, i) > 0).count();
+        let mut allocations: Vec<AllocationOut> = Vec::with_capacity(parts);
+        allocations.extend(set.iter().zip(&outcome.effects).filter_map(|(c, e)| {
+            let a = at(&e.lines, i);
+            (a > 0).then(|| AllocationOut {
+                promotion_id: c.promo.id.clone(),
+                amount: fmt(a),
             })
-            .collect();
+        }));
         let units = match bundle.policy.pricing.unit_allocations {
             None => Vec::new(),
             Some(side) => unit_discounts(i, l.quantity, outcome, side)
@@ -62,7 +65,7 @@ pub(super) fn build(
                 .collect(),
         };
         lines.push(LineOutcome {
-            id: l.id.to_string(),
+            id: id.clone(),
             quantity: l.quantity,
             unit_price: fmt(l.unit_price),
             amount: fmt(l.amount),
@@ -97,21 +100,24 @@ pub(super) fn build(
     for (c, e) in set.iter().zip(&outcome.effects) {
         let total = e.total().ok_or_else(|| overflow("discount"))?;
         let p = c.promo;
+        let on_lines = e.lines.iter().take(ctx.n_lines).filter(|a| **a > 0).count();
+        let mut line_parts = Vec::with_capacity(on_lines);
+        line_parts.extend(
+            line_ids
+                .iter()
+                .zip(&e.lines)
+                .filter(|(_, a)| **a > 0)
+                .map(|(id, a)| LineAmount {
+                    line_id: id.clone(),
+                    amount: fmt(*a),
+                }),
+        );
         applied.push(AppliedDiscount {
             promotion_id: p.id.clone(),
             name: p.name.clone(),
             class: p.class,
             amount: fmt(total),
-            lines: input
-                .lines
-                .iter()
-                .zip(&e.lines)
-                .filter(|(_, a)| **a > 0)
-                .map(|(l, a)| LineAmount {
-                    line_id: l.id.to_string(),
-                    amount: fmt(*a),
-                })
-                .collect(),
+            lines: line_parts,
             shipping: Some(e.shipping(ctx.n_lines)).filter(|&a| a > 0).map(fmt),
             shipments: if input.several {
                 input

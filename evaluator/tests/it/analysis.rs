@@ -163,7 +163,7 @@ fn what_it_can_discount_is_what_evaluate_discounts() {
         let discounted: Vec<&str> = e
             .applied
             .iter()
-            .flat_map(|a| a.lines.iter().map(|l| l.line_id.as_str()))
+            .flat_map(|a| a.lines.iter().map(|l| &*l.line_id))
             .collect();
         let can: Vec<&str> = cart
             .cart
