@@ -394,6 +394,7 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         words,
         blocked: vec![0_u64; words],
         blocked_saved: Vec::new(),
+        spare: Vec::new(),
         max_rate,
         ship_rate,
         best: incumbent,
@@ -467,6 +468,8 @@ struct Search<'s, 'a> {
     /// (a stack, `words` per choice) to restore when a choice is undone.
     blocked: Vec<u64>,
     blocked_saved: Vec<u64>,
+    /// Per-slot buffers of the branches left, for the next steps' effects.
+    spare: Vec<Vec<i64>>,
     max_rate: Percent,
     /// The highest tax rate of the shipments.
     ship_rate: Percent,
@@ -684,9 +687,10 @@ impl Search<'_, '_> {
             let Some(c) = self.cands.get(k) else {
                 return Ok(());
             };
-            let effect = self
-                .ctx
-                .step(c, &mut self.remaining, &mut self.units_left)?;
+            let spare = self.spare.pop().unwrap_or_default();
+            let effect =
+                self.ctx
+                    .step_into(c, &mut self.remaining, &mut self.units_left, spare)?;
             let total = effect
                 .total()
                 .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;
@@ -712,6 +716,7 @@ impl Search<'_, '_> {
                 *u += n;
             }
             self.shipping_left += shipping;
+            self.spare.push(effect.lines);
             result?;
         }
         // Leave k out: only worth it when something later could conflict with it (a twin's

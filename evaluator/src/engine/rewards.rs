@@ -258,17 +258,29 @@ impl Ctx<'_> {
     }
 
     /// Applies one more promotion to `remaining` (every slot) and `units_left` (see
-    /// [`Ctx::units_left`]; empty: every unit) in place: the search's step.
+    /// [`Ctx::units_left`]; empty: every unit) in place.
     pub fn step(
         &self,
         c: &Candidate,
         remaining: &mut [i64],
         units_left: &mut [u64],
     ) -> Result<Effect, EvaluationError> {
+        self.step_into(c, remaining, units_left, Vec::new())
+    }
+
+    /// [`Ctx::step`], writing the effect's per-slot parts into `lines` (cleared first): the
+    /// search's step, which hands back the buffer of a branch it has left.
+    pub fn step_into(
+        &self,
+        c: &Candidate,
+        remaining: &mut [i64],
+        units_left: &mut [u64],
+        lines: Vec<i64>,
+    ) -> Result<Effect, EvaluationError> {
         let effect = if self.bundle.policy.pricing.compounding == Compounding::Sequential {
-            self.effect(c, remaining, remaining, units_left)
+            self.effect(c, remaining, remaining, units_left, lines)
         } else {
-            self.effect(c, &self.original, remaining, units_left)
+            self.effect(c, &self.original, remaining, units_left, lines)
         }
         .ok_or_else(|| overflow(&format!("promotion `{}`", c.promo.id)))?;
         for (r, d) in remaining.iter_mut().zip(&effect.lines) {
@@ -281,16 +293,19 @@ impl Ctx<'_> {
     }
 
     /// What one promotion takes off, computed on `base` amounts and limited to what is left of
-    /// each line above its floor (`remaining − floor`) and of shipping.
+    /// each line above its floor (`remaining − floor`) and of shipping; its parts are written
+    /// into `d`.
     fn effect(
         &self,
         c: &Candidate,
         base: &[i64],
         remaining: &[i64],
         units_left: &[u64],
+        mut d: Vec<i64>,
     ) -> Option<Effect> {
         let lines = &self.input.lines;
-        let mut d = vec![0_i64; self.original.len()];
+        d.clear();
+        d.resize(self.original.len(), 0);
         let mut consumed = Vec::new();
         let targets: &[u16] = match c.promo.reward {
             Reward::BuyXGetY { .. } => &c.get_lines,
