@@ -688,9 +688,9 @@ impl Search<'_, '_> {
                 return Ok(());
             };
             let spare = self.spare.pop().unwrap_or_default();
-            let effect =
-                self.ctx
-                    .step_into(c, &mut self.remaining, &mut self.units_left, spare)?;
+            let effect = self
+                .ctx
+                .step_into(c, &mut self.remaining, &mut self.units_left, spare)?;
             let total = effect
                 .total()
                 .ok_or_else(|| EvaluationError::Overflow("discount total".into()))?;

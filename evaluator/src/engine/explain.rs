@@ -44,7 +44,11 @@ pub(super) fn build(
     for ((i, l), id) in input.lines.iter().enumerate().zip(&line_ids) {
         let (total, tax) = taxed(i, l.tax_rate, "line tax")?;
         // Sized first: a collect through a filter would grow it step by step.
-        let parts = outcome.effects.iter().filter(|e| at(&e.lines, i) > 0).count();
+        let parts = outcome
+            .effects
+            .iter()
+            .filter(|e| at(&e.lines, i) > 0)
+            .count();
         let mut allocations: Vec<AllocationOut> = Vec::with_capacity(parts);
         allocations.extend(set.iter().zip(&outcome.effects).filter_map(|(c, e)| {
             let a = at(&e.lines, i);

@@ -363,15 +363,24 @@ async fn new_and_returning_customers_decided_in_batches(backend: Backend) {
     let l = Arc::new(Ledger::start(backend).await);
     for c in 0..8 {
         let body = request(&l, &format!("first-{c}"), "sku-none", &format!("c{c}"), &[]);
-        let (s, v) = l.post("/v1/redemptions", &format!("k-first-{c}"), &body).await;
+        let (s, v) = l
+            .post("/v1/redemptions", &format!("k-first-{c}"), &body)
+            .await;
         assert_eq!(s, 201, "{v}");
     }
     let mut tasks = Vec::new();
     for c in 0..16 {
         let l = l.clone();
         tasks.push(tokio::spawn(async move {
-            let body = request(&l, &format!("second-{c}"), "sku-none", &format!("c{c}"), &[]);
-            l.post("/v1/redemptions", &format!("k-second-{c}"), &body).await
+            let body = request(
+                &l,
+                &format!("second-{c}"),
+                "sku-none",
+                &format!("c{c}"),
+                &[],
+            );
+            l.post("/v1/redemptions", &format!("k-second-{c}"), &body)
+                .await
         }));
     }
     for t in tasks {
@@ -388,7 +397,10 @@ async fn new_and_returning_customers_decided_in_batches(backend: Backend) {
     );
     // The first eight orders, and the second orders of c8 to c15.
     assert_eq!(
-        (web["newCustomers"].as_i64(), web["returningCustomers"].as_i64()),
+        (
+            web["newCustomers"].as_i64(),
+            web["returningCustomers"].as_i64()
+        ),
         (Some(16), Some(8)),
         "{r}"
     );
