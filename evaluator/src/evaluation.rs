@@ -64,7 +64,7 @@ pub struct ShippingOutcome {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase")]
 pub struct LineOutcome {
-    /// Shared with the applied discounts' parts on this line (one string per line).
+    // One string per line, shared with the applied discounts' parts on it.
     pub id: Arc<str>,
     pub quantity: u64,
     pub unit_price: Amount,
