@@ -17,7 +17,9 @@
 //! save cannot beat the best found: per line, the smaller of what is left of the line and what
 //! the remaining line-local promotions would take off it alone, plus the standalone totals of
 //! the remaining promotions whose parts can move between lines (order amounts, buy-X-get-Y,
-//! capped ones, or any under a line floor), with tax and a rounding slack. After
+//! capped ones, or any under a line floor), with tax and a rounding slack. Candidates that all
+//! conflict with each other (a clique, within one line, the moving parts or shipping) count once,
+//! by the largest part of those that still fit: at most one of them is ever applied. After
 //! [`MAX_NODES`] branching steps it keeps the best combination found so far; the answer is
 //! still deterministic and identical on every host.
 //!
@@ -294,46 +296,28 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
     } = graph;
     // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
     let exclusive = ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
-    let sparse: Vec<Parts> = cands
-        .iter()
-        .map(|c| {
-            if !line_local(ctx, c) {
-                Parts::Moving(most(ctx, c))
-            } else if let ship @ 1.. = c.alone.shipping(lines) {
-                Parts::Shipping(ship)
-            } else {
-                Parts::Local(
-                    c.alone
-                        .lines
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, d)| **d > 0)
-                        .filter_map(|(i, d)| u16::try_from(i).ok().map(|i| (i, *d)))
-                        .collect(),
-                )
-            }
-        })
-        .collect();
+    let shares = Shares::of(ctx, cands, &conflicts, words);
     // Suffix sums from candidate k on: line-local parts (tax included), moving totals, shipping.
     let mut local_total = vec![0_i64; n + 1];
     let mut moving = vec![0_i64; n + 1];
     let mut shipping = vec![0_i64; n + 1];
     for k in (0..n).rev() {
         let (mut own_local, mut own_moving, mut own_shipping) = (0_i64, 0_i64, 0_i64);
-        match sparse.get(k) {
-            Some(Parts::Local(parts)) => {
-                for &(i, d) in parts {
+        for share in shares.of_candidate(k) {
+            let d = share.amount;
+            match shares.places.get(share.clique as usize) {
+                Some(Place::Line(i)) => {
                     let rate = ctx
                         .input
                         .lines
-                        .get(usize::from(i))
+                        .get(usize::from(*i))
                         .map_or(Percent::ZERO, |l| l.tax_rate);
                     own_local = own_local.saturating_add(with_tax(d, rate, exclusive));
                 }
+                Some(Place::Moving) => own_moving = own_moving.saturating_add(d),
+                Some(Place::Shipping) => own_shipping = own_shipping.saturating_add(d),
+                None => {}
             }
-            Some(Parts::Moving(t)) => own_moving = *t,
-            Some(Parts::Shipping(d)) => own_shipping = *d,
-            None => {}
         }
         for (v, own) in [
             (&mut local_total, own_local),
@@ -381,7 +365,9 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
     let mut search = Search {
         ctx,
         cands,
-        sparse,
+        best_in_clique: vec![0; shares.places.len()],
+        touched_cliques: Vec::new(),
+        shares,
         acc: vec![0; lines],
         touched: Vec::new(),
         twin_of,
@@ -410,7 +396,7 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         payable: ctx.baseline_payable,
         discount: 0,
     };
-    search.dfs(0)?;
+    search.dfs(0, None)?;
     Ok(search.best.set)
 }
 
@@ -437,20 +423,123 @@ fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
         && p.loyalty == q.loyalty
 }
 
-/// What a candidate takes off alone, as the bounds see it.
-enum Parts {
-    /// Line-local parts, by line.
-    Local(Vec<(u16, i64)>),
-    /// A total that may land on any of its lines.
-    Moving(i64),
-    Shipping(i64),
+/// Where a part of what a candidate takes off alone lands, as the bounds see it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// On this line only (a line-local candidate).
+    Line(u16),
+    /// On any of its lines (order amounts, buy X get Y, caps, floors).
+    Moving,
+    Shipping,
+}
+
+/// A part of what a candidate takes off alone, in one clique of its place.
+#[derive(Clone, Copy)]
+struct Share {
+    clique: u32,
+    amount: i64,
+}
+
+/// What every candidate takes off alone, as the bounds see it: its parts, each in a clique of
+/// mutually conflicting candidates of the same place. At most one member of a clique is ever
+/// applied, so the bounds count each clique's largest part, not the sum: a shop's product
+/// discounts that do not stack with each other count once per shared line, its order discounts
+/// once per order.
+struct Shares {
+    /// Every candidate's shares, one after the other (`start[k]..start[k + 1]`).
+    list: Vec<Share>,
+    start: Vec<usize>,
+    /// Each clique's place.
+    places: Vec<Place>,
+}
+
+impl Shares {
+    /// Splits the candidates of every place into cliques greedily, in candidate order: each
+    /// joins the first clique of its place whose every member it conflicts with.
+    fn of(ctx: &Ctx, cands: &[Candidate], conflicts: &[u64], words: usize) -> Shares {
+        let lines = ctx.input.lines.len();
+        let mut shares = Shares {
+            list: Vec::with_capacity(cands.len() * 2),
+            start: Vec::with_capacity(cands.len() + 1),
+            places: Vec::new(),
+        };
+        // Per place (the lines, then moving, then shipping), its cliques; per clique, the
+        // candidates that conflict with every member (`words` each).
+        let mut by_place: Vec<Vec<u32>> = vec![Vec::new(); lines + 2];
+        let mut common: Vec<u64> = Vec::new();
+        for (k, c) in cands.iter().enumerate() {
+            shares.start.push(shares.list.len());
+            let row = conflicts.get(k * words..(k + 1) * words).unwrap_or(&[]);
+            let mut add = |place: Place, amount: i64| {
+                if amount <= 0 {
+                    return;
+                }
+                let slot = match place {
+                    Place::Line(i) => usize::from(i),
+                    Place::Moving => lines,
+                    Place::Shipping => lines + 1,
+                };
+                let Some(ids) = by_place.get_mut(slot) else {
+                    return;
+                };
+                let joins = |&id: &u32| {
+                    common
+                        .get(id as usize * words + k / 64)
+                        .is_some_and(|w| w & (1 << (k % 64)) != 0)
+                };
+                let clique = match ids.iter().copied().find(joins) {
+                    Some(id) => {
+                        let from = id as usize * words;
+                        for (w, r) in common.iter_mut().skip(from).take(words).zip(row) {
+                            *w &= r;
+                        }
+                        id
+                    }
+                    None => {
+                        let Ok(id) = u32::try_from(shares.places.len()) else {
+                            return;
+                        };
+                        shares.places.push(place);
+                        common.extend_from_slice(row);
+                        ids.push(id);
+                        id
+                    }
+                };
+                shares.list.push(Share { clique, amount });
+            };
+            if !line_local(ctx, c) {
+                add(Place::Moving, most(ctx, c));
+            } else if let ship @ 1.. = c.alone.shipping(lines) {
+                add(Place::Shipping, ship);
+            } else {
+                for (i, d) in c.alone.lines.iter().enumerate().take(lines) {
+                    if let Ok(i) = u16::try_from(i) {
+                        add(Place::Line(i), *d);
+                    }
+                }
+            }
+        }
+        shares.start.push(shares.list.len());
+        shares
+    }
+
+    /// Candidate k's shares.
+    fn of_candidate(&self, k: usize) -> &[Share] {
+        let (Some(&from), Some(&to)) = (self.start.get(k), self.start.get(k + 1)) else {
+            return &[];
+        };
+        self.list.get(from..to).unwrap_or(&[])
+    }
 }
 
 struct Search<'s, 'a> {
     ctx: &'s Ctx<'a>,
     cands: &'s [Candidate<'a>],
-    sparse: Vec<Parts>,
-    /// Scratch for [`Search::bound_fitting`]: per-line sums and the lines touched.
+    shares: Shares,
+    /// Scratch for [`Search::bound_fitting`]: the largest fitting part per clique and the
+    /// cliques touched, then per-line sums and the lines touched.
+    best_in_clique: Vec<i64>,
+    touched_cliques: Vec<u32>,
     acc: Vec<i64>,
     touched: Vec<u16>,
     twin_of: Vec<Option<usize>>,
@@ -548,24 +637,35 @@ impl Search<'_, '_> {
             if !self.fits(j) {
                 continue;
             }
-            let Some(parts) = self.sparse.get(j) else {
-                continue;
-            };
-            match parts {
-                Parts::Local(parts) => {
-                    for &(i, d) in parts {
-                        if let Some(a) = self.acc.get_mut(usize::from(i)) {
-                            if *a == 0 {
-                                self.touched.push(i);
-                            }
-                            *a = a.saturating_add(d);
-                        }
+            for share in self.shares.of_candidate(j) {
+                if let Some(m) = self.best_in_clique.get_mut(share.clique as usize) {
+                    if *m == 0 {
+                        self.touched_cliques.push(share.clique);
                     }
+                    *m = (*m).max(share.amount);
                 }
-                Parts::Moving(total) => moving = moving.saturating_add(*total),
-                Parts::Shipping(d) => ship = ship.saturating_add(*d),
             }
         }
+        for &c in &self.touched_cliques {
+            let Some(m) = self.best_in_clique.get_mut(c as usize) else {
+                continue;
+            };
+            let d = std::mem::take(m);
+            match self.shares.places.get(c as usize) {
+                Some(Place::Line(i)) => {
+                    if let Some(a) = self.acc.get_mut(usize::from(*i)) {
+                        if *a == 0 {
+                            self.touched.push(*i);
+                        }
+                        *a = a.saturating_add(d);
+                    }
+                }
+                Some(Place::Moving) => moving = moving.saturating_add(d),
+                Some(Place::Shipping) => ship = ship.saturating_add(d),
+                None => {}
+            }
+        }
+        self.touched_cliques.clear();
         let mut total = 0_i64;
         for &i in &self.touched {
             let i = usize::from(i);
@@ -639,7 +739,10 @@ impl Search<'_, '_> {
         Ok(())
     }
 
-    fn dfs(&mut self, k: usize) -> Result<(), EvaluationError> {
+    /// Searches from candidate `k` on. `tight` is [`Search::bound_fitting`]`(k)` when the
+    /// caller already knows it: from a candidate that did not fit, the state and the fitting
+    /// candidates are those of the node before.
+    fn dfs(&mut self, k: usize, tight: Option<i64>) -> Result<(), EvaluationError> {
         if k == self.cands.len() {
             return self.leaf();
         }
@@ -672,12 +775,22 @@ impl Search<'_, '_> {
         let best_payable = self.best.payable;
         let coarse = self.local_total.get(k).copied().unwrap_or(i64::MAX);
         let rest = self.moving_and_shipping(k);
-        if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable
-            || (!forced && self.payable.saturating_sub(self.bound_fitting(k)) > best_payable)
-        {
+        if self.payable.saturating_sub(coarse.saturating_add(rest)) > best_payable {
             return Ok(());
         }
-        let mut fits = self.fits(k);
+        let mut tight = tight;
+        if !forced {
+            let bound = match tight {
+                Some(b) => b,
+                None => self.bound_fitting(k),
+            };
+            if self.payable.saturating_sub(bound) > best_payable {
+                return Ok(());
+            }
+            tight = Some(bound);
+        }
+        let fitted = self.fits(k);
+        let mut fits = fitted;
         let twin = self.twin_of.get(k).copied().flatten();
         if let Some(j) = twin {
             // Follow the twin: in when it is in (and they combine), out otherwise.
@@ -704,7 +817,7 @@ impl Search<'_, '_> {
             self.payable -= saved;
             self.chosen.push(k);
             self.choose(k);
-            let result = self.dfs(k + 1);
+            let result = self.dfs(k + 1, None);
             self.unchoose();
             self.chosen.pop();
             self.payable += saved;
@@ -724,7 +837,8 @@ impl Search<'_, '_> {
         let later_conflict = self.last_conflict.get(k).copied().flatten().is_some();
         if !fits || (twin.is_none() && later_conflict) {
             self.excluded.push(k);
-            let result = self.dfs(k + 1);
+            // Without k, which did not fit, the next node bounds what this one did.
+            let result = self.dfs(k + 1, if fitted { None } else { tight });
             self.excluded.pop();
             result?;
         }
