@@ -618,6 +618,40 @@ pub(crate) struct Queued<'a> {
     pub now: i64,
 }
 
+/// Locks every counter the batch's redemptions take, in key order, in one statement (creating
+/// the ones that do not exist yet, at zero), before they are decided one by one. Each
+/// redemption takes its own counters in key order, but a batch takes them redemption after
+/// redemption: two writers (or two ledger instances) deciding batches that hold two hot
+/// promotions in opposite orders would each wait for the other until PostgreSQL broke the
+/// deadlock (`deadlock_timeout`, a second by default) and the batch ran again. Locked up front,
+/// in the order the set-wise statement also takes them, batches only ever queue.
+pub(crate) async fn lock_counters(
+    tx: &mut AnyConnection,
+    batch: &[Queued<'_>],
+) -> Result<(), sqlx::Error> {
+    let keys: std::collections::BTreeSet<&str> = batch
+        .iter()
+        .filter_map(|q| q.redemption.plan.as_ref().ok())
+        .flat_map(|p| &p.increments)
+        .map(|inc| inc.key.as_str())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (1..=keys.len()).map(|i| format!("(${i}, 0, 0)")).collect();
+    let sql = format!(
+        "INSERT INTO counters (key, used, amount) VALUES {} \
+         ON CONFLICT (key) DO UPDATE SET used = counters.used",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for key in keys {
+        q = q.bind(key);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Writes a batch of redemptions that all apply, set by set: one statement each for the
 /// idempotency keys (with their answers), every counter (the batch's summed uses and amounts,
 /// checked against the tightest limit any of them declares), the redemptions, their usage and
