@@ -99,7 +99,9 @@ async fn claim(
         return Ok(Claim::New);
     }
     let row = sqlx::query(
-        "SELECT request_hash, status, response FROM idempotency WHERE op = $1 AND key = $2",
+        "SELECT i.request_hash, i.status, i.response, i.receipt_at, r.receipt \
+         FROM idempotency i LEFT JOIN redemptions r ON r.id = i.receipt_of \
+         WHERE i.op = $1 AND i.key = $2",
     )
     .bind(op.as_str())
     .bind(key)
@@ -110,14 +112,76 @@ async fn claim(
         return Ok(Claim::Reused);
     }
     let status: i64 = row.try_get("status")?;
+    let response: String = row.try_get("response")?;
+    let body = match row.try_get::<Option<i64>, _>("receipt_at")? {
+        None => response,
+        Some(at) => {
+            let receipt: Option<String> = row.try_get("receipt")?;
+            let parts = usize::try_from(at)
+                .ok()
+                .and_then(|at| Some((response.get(..at)?, response.get(at..)?)));
+            let (Some(receipt), Some((before, after))) = (receipt, parts) else {
+                return Err(sqlx::Error::Decode(
+                    format!(
+                        "the stored answer to {} `{key}` lost its receipt",
+                        op.as_str()
+                    )
+                    .into(),
+                ));
+            };
+            [before, receipt.as_str(), after].concat()
+        }
+    };
     Ok(Claim::Replay(Answer {
         status: u16::try_from(status)
             .ok()
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body: row.try_get("response")?,
+        body,
         replayed: true,
     }))
+}
+
+/// An answer as the idempotency table keeps it: an answer that shows a redemption, without the
+/// receipt the redemption row keeps anyway (`receipt_of` names the row, `receipt_at` is where it
+/// goes back, byte for byte, on a replay); any other answer whole.
+struct Kept<'a> {
+    response: std::borrow::Cow<'a, str>,
+    receipt_of: Option<&'a str>,
+    receipt_at: Option<i64>,
+}
+
+impl<'a> Kept<'a> {
+    /// `shows`: the redemption the answer shows, and its receipt as stored.
+    fn of(answer: &'a Answer, shows: Option<(&'a str, &str)>) -> Kept<'a> {
+        let whole = Kept {
+            response: std::borrow::Cow::Borrowed(&answer.body),
+            receipt_of: None,
+            receipt_at: None,
+        };
+        let Some((id, receipt)) = shows.filter(|(_, r)| !r.is_empty()) else {
+            return whole;
+        };
+        // The receipt is the value of the top-level `receipt`, the only unescaped `"receipt":`
+        // (the user's strings before it have their quotes escaped).
+        const KEY: &str = "\"receipt\":";
+        let body = answer.body.as_str();
+        let Some(at) = body.find(KEY).map(|k| k + KEY.len()) else {
+            return whole;
+        };
+        let (Some(before), Some(after), Ok(receipt_at)) = (
+            body.get(..at),
+            body.get(at..).and_then(|rest| rest.strip_prefix(receipt)),
+            i64::try_from(at),
+        ) else {
+            return whole;
+        };
+        Kept {
+            response: std::borrow::Cow::Owned([before, after].concat()),
+            receipt_of: Some(id),
+            receipt_at: Some(receipt_at),
+        }
+    }
 }
 
 async fn remember(
@@ -125,14 +189,21 @@ async fn remember(
     op: Op,
     key: &str,
     answer: &Answer,
+    shows: Option<(&str, &str)>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency SET status = $1, response = $2 WHERE op = $3 AND key = $4")
-        .bind(i64::from(answer.status.as_u16()))
-        .bind(answer.body.as_str())
-        .bind(op.as_str())
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
+    let kept = Kept::of(answer, shows);
+    sqlx::query(
+        "UPDATE idempotency SET status = $1, response = $2, receipt_of = $3, receipt_at = $4 \
+         WHERE op = $5 AND key = $6",
+    )
+    .bind(i64::from(answer.status.as_u16()))
+    .bind(kept.response.as_ref())
+    .bind(kept.receipt_of)
+    .bind(kept.receipt_at)
+    .bind(op.as_str())
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -375,7 +446,11 @@ pub(crate) async fn redeem_tx(
         }
     };
     record(tx, &event).await?;
-    remember(tx, r.op, &r.key, &answer).await?;
+    let shows = match (&r.plan, event.accepted) {
+        (Ok(plan), true) => Some((id, plan.receipt.as_str())),
+        _ => None,
+    };
+    remember(tx, r.op, &r.key, &answer, shows).await?;
     Ok(answer)
 }
 
@@ -758,18 +833,25 @@ pub(crate) async fn redeem_set(
     }
     // The keys, claimed with their answers: a key already held means a replay or a reuse.
     let sql = format!(
-        "INSERT INTO idempotency (op, key, request_hash, status, response, created_at) \
-         VALUES {} ON CONFLICT (op, key) DO NOTHING",
-        placeholders(rows.len(), 6)
+        "INSERT INTO idempotency (op, key, request_hash, status, response, receipt_of, \
+         receipt_at, created_at) VALUES {} ON CONFLICT (op, key) DO NOTHING",
+        placeholders(rows.len(), 8)
     );
+    let kept: Vec<Kept> = rows
+        .iter()
+        .zip(&answers)
+        .map(|(row, answer)| Kept::of(answer, Some((row.id, row.plan.receipt.as_str()))))
+        .collect();
     let mut q = sqlx::query(&sql);
-    for (row, answer) in rows.iter().zip(&answers) {
+    for ((row, answer), kept) in rows.iter().zip(&answers).zip(&kept) {
         q = q
             .bind(row.r.op.as_str())
             .bind(row.r.key.as_str())
             .bind(row.r.hash.as_str())
             .bind(i64::from(answer.status.as_u16()))
-            .bind(answer.body.as_str())
+            .bind(kept.response.as_ref())
+            .bind(kept.receipt_of)
+            .bind(kept.receipt_at)
             .bind(row.now);
     }
     if q.execute(&mut *tx).await?.rows_affected() != rows.len() as u64 {
@@ -1348,20 +1430,24 @@ async fn transition_tx(
         detail: t.reason.map(|r| json!({ "reason": r })),
         ..Event::default()
     };
-    let answer = match (&refusal, view) {
-        (None, Some(v)) => Answer {
-            status: StatusCode::OK,
-            body: render(&v)?,
-            replayed: false,
-        },
+    let (answer, receipt) = match (&refusal, view) {
+        (None, Some(v)) => (
+            Answer {
+                status: StatusCode::OK,
+                body: render(&v)?,
+                replayed: false,
+            },
+            Some(v.receipt),
+        ),
         (Some(e), _) => {
             event.reason = Some(e.code.to_string());
-            Answer::of_error(e)
+            (Answer::of_error(e), None)
         }
         (None, None) => return Err(sqlx::Error::RowNotFound),
     };
     record(tx, &event).await?;
-    remember(tx, t.op, t.key, &answer).await?;
+    let shows = receipt.as_deref().map(|r| (t.id, r));
+    remember(tx, t.op, t.key, &answer, shows).await?;
     Ok(answer)
 }
 

@@ -208,6 +208,18 @@ impl Ledger {
         key: Option<&str>,
         body: Vec<u8>,
     ) -> (u16, Value, bool) {
+        let (status, text, replayed) = self.post_text(path, key, body).await;
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v, replayed)
+    }
+
+    /// The answer's status, its body exactly as sent, and whether it was a replay.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, String, bool) {
         let kind = if path == "/v1/bundles" {
             "application/vnd.promoseal.envelope"
         } else {
@@ -224,9 +236,7 @@ impl Ledger {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         let replayed = r.headers().contains_key("idempotency-replayed");
-        let text = r.text().await.unwrap();
-        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, v, replayed)
+        (status, r.text().await.unwrap(), replayed)
     }
 
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {

@@ -19,6 +19,7 @@ both!(
     duplicate_deliveries_apply_once,
     new_and_returning_customers_decided_in_batches,
     batches_never_deadlock_over_two_hot_promotions,
+    replays_are_byte_identical_and_receipts_kept_once,
 );
 
 const CLIENTS: usize = 64;
@@ -459,5 +460,63 @@ async fn batches_never_deadlock_over_two_hot_promotions(backend: Backend) {
         "no batch was decided one by one: {stats:?}"
     );
     assert_eq!(stats.retries, 0, "{stats:?}");
+    Arc::into_inner(l).unwrap().stop().await;
+}
+
+/// Every accepted answer shows its receipt; the idempotency row keeps it without (the
+/// redemption row has it), and a replay puts it back byte for byte: answers from batches
+/// written set by set, from batches decided one by one (64 clients, one customer: most batches
+/// hold that customer twice), and from commits.
+async fn replays_are_byte_identical_and_receipts_kept_once(backend: Backend) {
+    let l = Arc::new(Ledger::start(backend).await);
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("b-{c}");
+            let body = request(&l, &format!("o-{c}"), "sku-total", "same", &[]);
+            let body = body.to_string().into_bytes();
+            let (s, first, _) = l
+                .post_text("/v1/redemptions", Some(&key), body.clone())
+                .await;
+            (key, body, s, first)
+        }));
+    }
+    let mut firsts = Vec::new();
+    for t in tasks {
+        firsts.push(t.await.unwrap());
+    }
+    let stats = l.state.writer.stats();
+    assert!(
+        stats.set_batches < stats.batches,
+        "no batch was decided one by one: {stats:?}"
+    );
+    // A reservation's commit answers the redemption too.
+    let body = request(&l, "o-commit", "sku-total", "other", &[]);
+    let (s, held) = l.post("/v1/reservations", "r-1", &body).await;
+    assert_eq!(s, 201, "{held}");
+    let commit = format!("/v1/redemptions/{}/commit", held["id"].as_str().unwrap());
+    let (s, committed, _) = l.post_text(&commit, Some("c-1"), b"{}".to_vec()).await;
+    assert_eq!(s, 200, "{committed}");
+    firsts.push(("c-1".into(), b"{}".to_vec(), s, committed));
+    let kept = l
+        .count("SELECT COUNT(*) FROM idempotency WHERE receipt_of IS NOT NULL")
+        .await;
+    assert_eq!(kept, 66, "64 redemptions, a reservation and its commit");
+    let whole = l
+        .count("SELECT COUNT(*) FROM idempotency WHERE response LIKE '%\"applied\"%'")
+        .await;
+    assert_eq!(whole, 0, "an answer kept its receipt");
+    for (key, body, status, first) in firsts {
+        assert_eq!(status, if key == "c-1" { 200 } else { 201 }, "{first}");
+        let path = if key == "c-1" {
+            commit.as_str()
+        } else {
+            "/v1/redemptions"
+        };
+        let (s, again, replayed) = l.post_text(path, Some(&key), body).await;
+        assert_eq!((s, replayed), (status, true));
+        assert_eq!(again, first, "the replay of {key}");
+    }
     Arc::into_inner(l).unwrap().stop().await;
 }
