@@ -11,8 +11,8 @@
 //! A batch is first written set by set ([`store::redeem_set`]): when every redemption in it
 //! applies, about ten statements write all of them (each statement is a thread handoff or a
 //! server round trip, which is what a redemption costs). Otherwise (a refusal, a limit about to
-//! be reached, a replay) that savepoint is rolled back and each redemption is decided alone, in
-//! order, in its own savepoint: the same statements as without batches (the idempotency claim,
+//! be reached, a replay) that transaction is rolled back and, in a new one, each redemption is
+//! decided alone, in order, in its own savepoint: the same statements as without batches (the idempotency claim,
 //! conditional increments that never read then write, the rows, the event, the stored answer).
 //! Either way a limit is never exceeded by one and a replay gets the first answer. A
 //! redemption whose statements fail is rolled back to its savepoint and answered with that
@@ -181,14 +181,13 @@ async fn run(db: &Db, batch: &[Job], stats: &Stats) -> Vec<Result<Answer, ApiErr
 }
 
 /// One try: the batch set by set when every redemption in it applies
-/// ([`store::redeem_set`]), else each redemption in its savepoint; then the commit. `Err` means
-/// nothing of the batch was applied.
+/// ([`store::redeem_set`]), else (in a new transaction) each redemption in its savepoint; then
+/// the commit. `Err` means nothing of the batch was applied.
 async fn attempt_batch(
     db: &Db,
     batch: &[Job],
     stats: &Stats,
 ) -> Result<Vec<Result<Answer, ApiError>>, sqlx::Error> {
-    let mut tx = db.begin().await?;
     let queued: Vec<store::Queued> = batch
         .iter()
         .map(|j| store::Queued {
@@ -197,25 +196,27 @@ async fn attempt_batch(
             now: j.now,
         })
         .collect();
-    let mut set = sqlx::Connection::begin(&mut *tx).await?;
-    match store::redeem_set(&mut set, &queued).await {
+    // Set by set in a transaction of its own (no savepoint: two round trips fewer for the
+    // batches that apply, which are nearly all); rolled back whole when it does not apply.
+    let mut tx = db.begin().await?;
+    match store::redeem_set(&mut tx, &queued).await {
         Ok(Some(answers)) => {
-            set.commit().await?;
             tx.commit().await?;
             stats.set_batches.fetch_add(1, Ordering::Relaxed);
             return Ok(answers.into_iter().map(Ok).collect());
         }
-        Ok(None) => set.rollback().await?,
+        Ok(None) => tx.rollback().await?,
         Err(e) if is_transient(&e) => {
-            let _ = set.rollback().await;
+            let _ = tx.rollback().await;
             return Err(e);
         }
         // Decided one by one below, where a failing redemption is answered alone.
         Err(e) => {
             tracing::warn!(error = %e, "set-wise batch failed; deciding one by one");
-            set.rollback().await?;
+            tx.rollback().await?;
         }
     }
+    let mut tx = db.begin().await?;
     // Several writers (and instances) share PostgreSQL; SQLite has one writer connection.
     if db.backend == Backend::Postgres {
         store::lock_counters(&mut tx, &queued).await?;
