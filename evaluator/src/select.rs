@@ -345,15 +345,21 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         .map(|s| s.tax_rate)
         .max()
         .unwrap_or(Percent::ZERO);
+    // What each saves alone, tax included: the twins' first test and the greedy's order.
+    let savings = cands
+        .iter()
+        .map(|c| ctx.saved_alone(&c.alone))
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| EvaluationError::Overflow("cart total".into()))?;
     // A candidate identical to an earlier one in every respect that matters (reward, lines,
     // stacking, cap) must share its fate: taken with it when they combine, never otherwise.
     let twin_of: Vec<Option<usize>> = (0..n)
-        .map(|k| (0..k).find(|&j| twins(cands, j, k)))
+        .map(|k| (0..k).find(|&j| savings.get(j) == savings.get(k) && twins(cands, j, k)))
         .collect();
     // A strong first incumbent makes the bounds bite early: take candidates by standalone
     // saving, largest first, whenever they fit (a maximal combination by construction).
     let mut by_saving: Vec<usize> = (0..n).collect();
-    by_saving.sort_by_key(|&k| (std::cmp::Reverse(cands.get(k).map_or(0, |c| c.saving)), k));
+    by_saving.sort_by_key(|&k| (std::cmp::Reverse(savings.get(k).copied().unwrap_or(0)), k));
     let mut greedy: Vec<usize> = Vec::new();
     for k in by_saving {
         if greedy.iter().all(|&j| compatible(cands, j, k)) {
@@ -405,8 +411,7 @@ fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
         return false;
     };
     let (p, q) = (a.promo, b.promo);
-    a.saving == b.saving
-        && a.alone.lines == b.alone.lines
+    a.alone.lines == b.alone.lines
         && a.mask == b.mask
         && a.lines == b.lines
         && a.get_lines == b.get_lines

@@ -105,8 +105,6 @@ pub(crate) struct Candidate<'a> {
     /// The tier reached (tiered rewards).
     pub tier: Option<TierReward>,
     pub code: Option<String>,
-    /// What the shopper saves with this promotion alone.
-    pub saving: i64,
     /// What this promotion takes off on its own.
     pub alone: Effect,
     /// Bit set of the lines it may discount (`lines` ∪ `get_lines`).
@@ -314,7 +312,6 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
         percent,
         tier: None,
         code,
-        saving: 0,
         alone: Effect::default(),
         mask: Vec::new(),
     };
@@ -437,7 +434,7 @@ fn check<'a>(ctx: &Ctx, order: usize, promo: &'a Promotion, hits: Option<&[u16]>
     }
 }
 
-/// Every promotion judged on its own: the eligible ones with their standalone savings, the
+/// Every promotion judged on its own: the eligible ones with their standalone effects, the
 /// others with their reasons, and unlock hints.
 pub(crate) struct Assessment<'a> {
     pub eligible: Vec<Candidate<'a>>,
@@ -489,11 +486,10 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
         };
         match check(ctx, order, promo, among) {
             Verdict::Eligible(mut cand) => {
-                let (effect, saving) = ctx.alone(&cand, &mut scratch)?;
+                let effect = ctx.alone(&cand, &mut scratch)?;
                 if effect.total() == Some(0) {
                     not_applied.push((p, Reason::NoDiscount));
                 } else {
-                    cand.saving = saving;
                     cand.alone = effect;
                     eligible.push(cand);
                 }
@@ -502,7 +498,6 @@ pub(crate) fn assess<'a>(ctx: &Ctx<'a>) -> Result<Assessment<'a>, EvaluationErro
                 if let Some((cand, gap)) = hint {
                     let would_give = ctx
                         .alone(&cand, &mut scratch)?
-                        .0
                         .total()
                         .ok_or_else(|| overflow("discount"))?;
                     if would_give > 0 {

@@ -198,29 +198,36 @@ impl Ctx<'_> {
     /// What an effect just applied (leaving `remaining`) saved the
     /// shopper, tax included; only the lines it touched are priced again.
     pub fn saved(&self, effect: &Effect, remaining: &[i64]) -> Option<i64> {
+        self.saved_leaving(effect, |i, _| remaining.get(i).copied())
+    }
+
+    /// What a promotion's standalone effect ([`Ctx::alone`]) saves the shopper, tax included.
+    pub fn saved_alone(&self, effect: &Effect) -> Option<i64> {
+        self.saved_leaving(effect, |i, d| self.original.get(i)?.checked_sub(d))
+    }
+
+    /// What `effect` saved, given what it left of each slot it touched (`left(slot, part)`).
+    fn saved_leaving(
+        &self,
+        effect: &Effect,
+        left: impl Fn(usize, i64) -> Option<i64>,
+    ) -> Option<i64> {
         let mut saved = 0_i64;
         for (i, d) in effect.lines.iter().enumerate() {
             if *d > 0 {
-                let now = *remaining.get(i)?;
+                let now = left(i, *d)?;
                 saved += self.slot_payable(i, now.checked_add(*d)?)? - self.slot_payable(i, now)?;
             }
         }
         Some(saved)
     }
 
-    /// One promotion on its own: what it takes off and what that saves the shopper.
-    pub fn alone(
-        &self,
-        c: &Candidate,
-        scratch: &mut Vec<i64>,
-    ) -> Result<(Effect, i64), EvaluationError> {
+    /// One promotion on its own: what it takes off the original amounts. (What that saves the
+    /// shopper, [`Ctx::saved_alone`], only the combination search needs.)
+    pub fn alone(&self, c: &Candidate, scratch: &mut Vec<i64>) -> Result<Effect, EvaluationError> {
         scratch.clear();
         scratch.extend_from_slice(&self.original);
-        let effect = self.step(c, scratch, &mut [])?;
-        let saving = self
-            .saved(&effect, scratch)
-            .ok_or_else(|| overflow("cart total"))?;
-        Ok((effect, saving))
+        self.step(c, scratch, &mut [])
     }
 
     /// Applies promotions in application order and prices the result.
