@@ -86,8 +86,8 @@ pub(crate) fn allocate_slots(
                     best.remainder = -1;
                 }
             } else {
-                // One sort of plain integers: the order above packed as (remainder, inverted
-                // rank, index), complemented so that ascending is largest first. A remainder
+                // Plain integers: the order above packed as (remainder, inverted rank,
+                // index), complemented so that ascending is largest first. A remainder
                 // is below the sum of the weights, so under 2^79 for fewer than 2^16 slots.
                 let mut order = Vec::with_capacity(n);
                 for (k, s) in slots.iter().enumerate() {
@@ -95,7 +95,11 @@ pub(crate) fn allocate_slots(
                     let packed = (r << 48) | (u128::from(u32::MAX - s.rank) << 16) | k as u128;
                     order.push(!packed);
                 }
-                order.sort_unstable();
+                // Only which `left` come first matters, not their order among themselves:
+                // one selection, not a sort.
+                if let Some(last) = left.checked_sub(1).filter(|&l| l < order.len()) {
+                    order.select_nth_unstable(last);
+                }
                 for packed in order.iter().take(left) {
                     slots.get_mut((!packed & 0xFFFF) as usize)?.share += 1;
                 }
