@@ -203,6 +203,27 @@ pub(crate) fn best(ctx: &Ctx, cands: &[Candidate]) -> Result<Vec<usize>, Evaluat
     Ok(all)
 }
 
+/// Whether every pair of candidates may apply together because none is exclusive or in a named
+/// group and each accepts every class among them ([`crate::compile::Promotion::pairing`] is
+/// then `Always` for every pair). `false` does not mean a conflict: the graph decides.
+fn all_combine(cands: &[Candidate]) -> bool {
+    let mut present = [false; 3];
+    for c in cands {
+        if let Some(p) = present.get_mut(c.promo.class as usize) {
+            *p = true;
+        }
+    }
+    cands.iter().all(|c| {
+        let p = c.promo;
+        !p.exclusive
+            && p.group.is_none()
+            && present
+                .iter()
+                .zip(&p.combines_with)
+                .all(|(&here, &accepts)| !here || accepts)
+    })
+}
+
 /// The conflicts between candidates.
 struct Graph {
     /// Bit sets, `words` per candidate (row k: the candidates k cannot be combined with).
@@ -222,6 +243,15 @@ impl Graph {
         let mut conflicts = vec![0_u64; n * words];
         let mut last_conflict: Vec<Option<usize>> = vec![None; n];
         let mut free = vec![true; n];
+        // When every pair combines (Medusa's semantics), no pair needs looking at.
+        if all_combine(cands) {
+            return Graph {
+                conflicts,
+                words,
+                last_conflict,
+                free,
+            };
+        }
         for a in 0..n {
             for b in a + 1..n {
                 if compatible(cands, a, b) {
