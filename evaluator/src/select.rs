@@ -324,8 +324,8 @@ fn search(ctx: &Ctx, cands: &[Candidate], graph: Graph) -> Result<Vec<usize>, Ev
         last_conflict,
         free,
     } = graph;
-    // Suffix sums, from candidate k on: line-local parts per line, moving totals, shipping.
     let exclusive = ctx.bundle.policy.pricing.tax_mode == TaxMode::Exclusive;
+    // What each candidate takes off alone, by place and clique, for the bounds.
     let shares = Shares::of(ctx, cands, &conflicts, words);
     // Suffix sums from candidate k on: line-local parts (tax included), moving totals, shipping.
     let mut local_total = vec![0_i64; n + 1];
@@ -459,7 +459,7 @@ fn twins(cands: &[Candidate], j: usize, k: usize) -> bool {
 }
 
 /// Where a part of what a candidate takes off alone lands, as the bounds see it.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Place {
     /// On this line only (a line-local candidate).
     Line(u16),
