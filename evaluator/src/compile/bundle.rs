@@ -101,7 +101,21 @@ impl Bundle {
                 .map(|g| *groups.entry(g.as_str()).or_insert(next));
             promotions.push(compile_promotion(spec, &path, currency, &code_sets, group)?);
         }
-        promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        // Application order: highest priority first, then by id (ids are unique). The positions
+        // are sorted and each promotion then moved once: a compiled promotion is hundreds of
+        // bytes, and a sort moves each one many times.
+        let mut order: Vec<(std::cmp::Reverse<i32>, &str, usize)> = promotions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (std::cmp::Reverse(p.priority), &*p.id, i))
+            .collect();
+        order.sort_unstable();
+        let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
+        let mut slots: Vec<Option<Promotion>> = promotions.into_iter().map(Some).collect();
+        let promotions: Vec<Promotion> = order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+            .collect();
         let index = Index::build(&promotions);
         let ids: Arc<[Arc<str>]> = promotions.iter().map(|p| p.id.clone()).collect();
         Ok(Bundle {

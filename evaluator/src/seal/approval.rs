@@ -45,6 +45,12 @@ struct ApprovedContent<'a> {
 
 /// SHA-256 of the canonical JSON of what an approver approves.
 pub fn approval_digest(currency: &str, promotion: &PromotionSpec) -> [u8; 32] {
+    approval_digest_in(&mut Vec::with_capacity(512), currency, promotion)
+}
+
+/// [`approval_digest`], serializing into `buf` (cleared first): a verifier hashes every
+/// promotion of a bundle through one buffer instead of growing a new one for each.
+fn approval_digest_in(buf: &mut Vec<u8>, currency: &str, promotion: &PromotionSpec) -> [u8; 32] {
     // The view differs from the promotion only when it names a code set.
     let view = match promotion.code_set {
         None => std::borrow::Cow::Borrowed(promotion),
@@ -60,10 +66,14 @@ pub fn approval_digest(currency: &str, promotion: &PromotionSpec) -> [u8; 32] {
         currency,
         promotion: &view,
     };
+    buf.clear();
     // Serializing plain data cannot fail; an empty digest input would never verify anyway.
-    // (Into a `Vec`, as every other serialization: another writer type would be another copy
-    // of the promotion's serializer in the `.wasm`.)
-    sha256(&serde_json::to_vec(&content).unwrap_or_default())
+    // (Into a `Vec`, as every other serialization, `serde_json::to_vec` included: another
+    // writer type would be another copy of the promotion's serializer in the `.wasm`.)
+    if serde_json::to_writer(&mut *buf, &content).is_err() {
+        buf.clear();
+    }
+    sha256(buf)
 }
 
 /// What an approval signs: the Merkle tree hash of RFC 6962 §2.1 over the batch's digests in
@@ -164,8 +174,13 @@ pub(crate) fn malformed_approval(payload: &BundlePayload) -> Option<String> {
 /// Whether this key's signature over the batch's root is valid (and the batch well formed).
 fn signed_batch(key: &ed25519_dalek::VerifyingKey, a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
     let digests = batch(a)?;
-    let root = approval_root(&digests)?;
-    super::verify_signature(key, APPROVAL, &root, &a.signature).then_some(digests)
+    signs(key, a, &digests).then_some(digests)
+}
+
+/// Whether this key's signature is valid over the root of `digests`, the batch of `a`.
+fn signs(key: &ed25519_dalek::VerifyingKey, a: &ApprovalSpec, digests: &[[u8; 32]]) -> bool {
+    approval_root(digests)
+        .is_some_and(|root| super::verify_signature(key, APPROVAL, &root, &a.signature))
 }
 
 impl SigningIdentity {
@@ -359,13 +374,21 @@ pub struct Uncovered {
 pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec<Uncovered> {
     let currency = payload.currency.as_str();
     // The promotions that need approval: their exposure, roles and digest.
+    let mut buf = Vec::new();
     let needs: Vec<(&PromotionSpec, Exposure, Vec<&str>, [u8; 32])> = payload
         .promotions
         .iter()
         .filter_map(|p| {
             let exposure = Exposure::of(p);
             let roles = root.payload.approvals.roles_for(&exposure, currency);
-            (!roles.is_empty()).then(|| (p, exposure, roles, approval_digest(currency, p)))
+            (!roles.is_empty()).then(|| {
+                (
+                    p,
+                    exposure,
+                    roles,
+                    approval_digest_in(&mut buf, currency, p),
+                )
+            })
         })
         .collect();
     let mut at: HashMap<[u8; 32], Vec<usize>> = HashMap::with_capacity(needs.len());
@@ -377,18 +400,14 @@ pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec
         let Some(k) = root.key(&a.key_id).filter(|k| k.live(now)) else {
             continue;
         };
-        // Only batches that name a promotion needing approval are worth a signature check.
-        let names = a.digests.iter().any(|d| {
-            decode_hex(d)
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .is_some_and(|d| at.contains_key(&d))
-        });
-        if !names {
-            continue;
-        }
-        let Some(digests) = signed_batch(&k.key, a) else {
+        // Only well-formed batches that name a promotion needing approval are worth a
+        // signature check.
+        let Some(digests) = batch(a).filter(|ds| ds.iter().any(|d| at.contains_key(d))) else {
             continue;
         };
+        if !signs(&k.key, a, &digests) {
+            continue;
+        }
         for d in &digests {
             for &i in at.get(d).map_or(&[][..], Vec::as_slice) {
                 if let Some(s) = signers.get_mut(i) {
