@@ -21,7 +21,7 @@ use super::root::{ApprovalPolicy, AuthorizationLimits, Key, KeySpec, TrustRoot};
 use super::{sha256, SigningIdentity};
 use std::collections::HashMap;
 
-use crate::codes::{decode_hex, encode_hex};
+use crate::codes::encode_hex;
 use crate::model::{ApprovalSpec, BundlePayload, PromotionSpec, RewardSpec};
 use crate::money::DecimalString;
 
@@ -121,44 +121,59 @@ pub fn approval_root_hex(digests: &[String]) -> Result<String, String> {
 
 /// Why an approval's digests are not a batch a key could have signed.
 fn batch_error(a: &ApprovalSpec) -> Option<String> {
+    parse_batch(a).err()
+}
+
+/// The digests of a well-formed batch; `None` when it is not one.
+fn batch(a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
+    parse_batch(a).ok()
+}
+
+/// The digests of an approval's batch, or why they are not a batch a key could have signed:
+/// one to [`MAX_BATCH`] digests of 64 lowercase hex digits, in strictly ascending order.
+fn parse_batch(a: &ApprovalSpec) -> Result<Vec<[u8; 32]>, String> {
     if a.digests.is_empty() {
-        return Some("approves no digest".into());
+        return Err("approves no digest".into());
     }
     if a.digests.len() > MAX_BATCH {
-        return Some(format!("names more than {MAX_BATCH} digests"));
+        return Err(format!("names more than {MAX_BATCH} digests"));
     }
-    if let Some(d) = a.digests.iter().find(|d| {
-        d.len() != 64
-            || !d
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    }) {
-        return Some(format!("digest `{d}` is not 64 lowercase hex digits"));
+    let mut digests = Vec::with_capacity(a.digests.len());
+    for d in &a.digests {
+        let digest = lower_hex_digest(d)
+            .ok_or_else(|| format!("digest `{d}` is not 64 lowercase hex digits"))?;
+        digests.push(digest);
     }
-    if let Some(w) = a.digests.windows(2).find(|w| w.first() >= w.get(1)) {
-        let (x, y) = (
-            w.first().map_or("", String::as_str),
-            w.get(1).map_or("", String::as_str),
-        );
+    // Lowercase hex digits of one length sort as the bytes they spell.
+    if let Some(k) = digests.windows(2).position(|w| w.first() >= w.get(1)) {
+        let text = |i: usize| a.digests.get(i).map_or("", String::as_str);
+        let (x, y) = (text(k), text(k + 1));
         let what = if x == y {
             "names a digest twice"
         } else {
             "lists its digests out of ascending order"
         };
-        return Some(format!("{what} (`{y}` after `{x}`)"));
+        return Err(format!("{what} (`{y}` after `{x}`)"));
     }
-    None
+    Ok(digests)
 }
 
-/// The digests of a well-formed batch; `None` when it is not one.
-fn batch(a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
-    if batch_error(a).is_some() {
+/// The 32 bytes spelled by exactly 64 lowercase hex digits.
+fn lower_hex_digest(s: &str) -> Option<[u8; 32]> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
         return None;
     }
-    a.digests
-        .iter()
-        .map(|d| decode_hex(d).and_then(|b| <[u8; 32]>::try_from(b).ok()))
-        .collect()
+    let mut out = [0_u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = nibble(*pair.first()?)? << 4 | nibble(*pair.get(1)?)?;
+    }
+    Some(out)
 }
 
 /// The first approval of a payload that is not a well-formed batch, as the verifier refuses
@@ -715,8 +730,25 @@ mod tests {
         twice.digests.insert(0, twice.digests[0].clone());
         let m = malformed_approval(&payload(&both, vec![twice])).unwrap();
         assert!(m.contains("names a digest twice"), "{m}");
-        let mut upper = signed;
+        let mut upper = signed.clone();
         upper.digests[0] = upper.digests[0].to_uppercase();
-        assert!(malformed_approval(&payload(&both, vec![upper])).is_some());
+        let m = malformed_approval(&payload(&both, vec![upper.clone()])).unwrap();
+        assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
+        // Every digest is checked before the order: the bad digest is named, not the order.
+        upper.digests.reverse();
+        let m = malformed_approval(&payload(&both, vec![upper])).unwrap();
+        assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
+        let mut short = signed.clone();
+        short.digests[1].pop();
+        let m = malformed_approval(&payload(&both, vec![short.clone()])).unwrap();
+        assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
+        assert_eq!(
+            judge_approval(&root, "USD", &a, &short, now),
+            Err(ApprovalRefusal::BadSignature)
+        );
+        // The well-formed batch decodes to the digests it spells.
+        let digests = batch(&signed).unwrap();
+        let spelled: Vec<String> = digests.iter().map(|d| encode_hex(d)).collect();
+        assert_eq!(spelled, signed.digests);
     }
 }
