@@ -2,9 +2,11 @@
 //! Money is a decimal string with exactly the currency's places. Lists follow a fixed order:
 //! lines in cart order, promotions in application order (priority descending, then id).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use serde::ser::SerializeSeq;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::model::{DiscountClass, TaxMode};
 use crate::money::{Amount, Percent};
@@ -165,7 +167,7 @@ pub struct Ineligible<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotApplied {
     /// The bundle's promotion ids in application order.
-    pub(crate) ids: Arc<[Arc<str>]>,
+    pub(crate) ids: Arc<PromotionIds>,
     /// Bit `k` set: promotion `k` targets no line of the cart.
     pub(crate) untargeted: Vec<u64>,
     /// The others that did not apply, by position in application order, sorted.
@@ -174,31 +176,90 @@ pub struct NotApplied {
 
 static NO_ELIGIBLE_ITEMS: Reason = Reason::NoEligibleItems;
 
+/// A bundle's promotion ids in application order, shared by every evaluation's why-not list,
+/// with each one's `noEligibleItems` entry as JSON text, serialized once, at the first
+/// evaluation that writes one: most entries of a large bundle's list are such entries, and
+/// copying their text costs a small part of writing each through the serializer.
+#[derive(Debug)]
+pub(crate) struct PromotionIds {
+    ids: Box<[Arc<str>]>,
+    untargeted: OnceLock<Option<Box<[Box<RawValue>]>>>,
+}
+
+impl PromotionIds {
+    pub(crate) fn new(ids: Box<[Arc<str>]>) -> PromotionIds {
+        PromotionIds {
+            ids,
+            untargeted: OnceLock::new(),
+        }
+    }
+
+    /// Promotion k's `noEligibleItems` entry, as [`Ineligible`] serializes it (`None` only if
+    /// serde_json could not write one, when the entries are written one by one instead).
+    fn untargeted_json(&self, k: usize) -> Option<&RawValue> {
+        let all = self.untargeted.get_or_init(|| {
+            self.ids
+                .iter()
+                .map(|id| {
+                    serde_json::value::to_raw_value(&Ineligible {
+                        promotion_id: id,
+                        reason: &NO_ELIGIBLE_ITEMS,
+                    })
+                    .ok()
+                })
+                .collect()
+        });
+        all.as_ref()?.get(k).map(|raw| &**raw)
+    }
+}
+
+impl PartialEq for PromotionIds {
+    fn eq(&self, other: &PromotionIds) -> bool {
+        self.ids == other.ids
+    }
+}
+
+impl Eq for PromotionIds {}
+
 impl NotApplied {
     /// The entries in application order.
     pub fn iter(&self) -> impl Iterator<Item = Ineligible<'_>> + '_ {
+        self.entries().map(|(_, entry)| entry)
+    }
+
+    /// The entries in application order, each with its promotion's position in that order.
+    fn entries(&self) -> impl Iterator<Item = (usize, Ineligible<'_>)> + '_ {
         let mut explicit = self.reasons.iter().peekable();
-        self.ids.iter().enumerate().filter_map(move |(k, id)| {
-            let untargeted = self
-                .untargeted
-                .get(k / 64)
-                .is_some_and(|w| w & (1 << (k % 64)) != 0);
-            if untargeted {
-                return Some(Ineligible {
-                    promotion_id: id,
-                    reason: &NO_ELIGIBLE_ITEMS,
-                });
+        self.ids.ids.iter().enumerate().filter_map(move |(k, id)| {
+            if self.is_untargeted(k) {
+                return Some((
+                    k,
+                    Ineligible {
+                        promotion_id: id,
+                        reason: &NO_ELIGIBLE_ITEMS,
+                    },
+                ));
             }
             match explicit.peek() {
-                Some((order, _)) if *order as usize == k => {
-                    explicit.next().map(|(_, reason)| Ineligible {
-                        promotion_id: id,
-                        reason,
-                    })
-                }
+                Some((order, _)) if *order as usize == k => explicit.next().map(|(_, reason)| {
+                    (
+                        k,
+                        Ineligible {
+                            promotion_id: id,
+                            reason,
+                        },
+                    )
+                }),
                 _ => None,
             }
         })
+    }
+
+    /// Whether promotion k (in application order) is listed as targeting no line of the cart.
+    fn is_untargeted(&self, k: usize) -> bool {
+        self.untargeted
+            .get(k / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) != 0)
     }
 
     /// How many promotions did not apply.
@@ -279,7 +340,19 @@ impl std::str::FromStr for NotAppliedView {
 
 impl Serialize for NotApplied {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for (k, entry) in self.entries() {
+            // An untargeted entry is the same text for every cart: copied, not written again.
+            match self
+                .is_untargeted(k)
+                .then(|| self.ids.untargeted_json(k))
+                .flatten()
+            {
+                Some(raw) => seq.serialize_element(raw)?,
+                None => seq.serialize_element(&entry)?,
+            }
+        }
+        seq.end()
     }
 }
 
@@ -406,4 +479,46 @@ pub struct LedgerCheck {
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the why-not list writes, entry by entry through the serializer: the reference
+    /// for the copied text of untargeted entries.
+    fn written_one_by_one(n: &NotApplied) -> String {
+        serde_json::to_string(&n.iter().collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn untargeted_entries_are_copied_as_the_serializer_writes_them() {
+        let ids: Box<[Arc<str>]> = ["p-\"quoted\"", "p-é\u{1}", "p-3", "p-4", "p\\5"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        let n = NotApplied {
+            ids: Arc::new(PromotionIds::new(ids)),
+            untargeted: vec![0b1_0011],
+            reasons: vec![(3, Reason::CodeMissing)],
+        };
+        let text = serde_json::to_string(&n).unwrap();
+        assert_eq!(text, written_one_by_one(&n));
+        assert!(
+            text.contains(r#"{"promotionId":"p-\"quoted\"","reason":{"code":"noEligibleItems"}}"#)
+        );
+        assert!(text.contains(r#""p-é\u0001""#), "{text}");
+        // Written again from the text kept, and read back as a value, the same.
+        assert_eq!(serde_json::to_string(&n).unwrap(), text);
+        let value = serde_json::to_value(&n).unwrap();
+        assert_eq!(value.to_string(), text);
+        assert_eq!(value.as_array().map(Vec::len), Some(4));
+        // Trimmed to the targeted ones, nothing is copied.
+        let mut cart = n.clone();
+        cart.retain_targeted();
+        assert_eq!(
+            serde_json::to_string(&cart).unwrap(),
+            r#"[{"promotionId":"p-4","reason":{"code":"codeMissing"}}]"#
+        );
+    }
 }

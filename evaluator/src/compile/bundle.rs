@@ -11,6 +11,7 @@ use base64::Engine as _;
 
 use crate::codes::{Campaign, CodeHash, CodeSecret, HASH_LEN};
 use crate::error::{BundleError, FieldError};
+use crate::evaluation::PromotionIds;
 use crate::model::{
     AmountPer, Audience, BundlePayload, CodeSetSpec, DiscountedUnitsSpec, LimitsSpec, PercentScope,
     PricingPolicy, PromotionSpec, RewardSpec, TierBasis, FORMAT_VERSION,
@@ -117,7 +118,9 @@ impl Bundle {
             .filter_map(|i| slots.get_mut(i).and_then(Option::take))
             .collect();
         let index = Index::build(&promotions);
-        let ids: Arc<[Arc<str>]> = promotions.iter().map(|p| p.id.clone()).collect();
+        let ids = Arc::new(PromotionIds::new(
+            promotions.iter().map(|p| p.id.clone()).collect(),
+        ));
         Ok(Bundle {
             ids,
             id: Arc::from(p.bundle_id.as_str()),

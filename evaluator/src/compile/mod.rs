@@ -53,7 +53,7 @@ pub struct Bundle {
     pub(crate) index: Index,
     pub(crate) code_sets: Vec<CodeSet>,
     /// Promotion ids in application order, shared with every evaluation's why-not list.
-    pub(crate) ids: Arc<[Arc<str>]>,
+    pub(crate) ids: Arc<crate::evaluation::PromotionIds>,
     /// The edge-held secret that checks hashed and generated codes; without it only code
     /// grants unlock code-gated promotions.
     pub(crate) code_secret: Option<CodeSecret>,

@@ -110,11 +110,8 @@ pub fn approval_root_hex(digests: &[String]) -> Result<String, String> {
         digests: sorted,
         signature: String::new(),
     };
-    if let Some(e) = batch_error(&batch) {
-        return Err(format!("the batch {e}"));
-    }
-    self::batch(&batch)
-        .and_then(|d| approval_root(&d))
+    let digests = parse_batch(&batch).map_err(|e| format!("the batch {e}"))?;
+    approval_root(&digests)
         .map(|root| encode_hex(&root))
         .ok_or_else(|| "the batch approves no digest".to_string())
 }
