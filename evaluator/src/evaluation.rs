@@ -342,9 +342,8 @@ impl Serialize for NotApplied {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.len()))?;
         for (k, entry) in self.entries() {
-            // An untargeted entry is the same text for every cart: copied, not written again.
-            match self
-                .is_untargeted(k)
+            // A `noEligibleItems` entry is the same text for every cart: copied, not written.
+            match (*entry.reason == Reason::NoEligibleItems)
                 .then(|| self.ids.untargeted_json(k))
                 .flatten()
             {
