@@ -85,12 +85,29 @@ const types = {
 const csp = [
   "default-src 'self'", `connect-src 'self' ${new URL(values.edge).origin}`,
   "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+  "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
 ].join("; ");
 
 const server = createServer(async (req, res) => {
-  const url = new URL(req.url, "http://x");
-  const path = decodeURIComponent(url.pathname);
-  const headers = { "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache" };
+  const headers = {
+    "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache",
+  };
+  // Every route reads; anything else is refused before the path is looked at.
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { ...headers, Allow: "GET, HEAD", "Content-Type": "text/plain" }).end("method not allowed");
+    return;
+  }
+  let url;
+  let path;
+  try {
+    url = new URL(req.url, "http://x");
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    // A malformed escape (`/%E0%A4%A`) is the client's error, never the server's end.
+    res.writeHead(400, { ...headers, "Content-Type": "text/plain" }).end("malformed path");
+    return;
+  }
   if (path === "/customer") {
     await customer(url, res, headers);
     return;

@@ -935,6 +935,17 @@ test("security: a strict CSP on every page, a HttpOnly SameSite=Strict session c
   const comments = (await detail(page, S.walk.id)).history.filter((e) => e.action === "commented");
   assert.deepEqual(comments.map((e) => e.detail.text), ["from the console"]);
 
+  // After signing in, only a page of the console: never another site, however `next` spells it.
+  for (const next of ["/%5Cevil.example/x", "/%09/evil.example/x", "/%5C%5Cevil.example", "//evil.example", "https://evil.example/"]) {
+    await page.goto(`${url}/sign-in?next=${next}`);
+    await page.waitForSelector("#already:not([hidden]) a");
+    const href = await page.evaluate(() => document.querySelector("#already a").href);
+    assert.equal(new URL(href).origin, new URL(url).origin, `next=${next} continues to ${href}`);
+  }
+  await page.goto(`${url}/sign-in?next=${encodeURIComponent("/releases?x=1")}`);
+  await page.waitForSelector("#already:not([hidden]) a");
+  assert.equal(await page.evaluate(() => document.querySelector("#already a").href), `${url}/releases?x=1`);
+
   // The CSP is enforced, and a violation would have been seen: an injected inline script does
   // not run, and is reported.
   const probe = await newContext("csp probe");

@@ -4,9 +4,20 @@
 import { $, api, ApiError, busy, clearError, confirmInline, el, fill, session, showError, showStatus } from "./common.js";
 import { createKey, enrollKeyFile, KeyError, listKeys, removeKey, sha256, sign, SIGN_IN } from "./keys.js";
 
+/** Where to go after signing in: a page of this console, never another site. A browser reads
+ * `/\\host` and `/<tab>/host` as `//host`, so the URL is resolved the way the browser will
+ * and kept only when it stays on this origin. */
 function next() {
   const n = new URLSearchParams(location.search).get("next");
-  return n && n.startsWith("/") && !n.startsWith("//") && !n.startsWith("/sign-in") ? n : "/";
+  if (!n || !n.startsWith("/")) return "/";
+  let u;
+  try {
+    u = new URL(n, location.origin);
+  } catch {
+    return "/";
+  }
+  if (u.origin !== location.origin || u.pathname.startsWith("/sign-in")) return "/";
+  return u.pathname + u.search + u.hash;
 }
 
 async function showHeld() {

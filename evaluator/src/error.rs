@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+mod object;
 mod place;
 
 /// Something wrong with one field of the input, named by its JSON path (`cart.lines[2].quantity`).
@@ -111,7 +112,8 @@ pub struct JsonError {
 
 /// The one strict JSON reader every host uses (the evaluator's payloads and inputs, the
 /// ledger's and the edge's request bodies through `promoseal-wire`): unknown fields, duplicate
-/// keys and wrong types are refused (as the types declare), trailing data too, and the first
+/// keys and wrong types are refused (as the types declare), trailing data too, a struct at the
+/// top level must be an object (not serde's array of its fields, [`object`]), and the first
 /// problem is named by its path.
 ///
 /// The text is read once, directly, with no path kept: a refused text's path is found
@@ -120,8 +122,8 @@ pub struct JsonError {
 /// reader in the `.wasm`.
 pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value =
-        T::deserialize(&mut de).map_err(|e| JsonError::refused(place::path_of(bytes, &e), &e))?;
+    let value = object::read::<T, _>(bytes, &mut de)
+        .map_err(|e| JsonError::refused(place::path_of(bytes, &e), &e))?;
     de.end().map_err(|e| JsonError::trailing(&e))?;
     Ok(value)
 }

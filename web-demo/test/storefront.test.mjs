@@ -235,3 +235,27 @@ test("usable by keyboard, and on a phone-sized screen", async () => {
   await shot(page, "09-phone");
   await context.close();
 });
+
+test("the server: a malformed path is a 400 and the server goes on; writes are 405; the page cannot be framed", async () => {
+  // `fetch` would normalize the path: send the raw bytes.
+  const { request } = await import("node:http");
+  const raw = (method, path) =>
+    new Promise((resolve, reject) => {
+      const u = new URL(stack.web.url);
+      request({ host: u.hostname, port: u.port, method, path }, (r) => {
+        r.resume();
+        r.on("end", () => resolve(r));
+      })
+        .on("error", reject)
+        .end();
+    });
+  assert.equal((await raw("GET", "/%E0%A4%A")).statusCode, 400);
+  assert.equal((await raw("GET", "/%FF")).statusCode, 400);
+  const post = await raw("POST", "/");
+  assert.equal(post.statusCode, 405);
+  assert.equal(post.headers.allow, "GET, HEAD");
+  const page = await fetch(stack.web.url);
+  assert.equal(page.status, 200, "still serving after the malformed requests");
+  assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+});

@@ -495,6 +495,12 @@ mod tests {
             assert_eq!(e.code, ErrorCode::MalformedJson, "{}", e.message);
             assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
         }
+        // serde's array form of a struct (its fields in order) is not a body we read.
+        for bad in [&b"[\"A\"]"[..], b" \n[]"] {
+            let e = parse_body::<Probe>(bad).unwrap_err();
+            assert_eq!((e.status, e.code), (400, ErrorCode::InvalidRequest));
+            assert_eq!(e.message, "invalid type: sequence, expected struct Probe");
+        }
         assert!(parse_body::<Probe>(b"{\"code\":\"A\"}").is_ok());
     }
 

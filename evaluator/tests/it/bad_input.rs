@@ -82,7 +82,15 @@ fn malformed_documents_are_refused() {
     for (input, fragment) in [
         ("", "EOF while parsing"),
         ("{", "EOF while parsing"),
-        ("[]", "invalid length 0, expected struct EvaluationInput"),
+        // serde's array form of a struct (its fields in declaration order) is not JSON we read.
+        (
+            "[]",
+            "input: $: invalid type: sequence, expected struct EvaluationInput",
+        ),
+        (
+            r#"[{"currency":"USD","lines":[]},null,{"now":"2026-06-01T12:00:00Z"}]"#,
+            "input: $: invalid type: sequence, expected struct EvaluationInput",
+        ),
         ("{\"cart\":{}}", "missing field `currency`"),
         ("{} trailing", "input: $: "),
         ("\u{0}\u{1}", "expected value"),
