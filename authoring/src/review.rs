@@ -379,8 +379,16 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
         .filter(|_| !id_refused)
     {
         errors.push(e);
-        errors.sort_by(|a, b| a.path.cmp(&b.path));
     }
+    if let Some(spec) = &spec {
+        let refused: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+        errors.extend(
+            project_errors(&input.draft, spec)
+                .into_iter()
+                .filter(|e| !refused.contains(&e.path)),
+        );
+    }
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
     let Some(spec) = spec else {
         return Ok(Review {
             errors,
@@ -455,6 +463,112 @@ pub fn id_error(id: &str) -> Option<DraftError> {
              letter or digit"
         ),
     })
+}
+
+/// The longest promotion name, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// Terms the evaluator would price, and that still make no sense as a shop's promotion: the
+/// project's rules for drafts, as the id's. Bundles already signed are not judged by them.
+/// - A name shoppers and approvers read: 1 to [`MAX_NAME`] characters, none a control.
+/// - A reward that takes something off: a deepest percentage or a largest amount above 0.
+/// - A limit of 0 (uses or budget), which would let the promotion never apply: no limit is
+///   written by leaving the field out.
+/// - An empty list of SKUs, products, categories, brands or tags: it selects nothing, yet
+///   reads as if it were left out, which means every item.
+pub fn project_errors(draft: &Value, spec: &PromotionSpec) -> Vec<DraftError> {
+    let mut out = Vec::new();
+    let mut error = |path: &str, message: String| {
+        out.push(DraftError {
+            path: path.into(),
+            message,
+        })
+    };
+    let name = spec.name.trim();
+    if name.is_empty() {
+        error("name", "a promotion needs a name".into());
+    } else if spec.name.chars().count() > MAX_NAME {
+        error("name", format!("a name has at most {MAX_NAME} characters"));
+    } else if spec.name.chars().any(char::is_control) {
+        error("name", "a name holds no control characters".into());
+    }
+    let exposure = Exposure::of(spec);
+    let positive =
+        |d: Option<rust_decimal::Decimal>| d.is_some_and(|d| d > rust_decimal::Decimal::ZERO);
+    if !positive(exposure.max_percent) && !positive(exposure.max_amount) {
+        error(
+            "reward",
+            "the reward takes nothing off: give it a percentage or an amount above 0".into(),
+        );
+    }
+    let l = &spec.limits;
+    for (field, value) in [
+        ("totalUses", l.total_uses),
+        ("perCode", l.per_code),
+        ("perCustomer", l.per_customer),
+        ("perDay", l.per_day),
+    ] {
+        if value == Some(0) {
+            error(
+                &format!("limits.{field}"),
+                "0 uses would let the promotion never apply: leave the limit out for no limit"
+                    .into(),
+            );
+        }
+    }
+    if l.budget.as_ref().is_some_and(|b| b.0.is_zero()) {
+        error(
+            "limits.budget",
+            "a budget of 0 would let the promotion never apply: leave it out for no budget".into(),
+        );
+    }
+    empty_lists(draft, "", &mut |path| {
+        error(
+            &path,
+            "an empty list selects nothing, but reads as left out (every item): name at least \
+             one, or leave the field out"
+                .into(),
+        );
+    });
+    out
+}
+
+/// Calls `found` with the path of every empty selecting list (`skus`, `products`,
+/// `categories`, `brands`, `tags`) in the draft's JSON.
+fn empty_lists(v: &Value, at: &str, found: &mut dyn FnMut(String)) {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let selecting = matches!(
+                    k.as_str(),
+                    "skus" | "products" | "categories" | "brands" | "tags"
+                );
+                if selecting && v.as_array().is_some_and(Vec::is_empty) {
+                    found(join(k));
+                } else {
+                    empty_lists(v, &join(k), found);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                empty_lists(v, &format!("{at}[{i}]"), found);
+            }
+        }
+        Value::String(text) if at.is_empty() => {
+            if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                empty_lists(&parsed, "", found);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The unsigned bundle payload the page prices carts with: the shop's promotions, the draft in
@@ -1007,6 +1121,54 @@ mod tests {
             ))[0]
                 .0,
             "reward.type"
+        );
+    }
+
+    #[test]
+    fn terms_that_would_price_but_make_no_sense_are_named() {
+        let draft = json!({
+            "id": "x", "name": "  ",
+            "items": {"categories": [], "skus": ["A"], "tags": []},
+            "reward": {"type": "percentOff", "percent": "0"},
+            "limits": {"totalUses": 0, "perCustomer": 0, "perDay": 3, "budget": "0.00"},
+        });
+        let paths: Vec<String> = errors(&input(draft)).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "items.categories",
+                "items.tags",
+                "limits.budget",
+                "limits.perCustomer",
+                "limits.totalUses",
+                "name",
+                "reward"
+            ]
+        );
+        let long = "n".repeat(MAX_NAME + 1);
+        let named = |name: &str| {
+            errors(&input(json!({
+                "id": "x", "name": name, "reward": {"type": "amountOff", "amount": "5", "per": "order"}
+            })))
+        };
+        assert_eq!(named(&long)[0].1, "a name has at most 200 characters");
+        assert_eq!(named("a\u{7}b")[0].1, "a name holds no control characters");
+        assert_eq!(named(&"é".repeat(MAX_NAME)), []);
+        // A reward that sets a price, frees an item or ships free counts as taking something off.
+        for reward in [
+            json!({"type": "fixedPrice", "price": "5"}),
+            json!({"type": "shippingOff", "percent": "100"}),
+            json!({"type": "buyXGetY", "buyQuantity": 2, "getQuantity": 1}),
+        ] {
+            let e = errors(&input(json!({"id": "x", "name": "x", "reward": reward})));
+            assert_eq!(e, [], "{reward}");
+        }
+        let e = errors(&input(json!({
+            "id": "x", "name": "x", "reward": {"type": "shippingOff", "percent": "0"}
+        })));
+        assert_eq!(
+            e.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["reward"]
         );
     }
 

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
+};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -58,6 +61,7 @@ pub fn router(state: Shared) -> Router {
         .route("/codes/{set}/export", get(export_codes))
         .route("/codes/{set}/deactivate", post(deactivate_codes))
         .route("/codes/{set}/reactivate", post(reactivate_codes))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(|| async { ApiError(WireError::no_route("under /api")) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(no_store));
@@ -67,6 +71,8 @@ pub fn router(state: Shared) -> Router {
         // Pages, scripts and the wasm compressed (the API is not: its answers carry the CSRF
         // token and echo input, the mix compression attacks such as BREACH need).
         .merge(pages::router().layer(tower_http::compression::CompressionLayer::new()))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(pages::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -129,6 +135,52 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
         })?;
         parse_body(&bytes).map(Body).map_err(ApiError)
     }
+}
+
+/// A route's path parameters (`{id}`, `{set}`): axum's `Path`, refused as every bad input is
+/// (JSON, `invalidRequest`) when a segment is not UTF-8 once percent-decoded.
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Path<T>> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) if e.status().is_client_error() => Err(ApiError::bad_request(format!(
+                "{}: not UTF-8 once percent-decoded",
+                parts.uri.path()
+            ))),
+            Err(e) => Err(ApiError::internal(e.body_text())),
+        }
+    }
+}
+
+/// A query string, strictly (`deny_unknown_fields` as its type says): axum's `Query`, refused
+/// as every bad input is (JSON, `invalidQuery`, naming the parameter).
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Query<T>> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| {
+                let text = e.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::new(400, ErrorCode::InvalidQuery, format!("query: {why}"))
+            })
+    }
+}
+
+/// A route asked with a method it does not have: the JSON every error has, with the `Allow`
+/// header axum adds to a 405.
+async fn method_not_allowed(method: axum::http::Method, uri: OriginalUri) -> ApiError {
+    ApiError(WireError::method_not_allowed(method.as_str(), uri.0.path()))
 }
 
 #[derive(Deserialize)]

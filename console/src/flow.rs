@@ -707,6 +707,24 @@ pub async fn pause(
     crate::publish::release_key(state, who, "pausing and resuming")?;
     {
         let folder = state.folder.lock().await;
+        if folder.working(id)?.is_none() {
+            return Err(ApiError::not_found(format!("no promotion `{id}`")));
+        }
+        let from = if paused {
+            folder.current_of(id)?
+        } else {
+            folder.paused_of(id)?
+        };
+        if from.is_none() {
+            return Err(ApiError::conflict(
+                ErrorCode::InvalidState,
+                if paused {
+                    "only approved terms can be paused, and these are not (a draft, or paused already)"
+                } else {
+                    "this promotion is not paused"
+                },
+            ));
+        }
         folder.set_paused(id, paused, base).map_err(stale)?;
         let action = if paused { "paused" } else { "resumed" };
         audit::record(

@@ -114,6 +114,13 @@ pub fn router() -> Router<Shared> {
     .route("/wasm/{file}", get(wasm))
 }
 
+/// Any other address: a page that says so (404), with the way back.
+pub async fn not_found() -> Response {
+    let mut res = html(include_str!("../web/not-found.html"));
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, ct, body)) => (

@@ -97,6 +97,23 @@ export async function api(method, path, body, { noRedirect = false, bytes = fals
  * attributes (a `dataset` object and boolean `hidden`/`disabled`/`checked` handled); children
  * are nodes or text (never HTML).
  */
+/** The promotion id a page's address names (`/promotions/<id>` with `suffix` after it), or
+ * null when the address names none or its escapes are malformed (`%FF`). */
+export function promotionIdFromPath(suffix = "") {
+  const m = new RegExp(`^/promotions/([^/]+)${suffix}$`).exec(location.pathname);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** What a promotion page shows when its promotion does not exist: the way back. */
+export function noSuchPromotion(into) {
+  fill(into, el("p", {}, "There is no such promotion. ", el("a", { href: "/" }, "Back to the promotions")));
+}
+
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {

@@ -8,8 +8,8 @@
 // (wasm, the expansion `promoseal windows` runs).
 import {
   $, api, ApiError, clearError, el, evaluator, fill, formatInstant, header, instantToZoned,
-  mayWrite, nextDay, previousDay, reviewContext, reviewTerms, showError, showStatus,
-  zonedToInstant,
+  mayWrite, nextDay, noSuchPromotion, previousDay, promotionIdFromPath, reviewContext,
+  reviewTerms, showError, showStatus, zonedToInstant,
 } from "./common.js";
 import { TEMPLATES, template } from "./templates.js";
 import {
@@ -614,8 +614,12 @@ function read(f) {
       return intValue(v);
     case "sint":
       return intValue(v, true);
-    case "list":
-      return listValue(v);
+    case "list": {
+      // Blank is "left out" (every item), except where the terms loaded (a template's) hold an
+      // empty list to fill: that stays [], which the review names until it is filled.
+      const declared = getPath(S.base, f.path);
+      return listValue(v) ?? (Array.isArray(declared) && declared.length === 0 ? [] : undefined);
+    }
     case "check":
       return f.input.checked || undefined;
     case "select":
@@ -1312,9 +1316,10 @@ function applyTemplate(id) {
 
 async function main() {
   S.me = await header();
-  const m = /^\/promotions\/([^/]+)\/edit$/.exec(location.pathname);
-  S.mode = m ? "edit" : "new";
-  S.id = m ? decodeURIComponent(m[1]) : null;
+  const editing = /\/edit$/.test(location.pathname);
+  S.mode = editing ? "edit" : "new";
+  S.id = editing ? promotionIdFromPath("/edit") : null;
+  if (editing && S.id === null) throw new ApiError(404, { code: "notFound", message: "There is no such promotion." });
   const [context, detail, wasm] = await Promise.all([
     reviewContext(),
     S.mode === "edit" ? api("GET", `/promotions/${encodeURIComponent(S.id)}`) : Promise.resolve(null),
@@ -1369,5 +1374,13 @@ async function main() {
 
 main().catch((e) => {
   $("loading").hidden = true;
+  if (S.mode === "edit" && e instanceof ApiError && e.status === 404) {
+    // Not the new-promotion editor under an error: there is nothing here to edit.
+    $("title").textContent = "No such promotion";
+    document.title = "No such promotion · Promoseal console";
+    $("editor").hidden = true;
+    $("review-panel").hidden = true;
+    noSuchPromotion($("status"));
+  }
   showError(e);
 });

@@ -6,7 +6,8 @@
 // held in this browser.
 import {
   $, api, ApiError, badge, busy, clearError, confirmInline, el, fill, formatInstant, hasRole,
-  header, mayWrite, reviewContext, reviewTerms, shortHash, showError, showStatus,
+  header, mayWrite, noSuchPromotion, promotionIdFromPath, reviewContext, reviewTerms, shortHash,
+  showError, showStatus,
 } from "./common.js";
 import { APPROVAL, hasKey, hexToBytes, sign } from "./keys.js";
 import {
@@ -435,15 +436,16 @@ async function comment(ev) {
 
 async function main() {
   S.me = await header();
-  const m = /^\/promotions\/([^/]+)$/.exec(location.pathname);
-  S.id = m ? decodeURIComponent(m[1]) : "";
+  S.id = promotionIdFromPath();
+  if (S.id === null) {
+    noSuchPromotion($("words"));
+    return;
+  }
   $("comment-form").addEventListener("submit", comment);
   await load();
 }
 
 main().catch((e) => {
-  if (e instanceof ApiError && e.status === 404) {
-    fill($("words"), el("p", {}, "There is no such promotion. ", el("a", { href: "/" }, "Back to the promotions")));
-  }
+  if (e instanceof ApiError && e.status === 404) noSuchPromotion($("words"));
   showError(e);
 });

@@ -212,7 +212,10 @@ impl Campaign {
         }
     }
 
-    /// A campaign of `count` codes whose random part is `length` characters long.
+    /// A campaign of `count` codes whose random part is `length` characters long. A new
+    /// campaign's prefix and suffix hold letters, digits, `-` and `_` only: shoppers type them,
+    /// and a code is shown in mail, on receipts and in pages. (Campaigns already signed into
+    /// bundles are read with [`Campaign::validate`]'s rule alone.)
     pub fn new(
         campaign: &str,
         prefix: &str,
@@ -220,6 +223,17 @@ impl Campaign {
         count: u64,
         length: u32,
     ) -> Result<Campaign, String> {
+        for (what, part) in [("prefix", prefix), ("suffix", suffix)] {
+            if let Some(c) = part
+                .trim()
+                .chars()
+                .find(|&c| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            {
+                return Err(format!(
+                    "the {what} may hold letters, digits, `-` and `_` only, not `{c}`"
+                ));
+            }
+        }
         let serial_chars = serial_chars_for(count);
         let tag_chars = length.saturating_sub(serial_chars);
         let c = Campaign {
@@ -436,6 +450,15 @@ mod tests {
         assert!(Campaign::new("c", "", "", 0, 12).is_err());
         assert!(Campaign::new("", "", "", 1, 12).is_err());
         assert!(Campaign::new("c", &"P".repeat(60), "", 10, 12).is_err());
+        // What a shopper types: letters (any script), digits, `-` and `_`.
+        assert!(Campaign::new("c", "été-2026_", "-vip", 10, 12).is_ok());
+        for (prefix, suffix) in [("<b>", ""), ("a b", ""), ("", "!"), ("x\u{7}", "")] {
+            let e = Campaign::new("c", prefix, suffix, 10, 12).unwrap_err();
+            assert!(
+                e.contains("may hold letters, digits"),
+                "{prefix:?} {suffix:?}: {e}"
+            );
+        }
         assert_eq!(serial_chars_for(1), 2);
         assert_eq!(serial_chars_for(1024), 2);
         assert_eq!(serial_chars_for(1025), 3);

@@ -315,6 +315,34 @@ pub struct Thresholds {
     pub accounts_per_code: usize,
 }
 
+/// The longest window a signal looks back over: 366 days.
+pub const MAX_WINDOW_SECONDS: i64 = 366 * 86_400;
+
+impl Thresholds {
+    /// What is wrong with these thresholds, if anything: a window of 1 s to 366 days, every
+    /// count at least 1 (a count of 0 would make every account a signal).
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_WINDOW_SECONDS).contains(&self.window_seconds) {
+            return Err(format!(
+                "windowSeconds: `{}` is not between 1 and {MAX_WINDOW_SECONDS}",
+                self.window_seconds
+            ));
+        }
+        let counts = [
+            ("attemptsPerIp", self.attempts_per_ip),
+            ("attemptsPerEmail", self.attempts_per_email),
+            ("attemptsPerCustomer", self.attempts_per_customer),
+            ("codesPerAccount", self.codes_per_account),
+            ("refusals", self.refusals),
+            ("accountsPerCode", self.accounts_per_code),
+        ];
+        match counts.iter().find(|(_, n)| *n == 0) {
+            Some((name, _)) => Err(format!("{name}: must be at least 1")),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Thresholds {
         Thresholds {

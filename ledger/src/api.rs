@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, OriginalUri, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -47,13 +47,25 @@ pub fn app(state: Shared) -> Router {
         .route("/reconciliation", post(reconciliation))
         .route("/fraud-signals", get(fraud_signals))
         .route("/events", get(events))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(healthz))
+        .method_not_allowed_fallback(method_not_allowed)
         .nest("/v1", v1)
         .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "no such route") })
         .with_state(state)
+}
+
+/// A route asked with a method it does not have: the error every bad request gets, with the
+/// `Allow` header axum adds to a 405.
+async fn method_not_allowed(method: axum::http::Method, uri: OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.0.path()),
+    )
 }
 
 async fn authorize(
@@ -218,18 +230,23 @@ async fn create(
     Ok(respond(state.redeem(op, &key, req, peer.0).await?))
 }
 
-/// The `{id}` of a redemption route. A path that is not UTF-8 once percent-decoded, or that
-/// holds a NUL character, is refused as every bad input is: JSON, `invalidRequest`.
+/// The `{id}` of a redemption route.
 fn redemption_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path_segment("id", path)
+}
+
+/// A route's one path parameter, `name`. A path that is not UTF-8 once percent-decoded, or that
+/// holds a NUL character, is refused as every bad input is: JSON, `invalidRequest`.
+fn path_segment(name: &str, path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     match path {
-        Ok(Path(id)) if !id.contains('\0') => Ok(id),
+        Ok(Path(value)) if !value.contains('\0') => Ok(value),
         Ok(_) => Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
-            "id: holds a NUL character",
+            format!("{name}: holds a NUL character"),
         )),
         Err(e) if e.status().is_client_error() => Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
-            "id: not UTF-8 once percent-decoded",
+            format!("{name}: not UTF-8 once percent-decoded"),
         )),
         Err(e) => Err(ApiError::internal(e.body_text())),
     }
@@ -362,8 +379,9 @@ async fn upload_bundle(
 /// canonical code, as the console computes it with the code secret: `Bundle::code_record`).
 async fn code_redemptions(
     axum::extract::State(state): axum::extract::State<Shared>,
-    axum::extract::Path(hash): axum::extract::Path<String>,
+    hash: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let hash = path_segment("hash", hash)?;
     let digits = 2 * promoseal_evaluator::codes::HASH_LEN;
     if hash.len() != digits || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(ApiError::bad_request(
@@ -509,6 +527,8 @@ async fn fraud_signals(
     }
     let t: crate::analytics::Thresholds = serde_json::from_value(t)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?;
+    t.check()
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e))?;
     let now = state.now().seconds();
     let attempts = state
         .db

@@ -161,6 +161,9 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
         None => defaults.fraud,
         Some(json) => serde_json::from_str(json).context("--fraud-thresholds")?,
     };
+    fraud
+        .check()
+        .map_err(|e| anyhow::anyhow!("--fraud-thresholds: {e}"))?;
     let settings = Settings {
         reservation_ttl: s.reservation_ttl,
         window: ledger::redeem::Window {

@@ -129,6 +129,21 @@ async fn request_review_approve_publish(backend: Backend) {
     );
     let d = release.get("/api/promotions/running-10").await.json();
     assert_eq!(d["state"], "paused");
+    // What cannot be paused or resumed says why: no such promotion, or not in that state.
+    for (path, status, code) in [
+        ("/api/promotions/nope/pause", 404, "notFound"),
+        ("/api/promotions/nope/resume", 404, "notFound"),
+        ("/api/promotions/running-10/pause", 409, "invalidState"),
+        ("/api/promotions/tees-15/resume", 409, "invalidState"),
+    ] {
+        let r = release.post(path, json!({"base": d["tag"]})).await;
+        assert_eq!(
+            (r.status, r.json()["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {}",
+            r.text
+        );
+    }
     let p = release
         .post(
             "/api/promotions/running-10/resume",

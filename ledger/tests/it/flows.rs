@@ -79,6 +79,36 @@ async fn redeem_replay_and_refusals(backend: Backend) {
     let (s, read) = l.get(&format!("/v1/redemptions/{id}")).await;
     assert_eq!((s, &read), (200, &first));
     assert_eq!(l.get("/v1/redemptions/rdm_nope").await.0, 404);
+    // A path that is not UTF-8 is a JSON 400 wherever a route takes a parameter.
+    for path in ["/v1/redemptions/%FF", "/v1/codes/%FF/redemptions"] {
+        let (s, e) = l.get(path).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalidRequest")),
+            "{path}: {e}"
+        );
+    }
+    // A method a route does not have: 405 with `Allow` and the JSON every error has.
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/v1/events", "GET,HEAD"),
+        (reqwest::Method::PUT, "/healthz", "GET,HEAD"),
+        (reqwest::Method::GET, "/v1/redemptions", "POST"),
+    ] {
+        let r = l
+            .http
+            .request(method.clone(), format!("{}{path}", l.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "methodNotAllowed", "{e}");
+        assert_eq!(
+            e["error"]["message"],
+            format!("{method} is not allowed on {path}")
+        );
+    }
 
     // A second open redemption for the same order is refused.
     let (s, e) = l.post("/v1/redemptions", "k-2", &body).await;
@@ -807,12 +837,28 @@ async fn reports_reconciliation_and_fraud_signals(backend: Backend) {
     assert!(kinds.contains(&("manyCodes", "account")), "{f}");
     assert!(kinds.contains(&("velocity", "ip")), "{f}");
     assert!(kinds.contains(&("repeatedRefusals", "customer")), "{f}");
-    let (s, e) = l.get("/v1/fraud-signals?bogus=1").await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (400, Some("invalidQuery")),
-        "{e}"
-    );
+    for (query, message) in [
+        ("bogus=1", "unknown field `bogus`"),
+        (
+            "windowSeconds=-1",
+            "windowSeconds: `-1` is not between 1 and 31622400",
+        ),
+        (
+            "windowSeconds=0",
+            "windowSeconds: `0` is not between 1 and 31622400",
+        ),
+        ("attemptsPerIp=0", "attemptsPerIp: must be at least 1"),
+        ("attemptsPerIp=-3", "invalid value"),
+    ] {
+        let (s, e) = l.get(&format!("/v1/fraud-signals?{query}")).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalidQuery")),
+            "{query}: {e}"
+        );
+        let m = e["error"]["message"].as_str().unwrap();
+        assert!(m.contains(message), "{query}: {m}");
+    }
 
     // The event log pages through every attempt with who, what and why.
     let (s, ev) = l.get("/v1/events?limit=2").await;
