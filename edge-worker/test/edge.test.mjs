@@ -122,6 +122,11 @@ test("bad requests: malformed JSON, wrong shapes, size, routes, methods", async 
   assert.equal(r.status, 404);
   const g = await fetch(`${worker.url}/v1/evaluate`);
   assert.equal(g.status, 405);
+  assert.equal(g.headers.get("allow"), "POST, OPTIONS");
+  assert.equal((await g.json()).error.code, "methodNotAllowed");
+  const d = await fetch(`${worker.url}/v1/bundle/storefront`, { method: "DELETE" });
+  assert.equal(d.status, 405);
+  assert.equal(d.headers.get("allow"), "GET, HEAD, OPTIONS");
   r = await post("/v1/redeem", { orderId: "o" });
   assert.equal(r.status, 400);
   assert.equal(json(r).error.code, "idempotencyKeyRequired");

@@ -398,6 +398,9 @@ function showReceipt(redemption) {
   list.replaceChildren();
   row(list, "Subtotal", money(redemption.subtotal));
   for (const p of redemption.promotions) row(list, names.get(p.promotionId) ?? p.promotionId, `−${money(p.amount)}`, "discount");
+  // The ledger's own evaluation (its receipt) says what shipping cost, as the cart showed it.
+  const shipping = redemption.receipt?.shipping;
+  if (shipping) row(list, `Shipping (${shipping.method})`, money(shipping.total));
   row(list, "Tax", money(redemption.taxTotal));
   row(list, "Total charged", money(redemption.total), "grand");
   box.dataset.redemption = redemption.id;

@@ -127,10 +127,14 @@ test("checkout: the edge forwards it, the ledger holds the redemption, the page 
   await page.waitForFunction(() => /applied/.test(document.querySelector("#code-message").textContent));
   const total = await page.getAttribute("#totals", "data-total");
   const discount = await page.getAttribute("#totals", "data-discount");
+  const cartShipping = /Shipping \([^)]*\)\$[\d.,]+/.exec(await totalsText(page));
+  assert.ok(cartShipping, await totalsText(page));
   await page.click("#checkout");
   await page.waitForSelector("#receipt:not([hidden])");
   const id = await page.getAttribute("#receipt", "data-redemption");
   assert.match(await page.textContent("#receipt"), /Total charged/);
+  // The receipt shows the shipping line the cart showed.
+  assert.ok((await page.textContent("#receipt")).includes(cartShipping[0]), cartShipping[0]);
   assert.match(await page.textContent("#receipt"), /\$5 off your order−\$5\.00/);
   await shot(page, "07-receipt");
 

@@ -44,12 +44,25 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Answer {
             admin(&req, cfg)?;
             objects::outbox_call(env, Method::Post, "/replay", None).await
         }
-        (_, "/v1/ping" | "/healthz" | "/v1/evaluate" | "/v1/codes/check" | "/v1/redeem")
-        | (_, "/v1/bundle/storefront" | "/v1/admin/dead-letters")
-        | (_, "/v1/admin/dead-letters/replay") => {
-            Err(EdgeError::method_not_allowed(method.as_ref(), &path))
+        _ => match allowed(&path) {
+            Some(allow) => {
+                let e = EdgeError::method_not_allowed(method.as_ref(), &path);
+                Ok(Reply::json(e.status, e.body()).header("Allow", allow))
+            }
+            None => Err(EdgeError::no_route(&path)),
+        },
+    }
+}
+
+/// The methods a route answers (RFC 9110's `Allow` of a 405), `None` for no route.
+fn allowed(path: &str) -> Option<&'static str> {
+    match path {
+        "/v1/ping" | "/healthz" | "/v1/admin/dead-letters" => Some("GET, OPTIONS"),
+        "/v1/bundle/storefront" => Some("GET, HEAD, OPTIONS"),
+        "/v1/evaluate" | "/v1/codes/check" | "/v1/redeem" | "/v1/admin/dead-letters/replay" => {
+            Some("POST, OPTIONS")
         }
-        _ => Err(EdgeError::no_route(&path)),
+        _ => None,
     }
 }
 
