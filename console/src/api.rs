@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
-};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -61,7 +59,7 @@ pub fn router(state: Shared) -> Router {
         .route("/codes/{set}/export", get(export_codes))
         .route("/codes/{set}/deactivate", post(deactivate_codes))
         .route("/codes/{set}/reactivate", post(reactivate_codes))
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(promoseal_wire::http::method_not_allowed)
         .fallback(|| async { ApiError(WireError::no_route("under /api")) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(no_store));
@@ -71,7 +69,7 @@ pub fn router(state: Shared) -> Router {
         // Pages, scripts and the wasm compressed (the API is not: its answers carry the CSRF
         // token and echo input, the mix compression attacks such as BREACH need).
         .merge(pages::router().layer(tower_http::compression::CompressionLayer::new()))
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(promoseal_wire::http::method_not_allowed)
         .fallback(pages::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -175,12 +173,6 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Que
                 ApiError::new(400, ErrorCode::InvalidQuery, format!("query: {why}"))
             })
     }
-}
-
-/// A route asked with a method it does not have: the JSON every error has, with the `Allow`
-/// header axum adds to a 405.
-async fn method_not_allowed(method: axum::http::Method, uri: OriginalUri) -> ApiError {
-    ApiError(WireError::method_not_allowed(method.as_str(), uri.0.path()))
 }
 
 #[derive(Deserialize)]

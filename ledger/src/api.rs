@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, OriginalUri, Path, Query};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -47,25 +47,15 @@ pub fn app(state: Shared) -> Router {
         .route("/reconciliation", post(reconciliation))
         .route("/fraud-signals", get(fraud_signals))
         .route("/events", get(events))
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(promoseal_wire::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(healthz))
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(promoseal_wire::http::method_not_allowed)
         .nest("/v1", v1)
         .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "no such route") })
         .with_state(state)
-}
-
-/// A route asked with a method it does not have: the error every bad request gets, with the
-/// `Allow` header axum adds to a 405.
-async fn method_not_allowed(method: axum::http::Method, uri: OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::MethodNotAllowed,
-        format!("{method} is not allowed on {}", uri.0.path()),
-    )
 }
 
 async fn authorize(

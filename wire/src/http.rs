@@ -3,7 +3,8 @@
 //! (it was not read to its end, so the connection cannot carry another request: a client that
 //! reused it would lose its next request).
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::OriginalUri;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::WireError;
@@ -24,4 +25,11 @@ impl IntoResponse for WireError {
         }
         response
     }
+}
+
+/// The answer of a route asked with a method it does not have, for axum's
+/// `method_not_allowed_fallback` (which adds the route's `Allow`): the JSON every error has,
+/// not axum's empty body.
+pub async fn method_not_allowed(method: Method, uri: OriginalUri) -> WireError {
+    WireError::method_not_allowed(method.as_str(), uri.0.path())
 }

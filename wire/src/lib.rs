@@ -2,7 +2,7 @@
 
 pub mod error;
 #[cfg(feature = "axum")]
-mod http;
+pub mod http;
 pub mod redemption;
 
 pub use error::{

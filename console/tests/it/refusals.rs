@@ -400,6 +400,50 @@ async fn bad_input_gets_a_clear_error(backend: Backend) {
     assert_eq!((r.status, r.code().as_str()), (404, "notFound"));
     let r = m.get("/api/promotions/no-such").await;
     assert_eq!(r.status, 404);
+    // Every refusal of the API is the JSON envelope: a method a route does not have (with
+    // `Allow`), a path that is not UTF-8, a query the route does not take.
+    let r = m.send("DELETE", "/api/promotions", None).await;
+    assert_eq!((r.status, r.code().as_str()), (405, "methodNotAllowed"));
+    assert_eq!(r.headers["allow"], "GET,HEAD,POST");
+    let r = m.get("/api/promotions/%FF").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "invalidRequest"),
+        "{}",
+        r.text
+    );
+    let r = m.get("/api/audit?bogus=1").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "invalidQuery"),
+        "{}",
+        r.text
+    );
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `bogus`"));
+    let r = m
+        .send_raw(
+            "/api/codes/vip/import",
+            "application/octet-stream",
+            b"code\nA1\n".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "invalidQuery"),
+        "{}",
+        r.text
+    );
+    // An address with no page is a page that says so.
+    let r = m.get("/no-such-page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text.contains("Page not found"), "{}", r.text);
     let r = m
         .post("/api/promotions/running-10/comments", json!({"text": ""}))
         .await;
