@@ -54,18 +54,7 @@ fn secret(state: &Shared) -> ApiResult<CodeSecret> {
 }
 
 fn set_id_ok(id: &str) -> ApiResult<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "set: 1 to 64 lower-case letters, digits, `-` or `_`",
-        ))
-    }
+    codeset::check_id(id).map_err(ApiError::bad_request)
 }
 
 fn load(dir: &Path, id: &str) -> ApiResult<CodeSetFile> {

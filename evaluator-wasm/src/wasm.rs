@@ -107,6 +107,19 @@ fn input_json(v: &JsValue) -> Result<Vec<u8>, Failure> {
 
 /// Options objects go through serde, after a check that names any key it does not know (the
 /// serde-wasm-bindgen deserializer reads only the keys a struct has, so it cannot refuse one).
+/// Whether a value can be read without running code that throws: a getter, a `toJSON` or a
+/// Proxy trap that throws would otherwise unwind through the call instead of being answered.
+/// `JSON.stringify` reads every property once, catching what throws; the value is then read
+/// as before.
+#[inline(never)]
+fn readable(v: &JsValue, what: &str) -> Result<(), Failure> {
+    JSON::stringify(v).map(|_| ()).map_err(|_| {
+        Failure::argument(format!(
+            "{what}: cannot be read (a getter, toJSON or Proxy trap threw, or it holds a BigInt)"
+        ))
+    })
+}
+
 fn read_options<T: for<'de> Deserialize<'de> + Default>(
     v: &JsValue,
     what: &str,
@@ -115,6 +128,7 @@ fn read_options<T: for<'de> Deserialize<'de> + Default>(
     if v.is_undefined() || v.is_null() {
         return Ok(T::default());
     }
+    readable(v, what)?;
     let object = v
         .dyn_ref::<Object>()
         .filter(|_| !v.is_function() && !Array::is_array(v))
@@ -222,6 +236,7 @@ fn root_from(root: &JsValue, rotations: &JsValue) -> Result<TrustRoot, Failure> 
     if rotations.is_undefined() || rotations.is_null() {
         return Ok(trust);
     }
+    readable(rotations, "options.rotations")?;
     let list = rotations
         .dyn_ref::<Array>()
         .ok_or_else(|| Failure::argument("options.rotations: expected an array".into()))?;

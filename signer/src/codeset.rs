@@ -45,6 +45,23 @@ fn encode(set: &BTreeSet<CodeHash>) -> Option<String> {
     (!set.is_empty()).then(|| STANDARD.encode(set.iter().flatten().copied().collect::<Vec<u8>>()))
 }
 
+/// The rule for a code set's id, which names its file (`codes/<id>.json`): 1 to 64 lower-case
+/// letters, digits, `-` or `_`, so it can never name a path outside `codes/`.
+pub fn check_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "code set `{id}`: a code set id is 1 to 64 lower-case letters, digits, `-` or `_`"
+        ))
+    }
+}
+
 pub fn path(project: &Path, id: &str) -> PathBuf {
     project.join("codes").join(format!("{id}.json"))
 }

@@ -3,6 +3,20 @@
 use clap::{Parser, Subcommand};
 use promoseal_evaluator::model::Audience;
 
+/// Writes to standard output like `println!` (`out!`) or `print!` (`out!(raw …)`), answering
+/// an error instead of panicking when it cannot: a pipe closed early (`promoseal lint | head`)
+/// or a full disk. `main` ends quietly on the first, and names the second.
+macro_rules! out {
+    (raw $($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::support::Output)
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::support::Output)
+    }};
+}
+
 pub mod commands;
 
 pub mod codeset;
@@ -11,7 +25,7 @@ pub mod lint;
 pub mod project;
 pub mod support;
 
-pub use support::Refused;
+pub use support::{Output, Refused};
 
 // The command line. `Cli` and the commands' `Args` have no doc comments, which clap would print
 // in `--help`; the doc comments of `Command`'s variants are the commands' help.

@@ -8,7 +8,7 @@ use clap::Parser;
 use promoseal_signer::commands::{
     approve, claim, codes, cosign, eval, inspect, keygen, lint, root, sign, verify, windows,
 };
-use promoseal_signer::{Cli, Command, Refused};
+use promoseal_signer::{Cli, Command, Output, Refused};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +32,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`promoseal inspect … | head`): nothing more to say to anyone.
+        Err(e)
+            if e.downcast_ref::<Output>()
+                .is_some_and(|o| o.0.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::FAILURE
+        }
         Err(e) if e.is::<Refused>() => {
             eprintln!("promoseal: {e}");
             ExitCode::from(3)

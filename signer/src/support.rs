@@ -147,6 +147,18 @@ pub fn now_or_clock(now: Option<&str>) -> Result<Instant> {
 // The trust root and refusals
 // ---------------------------------------------------------------------------------------------
 
+/// Standard output could not be written (`out!`): a closed pipe or a full disk.
+#[derive(Debug)]
+pub struct Output(pub std::io::Error);
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for Output {}
+
 /// A failure that is a verification verdict (exit 3), not a usage or I/O problem.
 #[derive(Debug)]
 pub struct Refused(pub(crate) String);

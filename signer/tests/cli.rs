@@ -136,3 +136,128 @@ fn windows_expand_a_recurring_window_into_utc_intervals() {
     );
     assert_fails_with(&windows("Nowhere/Town"), "unknown time zone `Nowhere/Town`");
 }
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    // A full disk: the error is named, exit 1.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_promoseal"))
+        .args(["eval", "--unsigned", "--bundle", "examples/bundle.json"])
+        .args(["--cart", "examples/cart.json"])
+        .current_dir(root())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("writing to standard output"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // A reader that went away: nothing on stderr, no panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promoseal"))
+        .args(["eval", "--unsigned", "--bundle", "examples/bundle.json"])
+        .args(["--cart", "examples/cart.json", "--pretty"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_ne!(o.status.code(), Some(101));
+}
+
+#[test]
+fn keygen_and_code_sets_refuse_names_that_are_paths_and_limits_that_are_not_limits() {
+    let dir = std::env::temp_dir().join(format!("promoseal-cli-names-{}", std::process::id()));
+    let out = dir.join("keys");
+    let out = out.to_str().unwrap();
+    for (args, fragment) in [
+        (
+            vec!["--id", "../evil", "--role", "root"],
+            "a key id is 1 to 64",
+        ),
+        (vec!["--id", "", "--role", "root"], "a key id is 1 to 64"),
+        (vec!["--id", "a/b", "--role", "root"], "a key id is 1 to 64"),
+        (vec!["--id", "a", "--role", ""], "a role is a name"),
+        (
+            vec!["--id", "a", "--role", "m", "--max-percent", "150"],
+            "at most 100",
+        ),
+        (
+            vec!["--id", "a", "--role", "m", "--max-amount", "usd:5"],
+            "not a currency code",
+        ),
+        (
+            vec![
+                "--id",
+                "a",
+                "--role",
+                "m",
+                "--max-amount",
+                "USD:5",
+                "--max-amount",
+                "USD:6",
+            ],
+            "`USD` is given twice",
+        ),
+    ] {
+        let mut all = vec!["keygen", "--out", out];
+        all.extend(args);
+        assert_fails_with(&promoseal(&all), fragment);
+    }
+    assert!(!dir.join("evil.key").exists() && !dir.join("keys").exists());
+    let secret = dir.join("codes.secret");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = promoseal(&["codes", "secret", "--out", secret.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let project = dir.to_str().unwrap();
+    for set in ["../x", "", "UPPER"] {
+        let o = promoseal(&[
+            "codes",
+            "import",
+            "--project",
+            project,
+            "--set",
+            set,
+            "--code",
+            "A1",
+            "--secret",
+            secret.to_str().unwrap(),
+        ]);
+        assert_fails_with(&o, "a code set id is 1 to 64");
+    }
+    let o = promoseal(&[
+        "codes",
+        "import",
+        "--project",
+        project,
+        "--set",
+        "ok",
+        "--code",
+        "",
+        "--secret",
+        secret.to_str().unwrap(),
+    ]);
+    assert_fails_with(&o, "a code is never empty");
+    assert!(!dir.join("x.json").exists() && !dir.join("codes").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lint_refuses_a_samples_folder_that_does_not_exist() {
+    let o = promoseal(&[
+        "lint",
+        "--project",
+        "examples/shop",
+        "--samples",
+        "/nonexistent-samples",
+    ]);
+    assert_fails_with(&o, "--samples `/nonexistent-samples`: no such folder");
+}

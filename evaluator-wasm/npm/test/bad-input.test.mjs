@@ -119,6 +119,32 @@ test("inputs no JSON can hold are refused, and the engine keeps working", () => 
   assert.equal(engine.evaluate(cartInput).ok, true);
 });
 
+test("options that throw when read are refused, not thrown", () => {
+  const boom = () => {
+    throw new Error("boom");
+  };
+  const root = vector("root-v1.env");
+  const cases = [
+    () => Engine.open(vector("valid.env"), root, { get now() { return boom(); } }),
+    () => Engine.open(vector("valid.env"), root, { highestAccepted: { get version() { return boom(); } } }),
+    () => Engine.open(vector("valid.env"), root, { get rotations() { return boom(); } }),
+    () => Engine.open(vector("valid.env"), root, new Proxy({}, { ownKeys: boom })),
+    () => Engine.open(vector("valid.env"), root, { rotations: new Proxy([], { get: boom }) }),
+    () => inspectRoot(root, new Proxy([], { get: boom })),
+  ];
+  const engine = Engine.openUnverified(payload).value;
+  cases.push(
+    () => engine.evaluate(cartInput, { get notApplied() { return boom(); } }),
+    () => engine.evaluateJson(cartInput, { toJSON: boom }),
+    () => engine.checkGrant("a.b.c", { get now() { return boom(); } }),
+  );
+  for (const call of cases) {
+    const error = refused(call(), "invalidArgument", "cannot be read");
+    assert.ok(/^(options|rotations|options\.rotations)\b/.test(error.message), error.message);
+  }
+  assert.equal(engine.evaluate(cartInput).ok, true);
+});
+
 test("random bytes never throw", () => {
   // A fixed-seed generator: the same bytes on every run.
   let s = 0x9e3779b9;

@@ -44,15 +44,15 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let key = support::load_key(key)?;
     let currency = &project.config.currency;
-    println!("You are approving, as key `{}`, in {currency}:", key.id);
+    out!("You are approving, as key `{}`, in {currency}:", key.id)?;
     for p in &promotions {
         for line in describe::promotion(p, currency) {
-            println!("  {line}");
+            out!("  {line}")?;
         }
-        println!(
+        out!(
             "  content digest: {}",
             codes::encode_hex(&approval_digest(currency, p))
-        );
+        )?;
     }
     if !*yes {
         use std::io::BufRead as _;
@@ -80,7 +80,7 @@ pub fn run(args: &Args) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(&record)?;
         bytes.push(b'\n');
         support::write(&path, &bytes)?;
-        println!("approval written to {}", path.display());
+        out!("approval written to {}", path.display())?;
     }
     Ok(())
 }

@@ -46,6 +46,6 @@ pub fn run(args: &Args) -> Result<()> {
         issued_at,
         expires_at: Instant(issued_at.seconds().saturating_add(ttl)),
     });
-    println!("{token}");
+    out!("{token}")?;
     Ok(())
 }

@@ -100,12 +100,22 @@ pub enum CodesCommand {
 
 pub fn run(cmd: &CodesCommand) -> Result<()> {
     match cmd {
+        CodesCommand::Generate { set, .. }
+        | CodesCommand::Import { set, .. }
+        | CodesCommand::Export { set, .. }
+        | CodesCommand::Deactivate { set, .. }
+        | CodesCommand::Reactivate { set, .. } => {
+            codeset::check_id(set).map_err(anyhow::Error::msg)?;
+        }
+        CodesCommand::Secret { .. } => {}
+    }
+    match cmd {
         CodesCommand::Secret { out } => {
             support::new_code_secret(out)?;
-            println!(
+            out!(
                 "code secret written to {} (mode 0600): give it to the edge and the ledger only",
                 out.display()
-            );
+            )?;
         }
         CodesCommand::Generate {
             project,
@@ -139,7 +149,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             }
             support::write_secret(out, csv.as_bytes())?;
             CodeSetFile::new_generated(set, &campaign).save(project)?;
-            println!("{count} codes of campaign `{}` written to {} (mode 0600); the bundle carries none of them", campaign.campaign, out.display());
+            out!("{count} codes of campaign `{}` written to {} (mode 0600); the bundle carries none of them", campaign.campaign, out.display())?;
         }
         CodesCommand::Import {
             project,
@@ -152,6 +162,9 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
         } => {
             let secret = support::load_code_secret(secret)?;
             let mut list: Vec<String> = codes.iter().map(|c| normalize_code(c)).collect();
+            if list.iter().any(String::is_empty) {
+                bail!("--code: a code is never empty");
+            }
             if let Some(file) = file {
                 let imported = import::read_codes(
                     file,
@@ -181,7 +194,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             };
             let added = f.import(&secret, &list)?;
             f.save(project)?;
-            println!("{}; {added} new", f.summary());
+            out!("{}; {added} new", f.summary())?;
         }
         CodesCommand::Export {
             project,
@@ -196,7 +209,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             match out {
                 Some(path) => {
                     support::write_secret(path, &buf)?;
-                    println!("{} written to {}", f.summary(), path.display());
+                    out!("{} written to {}", f.summary(), path.display())?;
                 }
                 None => std::io::Write::write_all(&mut std::io::stdout(), &buf)?,
             }
@@ -218,7 +231,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             let mut f = CodeSetFile::load(project, set)?;
             f.set_active(&secret, codes, on)?;
             f.save(project)?;
-            println!("{} (effective from the next signed bundle)", f.summary());
+            out!("{} (effective from the next signed bundle)", f.summary())?;
         }
     }
     Ok(())

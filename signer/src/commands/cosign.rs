@@ -24,6 +24,6 @@ pub fn run(args: &Args) -> Result<()> {
     support::write(file, &signed)?;
     let env = Envelope::parse(&signed).map_err(|m| anyhow!("{m}"))?;
     let ids: Vec<&str> = env.signatures.iter().map(|s| s.key_id.as_str()).collect();
-    println!("{} now signed by: {}", file.display(), ids.join(", "));
+    out!("{} now signed by: {}", file.display(), ids.join(", "))?;
     Ok(())
 }

@@ -85,6 +85,6 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         serde_json::to_string(&evaluation)?
     };
-    println!("{json}");
+    out!("{json}")?;
     Ok(())
 }

@@ -23,25 +23,25 @@ pub fn run(args: &Args) -> Result<()> {
     let bytes = read(file)?;
     let env = Envelope::parse(&bytes).map_err(|m| anyhow!("`{}`: {m}", file.display()))?;
     let signers: Vec<&str> = env.signatures.iter().map(|s| s.key_id.as_str()).collect();
-    println!(
+    out!(
         "{}: a signed {} ({} bytes, payload sha256 {})",
         file.display(),
         env.kind.as_str(),
         bytes.len(),
         codes::encode_hex(&env.digest)
-    );
-    println!(
+    )?;
+    out!(
         "signed by: {} (not verified here: use `promoseal verify`)",
         signers.join(", ")
-    );
+    )?;
     if env.kind == EnvelopeType::Root {
         let root: RootPayload = serde_json::from_slice(env.payload)?;
-        println!(
+        out!(
             "trust root version {}{}",
             root.version,
             root.expires_at
                 .map_or(String::new(), |t| format!(", expires {t}"))
-        );
+        )?;
         for k in &root.keys {
             let until = k
                 .not_after
@@ -49,25 +49,25 @@ pub fn run(args: &Args) -> Result<()> {
             let limits = k.limits.as_ref().map_or(String::new(), |l| {
                 format!(", limits {}", serde_json::to_string(l).unwrap_or_default())
             });
-            println!("  key {}: {}{until}{limits}", k.id, k.roles.join(", "));
+            out!("  key {}: {}{until}{limits}", k.id, k.roles.join(", "))?;
         }
         for (role, n) in &root.thresholds {
-            println!("  threshold: {n} `{role}` signatures");
+            out!("  threshold: {n} `{role}` signatures")?;
         }
-        println!(
+        out!(
             "  every promotion needs: {}",
             if root.approvals.required.is_empty() {
                 "no approval".to_string()
             } else {
                 root.approvals.required.join(", ")
             }
-        );
+        )?;
         for r in &root.approvals.rules {
-            println!(
+            out!(
                 "  `{}` approval when: {}",
                 r.role,
                 serde_json::to_string(r).unwrap_or_default()
-            );
+            )?;
         }
         return Ok(());
     }
@@ -79,10 +79,14 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         format!("EXPIRED at {}", p.expires_at)
     };
-    println!(
+    out!(
         "bundle `{}` version {} for the {:?}, {}, issued {}, {expiry}",
-        p.bundle_id, p.version, p.audience, p.currency, p.issued_at
-    );
+        p.bundle_id,
+        p.version,
+        p.audience,
+        p.currency,
+        p.issued_at
+    )?;
     for cs in &p.code_sets {
         let what = match (&cs.generated, &cs.hashes) {
             (Some(g), _) => format!(
@@ -101,18 +105,18 @@ pub fn run(args: &Args) -> Result<()> {
             }
             (None, None) => format!("{} PLAINTEXT codes", cs.codes.len()),
         };
-        println!(
+        out!(
             "code set {}: {what}{}",
             cs.id,
             if cs.active { "" } else { " (deactivated)" }
-        );
+        )?;
     }
-    println!("{} promotions:", p.promotions.len());
+    out!("{} promotions:", p.promotions.len())?;
     for promo in &p.promotions {
         let mut lines = describe::promotion(promo, &p.currency).into_iter();
-        println!("- {}", lines.next().unwrap_or_default());
+        out!("- {}", lines.next().unwrap_or_default())?;
         for l in lines {
-            println!("    {l}");
+            out!("    {l}")?;
         }
         // Batches naming its digest (their signatures are what `promoseal verify` checks).
         let digest = codes::encode_hex(&approval_digest(&p.currency, promo));
@@ -122,14 +126,14 @@ pub fn run(args: &Args) -> Result<()> {
             .filter(|a| a.digests.contains(&digest))
             .map(|a| a.key_id.as_str())
             .collect();
-        println!(
+        out!(
             "    approved by: {}",
             if by.is_empty() {
                 "nobody".to_string()
             } else {
                 by.join(", ")
             }
-        );
+        )?;
     }
     Ok(())
 }

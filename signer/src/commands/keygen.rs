@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 use promoseal_evaluator::codes;
-use promoseal_evaluator::money::DecimalString;
+use promoseal_evaluator::money::{Currency, DecimalString};
 use promoseal_evaluator::seal::{AuthorizationLimits, KeySpec, SigningIdentity};
 
 use crate::support;
@@ -35,15 +35,44 @@ fn decimal(s: &str, what: &str) -> Result<DecimalString> {
     DecimalString::parse(s).map_err(|e| anyhow!("{what} `{s}`: {e}"))
 }
 
+/// `CUR:AMOUNT` items, each currency a known ISO 4217 code given once, each amount one it can
+/// hold.
 fn per_currency(list: &[String], what: &str) -> Result<BTreeMap<String, DecimalString>> {
-    list.iter()
-        .map(|item| {
-            let (cur, amount) = item
-                .split_once(':')
-                .ok_or_else(|| anyhow!("{what} `{item}`: write CURRENCY:AMOUNT, as USD:50"))?;
-            Ok((cur.to_string(), decimal(amount, what)?))
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for item in list {
+        let (cur, amount) = item
+            .split_once(':')
+            .ok_or_else(|| anyhow!("{what} `{item}`: write CURRENCY:AMOUNT, as USD:50"))?;
+        let currency = Currency::from_code(cur).ok_or_else(|| {
+            anyhow!("{what} `{item}`: `{cur}` is not a currency code (upper case, as USD)")
+        })?;
+        let value = decimal(amount, what)?;
+        currency
+            .to_minor(&value, &|| format!("{what} `{item}`"))
+            .map_err(|e| anyhow!("{e}"))?;
+        if out.insert(cur.to_string(), value).is_some() {
+            return Err(anyhow!("{what}: `{cur}` is given twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// A key id names the key's files (`<out>/<id>.key`): 1 to 64 letters, digits, `-`, `_` or
+/// `.`, not starting with `.`, so it can never name a path outside `--out`.
+fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "--id `{id}`: a key id is 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`"
+        ))
+    }
 }
 
 /// The limits the flags give, `None` when none is given.
@@ -55,7 +84,13 @@ fn limits(args: &Args) -> Result<Option<AuthorizationLimits>> {
         max_percent: args
             .max_percent
             .as_deref()
-            .map(|p| decimal(p, "--max-percent"))
+            .map(|p| {
+                let d = decimal(p, "--max-percent")?;
+                if d.0 > rust_decimal::Decimal::ONE_HUNDRED {
+                    return Err(anyhow!("--max-percent `{p}`: at most 100"));
+                }
+                Ok(d)
+            })
             .transpose()?,
         max_amount: per_currency(&args.max_amount, "--max-amount")?,
         max_budget: per_currency(&args.max_budget, "--max-budget")?,
@@ -65,6 +100,13 @@ fn limits(args: &Args) -> Result<Option<AuthorizationLimits>> {
 /// Writes `<out>/<id>.key` (mode 0600) and `<out>/<id>.pub.json`, and prints the public entry.
 pub fn run(args: &Args) -> Result<()> {
     let Args { id, roles, out, .. } = args;
+    check_id(id)?;
+    if let Some(role) = roles
+        .iter()
+        .find(|r| r.trim().is_empty() || r.trim() != r.as_str())
+    {
+        return Err(anyhow!("--role `{role}`: a role is a name, as marketing"));
+    }
     let limits = limits(args)?;
     let seed = support::random32()?;
     let key_file = support::KeyFile {
@@ -86,6 +128,6 @@ pub fn run(args: &Args) -> Result<()> {
         format!("{json}\n").as_bytes(),
     )?;
     eprintln!("secret key: {} (mode 0600)", secret_path.display());
-    println!("{json}");
+    out!("{json}")?;
     Ok(())
 }

@@ -38,6 +38,10 @@ pub fn run(args: &Args) -> Result<bool> {
         .map_or_else(|| project.dir.join("policy.toml"), Path::to_path_buf);
     let policy = policy_from_toml(&support::read_text(&policy_path)?)
         .with_context(|| format!("`{}`", policy_path.display()))?;
+    // A folder named on the command line must exist; the default may be absent (no samples).
+    if let Some(dir) = samples.as_deref().filter(|d| !d.exists()) {
+        anyhow::bail!("--samples `{}`: no such folder", dir.display());
+    }
     let samples_dir = samples
         .as_deref()
         .map_or_else(|| project.dir.join("samples"), Path::to_path_buf);
@@ -52,9 +56,9 @@ pub fn run(args: &Args) -> Result<bool> {
         &policy,
     )?;
     if *json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{report}");
+        out!(raw "{report}")?;
     }
     Ok(report.violations() == 0)
 }

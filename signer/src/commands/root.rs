@@ -75,12 +75,12 @@ fn create(from: &Path, publics: &[PathBuf], keys: &[PathBuf], out: &Path) -> Res
     let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
     let root = TrustRoot::from_envelope(&sealed).map_err(|e| refused(&e))?;
     support::write(out, &sealed)?;
-    println!(
+    out!(
         "trust root v{} written to {} (sha256 {})",
         root.version(),
         out.display(),
         root.digest_hex()
-    );
+    )?;
     Ok(())
 }
 
@@ -97,17 +97,17 @@ fn rotate(
     let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
     support::write(out, &sealed)?;
     match old.rotate(&sealed) {
-        Ok(next) => println!(
+        Ok(next) => out!(
             "trust root v{} written to {}: accepted as the successor of v{}",
             next.version(),
             out.display(),
             old.version()
-        ),
-        Err(e) => println!(
+        )?,
+        Err(e) => out!(
             "trust root written to {}, not yet accepted: {}; add signatures with `promoseal cosign`",
             out.display(),
             e.refusal()
-        ),
+        )?,
     }
     Ok(())
 }

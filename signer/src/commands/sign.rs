@@ -47,14 +47,14 @@ pub fn run(args: &Args) -> Result<()> {
         if let Some(note) = &b.note {
             eprintln!("note: {} bundle {note}", b.name);
         }
-        println!(
+        out!(
             "{} bundle v{}: {} ({} promotions, {} bytes)",
             b.name,
             released.version,
             b.file.display(),
             b.promotions,
             b.sealed.len()
-        );
+        )?;
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> Result<()> {
             b.version()
         ))));
     }
-    println!(
+    out!(
         "valid: bundle `{}` version {} for {:?}, {} promotions, expires {}; trust root v{}",
         b.id(),
         b.version(),
@@ -55,6 +55,6 @@ pub fn run(args: &Args) -> Result<()> {
         b.promotion_count(),
         b.expires_at(),
         root.version()
-    );
+    )?;
     Ok(())
 }

@@ -48,6 +48,6 @@ pub fn run(args: &Args) -> Result<()> {
         until: until.clone(),
     };
     let intervals = windows(&input)?;
-    println!("{}", serde_json::to_string_pretty(&intervals)?);
+    out!("{}", serde_json::to_string_pretty(&intervals)?)?;
     Ok(())
 }
