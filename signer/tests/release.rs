@@ -337,6 +337,44 @@ fn keys_to_published_bundle_and_every_refusal() {
         NOW,
     ];
     run.fails(&sign, 1, "lack approvals");
+    // An approval by a key that cannot approve is refused before anything is signed: a key
+    // with machine roles only, a key the root does not list.
+    let approve_as = |key: &str| {
+        [
+            "approve",
+            "--project",
+            "shop",
+            "--promotion",
+            "welcome",
+            "--key",
+            key,
+            "--yes",
+        ]
+        .map(String::from)
+    };
+    let args = approve_as("keys/release-1.key");
+    run.fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "key `release-1` has no approving role",
+    );
+    run.ok(&[
+        "keygen",
+        "--id",
+        "stranger-1",
+        "--role",
+        "marketing",
+        "--out",
+        "keys",
+    ]);
+    let args = approve_as("keys/stranger-1.key");
+    run.fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "key `stranger-1` is not in the trust root",
+    );
+    assert!(!run.path("shop/approvals/welcome.release-1.json").exists());
+    assert!(!run.path("shop/approvals/welcome.stranger-1.json").exists());
     // Marketing approves the three at once: one signature over their batch.
     let out = run.ok(&[
         "approve",

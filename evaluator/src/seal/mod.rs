@@ -35,7 +35,8 @@ pub use customer::{vouch, CustomerClaims, Vouched, MAX_CLAIM_LIFETIME, ROLE_SHOP
 pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
 pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};
 pub use root::{
-    ApprovalPolicy, ApprovalRule, AuthorizationLimits, KeySpec, Role, RootPayload, TrustRoot,
+    approves, ApprovalPolicy, ApprovalRule, AuthorizationLimits, KeySpec, Role, RootPayload,
+    TrustRoot,
 };
 pub use verify::{
     open_bundle, open_held, Accepted, Refusal, Subject, VerifyError, VerifyOptions,

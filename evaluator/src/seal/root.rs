@@ -21,6 +21,15 @@ pub const ROLE_ROOT: &str = "root";
 pub const ROLE_RELEASE: &str = "release";
 pub const ROLE_EDGE: &str = "edge";
 
+/// Whether a role approves promotions: every role but the machines' (`root`, `release`,
+/// `edge`, `shop`).
+pub fn approves(role: &str) -> bool {
+    !matches!(
+        role,
+        ROLE_ROOT | ROLE_RELEASE | ROLE_EDGE | super::customer::ROLE_SHOP
+    )
+}
+
 /// The root payload as signed.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use promoseal_authoring::describe;
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::PromotionSpec;
-use promoseal_evaluator::seal::approval_digest;
+use promoseal_evaluator::seal::{approval_digest, approves, SigningIdentity};
 
 use crate::project::{self, Project};
 use crate::support;
@@ -43,6 +43,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let key = support::load_key(key)?;
+    approver_in_root(&project, &key)?;
     let currency = &project.config.currency;
     out!("You are approving, as key `{}`, in {currency}:", key.id)?;
     for p in &promotions {
@@ -81,6 +82,45 @@ pub fn run(args: &Args) -> Result<()> {
         bytes.push(b'\n');
         support::write(&path, &bytes)?;
         out!("approval written to {}", path.display())?;
+    }
+    Ok(())
+}
+
+/// Refuses a key whose approval would count for nothing: one the project's trust root does not
+/// list (or lists with another public key), or lists with machine roles only. Without a root
+/// file yet there is nothing to check against: a warning says so.
+fn approver_in_root(project: &Project, key: &SigningIdentity) -> Result<()> {
+    let path = project.root_path();
+    if !path.exists() {
+        eprintln!(
+            "warning: no trust root at `{}`: key `{}` is not checked against one",
+            path.display(),
+            key.id
+        );
+        return Ok(());
+    }
+    let root = support::load_root(&path, &[])?;
+    let Some(entry) = root.payload().keys.iter().find(|k| k.id == key.id) else {
+        bail!(
+            "key `{}` is not in the trust root `{}`: its approval would count for nothing",
+            key.id,
+            path.display()
+        );
+    };
+    if entry.public_key != key.public_key() {
+        bail!(
+            "key `{}`: this key file is not the key the trust root `{}` lists under that id",
+            key.id,
+            path.display()
+        );
+    }
+    if !entry.roles.iter().any(|r| approves(r)) {
+        bail!(
+            "key `{}` has no approving role in the trust root (it has: {}): approvals are \
+             signed by marketing, finance and other approvers' keys",
+            key.id,
+            entry.roles.join(", ")
+        );
     }
     Ok(())
 }
