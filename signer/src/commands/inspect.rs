@@ -120,14 +120,16 @@ pub fn run(args: &Args) -> Result<()> {
         }
         // Batches naming its digest (their signatures are what `promoseal verify` checks).
         let digest = codes::encode_hex(&approval_digest(&p.currency, promo));
-        let by: Vec<&str> = p
+        let mut by: Vec<&str> = p
             .approvals
             .iter()
             .filter(|a| a.digests.contains(&digest))
             .map(|a| a.key_id.as_str())
             .collect();
+        by.sort_unstable();
+        by.dedup();
         out!(
-            "    approved by: {}",
+            "    approved by: {} (not verified here: use `promoseal verify`)",
             if by.is_empty() {
                 "nobody".to_string()
             } else {
