@@ -94,7 +94,10 @@ fn bad_input_is_a_clear_error_and_a_failure_exit() {
     assert_fails_with(&out, "");
     assert_eq!(
         stderr(&out).trim(),
-        "promoseal: error: input: cart.lines[0].unitPrice: invalid type: floating point `12.5`, expected a decimal string such as \"19.99\""
+        format!(
+            "promoseal: error: `{}`: input: cart.lines[0].unitPrice: invalid type: floating point `12.5`, expected a decimal string such as \"19.99\"",
+            cart.display()
+        )
     );
     std::fs::remove_dir_all(&dir).ok();
 

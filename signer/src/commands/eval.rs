@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use promoseal_evaluator::seal::open_held;
 use promoseal_evaluator::{evaluate, parse_input, Bundle};
 
@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> Result<()> {
         unsigned: _,
         pretty,
     } = args;
-    let mut input = parse_input(&read(cart)?)?;
+    let mut input = parse_input(&read(cart)?).with_context(|| format!("`{}`", cart.display()))?;
     if let Some(now) = now {
         input.context.now = instant(now, "--now")?;
     }
@@ -59,7 +59,8 @@ pub fn run(args: &Args) -> Result<()> {
         .transpose()?;
     let bundle = match root {
         None => {
-            let mut b = Bundle::from_json(&read(bundle)?)?;
+            let mut b = Bundle::from_json(&read(bundle)?)
+                .with_context(|| format!("`{}`", bundle.display()))?;
             if let Some(s) = &secret {
                 b.set_code_secret(s.clone());
             }
