@@ -602,6 +602,27 @@ fn keys_to_published_bundle_and_every_refusal() {
         .as_array_mut()
         .unwrap()
         .push(pub_key(&run, "root-3"));
+    // A successor that is not version + 1 is refused: no signature could make it accepted.
+    let mut skipped = next.clone();
+    skipped["version"] = json!(5);
+    run.write("root5.json", &skipped.to_string());
+    run.fails(
+        &[
+            "root",
+            "rotate",
+            "--current",
+            "shop/root.env",
+            "--from",
+            "root5.json",
+            "--key",
+            "keys/root-3.key",
+            "--out",
+            "root-v5.env",
+        ],
+        1,
+        "version 5: the successor of root v1 is version 2",
+    );
+    assert!(!run.path("root-v5.env").exists());
     run.write("root2.json", &next.to_string());
     let out = run.ok(&[
         "root",

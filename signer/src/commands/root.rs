@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
 use promoseal_evaluator::seal::{Envelope, EnvelopeType, RootPayload, SigningIdentity, TrustRoot};
 
@@ -94,7 +94,18 @@ fn rotate(
     let old = load_root(current, &[])?;
     let keys = support::load_keys(keys)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
+    let payload = payload_bytes(from, publics)?;
+    // Signatures can make a successor accepted; a wrong version never will be.
+    let version = serde_json::from_slice::<RootPayload>(&payload)?.version;
+    if Some(version) != old.version().checked_add(1) {
+        bail!(
+            "`{}`: version {version}: the successor of root v{} is version {}",
+            from.display(),
+            old.version(),
+            old.version().saturating_add(1)
+        );
+    }
+    let sealed = Envelope::seal(EnvelopeType::Root, &payload, &refs);
     support::write(out, &sealed)?;
     match old.rotate(&sealed) {
         Ok(next) => out!(
