@@ -58,20 +58,31 @@ export function kvPut(persist, entries) {
 export async function startWorker({ port, persist, vars }) {
   const envFile = join(persist, "worker.env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
-  const inspector = await freePort();
-  const args = [
-    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-    "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log",
-  ];
-  const started = Date.now();
-  const child = launch(join(repo, "node_modules/.bin/wrangler"), args, { cwd: edgeDir, env: toolEnv });
-  await waitFor(`http://127.0.0.1:${port}/v1/ping`, child, "worker", 120);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    startMs: Date.now() - started,
-    stop: () => stop(child),
-    output: child.output,
-  };
+  // wrangler picks workerd's own sockets' ports itself: one can lose a race with a port another
+  // process (or `freePort`) just took, and workerd then exits with "Address already in use".
+  // That is the harness's luck, not the Worker's: start again, up to three times.
+  for (let attempt = 1; ; attempt++) {
+    const inspector = await freePort();
+    const args = [
+      "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+      "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log",
+    ];
+    const started = Date.now();
+    const child = launch(join(repo, "node_modules/.bin/wrangler"), args, { cwd: edgeDir, env: toolEnv });
+    try {
+      await waitFor(`http://127.0.0.1:${port}/v1/ping`, child, "worker", 120);
+    } catch (e) {
+      await stop(child);
+      if (attempt < 3 && /Address already in use/.test(String(e?.message))) continue;
+      throw e;
+    }
+    return {
+      url: `http://127.0.0.1:${port}`,
+      startMs: Date.now() - started,
+      stop: () => stop(child),
+      output: child.output,
+    };
+  }
 }
 
 /**

@@ -17,11 +17,39 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError::of(path.into(), message.into())
+    }
+
+    /// One copy of the constructor, whatever the callers' argument types.
+    #[inline(never)]
+    fn of(path: String, message: String) -> FieldError {
         FieldError {
-            path: path.into(),
-            message: message.into(),
+            path,
+            message: bounded(message),
         }
     }
+}
+
+/// The longest message an error carries, in bytes: a message quotes the offending value, and
+/// a 5 MB string would otherwise come back whole, in a log line or a page.
+pub const MAX_MESSAGE: usize = 500;
+
+/// `message`, cut to [`MAX_MESSAGE`] bytes (at a character boundary) with a note of its length
+/// when it is longer.
+#[inline(never)]
+fn bounded(message: String) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message;
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes in all)",
+        message.get(..end).unwrap_or_default(),
+        message.len()
+    )
 }
 
 /// A bundle payload that cannot be used.
@@ -133,24 +161,29 @@ impl JsonError {
     pub fn refused(path: Option<String>, e: &serde_json::Error) -> JsonError {
         let message = e.to_string();
         let position = format!(" at line {} column {}", e.line(), e.column());
+        let detail = message.strip_suffix(&position).unwrap_or(&message);
+        // The detail cut to length, the position kept.
+        let detail = bounded(detail.to_string());
+        let message = match message.strip_suffix(&position) {
+            Some(_) => format!("{detail}{position}"),
+            None => detail.clone(),
+        };
         JsonError {
             syntax: !matches!(e.classify(), serde_json::error::Category::Data),
             path,
-            detail: message
-                .strip_suffix(&position)
-                .unwrap_or(&message)
-                .to_string(),
+            detail,
             message,
         }
     }
 
     /// serde_json's refusal of what follows the text's value.
     pub fn trailing(e: &serde_json::Error) -> JsonError {
+        let message = bounded(e.to_string());
         JsonError {
             syntax: true,
             path: None,
-            message: e.to_string(),
-            detail: e.to_string(),
+            detail: message.clone(),
+            message,
         }
     }
 }

@@ -112,6 +112,21 @@ fn malformed_documents_are_refused() {
 }
 
 #[test]
+fn messages_quote_at_most_a_bounded_part_of_a_huge_value() {
+    let huge = "a".repeat(5_000_000);
+    for input in [
+        format!("\"{huge}\""),
+        format!(
+            r#"{{"cart":{{"currency":"{huge}","lines":[]}},"context":{{"now":"2026-06-01T12:00:00Z"}}}}"#
+        ),
+    ] {
+        let msg = input_err(&input);
+        assert!(msg.len() < 700, "{} bytes: {}", msg.len(), &msg[..200]);
+        assert!(msg.contains("bytes in all)"), "{msg}");
+    }
+}
+
+#[test]
 fn unknown_currency_and_mismatch() {
     let input =
         r#"{"cart":{"currency":"XXX","lines":[]},"context":{"now":"2026-06-01T12:00:00Z"}}"#;
