@@ -380,16 +380,17 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     {
         errors.push(e);
     }
-    if let Some(spec) = &spec {
+    let exposure = spec.as_ref().map(Exposure::of);
+    if let (Some(spec), Some(exposure)) = (&spec, &exposure) {
         let refused: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
         errors.extend(
-            project_errors(&input.draft, spec)
+            project_errors(&input.draft, spec, exposure)
                 .into_iter()
                 .filter(|e| !refused.contains(&e.path)),
         );
     }
     errors.sort_by(|a, b| a.path.cmp(&b.path));
-    let Some(spec) = spec else {
+    let (Some(spec), Some(exposure)) = (spec, exposure) else {
         return Ok(Review {
             errors,
             words: Vec::new(),
@@ -402,7 +403,6 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
         });
     };
     let code = currency.code();
-    let exposure = Exposure::of(&spec);
     let mut review = Review {
         errors,
         words: describe::promotion(&spec, code),
@@ -476,7 +476,9 @@ pub const MAX_NAME: usize = 200;
 ///   written by leaving the field out.
 /// - An empty list of SKUs, products, categories, brands or tags: it selects nothing, yet
 ///   reads as if it were left out, which means every item.
-pub fn project_errors(draft: &Value, spec: &PromotionSpec) -> Vec<DraftError> {
+///
+/// `exposure` is the spec's (`Exposure::of`), which the review has already measured.
+pub fn project_errors(draft: &Value, spec: &PromotionSpec, exposure: &Exposure) -> Vec<DraftError> {
     let mut out = Vec::new();
     let mut error = |path: &str, message: String| {
         out.push(DraftError {
@@ -492,7 +494,6 @@ pub fn project_errors(draft: &Value, spec: &PromotionSpec) -> Vec<DraftError> {
     } else if spec.name.chars().any(char::is_control) {
         error("name", "a name holds no control characters".into());
     }
-    let exposure = Exposure::of(spec);
     let positive =
         |d: Option<rust_decimal::Decimal>| d.is_some_and(|d| d > rust_decimal::Decimal::ZERO);
     if !positive(exposure.max_percent) && !positive(exposure.max_amount) {

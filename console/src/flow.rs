@@ -41,6 +41,8 @@ fn stale(e: WriteError) -> ApiError {
             ErrorCode::AlreadyExists,
             "a promotion with this id exists: choose another id",
         ),
+        WriteError::NotFound => ApiError::not_found("no such promotion"),
+        WriteError::InvalidState(reason) => ApiError::conflict(ErrorCode::InvalidState, reason),
         WriteError::Io(e) => ApiError::from(e),
     }
 }
@@ -707,25 +709,10 @@ pub async fn pause(
     crate::publish::release_key(state, who, "pausing and resuming")?;
     {
         let folder = state.folder.lock().await;
-        if folder.working(id)?.is_none() {
-            return Err(ApiError::not_found(format!("no promotion `{id}`")));
-        }
-        let from = if paused {
-            folder.current_of(id)?
-        } else {
-            folder.paused_of(id)?
-        };
-        if from.is_none() {
-            return Err(ApiError::conflict(
-                ErrorCode::InvalidState,
-                if paused {
-                    "only approved terms can be paused, and these are not (a draft, or paused already)"
-                } else {
-                    "this promotion is not paused"
-                },
-            ));
-        }
-        folder.set_paused(id, paused, base).map_err(stale)?;
+        folder.set_paused(id, paused, base).map_err(|e| match e {
+            WriteError::NotFound => ApiError::not_found(format!("no promotion `{id}`")),
+            e => stale(e),
+        })?;
         let action = if paused { "paused" } else { "resumed" };
         audit::record(
             &state.db,

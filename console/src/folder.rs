@@ -58,6 +58,10 @@ pub enum WriteError {
     },
     /// A new promotion's id is taken.
     Exists,
+    /// No promotion has this id.
+    NotFound,
+    /// The promotion is not in a state the change applies to (the reason says which).
+    InvalidState(&'static str),
     Io(anyhow::Error),
 }
 
@@ -277,15 +281,20 @@ impl Folder {
 
     /// Moves approved terms out of releases (`paused/`), or back (`promotions/`).
     pub fn set_paused(&self, id: &str, paused: bool, base: &str) -> Result<(), WriteError> {
+        if self.working(id)?.is_none() {
+            return Err(WriteError::NotFound);
+        }
         let (from, to) = if paused {
             (self.current_of(id)?, "paused")
         } else {
             (self.paused_of(id)?, "promotions")
         };
         let Some(from) = from else {
-            return Err(WriteError::Stale {
-                current: String::new(),
-            });
+            return Err(WriteError::InvalidState(if paused {
+                "only approved terms can be paused, and these are not (a draft, or paused already)"
+            } else {
+                "this promotion is not paused"
+            }));
         };
         if from.tag != base {
             return Err(WriteError::Stale { current: from.tag });

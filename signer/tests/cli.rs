@@ -220,34 +220,24 @@ fn keygen_and_code_sets_refuse_names_that_are_paths_and_limits_that_are_not_limi
     std::fs::create_dir_all(&dir).unwrap();
     let o = promoseal(&["codes", "secret", "--out", secret.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let project = dir.to_str().unwrap();
-    for set in ["../x", "", "UPPER"] {
-        let o = promoseal(&[
+    let import = |set: &str, code: &str| {
+        promoseal(&[
             "codes",
             "import",
             "--project",
-            project,
+            dir.to_str().unwrap(),
             "--set",
             set,
             "--code",
-            "A1",
+            code,
             "--secret",
             secret.to_str().unwrap(),
-        ]);
-        assert_fails_with(&o, "a code set id is 1 to 64");
+        ])
+    };
+    for set in ["../x", "", "UPPER"] {
+        assert_fails_with(&import(set, "A1"), "a code set id is 1 to 64");
     }
-    let o = promoseal(&[
-        "codes",
-        "import",
-        "--project",
-        project,
-        "--set",
-        "ok",
-        "--code",
-        "",
-        "--secret",
-        secret.to_str().unwrap(),
-    ]);
+    let o = import("ok", "");
     assert_fails_with(&o, "a code is never empty");
     assert!(!dir.join("x.json").exists() && !dir.join("codes").exists());
     let _ = std::fs::remove_dir_all(&dir);

@@ -57,7 +57,8 @@ pub fn run(cmd: &RootCommand) -> Result<()> {
     }
 }
 
-fn payload_bytes(from: &Path, publics: &[PathBuf]) -> Result<Vec<u8>> {
+/// The root payload's bytes as they will be signed, and its version.
+fn payload_bytes(from: &Path, publics: &[PathBuf]) -> Result<(Vec<u8>, u64)> {
     let mut payload: RootPayload = support::parse_file(from)?;
     for p in publics {
         payload.keys.push(support::parse_file(p)?);
@@ -66,13 +67,13 @@ fn payload_bytes(from: &Path, publics: &[PathBuf]) -> Result<Vec<u8>> {
         .map_err(|r| anyhow!("`{}`: {r}", from.display()))?;
     let mut bytes = serde_json::to_vec_pretty(&payload)?;
     bytes.push(b'\n');
-    Ok(bytes)
+    Ok((bytes, payload.version))
 }
 
 fn create(from: &Path, publics: &[PathBuf], keys: &[PathBuf], out: &Path) -> Result<()> {
     let keys = support::load_keys(keys)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?, &refs);
+    let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?.0, &refs);
     let root = TrustRoot::from_envelope(&sealed).map_err(|e| refused(&e))?;
     support::write(out, &sealed)?;
     out!(
@@ -94,9 +95,8 @@ fn rotate(
     let old = load_root(current, &[])?;
     let keys = support::load_keys(keys)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let payload = payload_bytes(from, publics)?;
+    let (payload, version) = payload_bytes(from, publics)?;
     // Signatures can make a successor accepted; a wrong version never will be.
-    let version = serde_json::from_slice::<RootPayload>(&payload)?.version;
     if Some(version) != old.version().checked_add(1) {
         bail!(
             "`{}`: version {version}: the successor of root v{} is version {}",
