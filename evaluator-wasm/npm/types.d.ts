@@ -12,7 +12,8 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
 export type Failure = {
   /**
    * Stable: `invalidArgument`, `invalidBundle`, `invalidTrustRoot`, `invalidInput`,
-   * `evaluationFailed` or `invalidGrant`.
+   * `evaluationFailed`, `invalidGrant`, or `freed` (an `Engine` called after `free()`; the
+   * package's glue answers it, evaluator-wasm/npm/freed.js).
    */
   code: string;
   /**

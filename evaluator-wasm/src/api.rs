@@ -40,7 +40,8 @@ impl<T> From<Result<T, Failure>> for Outcome<T> {
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 pub struct Failure {
     /// Stable: `invalidArgument`, `invalidBundle`, `invalidTrustRoot`, `invalidInput`,
-    /// `evaluationFailed` or `invalidGrant`.
+    /// `evaluationFailed`, `invalidGrant`, or `freed` (an `Engine` called after `free()`; the
+    /// package's glue answers it, evaluator-wasm/npm/freed.js).
     pub code: &'static str,
     /// One line in plain words. For signatures it is only "invalid bundle" (or root, grant).
     pub message: String,

@@ -172,6 +172,7 @@ const WASM: Artifact = Artifact {
         "evaluator-wasm/src",
         "evaluator-wasm/npm/size-budget.json",
         "evaluator-wasm/npm/size.mjs",
+        "evaluator-wasm/npm/freed.js",
     ],
     outputs: &[
         "evaluator-wasm/npm/dist/web/promoseal_evaluator_bg.wasm",
@@ -190,6 +191,7 @@ const CONSOLE_WASM: Artifact = Artifact {
         "authoring",
         "evaluator-wasm/Cargo.toml",
         "evaluator-wasm/src",
+        "evaluator-wasm/npm/freed.js",
     ],
     outputs: &["evaluator-wasm/npm/dist/authoring/promoseal_evaluator_bg.wasm"],
 };
@@ -234,6 +236,9 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-sign-ext",
 ];
 
+/// Appended to every build's glue: an `Engine` used after `free()` answers, never throws.
+const FREED_JS: &str = include_str!("../../evaluator-wasm/npm/freed.js");
+
 /// One wasm-pack build of evaluator-wasm into `dir`, optimized by npm's wasm-opt (wasm-pack's
 /// own would be downloaded from GitHub; Debian's emits modules that fail at load).
 fn wasm_pack(target: &str, dir: &Path, features: &[&str]) -> Result {
@@ -267,7 +272,11 @@ fn wasm_pack(target: &str, dir: &Path, features: &[&str]) -> Result {
     opt.extend_from_slice(&["--strip-debug", "--strip-producers", &wasm, "-o", &wasm]);
     sh("wasm-opt", &opt)?;
     let _ = fs::remove_file(dir.join(".gitignore"));
-    Ok(())
+    // A freed Engine answers instead of throwing (the snippet says how).
+    let glue = dir.join("promoseal_evaluator.js");
+    let mut js = fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    js.push_str(FREED_JS);
+    fs::write(&glue, js).map_err(|e| format!("{}: {e}", glue.display()))
 }
 
 fn build_wasm() -> Result {

@@ -162,3 +162,36 @@ test("random bytes never throw", () => {
     assert.equal(engine.evaluateJson(random).ok, false);
   }
 });
+
+test("an Engine used after free() answers, and keeps what it told about its bundle", () => {
+  const engine = Engine.openUnverified(payload).value;
+  const facts = {
+    bundleId: engine.bundleId,
+    version: engine.version,
+    audience: engine.audience,
+    currency: engine.currency,
+    issuedAt: engine.issuedAt,
+    expiresAt: engine.expiresAt,
+    promotionCount: engine.promotionCount,
+    verified: engine.verified,
+    accepted: engine.accepted,
+  };
+  assert.equal(engine.evaluate(cartInput).ok, true);
+  engine.free();
+  engine.free();
+  engine[Symbol.dispose]?.();
+  for (const outcome of [
+    engine.evaluate(cartInput),
+    engine.evaluateJson(cartInput),
+    engine.unlocks(cartInput),
+    engine.checkGrant("a.b.c"),
+  ]) {
+    refused(outcome, "freed", "this Engine was freed");
+  }
+  for (const [name, value] of Object.entries(facts)) assert.deepEqual(engine[name], value, name);
+  assert.equal(facts.promotionCount > 0 && facts.bundleId.length > 0, true);
+  // Another Engine opened after is unaffected.
+  const again = Engine.openUnverified(payload).value;
+  assert.equal(again.evaluate(cartInput).ok, true);
+  again.free();
+});

@@ -92,6 +92,13 @@ test("in Chromium: native's verdicts and bytes", async () => {
       const engine = m.Engine.open(bytes(g.bundle), bytes(g.root), { now: g.now }).value;
       if (!same(answer(engine.evaluateJson(g.input)), g.result)) mismatches.push(`grant ${g.subject}`);
     }
+    // The web build's glue carries the same guard as the Node build's (freed.js).
+    const freed = m.Engine.openUnverified(work.corpus[0].bundle).value;
+    const id = freed.bundleId;
+    freed.free();
+    freed.free();
+    const after = freed.evaluateJson(work.corpus[0].input);
+    if (after.ok || after.error.code !== "freed" || freed.bundleId !== id) mismatches.push("freed engine");
     return { mismatches, corpus: work.corpus.length, vectors: work.vectors.length, version: m.evaluatorVersion() };
   }, work);
   await page.close();
