@@ -607,8 +607,7 @@ fn empty_payload(input: &ReviewInput) -> BundlePayload {
         audience: Audience::Edge,
         version: 1,
         issued_at: Instant(0),
-        // 9999-12-31T23:59:59Z, the last instant RFC 3339 writes.
-        expires_at: Instant(253_402_300_799),
+        expires_at: Instant::LAST,
         currency: input.currency.clone(),
         time_zone: input.time_zone.clone(),
         pricing: input.pricing.clone(),

@@ -13,6 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Instant(pub i64);
 
 impl Instant {
+    /// 9999-12-31T23:59:59Z, the last instant RFC 3339 writes (its years have four digits):
+    /// an instant after it could be written but read back by no host.
+    pub const LAST: Instant = Instant(253_402_300_799);
+
     /// Parses RFC 3339 (`2026-06-01T12:00:00Z`, `2026-06-01T14:00:00.5+02:00`).
     pub fn parse(s: &str) -> Result<Instant, String> {
         parse_rfc3339(s).ok_or_else(|| format!("`{s}` is not an RFC 3339 instant"))

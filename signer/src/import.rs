@@ -345,6 +345,13 @@ fn read_delimited(path: &Path, ext: &str, column: Option<&ColumnArg>) -> Result<
     let head = reader
         .fill_buf()
         .with_context(|| format!("cannot read `{file_name}`"))?;
+    // Text never holds NUL; an image, an archive or a database file nearly always does early.
+    if head.contains(&0) {
+        bail!(
+            "`{file_name}`: this is not a text file (it holds NUL bytes); codes are read from \
+             CSV, TSV or text in UTF-8, or from a spreadsheet with its extension"
+        );
+    }
     let delimiter = sniff_delimiter(head, ext);
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -643,6 +650,17 @@ mod tests {
         assert_eq!(c.skipped[0].1, "empty code");
         assert!(c.skipped[1].1.contains("65 bytes"), "{:?}", c.skipped);
         assert!(c.skipped[2].1.contains("U+0007"), "{:?}", c.skipped);
+    }
+
+    #[test]
+    fn a_binary_file_is_not_read_as_text() {
+        // A PNG's header, with no extension or a text one: refused whole, nothing imported.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+        for name in ["image", "image.csv", "image.txt"] {
+            let p = write("binary", name, png);
+            let e = read(&p, None).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("not a text file"), "{e}");
+        }
     }
 
     #[test]

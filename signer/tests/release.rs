@@ -723,4 +723,18 @@ fn customer_claims_are_signed_by_shop_keys_and_verified_by_the_root() {
         1,
         "--ttl",
     );
+    // A claim whose expiry RFC 3339 cannot write (year 10000) is refused, not printed.
+    run.fails(
+        &[
+            "claim",
+            "--key",
+            "keys/shop-1.key",
+            "--customer",
+            "{}",
+            "--now",
+            "9999-12-31T23:59:59Z",
+        ],
+        1,
+        "would expire after 9999-12-31T23:59:59Z",
+    );
 }

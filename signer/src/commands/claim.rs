@@ -41,10 +41,17 @@ pub fn run(args: &Args) -> Result<()> {
         serde_json::from_str(customer).map_err(|e| anyhow!("--customer: {e}"))?;
     let key = support::load_key(key)?;
     let issued_at = now_or_clock(now.as_deref())?;
+    let expires_at = Instant(issued_at.seconds().saturating_add(ttl));
+    if expires_at > Instant::LAST {
+        bail!(
+            "--now: a claim issued at {issued_at} would expire after {}, which no host reads",
+            Instant::LAST
+        );
+    }
     let token = key.issue_customer_claim(&CustomerClaims {
         customer,
         issued_at,
-        expires_at: Instant(issued_at.seconds().saturating_add(ttl)),
+        expires_at,
     });
     out!("{token}")?;
     Ok(())
