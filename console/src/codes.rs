@@ -170,7 +170,7 @@ pub async fn generate(state: &Shared, who: &Person, g: &Generate) -> ApiResult<S
         csv.push_str(&code);
         csv.push('\n');
     }
-    CodeSetFile::new_generated(&g.set, &campaign).save(&folder.dir)?;
+    CodeSetFile::new_generated(&g.set, &campaign, &secret).save(&folder.dir)?;
     let now = state.now().0;
     audit::record(
         &state.db,
@@ -248,7 +248,7 @@ pub async fn import(
     let mut f = if codeset::path(&folder.dir, set).exists() {
         CodeSetFile::load(&folder.dir, set)?
     } else {
-        CodeSetFile::new_listed(set)
+        CodeSetFile::new_listed(set, &secret)
     };
     let added = f
         .import(&secret, &read.codes)
@@ -280,7 +280,8 @@ pub async fn export(state: &Shared, who: &Person, set: &str) -> ApiResult<String
     let f = load(&state.reader.dir, set)?;
     let secret = secret(state)?;
     let mut out = Vec::new();
-    f.export(&secret, &mut out)?;
+    f.export(&secret, &mut out)
+        .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
     let now = state.now().0;
     audit::record(
         &state.db,

@@ -76,6 +76,14 @@ impl CodeSecret {
         Ok(CodeSecret::from_bytes(secret))
     }
 
+    /// Which secret this is, in 16 hex digits that tell nothing of it (a keyed hash under its
+    /// own domain): a project's code sets record it, so that a set is never used with a secret
+    /// other than the one that hashed its codes or generates its campaign.
+    pub fn fingerprint(&self) -> String {
+        let mac = hmac(&self.root, &[b"promoseal/v1/code-secret-fingerprint"]);
+        encode_hex(mac.get(..8).unwrap_or(&[]))
+    }
+
     /// The keyed hash of a code as a shopper typed it (normalized first).
     pub fn hash(&self, code: &str) -> CodeHash {
         self.hash_normalized(&normalize_code(code))
@@ -393,6 +401,20 @@ mod tests {
 
     fn secret() -> CodeSecret {
         CodeSecret::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn a_fingerprint_tells_secrets_apart_and_nothing_of_them() {
+        let (a, b) = (secret(), CodeSecret::from_bytes([8; 32]));
+        let fa = a.fingerprint();
+        assert_eq!(fa.len(), 16);
+        assert!(fa.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(fa, b.fingerprint());
+        assert_eq!(fa, CodeSecret::from_hex(&"07".repeat(32)).unwrap().fingerprint());
+        // Under a label of its own: not the secret, not a code's hash, not the pepper.
+        assert!(!encode_hex(&[7; 32]).contains(&fa));
+        assert!(!encode_hex(&a.hash("")).contains(&fa));
+        assert!(!encode_hex(&a.pepper).contains(&fa));
     }
 
     #[test]

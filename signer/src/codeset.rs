@@ -20,6 +20,10 @@ use crate::support::{parse_file, write};
 pub struct CodeSetFile {
     pub id: String,
     pub active: bool,
+    /// The fingerprint of the code secret the set was made with (`CodeSecret::fingerprint`);
+    /// absent in sets made before it was recorded, which are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<GeneratedSpec>,
     /// Sorted keyed hashes of the active listed codes (standard base64).
@@ -113,28 +117,45 @@ impl CodeSetFile {
         }
     }
 
-    pub fn new_generated(id: &str, campaign: &Campaign) -> CodeSetFile {
+    pub fn new_generated(id: &str, campaign: &Campaign, secret: &CodeSecret) -> CodeSetFile {
         CodeSetFile {
             id: id.to_string(),
             active: true,
+            secret: Some(secret.fingerprint()),
             generated: Some(campaign.spec()),
             hashes: None,
             deactivated: None,
         }
     }
 
-    pub fn new_listed(id: &str) -> CodeSetFile {
+    pub fn new_listed(id: &str, secret: &CodeSecret) -> CodeSetFile {
         CodeSetFile {
             id: id.to_string(),
             active: true,
+            secret: Some(secret.fingerprint()),
             generated: None,
             hashes: None,
             deactivated: None,
         }
     }
 
+    /// Refuses a secret other than the one the set was made with: its hashes would match no
+    /// code a shopper types, its campaign's codes would be refused everywhere.
+    fn same_secret(&self, secret: &CodeSecret) -> Result<()> {
+        match &self.secret {
+            Some(made) if *made != secret.fingerprint() => bail!(
+                "code set `{}` was made with another code secret (fingerprint {made}; this \
+                 one's is {}): use the secret the hosts hold",
+                self.id,
+                secret.fingerprint()
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// Adds listed codes (as keyed hashes); returns how many were new.
     pub fn import(&mut self, secret: &CodeSecret, codes: &[String]) -> Result<usize> {
+        self.same_secret(secret)?;
         if self.generated.is_some() {
             bail!(
                 "code set `{}` is a generated campaign; import into a listed set",
@@ -157,6 +178,7 @@ impl CodeSetFile {
 
     /// Deactivates (`on == false`) or reactivates codes; an empty list means the whole set.
     pub fn set_active(&mut self, secret: &CodeSecret, codes: &[String], on: bool) -> Result<()> {
+        self.same_secret(secret)?;
         if codes.is_empty() {
             self.active = on;
             return Ok(());
@@ -202,6 +224,7 @@ impl CodeSetFile {
     /// CSV rows for `codes export`: generated campaigns give every code with its serial and
     /// status; listed sets give hashes only (their plaintext was never kept).
     pub fn export(&self, secret: &CodeSecret, out: &mut impl std::io::Write) -> Result<()> {
+        self.same_secret(secret)?;
         let set_status = if self.active { "active" } else { "deactivated" };
         if let (Some(campaign), Some(g)) = (self.campaign(), &self.generated) {
             writeln!(out, "code,serial,status")?;

@@ -559,6 +559,29 @@ fn keys_to_published_bundle_and_every_refusal() {
         exported.contains(&format!("{spring_code},0,active")),
         "{exported}"
     );
+    // Another code secret is refused by every command that uses the set, before it writes or
+    // prints anything: its codes would be refused everywhere.
+    run.ok(&["codes", "secret", "--out", "keys/other.secret"]);
+    for (command, set) in [
+        ("export", "spring"),
+        ("deactivate", "vip"),
+        ("import", "vip"),
+    ] {
+        let mut args = vec![
+            "codes",
+            command,
+            "--project",
+            "shop",
+            "--set",
+            set,
+            "--secret",
+            "keys/other.secret",
+        ];
+        if command != "export" {
+            args.extend(["--code", "VIP-BEN"]);
+        }
+        run.fails(&args, 1, "was made with another code secret");
+    }
 
     // 9. Refusals: tampering, expiry, rollback, a stale approval.
     let mut tampered = std::fs::read(run.path("shop/published/edge.bundle")).unwrap();

@@ -148,7 +148,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
                 csv.push('\n');
             }
             support::write_secret(out, csv.as_bytes())?;
-            CodeSetFile::new_generated(set, &campaign).save(project)?;
+            CodeSetFile::new_generated(set, &campaign, &secret).save(project)?;
             out!("{count} codes of campaign `{}` written to {} (mode 0600); the bundle carries none of them", campaign.campaign, out.display())?;
         }
         CodesCommand::Import {
@@ -190,7 +190,7 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             let mut f = if codeset::path(project, set).exists() {
                 CodeSetFile::load(project, set)?
             } else {
-                CodeSetFile::new_listed(set)
+                CodeSetFile::new_listed(set, &secret)
             };
             let added = f.import(&secret, &list)?;
             f.save(project)?;
