@@ -410,7 +410,12 @@ mod tests {
         assert_eq!(fa.len(), 16);
         assert!(fa.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(fa, b.fingerprint());
-        assert_eq!(fa, CodeSecret::from_hex(&"07".repeat(32)).unwrap().fingerprint());
+        assert_eq!(
+            fa,
+            CodeSecret::from_hex(&"07".repeat(32))
+                .unwrap()
+                .fingerprint()
+        );
         // Under a label of its own: not the secret, not a code's hash, not the pepper.
         assert!(!encode_hex(&[7; 32]).contains(&fa));
         assert!(!encode_hex(&a.hash("")).contains(&fa));
