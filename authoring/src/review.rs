@@ -489,10 +489,27 @@ pub fn project_errors(draft: &Value, spec: &PromotionSpec, exposure: &Exposure) 
     let name = spec.name.trim();
     if name.is_empty() {
         error("name", "a promotion needs a name".into());
-    } else if spec.name.chars().count() > MAX_NAME {
-        error("name", format!("a name has at most {MAX_NAME} characters"));
-    } else if spec.name.chars().any(char::is_control) {
-        error("name", "a name holds no control characters".into());
+    } else if let Some(why) = text_error(&spec.name, MAX_NAME, false) {
+        error("name", format!("a name {why}"));
+    }
+    for (field, text, most, lines) in [
+        ("description", &spec.description, MAX_DESCRIPTION, true),
+        ("campaign", &spec.campaign, MAX_NAME, false),
+    ] {
+        if let Some(why) = text.as_deref().and_then(|t| text_error(t, most, lines)) {
+            error(field, format!("a {field} {why}"));
+        }
+    }
+    if spec
+        .max_discount
+        .as_ref()
+        .is_some_and(|m| m.0 <= rust_decimal::Decimal::ZERO)
+    {
+        error(
+            "maxDiscount",
+            "a cap of 0 would let the promotion never give anything: leave it out for no cap"
+                .into(),
+        );
     }
     let positive =
         |d: Option<rust_decimal::Decimal>| d.is_some_and(|d| d > rust_decimal::Decimal::ZERO);
@@ -523,20 +540,55 @@ pub fn project_errors(draft: &Value, spec: &PromotionSpec, exposure: &Exposure) 
             "a budget of 0 would let the promotion never apply: leave it out for no budget".into(),
         );
     }
-    empty_lists(draft, "", &mut |path| {
-        error(
-            &path,
-            "an empty list selects nothing, but reads as left out (every item): name at least \
-             one, or leave the field out"
-                .into(),
-        );
+    empty_lists(draft, "", &mut |path, problem| {
+        let message = match problem {
+            ListProblem::Empty => {
+                "an empty list selects nothing, but reads as left out (everything): name at \
+                 least one, or leave the field out"
+            }
+            ListProblem::Blank => "a blank name matches nothing: remove it",
+            ListProblem::Twice => "this name is listed twice",
+        };
+        error(&path, message.into());
     });
     out
 }
 
-/// Calls `found` with the path of every empty selecting list (`skus`, `products`,
-/// `categories`, `brands`, `tags`) in the draft's JSON.
-fn empty_lists(v: &Value, at: &str, found: &mut dyn FnMut(String)) {
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// What is wrong with a text people read (a name, a description): too long, or holding
+/// characters that hide or disguise what it says (controls, and the bidirectional overrides
+/// and isolates that can make `gnp.exe` read as `exe.png`); `lines` allows line breaks and tabs.
+fn text_error(text: &str, most: usize, lines: bool) -> Option<String> {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if text.chars().count() > most {
+        Some(format!("has at most {most} characters"))
+    } else if text
+        .chars()
+        .any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')) || bidi(c))
+    {
+        Some("holds no control or text-direction characters".into())
+    } else {
+        None
+    }
+}
+
+/// What [`empty_lists`] finds in a selecting list.
+enum ListProblem {
+    /// No entry: selects nothing, reads as left out.
+    Empty,
+    /// An entry that is blank.
+    Blank,
+    /// An entry listed before.
+    Twice,
+}
+
+/// Calls `found` with the path of every selecting list (`skus`, `products`, `categories`,
+/// `brands`, `tags`, the conditions' `customerTiers`, `customerSegments`, `regions`,
+/// `channels`, and `intervals`) that is empty, and of every blank or repeated entry in one,
+/// in the draft's JSON.
+fn empty_lists(v: &Value, at: &str, found: &mut dyn FnMut(String, ListProblem)) {
     let join = |key: &str| {
         if at.is_empty() {
             key.to_string()
@@ -549,12 +601,34 @@ fn empty_lists(v: &Value, at: &str, found: &mut dyn FnMut(String)) {
             for (k, v) in m {
                 let selecting = matches!(
                     k.as_str(),
-                    "skus" | "products" | "categories" | "brands" | "tags"
+                    "skus"
+                        | "products"
+                        | "categories"
+                        | "brands"
+                        | "tags"
+                        | "customerTiers"
+                        | "customerSegments"
+                        | "regions"
+                        | "channels"
+                        | "intervals"
                 );
-                if selecting && v.as_array().is_some_and(Vec::is_empty) {
-                    found(join(k));
-                } else {
-                    empty_lists(v, &join(k), found);
+                match v.as_array() {
+                    Some(list) if selecting && list.is_empty() => {
+                        found(join(k), ListProblem::Empty)
+                    }
+                    Some(list) if selecting => {
+                        for (i, entry) in list.iter().enumerate() {
+                            let at = format!("{}[{i}]", join(k));
+                            if entry.as_str().is_some_and(|t| t.trim().is_empty()) {
+                                found(at, ListProblem::Blank);
+                            } else if entry.is_string()
+                                && list.get(..i).is_some_and(|before| before.contains(entry))
+                            {
+                                found(at, ListProblem::Twice);
+                            }
+                        }
+                    }
+                    _ => empty_lists(v, &join(k), found),
                 }
             }
         }
@@ -1152,8 +1226,47 @@ mod tests {
             })))
         };
         assert_eq!(named(&long)[0].1, "a name has at most 200 characters");
-        assert_eq!(named("a\u{7}b")[0].1, "a name holds no control characters");
+        assert_eq!(
+            named("a\u{7}b")[0].1,
+            "a name holds no control or text-direction characters"
+        );
+        // A right-to-left override would show `Sale gnp.exe` as `Sale exe.png`.
+        assert_eq!(
+            named("Sale \u{202E}gnp.exe")[0].1,
+            "a name holds no control or text-direction characters"
+        );
+        assert_eq!(named("a\nb").len(), 1);
         assert_eq!(named(&"é".repeat(MAX_NAME)), []);
+        // Conditions' lists and windows: empty, blank and repeated entries; a cap of 0; text
+        // beyond its length. A description may hold lines.
+        let e = errors(&input(json!({
+            "id": "x", "name": "x",
+            "items": {"categories": ["socks", " ", "socks"]},
+            "conditions": {"customerSegments": [], "channels": ["web"]},
+            "intervals": [],
+            "maxDiscount": "0",
+            "description": "d".repeat(MAX_DESCRIPTION + 1),
+            "campaign": "c\u{2066}",
+            "reward": {"type": "percentOff", "percent": "10"}
+        })));
+        assert_eq!(
+            e.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            [
+                "campaign",
+                "conditions.customerSegments",
+                "description",
+                "intervals",
+                "items.categories[1]",
+                "items.categories[2]",
+                "maxDiscount"
+            ]
+        );
+        assert_eq!(e[5].1, "this name is listed twice");
+        let e = errors(&input(json!({
+            "id": "x", "name": "x", "description": "line one\nline two\twith a tab",
+            "reward": {"type": "percentOff", "percent": "10"}
+        })));
+        assert_eq!(e, []);
         // A reward that sets a price, frees an item or ships free counts as taking something off.
         for reward in [
             json!({"type": "fixedPrice", "price": "5"}),
@@ -1266,16 +1379,32 @@ mod tests {
         let exposure = Exposure::of(&spec);
         let roles: Vec<&str> = r.approvers.iter().map(|a| a.role.as_str()).collect();
         assert_eq!(roles, input.root.approvals.roles_for(&exposure, "USD"));
-        // 20 % is not above 20: marketing alone. A fixed amount above 50 USD: legal, whom no
-        // key serves.
+        // A fixed amount above 50 USD: legal, whom no key serves. With a budget within the
+        // rule, not finance; without one (no bound), finance too, and no finance key covers it
+        // (each has a budget limit).
+        let roles = |input: &ReviewInput| -> Vec<(String, bool)> {
+            review(input)
+                .unwrap()
+                .approvers
+                .iter()
+                .map(|a| (a.role.clone(), a.coverable))
+                .collect()
+        };
+        input.draft = json!({"id": "d", "name": "d", "limits": {"budget": "2000"},
+            "reward": {"type": "amountOff", "amount": "60", "per": "order"}});
+        assert_eq!(
+            roles(&input),
+            [("marketing".into(), true), ("legal".into(), false)]
+        );
         input.draft = json!({"id": "d", "name": "d", "reward": {"type": "amountOff", "amount": "60", "per": "order"}});
-        let r = review(&input).unwrap();
-        let roles: Vec<(&str, bool)> = r
-            .approvers
-            .iter()
-            .map(|a| (a.role.as_str(), a.coverable))
-            .collect();
-        assert_eq!(roles, [("marketing", true), ("legal", false)]);
+        assert_eq!(
+            roles(&input),
+            [
+                ("marketing".into(), true),
+                ("finance".into(), false),
+                ("legal".into(), false)
+            ]
+        );
         input.root.approvals = ApprovalPolicy::default();
         assert_eq!(review(&input).unwrap().approvers, []);
     }

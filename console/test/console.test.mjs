@@ -331,7 +331,7 @@ test("the walk: a new marketing user creates the example promotion from a templa
   assert.deepEqual(t.conditions, { minSubtotal: "50" });
   assert.equal(t.limits.totalUses, 1000);
   assert.equal(t.limits.perCustomer, 1);
-  assert.equal(t.limits.budget, undefined);
+  assert.equal(t.limits.budget, "5000", "the template's budget, left as it was");
   assert.equal(t.startsAt, undefined, "live from publication");
   // Sunday night in the shop's time zone: the last second of Sunday is in, Monday 00:00 is out.
   const ends = new Date(t.endsAt);

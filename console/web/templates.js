@@ -1,6 +1,8 @@
 // The editor's starting points: each fills the form with the terms of a common promotion
 // (docs/json-reference.md's fields) for the person to adjust. Nothing here decides anything:
-// the review (the core, as wasm) judges whatever the form holds.
+// the review (the core, as wasm) judges whatever the form holds. Every one but the blank
+// carries a budget: without one a promotion has no bound, and only an approver without a budget
+// limit may approve it (DESIGN.md §3).
 
 function codeSet(context, preferred) {
   const sets = context?.codeSets || [];
@@ -17,6 +19,7 @@ export const TEMPLATES = [
       reward: { type: "percentOff", percent: "10" },
       items: { categories: [] },
       stacking: { combinesWith: ["order", "shipping"] },
+      limits: { budget: "5000" },
     }),
   },
   {
@@ -28,6 +31,7 @@ export const TEMPLATES = [
       reward: { type: "amountOff", amount: "10", per: "order" },
       conditions: { minSubtotal: "50" },
       stacking: { combinesWith: ["product", "shipping"] },
+      limits: { budget: "5000" },
     }),
   },
   {
@@ -39,6 +43,7 @@ export const TEMPLATES = [
       reward: { type: "shippingOff", percent: "100" },
       conditions: { minSubtotal: "75" },
       stacking: { combinesWith: ["product", "order"] },
+      limits: { budget: "5000" },
     }),
   },
   {
@@ -50,6 +55,7 @@ export const TEMPLATES = [
       reward: { type: "buyXGetY", buyQuantity: 2, getQuantity: 1 },
       items: { categories: [] },
       stacking: { combinesWith: ["order", "shipping"] },
+      limits: { budget: "5000" },
     }),
   },
   {

@@ -383,7 +383,8 @@ impl Client {
 }
 
 /// "10 % off running shoes for orders over $50, ending Sunday night, at most 1,000 uses, one
-/// per customer": the issue's example promotion.
+/// per customer": the issue's example promotion, with a budget (without one, no finance key's
+/// limit would cover it).
 pub fn running_shoes() -> Value {
     json!({
         "id": "running-10", "name": "10 % off running shoes",
@@ -391,6 +392,6 @@ pub fn running_shoes() -> Value {
         "reward": {"type": "percentOff", "percent": "10"},
         "conditions": {"minSubtotal": "50"},
         "endsAt": "2026-11-30T04:59:59Z",
-        "limits": {"totalUses": 1000, "perCustomer": 1}
+        "limits": {"totalUses": 1000, "perCustomer": 1, "budget": "5000"}
     })
 }

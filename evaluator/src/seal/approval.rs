@@ -232,7 +232,8 @@ pub struct Exposure {
     /// Largest fixed amount off (amountOff, amount tiers, shipping amount), in the bundle
     /// currency. `maxDiscount` is a cap, not an exposure, and is not counted.
     pub max_amount: Option<Decimal>,
-    /// `limits.budget`.
+    /// `limits.budget`; `None` is no budget, which is no bound: it passes every
+    /// `budgetAbove` rule and exceeds every `maxBudget` limit.
     pub budget: Option<Decimal>,
 }
 
@@ -316,6 +317,12 @@ fn above(value: Option<Decimal>, thresholds: &Limits, currency: &str) -> bool {
     }
 }
 
+/// A budget passes a `budgetAbove` rule when it is above the rule's amount for the currency,
+/// when the rule does not name the currency, or when there is no budget (no bound).
+fn budget_above(budget: Option<Decimal>, thresholds: &Limits, currency: &str) -> bool {
+    !thresholds.is_empty() && budget.is_none_or(|b| above(Some(b), thresholds, currency))
+}
+
 impl ApprovalPolicy {
     /// The roles that must approve a promotion with this exposure, each once, in policy order.
     pub fn roles_for(&self, e: &Exposure, currency: &str) -> Vec<&str> {
@@ -325,7 +332,7 @@ impl ApprovalPolicy {
                 .percent_above
                 .is_some_and(|t| e.max_percent.is_some_and(|p| p > t.0))
                 || above(e.max_amount, &rule.amount_above, currency)
-                || above(e.budget, &rule.budget_above, currency);
+                || budget_above(e.budget, &rule.budget_above, currency);
             if triggered && !roles.contains(&rule.role.as_str()) {
                 roles.push(&rule.role);
             }
@@ -336,7 +343,7 @@ impl ApprovalPolicy {
 
 impl AuthorizationLimits {
     /// Whether an approval under these limits covers the exposure. A promotion without a
-    /// declared budget is not measured against budget limits (lint warns about it).
+    /// declared budget has no bound: only a key without budget limits covers it.
     pub fn covers(&self, e: &Exposure, currency: &str) -> bool {
         let within = |v: Option<Decimal>, m: &Limits| {
             v.is_none_or(|v| m.is_empty() || m.get(currency).is_some_and(|l| v <= l.0))
@@ -345,7 +352,11 @@ impl AuthorizationLimits {
             (Some(p), Some(l)) => p <= l.0,
             _ => true,
         };
-        percent_ok && within(e.max_amount, &self.max_amount) && within(e.budget, &self.max_budget)
+        let budget_ok = match e.budget {
+            Some(b) => within(Some(b), &self.max_budget),
+            None => self.max_budget.is_empty(),
+        };
+        percent_ok && within(e.max_amount, &self.max_amount) && budget_ok
     }
 }
 

@@ -91,7 +91,8 @@ fn promotions() -> Value {
     json!([
         {"id": "welcome", "name": "10% off everything",
          "reward": {"type": "percentOff", "percent": "10"},
-         "stacking": {"combinesWith": ["order"]}},
+         "stacking": {"combinesWith": ["order"]},
+         "limits": {"budget": "8000"}},
         {"id": "vip-shoes", "name": "30% off shoes for VIPs", "codeSet": "vip",
          "items": {"categories": ["shoes"]},
          "reward": {"type": "percentOff", "percent": "30"},
@@ -99,7 +100,7 @@ fn promotions() -> Value {
         {"id": "spring", "name": "$5 off with a spring code", "codeSet": "spring",
          "reward": {"type": "amountOff", "amount": "5", "per": "order"},
          "stacking": {"combinesWith": ["product"]},
-         "limits": {"singleUseCodes": true}}
+         "limits": {"budget": "2000", "singleUseCodes": true}}
     ])
 }
 
