@@ -528,7 +528,7 @@ async fn deactivate_codes(
     Body(req): Body<codes::Codes>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        codes::set_active(&state, &who, &set, &req.codes, false).await?,
+        codes::set_active(&state, &who, &set, &req, false).await?,
     ))
 }
 
@@ -539,7 +539,7 @@ async fn reactivate_codes(
     Body(req): Body<codes::Codes>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        codes::set_active(&state, &who, &set, &req.codes, true).await?,
+        codes::set_active(&state, &who, &set, &req, true).await?,
     ))
 }
 

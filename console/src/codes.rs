@@ -295,12 +295,15 @@ pub async fn export(state: &Shared, who: &Person, set: &str) -> ApiResult<String
     String::from_utf8(out).map_err(ApiError::internal)
 }
 
+/// What to deactivate or reactivate: some codes, or the whole set, said explicitly (a body
+/// that forgot its codes must not switch a whole set off).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Codes {
-    /// Codes to change; empty for the whole set.
     #[serde(default)]
     pub codes: Vec<String>,
+    #[serde(default)]
+    pub whole_set: bool,
 }
 
 /// Deactivates (`on == false`) or reactivates codes, or the whole set, from the next release.
@@ -308,10 +311,17 @@ pub async fn set_active(
     state: &Shared,
     who: &Person,
     set: &str,
-    codes: &[String],
+    req: &Codes,
     on: bool,
 ) -> ApiResult<Value> {
     keeper(who)?;
+    let codes = req.codes.as_slice();
+    if codes.is_empty() != req.whole_set {
+        return Err(ApiError::bad_request(
+            "give `codes` (the codes to change) or `wholeSet: true` (every code of the set), \
+             one of the two",
+        ));
+    }
     if codes.len() > 10_000 {
         return Err(ApiError::bad_request("codes: at most 10,000 at once"));
     }

@@ -47,6 +47,14 @@ fn stale(e: WriteError) -> ApiError {
     }
 }
 
+/// [`stale`], with a missing promotion named by its id.
+fn about(id: &str) -> impl Fn(WriteError) -> ApiError + '_ {
+    move |e| match e {
+        WriteError::NotFound => ApiError::not_found(format!("no promotion `{id}`")),
+        e => stale(e),
+    }
+}
+
 fn invalid(errors: Vec<DraftError>) -> ApiError {
     let first = errors
         .first()
@@ -234,7 +242,7 @@ pub async fn submit(state: &Shared, who: &Person, id: &str, base: &str) -> ApiRe
 pub async fn withdraw(state: &Shared, who: &Person, id: &str, base: &str) -> ApiResult<()> {
     who.require_writer()?;
     let folder = state.folder.lock().await;
-    folder.discard_draft(id, base).map_err(stale)?;
+    folder.discard_draft(id, base).map_err(about(id))?;
     let now = state.now().0;
     let mut tx = state.db.begin().await?;
     set_review_state(&mut tx, id, None, now, &who.key_id).await?;
@@ -254,10 +262,13 @@ pub async fn withdraw(state: &Shared, who: &Person, id: &str, base: &str) -> Api
 pub async fn comment(state: &Shared, who: &Person, id: &str, text: &str) -> ApiResult<()> {
     who.require_writer()?;
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_COMMENT || text.contains('\0') {
+    if text.is_empty() || text.chars().count() > MAX_COMMENT {
         return Err(ApiError::bad_request(format!(
             "a comment is 1 to {MAX_COMMENT} characters"
         )));
+    }
+    if text.contains('\0') {
+        return Err(ApiError::bad_request("a comment holds no NUL character"));
     }
     if state.reader.working(id)?.is_none() {
         return Err(ApiError::not_found(format!("no promotion `{id}`")));
@@ -709,10 +720,7 @@ pub async fn pause(
     crate::publish::release_key(state, who, "pausing and resuming")?;
     {
         let folder = state.folder.lock().await;
-        folder.set_paused(id, paused, base).map_err(|e| match e {
-            WriteError::NotFound => ApiError::not_found(format!("no promotion `{id}`")),
-            e => stale(e),
-        })?;
+        folder.set_paused(id, paused, base).map_err(about(id))?;
         let action = if paused { "paused" } else { "resumed" };
         audit::record(
             &state.db,

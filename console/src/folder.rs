@@ -188,8 +188,10 @@ impl Folder {
     /// Withdraws a draft (its approvals go with it).
     pub fn discard_draft(&self, id: &str, base: &str) -> Result<(), WriteError> {
         let Some(d) = self.draft(id)? else {
-            return Err(WriteError::Stale {
-                current: String::new(),
+            return Err(if self.working(id)?.is_none() {
+                WriteError::NotFound
+            } else {
+                WriteError::InvalidState("there is no draft to withdraw (withdrawn already, or the terms are approved as they are)")
             });
         };
         if d.tag != base {

@@ -86,6 +86,8 @@ async function newContext(who) {
   const problems = [];
   const seen = [];
   const watch = (page) => {
+    // Leaving an editor with typed terms asks first (beforeunload): these tests move on.
+    page.on("dialog", (d) => (d.type() === "beforeunload" ? d.accept() : d.dismiss()));
     page.on("pageerror", (e) => problems.push(`${who}: ${e.message}`));
     page.on("console", (m) => {
       const t = m.text();

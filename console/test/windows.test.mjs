@@ -29,6 +29,7 @@ const promoseal = [join(target, "release", "promoseal"), join(target, "debug", "
 
 let stack, browser, context, page, url;
 const problems = [];
+const dialogs = [];
 
 const shot = (name) => page.screenshot({ path: join(screenshots, `windows-${name}.png`), fullPage: true });
 const words = async (selector) => (await page.innerText(selector)).replace(/\s+/g, " ").trim();
@@ -99,6 +100,11 @@ before(async () => {
     document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective}`));
   });
   page = await context.newPage();
+  // Leaving the editor with typed terms asks first: the prompts are counted and accepted.
+  page.on("dialog", (d) => {
+    dialogs.push(d.type());
+    return d.type() === "beforeunload" ? d.accept() : d.dismiss();
+  });
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && problems.push(m.text()));
   // Sign in as marketing, with the key enrolled in this browser.
@@ -282,5 +288,21 @@ test("an overnight window and a refused one: errors next to the fields", async (
   await page.waitForSelector("#f-window-to-error:not([hidden])");
   assert.equal(await words("#f-window-to-error"), "give the time the window closes");
   await shot("04-errors");
+  assert.deepEqual(problems, []);
+});
+
+test("typed terms: a reload asks first; saved terms leave without asking", async () => {
+  await edit("happy-hour");
+  await waitReadyToSave();
+  dialogs.length = 0;
+  await page.getByLabel("Name", { exact: true }).pressSequentially(" (renamed)");
+  await page.reload();
+  await page.waitForSelector("#editor:not([hidden])");
+  assert.deepEqual(dialogs, ["beforeunload"]);
+  dialogs.length = 0;
+  await page.getByLabel("Name", { exact: true }).pressSequentially(" (renamed)");
+  await save();
+  assert.deepEqual(dialogs, [], "a saved draft leaves without a prompt");
+  assert.match((await terms("happy-hour")).terms.name, /\(renamed\)$/);
   assert.deepEqual(problems, []);
 });

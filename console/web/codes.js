@@ -1,6 +1,7 @@
 // The code inventory: the project's code sets with their counts and the promotions they unlock;
 // for the promotions and release roles, looking one code up (its set, status and redemptions),
-// generating a campaign (its codes come back once, as a CSV download, and are never stored),
+// generating a campaign (its codes come back as a CSV download and are never stored; an export
+// derives them again from the code secret),
 // importing a list from a CSV or spreadsheet, exporting a set, and deactivating or reactivating
 // codes or a whole set from the next published version.
 import {
@@ -267,8 +268,9 @@ async function generate(ev) {
         el(
           "p",
           {},
-          el("strong", {}, "Download them now: they are shown this once and never stored."),
-          " The console keeps only the campaign's parameters; leaving this page loses this file.",
+          el("strong", {}, "Download them now: the codes are never stored."),
+          " The console keeps only the campaign's parameters. Whoever keeps the code inventory can " +
+            "derive the codes again with Export (it is logged): treat that file like this one.",
         ),
         el("p", { class: "actions" }, link),
         saved,
@@ -393,7 +395,7 @@ function changeActive(on, button) {
     `${verb} ${what}? It takes effect in the next published version.`,
     `${verb} ${what}`,
     async () => {
-      const r = await api("POST", `${setPath(set)}/${on ? "reactivate" : "deactivate"}`, { codes });
+      const r = await api("POST", `${setPath(set)}/${on ? "reactivate" : "deactivate"}`, wholeSet ? { wholeSet: true } : { codes });
       await load().catch(showError);
       const done = `${on ? "Reactivated" : "Deactivated"} ${what}: this takes effect ${r.effective}.`;
       fill($("active-result"), el("p", { class: "ok-text", id: "active-outcome" }, done), el("p", { class: "muted" }, r.summary));

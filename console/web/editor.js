@@ -30,6 +30,8 @@ const S = {
   serverErrors: [],
   seq: 0,
   saving: false,
+  /** The person changed the form since it loaded or was saved: leaving asks first. */
+  unsaved: false,
   simulator: null,
   /** The evaluator (wasm): `windows` expands the recurring window as the terms are built. */
   wasm: null,
@@ -1253,13 +1255,14 @@ async function save(ev) {
         ? await api("POST", "/promotions", { terms })
         : await api("PUT", `/promotions/${encodeURIComponent(S.id)}`, { terms, base: S.tag });
     showStatus(`Saved ${saved.id} as a draft.`);
+    S.unsaved = false;
     location.assign(`/promotions/${encodeURIComponent(saved.id)}`);
     return;
   } catch (e) {
     if (e instanceof ApiError && e.code === "staleEdit") {
       showError(e, [
         el("p", {}, "Someone (in the console or in the project folder) saved other terms since you opened these. Nothing of yours was saved. Reload to start from their version; your changes on this page are then lost, so copy what you need first (Terms as JSON, below)."),
-        el("button", { type: "button", id: "reload-latest", onclick: () => location.reload() }, "Reload the latest terms"),
+        el("button", { type: "button", id: "reload-latest", onclick: () => ((S.unsaved = false), location.reload()) }, "Reload the latest terms"),
       ]);
     } else if (e instanceof ApiError && e.code === "invalidPromotion" && Array.isArray(e.detail?.errors)) {
       S.serverErrors = e.detail.errors;
@@ -1360,13 +1363,19 @@ async function main() {
     if (ev.target.id === "f-id") S.idTouched = ev.target.value !== "";
     if (ev.target.id === "f-reward-type" || ev.target.id === "f-ship-kind") showRewardPanel();
     if (ev.target.id === "f-basis") renderTiers();
+    S.unsaved = true;
     changed(ev);
   });
   form.addEventListener("change", (ev) => {
     if (ev.target.id === "f-reward-type" || ev.target.id === "f-ship-kind") showRewardPanel();
+    S.unsaved = true;
     changed(ev);
   });
   form.addEventListener("submit", save);
+  // Typed terms are not lost to a reload, Back or a link without the browser asking first.
+  addEventListener("beforeunload", (e) => {
+    if (S.unsaved && mayWrite(S.me)) e.preventDefault();
+  });
   $("loading").hidden = true;
   form.hidden = false;
   await refresh();

@@ -82,6 +82,31 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
         .post("/api/codes/autumn/deactivate", json!({"codes": ["XYZ"]}))
         .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
+    // The whole set only when asked for by name: no codes and no `wholeSet` (or both) is a 400,
+    // and the set stays active.
+    for body in [
+        json!({}),
+        json!({"codes": []}),
+        json!({"codes": ["X"], "wholeSet": true}),
+    ] {
+        let r = keeper.post("/api/codes/autumn/deactivate", body).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "invalidRequest"),
+            "{}",
+            r.text
+        );
+    }
+    assert!(CodeSetFile::load(&c.dir, "autumn").unwrap().active);
+    let whole = keeper
+        .post("/api/codes/autumn/deactivate", json!({"wholeSet": true}))
+        .await;
+    assert_eq!(whole.status, 200, "{}", whole.text);
+    assert!(!CodeSetFile::load(&c.dir, "autumn").unwrap().active);
+    keeper
+        .post("/api/codes/autumn/reactivate", json!({"wholeSet": true}))
+        .await;
+    assert!(CodeSetFile::load(&c.dir, "autumn").unwrap().active);
 
     // The export gives every code with its status.
     let export = keeper.get("/api/codes/autumn/export").await;

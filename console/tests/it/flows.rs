@@ -129,14 +129,32 @@ async fn request_review_approve_publish(backend: Backend) {
     );
     let d = release.get("/api/promotions/running-10").await.json();
     assert_eq!(d["state"], "paused");
-    // What cannot be paused or resumed says why: no such promotion, or not in that state.
-    for (path, status, code) in [
-        ("/api/promotions/nope/pause", 404, "notFound"),
-        ("/api/promotions/nope/resume", 404, "notFound"),
-        ("/api/promotions/running-10/pause", 409, "invalidState"),
-        ("/api/promotions/tees-15/resume", 409, "invalidState"),
+    // What cannot be paused, resumed or withdrawn says why: no such promotion, or not in
+    // that state (running-10 is paused, tees-15 is live, neither has a draft).
+    for (who, path, status, code) in [
+        (&release, "/api/promotions/nope/pause", 404, "notFound"),
+        (&release, "/api/promotions/nope/resume", 404, "notFound"),
+        (
+            &release,
+            "/api/promotions/running-10/pause",
+            409,
+            "invalidState",
+        ),
+        (
+            &release,
+            "/api/promotions/tees-15/resume",
+            409,
+            "invalidState",
+        ),
+        (&marketing, "/api/promotions/nope/withdraw", 404, "notFound"),
+        (
+            &marketing,
+            "/api/promotions/running-10/withdraw",
+            409,
+            "invalidState",
+        ),
     ] {
-        let r = release.post(path, json!({"base": d["tag"]})).await;
+        let r = who.post(path, json!({"base": d["tag"]})).await;
         assert_eq!(
             (r.status, r.json()["error"]["code"].as_str()),
             (status, Some(code)),
