@@ -198,7 +198,29 @@ fn units(u: &DiscountedUnitsSpec) -> String {
 }
 
 /// Plain-words lines describing one promotion.
-pub fn promotion(p: &PromotionSpec, currency: &str) -> Vec<String> {
+/// An instant as a person of the shop reads it: in the shop's time zone with its abbreviation,
+/// and the UTC instant the terms hold (`2027-03-14 03:30 EDT (2027-03-14T07:30:00Z)`). Without a
+/// zone, or one the database does not know, or UTC: the instant alone.
+fn instant_words(
+    t: promoseal_evaluator::time::Instant,
+    zone: Option<&jiff::tz::TimeZone>,
+) -> String {
+    let local = zone.filter(|z| z.iana_name() != Some("UTC")).and_then(|z| {
+        let zoned = jiff::Timestamp::from_second(t.seconds())
+            .ok()?
+            .to_zoned(z.clone());
+        Some(zoned.strftime("%Y-%m-%d %H:%M %Z").to_string())
+    });
+    match local {
+        Some(local) => format!("{local} ({t})"),
+        None => t.to_string(),
+    }
+}
+
+/// The promotion in plain words, line by line; times in `zone` (an IANA name: the shop's) as
+/// well as in UTC.
+pub fn promotion(p: &PromotionSpec, currency: &str, zone: Option<&str>) -> Vec<String> {
+    let zone = zone.and_then(|z| jiff::tz::TimeZone::get(z).ok());
     let mut out = vec![format!("{} — \"{}\"", p.id, p.name)];
     out.push(format!(
         "gives: {}",
@@ -244,10 +266,12 @@ pub fn promotion(p: &PromotionSpec, currency: &str) -> Vec<String> {
     if p.private {
         out.push("private: left out of the storefront bundle".into());
     }
-    let from = p.starts_at.map_or("now".to_string(), |t| t.to_string());
-    let to = p
-        .ends_at
-        .map_or("no end date".to_string(), |t| t.to_string());
+    let from = p
+        .starts_at
+        .map_or("now".to_string(), |t| instant_words(t, zone.as_ref()));
+    let to = p.ends_at.map_or("no end date".to_string(), |t| {
+        instant_words(t, zone.as_ref())
+    });
     out.push(format!("runs: from {from} until {to}"));
     if let Some(iv) = &p.intervals {
         out.push(format!("only during {} listed time windows", iv.len()));
@@ -320,7 +344,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            promotion(&p, "EUR"),
+            promotion(&p, "EUR", None),
             [
                 "gold-tees — \"Gold tees\"",
                 "gives: buy 2 of items in categories tees, except items on sale, get 1 of items \
@@ -335,6 +359,28 @@ mod tests {
                 "exposure: up to 50% off",
             ]
         );
+        // In the shop's time zone, with the instant the terms hold; UTC and unknown zones as
+        // before.
+        let mut p = p;
+        p.ends_at =
+            Some(promoseal_evaluator::time::Instant::parse("2027-03-14T07:30:00Z").unwrap());
+        let runs = |zone| {
+            promotion(&p, "EUR", zone)
+                .into_iter()
+                .find(|l| l.starts_with("runs:"))
+                .unwrap()
+        };
+        assert_eq!(
+            runs(Some("America/New_York")),
+            "runs: from 2026-10-31 20:00 EDT (2026-11-01T00:00:00Z) until 2027-03-14 03:30 EDT \
+             (2027-03-14T07:30:00Z)"
+        );
+        for zone in [None, Some("UTC"), Some("Mars/Olympus")] {
+            assert_eq!(
+                runs(zone),
+                "runs: from 2026-11-01T00:00:00Z until 2027-03-14T07:30:00Z"
+            );
+        }
     }
 
     #[test]
@@ -344,7 +390,7 @@ mod tests {
                 "percent": "100"}, "discountedUnits": {"perLine": 2, "perOrder": 1}}"#,
         )
         .unwrap();
-        let words = promotion(&p, "EUR");
+        let words = promotion(&p, "EUR", None);
         assert_eq!(
             words.get(1).map(String::as_str),
             Some("gives: 100% off every item")
@@ -362,7 +408,7 @@ mod tests {
                 "buyQuantity": 2, "getQuantity": 1, "pick": "mostExpensive"}}"#,
         )
         .unwrap();
-        let words = promotion(&p, "EUR");
+        let words = promotion(&p, "EUR", None);
         let gives = words.get(1).map(String::as_str).unwrap_or_default();
         assert!(
             gives.ends_with(", units given most expensive first"),

@@ -371,13 +371,10 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     let currency = check_settings(input)?;
     input.policy.check().map_err(ReviewError::Policy)?;
     let (spec, mut errors) = read_draft(input);
-    // The project's id rule, unless the evaluator already refused the id.
-    let id_refused = errors.iter().any(|e| e.path == "id");
-    if let Some(e) = spec
-        .as_ref()
-        .and_then(|s| id_error(&s.id))
-        .filter(|_| !id_refused)
-    {
+    // The project's id rule, which is narrower than the evaluator's (1 to 128 bytes): its
+    // message in place of the evaluator's, so the person reads the rule to follow.
+    if let Some(e) = spec.as_ref().and_then(|s| id_error(&s.id)) {
+        errors.retain(|x| x.path != "id");
         errors.push(e);
     }
     let exposure = spec.as_ref().map(Exposure::of);
@@ -405,7 +402,7 @@ pub fn review(input: &ReviewInput) -> Result<Review, ReviewError> {
     let code = currency.code();
     let mut review = Review {
         errors,
-        words: describe::promotion(&spec, code),
+        words: describe::promotion(&spec, code, input.time_zone.as_deref()),
         digest: Some(encode_hex(&approval_digest(code, &spec))),
         exposure: Some(ExposureView {
             max_percent: exposure.max_percent.map(|d| d.normalize().to_string()),
@@ -1306,7 +1303,11 @@ mod tests {
                     "`5.555` has more decimal places than `USD` allows (2)"
                 ),
                 ("endsAt", "must be after `startsAt`"),
-                ("id", "must have 1 to 128 bytes"),
+                (
+                    "id",
+                    "an id is 1 to 64 lower-case letters, digits, `-` or `_`, starting with a \
+                     letter or digit"
+                ),
                 (
                     "limits.budget",
                     "`1.234` has more decimal places than `USD` allows (2)"

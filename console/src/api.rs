@@ -237,8 +237,17 @@ async fn sign_out(
     Ok(res)
 }
 
-async fn me(who: Person) -> Json<Value> {
-    Json(json!({ "keyId": who.key_id, "roles": who.roles, "csrf": who.csrf }))
+/// Who is signed in: `{signedIn: true, keyId, roles, csrf}`, or `{signedIn: false}` with no
+/// (valid) session. A 200 either way: the sign-in page asks before anyone has signed in, and a
+/// 401 there would be an error in every browser's console. Every other route answers 401.
+async fn me(who: Result<Person, ApiError>) -> ApiResult<Json<Value>> {
+    match who {
+        Ok(who) => Ok(Json(json!({
+            "signedIn": true, "keyId": who.key_id, "roles": who.roles, "csrf": who.csrf
+        }))),
+        Err(e) if e.0.status == 401 => Ok(Json(json!({ "signedIn": false }))),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the page's review (wasm) needs besides the draft: the same input the server's review

@@ -19,8 +19,9 @@ let sessionPromise = null;
 export function session() {
   if (!sessionPromise) {
     sessionPromise = fetch("/api/session", { headers: { accept: "application/json" } })
-      // A refusal's body is read too, so the request ends (a body left unread keeps it open).
-      .then(async (res) => (res.ok ? res.json() : res.text().then(() => null)))
+      // `{signedIn: false}` when no one is; a refusal's body is read too, so the request ends
+      // (a body left unread keeps it open).
+      .then(async (res) => (res.ok ? res.json().then((me) => (me.signedIn ? me : null)) : res.text().then(() => null)))
       .catch(() => null);
   }
   return sessionPromise;

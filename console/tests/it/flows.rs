@@ -296,6 +296,9 @@ async fn sessions_end_on_sign_out(backend: Backend) {
     let out = marketing.send("DELETE", "/api/session", None).await;
     assert_eq!(out.status, 204, "{}", out.text);
     assert_eq!(marketing.get("/api/promotions").await.status, 401);
+    // Who is signed in: no one, said with a 200 (the sign-in page asks).
+    let me = marketing.get("/api/session").await;
+    assert_eq!((me.status, me.json()), (200, json!({"signedIn": false})));
     // Sessions expire.
     let finance = c.signed_in("finance-1").await;
     c.advance(61 * 60);

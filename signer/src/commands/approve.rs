@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> Result<()> {
     let currency = &project.config.currency;
     out!("You are approving, as key `{}`, in {currency}:", key.id)?;
     for p in &promotions {
-        for line in describe::promotion(p, currency) {
+        for line in describe::promotion(p, currency, project.config.time_zone.as_deref()) {
             out!("  {line}")?;
         }
         out!(

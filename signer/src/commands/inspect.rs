@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     out!("{} promotions:", p.promotions.len())?;
     for promo in &p.promotions {
-        let mut lines = describe::promotion(promo, &p.currency).into_iter();
+        let mut lines = describe::promotion(promo, &p.currency, p.time_zone.as_deref()).into_iter();
         out!("- {}", lines.next().unwrap_or_default())?;
         for l in lines {
             out!("    {l}")?;
