@@ -156,7 +156,10 @@ fn altered_batch(f: impl Fn(&mut Vec<Value>)) -> Value {
 const ALL: &[&str] = &["welcome", "vip-shoes", "spring"];
 
 fn edge_payload(version: u64, approvers: &[(&str, &[&str])]) -> Value {
-    let promotions = promotions();
+    payload_of(promotions(), version, approvers)
+}
+
+fn payload_of(promotions: Value, version: u64, approvers: &[(&str, &[&str])]) -> Value {
     json!({
         "format": 1, "bundleId": "vectors-shop", "audience": "edge", "version": version,
         "issuedAt": "2026-01-01T00:00:00Z", "expiresAt": "2027-01-01T00:00:00Z",
@@ -306,6 +309,21 @@ pub fn build() -> Vec<(String, Vec<u8>)> {
             &edge_payload(
                 5,
                 &[("marketing-1", ALL), ("finance-junior", &["vip-shoes"])],
+            ),
+            &release,
+        ),
+    );
+    // `welcome` without its budget: no bound, so the root's budget rule wants finance too.
+    let mut unbudgeted = promotions();
+    unbudgeted[0].as_object_mut().unwrap().remove("limits");
+    add(
+        "unbudgeted.env",
+        seal(
+            EnvelopeType::Bundle,
+            &payload_of(
+                unbudgeted,
+                5,
+                &[("marketing-1", ALL), ("finance-1", &["vip-shoes"])],
             ),
             &release,
         ),
@@ -508,6 +526,12 @@ pub fn build() -> Vec<(String, Vec<u8>)> {
             "the marketing batch naming one digest twice",
             Some("batch-duplicate.env"),
             "malformed",
+        ),
+        v(
+            "unbudgeted",
+            "a 10% promotion without a budget, approved by marketing alone: no budget is no bound, and the root wants finance above a 10,000 budget",
+            Some("unbudgeted.env"),
+            "unapproved",
         ),
         v(
             "batch-with-foreign-digest",
