@@ -306,3 +306,20 @@ test("typed terms: a reload asks first; saved terms leave without asking", async
   assert.match((await terms("happy-hour")).terms.name, /\(renamed\)/);
   assert.deepEqual(problems, []);
 });
+
+test("a start time the clocks skip (02:30 on the night summer time begins) is named in the schedule's words", async () => {
+  await page.goto(`${url}/promotions/new?template=blank`);
+  await page.waitForSelector("#editor:not([hidden])");
+  dialogs.length = 0;
+  await page.getByLabel("Start date", { exact: true }).fill("2027-03-14");
+  await page.getByLabel("Start time", { exact: true }).fill("02:30");
+  await page.waitForFunction(() => document.querySelector("#schedule-words")?.textContent.includes("does not exist"));
+  const said = await words("#schedule-words");
+  assert.match(said, /02:30 does not exist on 2027-03-14 in America\/New_York \(the clocks go forward\): it is read as 03:30\./);
+  assert.match(said, /startsAt 2027-03-14T07:30:00Z/);
+  // A time that exists says nothing of it.
+  await page.getByLabel("Start time", { exact: true }).fill("04:30");
+  await page.waitForFunction(() => !document.querySelector("#schedule-words")?.textContent.includes("does not exist"));
+  assert.match(await words("#schedule-words"), /startsAt 2027-03-14T08:30:00Z/);
+  assert.deepEqual(problems, []);
+});

@@ -875,7 +875,21 @@ function scheduleWords(terms) {
       : `until the end of ${new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric", timeZone: "UTC" }).format(new Date(`${ed}T00:00:00Z`))} (${formatInstant(terms.endsAt, z)})`;
   }
   const utc = [terms.startsAt && `startsAt ${terms.startsAt}`, terms.endsAt && `endsAt ${terms.endsAt}`].filter(Boolean).join(", ");
-  return `Live ${from} ${until}.${utc ? ` In UTC: ${utc}.` : ""}`;
+  const gaps = [
+    gapNote($("f-start-date").value, $("f-start-time").value, terms.startsAt),
+    gapNote($("f-end-date").value, $("f-end-time").value, terms.endsAt),
+  ].filter(Boolean);
+  return `Live ${from} ${until}.${utc ? ` In UTC: ${utc}.` : ""}${gaps.map((g) => ` ${g}`).join("")}`;
+}
+
+/** A typed time the shop's clocks skip that day (the spring change): it is read as the time the
+ * clocks show then, and the person is told which. */
+function gapNote(date, time, instant) {
+  if (!date || !time || !instant) return "";
+  const shown = instantToZoned(instant, tz());
+  const hm = (t) => t.slice(0, 5);
+  if (!shown || (shown.date === date && hm(shown.time) === hm(time))) return "";
+  return `${hm(time)} does not exist on ${date} in ${tz()} (the clocks go forward): it is read as ${hm(shown.time)}.`;
 }
 
 // ---------------------------------------------------------------------------------------------

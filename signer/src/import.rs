@@ -63,6 +63,10 @@ enum ColumnArg {
     Index(usize),
 }
 
+/// How to name the code column, in words for the CLI and the console alike.
+const PICK: &str = "name the code column by its header or its number (the CLI's `--column`, the \
+                    console's Code column field)";
+
 fn column_arg(column: Option<&str>) -> Result<Option<ColumnArg>> {
     let Some(c) = column.map(str::trim) else {
         return Ok(None);
@@ -176,8 +180,7 @@ fn choose_column(
                 return match candidates.as_slice() {
                     [i] => Ok((*i, true)),
                     _ => bail!(
-                        "`{file}`: row {row}: several columns look like codes ({}); pick one \
-                         with --column NAME or --column NUMBER",
+                        "`{file}`: row {row}: several columns look like codes ({}); {PICK}",
                         candidates
                             .iter()
                             .map(|i| format!(
@@ -195,8 +198,7 @@ fn choose_column(
             }
             bail!(
                 "`{file}`: row {row}: {} columns and none is headed like a code column (code, \
-                 coupon, voucher, promo); pick one with --column NAME or --column NUMBER. The \
-                 first row is: {}",
+                 coupon, voucher, promo); {PICK}. The first row is: {}",
                 first.len(),
                 list_columns(first)
             )
