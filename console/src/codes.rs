@@ -349,7 +349,8 @@ pub async fn set_active(
     Ok(json!({ "summary": f.summary(), "effective": "from the next published version" }))
 }
 
-/// One code: the set that holds it and its status there, in the last release's terms, and its
+/// One code: the set that holds it and its status there in the project, whether the published
+/// version accepts it now (the project's change takes effect from the next one), and its
 /// redemptions at the ledger.
 pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value> {
     keeper(who)?;
@@ -397,32 +398,33 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
             break;
         }
     }
+    // The published version: whether it accepts the code now (a change to the project takes
+    // effect from the next one).
+    let published = found.as_ref().and_then(|_| {
+        let bytes = support::read(&project.dir.join("published/edge.bundle")).ok()?;
+        let mut b =
+            open_bundle(&bytes, &root, &VerifyOptions::new(Audience::Edge, state.now())).ok()?;
+        b.set_code_secret(secret.clone());
+        Some(b)
+    });
     // The ledger knows a code by the keyed hash of its canonical spelling in the bundle.
-    let redemptions = match (&state.settings.ledger_url, &found) {
-        (Some(url), Some(_)) => {
-            let bytes = support::read(&project.dir.join("published/edge.bundle")).ok();
-            let bundle = bytes.and_then(|b| {
-                open_bundle(&b, &root, &VerifyOptions::new(Audience::Edge, state.now())).ok()
-            });
-            match bundle {
-                Some(mut b) => {
-                    b.set_code_secret(secret.clone());
-                    let hash = b.code_record(&secret, code);
-                    // A ledger that cannot answer leaves the rest of the lookup standing.
-                    Some(
-                        ledger_redemptions(state, url, &hash)
-                            .await
-                            .unwrap_or_else(|e| json!({ "unavailable": e.0.message })),
-                    )
-                }
-                None => None,
-            }
+    let redemptions = match (&state.settings.ledger_url, &published) {
+        (Some(url), Some(b)) => {
+            let hash = b.code_record(&secret, code);
+            // A ledger that cannot answer leaves the rest of the lookup standing.
+            Some(
+                ledger_redemptions(state, url, &hash)
+                    .await
+                    .unwrap_or_else(|e| json!({ "unavailable": e.0.message })),
+            )
         }
         _ => None,
     };
     Ok(match found {
         Some((set, status)) => json!({
             "found": true, "set": set, "status": status,
+            // `true`/`false`: whether the published version accepts it now; null: none is.
+            "acceptedNow": published.as_ref().map(|b| b.knows_code(code)),
             "promotions": project.promotions.iter()
                 .filter(|p| p.code_set.as_deref() == Some(set.as_str()))
                 .map(|p| p.id.clone()).collect::<Vec<_>>(),

@@ -138,6 +138,8 @@ test("look up a downloaded code in lower case, deactivate it, and see it deactiv
   assert.equal(await page.getAttribute("#lookup-outcome", "data-set"), "autumn");
   assert.equal(await page.getAttribute("#lookup-outcome", "data-status"), "active");
   assert.equal(await words("#lookup-status"), "Active");
+  // The campaign is the project's, not yet in a published version.
+  assert.equal(await words("#lookup-accepted"), "No, not by the published version.");
   await shot("04-lookup");
 
   await page.selectOption("#active-set", "autumn");
@@ -157,6 +159,12 @@ test("look up a downloaded code in lower case, deactivate it, and see it deactiv
   await page.waitForSelector('#lookup-outcome[data-status="deactivated"]');
   assert.equal(await words("#lookup-status"), "Deactivated");
   await shot("05-deactivated");
+
+  // A published code: the walkthrough's VIP-ANNA is accepted by the published version.
+  await page.fill("#lookup-code", "vip-anna");
+  await page.click("#lookup");
+  await page.waitForSelector('#lookup-outcome[data-set="vip"]');
+  assert.equal(await words("#lookup-accepted"), "Yes, by the published version.");
 });
 
 test(

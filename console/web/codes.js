@@ -134,6 +134,12 @@ async function exportSet(button, set) {
 // ---------------------------------------------------------------------------------------------
 // Look up one code
 
+/** Whether the published version accepts the code now (the status above is the project's). */
+function acceptedWords(accepted) {
+  if (accepted == null) return "No version is published.";
+  return accepted ? "Yes, by the published version." : "No, not by the published version.";
+}
+
 function redemptionsView(r) {
   if (r === null || r === undefined) {
     return el("p", { class: "muted" }, "Not known here: the console has no ledger (--ledger-url), or no version is published.");
@@ -201,6 +207,8 @@ async function lookup(ev) {
         el("dd", { id: "lookup-set" }, el("code", {}, r.set)),
         el("dt", {}, "Status"),
         el("dd", { id: "lookup-status" }, stateBadge(r.status === "active")),
+        el("dt", {}, "Accepted now"),
+        el("dd", { id: "lookup-accepted" }, acceptedWords(r.acceptedNow)),
         el("dt", {}, "Unlocks"),
         el("dd", {}, promotionLinks(r.promotions)),
         el("dt", {}, "Redemptions"),
