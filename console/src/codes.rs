@@ -402,8 +402,12 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
     // effect from the next one).
     let published = found.as_ref().and_then(|_| {
         let bytes = support::read(&project.dir.join("published/edge.bundle")).ok()?;
-        let mut b =
-            open_bundle(&bytes, &root, &VerifyOptions::new(Audience::Edge, state.now())).ok()?;
+        let mut b = open_bundle(
+            &bytes,
+            &root,
+            &VerifyOptions::new(Audience::Edge, state.now()),
+        )
+        .ok()?;
         b.set_code_secret(secret.clone());
         Some(b)
     });

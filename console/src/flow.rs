@@ -199,9 +199,19 @@ pub async fn save(
 }
 
 fn draft_at(folder: &Folder, id: &str, base: &str) -> ApiResult<Terms> {
-    let d = folder
-        .draft(id)?
-        .ok_or_else(|| ApiError::not_found(format!("`{id}` has no draft")))?;
+    let Some(d) = folder.draft(id)? else {
+        return Err(if folder.working(id)?.is_none() {
+            ApiError::not_found(format!("no promotion `{id}`"))
+        } else {
+            ApiError::conflict(
+                ErrorCode::InvalidState,
+                format!(
+                    "`{id}` has no draft: its terms are approved as they are (or the draft was \
+                     withdrawn)"
+                ),
+            )
+        });
+    };
     if d.tag != base {
         return Err(stale(WriteError::Stale { current: d.tag }));
     }
@@ -450,7 +460,17 @@ pub async fn approve_batch(state: &Shared, who: &Person, b: &Batch) -> ApiResult
                 item.id
             )));
         }
-        let d = draft_at(&folder, &item.id, &item.base)?;
+        // A refusal names the promotion of the batch it is about.
+        let d = draft_at(&folder, &item.id, &item.base).map_err(|e| {
+            let mut detail = e.0.detail.clone().unwrap_or_else(|| json!({}));
+            detail["promotion"] = json!(item.id);
+            ApiError::new(
+                e.0.status,
+                e.0.code,
+                format!("`{}`: {}", item.id, e.0.message),
+            )
+            .with_detail(detail)
+        })?;
         if review_state(state, &item.id).await?.as_deref() != Some("review") {
             return Err(ApiError::conflict(
                 ErrorCode::InvalidState,
@@ -488,7 +508,12 @@ pub async fn approve_batch(state: &Shared, who: &Person, b: &Batch) -> ApiResult
     for (item, d, _) in &drafts {
         let roles = judge_approval(&root, &currency, &d.spec, &approval, now).map_err(|r| {
             let e = refusal(&r);
-            let message = format!("`{}`: {}", item.id, e.0.message);
+            // The signature is the batch's: a bad one is not about one of its promotions.
+            let message = if matches!(r, ApprovalRefusal::BadSignature) {
+                format!("the batch's one signature: {}", e.0.message)
+            } else {
+                format!("`{}`: {}", item.id, e.0.message)
+            };
             ApiError::new(e.0.status, ErrorCode::ApprovalRefused, message)
                 .with_detail(json!({ "reason": r.code(), "promotion": item.id }))
         })?;

@@ -113,7 +113,7 @@ before(async () => {
   await page.click("#enroll");
   await page.click('button:has-text("Sign in as marketing-1")');
   await page.waitForURL(`${url}/`);
-  problems.length = 0; // the sign-in page asks who is signed in: 401 before
+  problems.length = 0;
 });
 
 after(async () => {
@@ -321,5 +321,26 @@ test("a start time the clocks skip (02:30 on the night summer time begins) is na
   await page.getByLabel("Start time", { exact: true }).fill("04:30");
   await page.waitForFunction(() => !document.querySelector("#schedule-words")?.textContent.includes("does not exist"));
   assert.match(await words("#schedule-words"), /startsAt 2027-03-14T08:30:00Z/);
+  assert.deepEqual(problems, []);
+});
+
+test("a session that ends while terms are typed: saving says so and keeps them; signed in again (another tab), the same Save works", async () => {
+  await edit("happy-hour");
+  await waitReadyToSave();
+  await page.getByLabel("Name", { exact: true }).fill("Happy hour, after a new sign-in");
+  await context.clearCookies();
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await page.waitForSelector("#sign-in-again");
+  assert.match(await words("#alert"), /Your session has ended .* Nothing was saved, and your terms are still on this page\./);
+  assert.match(page.url(), /\/promotions\/happy-hour\/edit$/, "still on the editor");
+  assert.equal(await page.inputValue("#f-name"), "Happy hour, after a new sign-in");
+  // Signed in again in another tab of the same browser (the key is still enrolled there).
+  const other = await context.newPage();
+  await other.goto(`${url}/sign-in`);
+  await other.click('button:has-text("Sign in as marketing-1")');
+  await other.waitForURL(`${url}/`);
+  await other.close();
+  await save();
+  assert.equal((await terms("happy-hour")).terms.name, "Happy hour, after a new sign-in");
   assert.deepEqual(problems, []);
 });

@@ -142,10 +142,13 @@ async function signBatch(button) {
     } catch (e) {
       if (e instanceof ApiError && e.code === "approvalRefused") {
         const why = REFUSALS[e.detail?.reason];
-        showError(e, el("p", { class: "refusal", dataset: { reason: e.detail?.reason, promotion: e.detail?.promotion } }, why ? `Nothing was approved: for ${e.detail?.promotion}, ${why}.` : "Nothing was approved."));
+        // The signature is the batch's: a bad one is not about the promotion the server met first.
+        const whose = e.detail?.reason === "badSignature" ? "for the batch" : `for ${e.detail?.promotion}`;
+        showError(e, el("p", { class: "refusal", dataset: { reason: e.detail?.reason, promotion: e.detail?.promotion } }, why ? `Nothing was approved: ${whose}, ${why}.` : "Nothing was approved."));
         return;
       }
       if (e instanceof ApiError && e.code === "staleEdit") {
+        // The server's message names the promotion that changed.
         showError(e, el("button", { type: "button", onclick: () => location.reload() }, "Reload"));
         return;
       }

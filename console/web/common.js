@@ -66,9 +66,14 @@ export async function api(method, path, body, { noRedirect = false, bytes = fals
   } catch (e) {
     throw new ApiError(0, { code: "network", message: `the console cannot be reached: ${e.message}` });
   }
-  if (res.status === 401 && !noRedirect) {
-    location.assign(signInUrl());
-    throw new ApiError(401, { code: "unauthorized", message: "sign in first" });
+  if (res.status === 401) {
+    // The session is gone: the next call asks again (a sign-in in another tab gives a new one,
+    // with a new CSRF token).
+    sessionPromise = null;
+    if (!noRedirect) {
+      location.assign(signInUrl());
+      throw new ApiError(401, { code: "unauthorized", message: "sign in first" });
+    }
   }
   if (res.status === 204) return null;
   if (download && res.ok) {
@@ -211,6 +216,7 @@ export function showStatus(text) {
 /** Runs an async action from a button: disabled while it runs, errors shown. */
 export async function busy(button, action) {
   const was = button.disabled;
+  const focused = document.activeElement === button;
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
@@ -221,6 +227,15 @@ export async function busy(button, action) {
   } finally {
     button.disabled = was;
     button.removeAttribute("aria-busy");
+    // Disabling the button (or drawing the page again) dropped a keyboard user's focus to the
+    // top of the page: it goes back to the button, or, when the button is gone, to what the
+    // page said (the alert, else the status line), unless the action moved it on purpose.
+    if (focused && (!document.activeElement || document.activeElement === document.body)) {
+      const said = [$("alert"), $("status")].find((x) => x && !x.hidden && x.textContent.trim());
+      const to = button.isConnected && !button.disabled ? button : said;
+      if (to && to !== button && !to.hasAttribute("tabindex")) to.setAttribute("tabindex", "-1");
+      to?.focus();
+    }
   }
 }
 

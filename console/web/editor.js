@@ -1264,16 +1264,23 @@ async function save(ev) {
   updateSave([]);
   const terms = buildTerms();
   try {
+    // Not sent to the sign-in page when the session has ended: that would drop the terms.
     const saved =
       S.mode === "new"
-        ? await api("POST", "/promotions", { terms })
-        : await api("PUT", `/promotions/${encodeURIComponent(S.id)}`, { terms, base: S.tag });
+        ? await api("POST", "/promotions", { terms }, { noRedirect: true })
+        : await api("PUT", `/promotions/${encodeURIComponent(S.id)}`, { terms, base: S.tag }, { noRedirect: true });
     showStatus(`Saved ${saved.id} as a draft.`);
     S.unsaved = false;
     location.assign(`/promotions/${encodeURIComponent(saved.id)}`);
     return;
   } catch (e) {
-    if (e instanceof ApiError && e.code === "staleEdit") {
+    if (e instanceof ApiError && e.status === 401) {
+      showError(e, [
+        el("p", {}, "Your session has ended (you signed out, or it expired). Nothing was saved, and your terms are still on this page. ",
+          el("a", { href: "/sign-in?next=/", target: "_blank", rel: "noopener", id: "sign-in-again" }, "Sign in again in a new tab"),
+          ", then come back and press Save draft."),
+      ]);
+    } else if (e instanceof ApiError && e.code === "staleEdit") {
       showError(e, [
         el("p", {}, "Someone (in the console or in the project folder) saved other terms since you opened these. Nothing of yours was saved. Reload to start from their version; your changes on this page are then lost, so copy what you need first (Terms as JSON, below)."),
         el("button", { type: "button", id: "reload-latest", onclick: () => ((S.unsaved = false), location.reload()) }, "Reload the latest terms"),

@@ -221,7 +221,7 @@ async function startApproval(button) {
         "div",
         { class: "actions" },
         el("button", { type: "button", class: "primary", id: "sign-approval", onclick: (e) => signApproval(e.currentTarget, review.digest) }, "Sign and approve"),
-        el("button", { type: "button", class: "quiet", onclick: () => (panel.hidden = true) }, "Cancel"),
+        el("button", { type: "button", class: "quiet", onclick: () => ((panel.hidden = true), $("approve")?.focus()) }, "Cancel"),
       ),
     );
     panel.hidden = false;

@@ -109,6 +109,8 @@ async function enroll(ev) {
     text = "";
     showStatus(`Enrolled ${keyId}: this browser now holds it. Sign in with it above.`);
     await showHeld();
+    // The next step is signing in with it: the keyboard goes there.
+    document.querySelector(`#held li[data-key-id="${CSS.escape(keyId)}"] button.primary`)?.focus();
   });
 }
 

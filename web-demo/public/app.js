@@ -112,7 +112,8 @@ function product(sku) {
 function change(sku, delta) {
   const q = (state.cart.get(sku) ?? 0) + delta;
   if (q <= 0) state.cart.delete(sku);
-  else state.cart.set(sku, Math.min(q, 99));
+  // Never more than the shop has (nor than 99).
+  else state.cart.set(sku, Math.min(q, 99, product(sku).stock));
   render();
 }
 
@@ -193,6 +194,9 @@ function render() {
   const names = new Map(e.applied.map((a) => [a.promotionId, a.name]));
 
   const lines = $("cart-lines");
+  // The cart is drawn again: a keyboard user's focus goes back to the same button after.
+  const focused = document.activeElement?.closest?.("#cart-lines li[data-sku] button");
+  const refocus = focused && { sku: focused.closest("li").dataset.sku, plus: focused.classList.contains("plus") };
   lines.replaceChildren();
   $("cart-empty").hidden = e.lines.length > 0;
   for (const l of e.lines) {
@@ -229,6 +233,15 @@ function render() {
       li.append(s);
     }
     lines.append(li);
+  }
+  if (refocus) {
+    const same = lines.querySelector(`li[data-sku="${CSS.escape(refocus.sku)}"] .${refocus.plus ? "plus" : "minus"}`);
+    (same && !same.disabled ? same : $("cart-h"))?.focus();
+  }
+  // An item all of whose stock is in the cart cannot be added again.
+  for (const p of state.catalog.products) {
+    const add = document.querySelector(`#products li[data-sku="${CSS.escape(p.sku)}"] button`);
+    if (add) add.disabled = p.stock === 0 || (state.cart.get(p.sku) ?? 0) >= p.stock;
   }
 
   const hints = $("hints");
@@ -371,6 +384,8 @@ async function checkout() {
       message.textContent = plainRefusal(status, json);
       state.order = null;
       $("checkout").disabled = false;
+      // The button was disabled while the order ran, which dropped a keyboard user's focus.
+      $("checkout").focus();
       return;
     }
   } catch {
@@ -380,10 +395,25 @@ async function checkout() {
   }
 }
 
+/** Why the ledger refused a discount (`limitReached`'s `detail.limit`), in the shopper's words. */
+const LIMIT_WORDS = {
+  totalUses: "it has been used as often as it may be",
+  perCode: "this code has been used as often as it may be",
+  singleUseCode: "this code has been used already",
+  perCustomer: "you have used it as often as you may",
+  perDay: "it has been used as often as it may be today",
+  budget: "its budget is spent",
+};
+
 function plainRefusal(status, json) {
   const code = json?.error?.code;
   if (code === "amountMismatch") return "Prices changed while you were shopping. Review the cart and place the order again.";
-  if (code === "limitReached") return `A discount in your cart is no longer available (${json.error.message}). Remove it and try again.`;
+  if (code === "limitReached") {
+    const id = json.error.detail?.promotionId;
+    const name = (state.last?.applied ?? []).find((a) => a.promotionId === id)?.name ?? "A discount in your cart";
+    const why = LIMIT_WORDS[json.error.detail?.limit] ?? "it has been used as often as it may be";
+    return `${name} is no longer available: ${why}. Remove it and place the order again.`;
+  }
   if (code === "quoteExpired") return "The cart was priced too long ago. Review it and place the order again.";
   if (status === 429) return "Too many attempts. Wait a moment and try again.";
   return `The order was not placed: ${json?.error?.message ?? `the shop answered ${status}`}.`;

@@ -94,6 +94,18 @@ test("every reward type shows on the cart, each line with its saving", async () 
   assert.match(tee, /Any tee for \$15: −\$6\.60/);
   assert.match(tee, /Members: 5% off the order, gold members 10%: −\$/, "the order discount, allocated to the line");
   assert.equal(await page.isDisabled('#cart-lines li[data-sku="BTL-6"] .plus'), true);
+  // Both bottles are in the cart: the product's button cannot add a third either.
+  assert.equal(await page.isDisabled('#products li[data-sku="BTL-6"] button'), true);
+  assert.equal(await page.textContent('#cart-lines li[data-sku="BTL-6"] output'), "2");
+  // A keyboard user's focus stays on the cart's button after the cart is drawn again.
+  await page.focus('#cart-lines li[data-sku="CAP-1"] .minus');
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector('#cart-lines li[data-sku="CAP-1"] output')?.textContent === "2");
+  assert.equal(await page.evaluate(() => document.activeElement?.matches('#cart-lines li[data-sku="CAP-1"] .minus')), true);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector('#cart-lines li[data-sku="CAP-1"] output')?.textContent === "1");
+  await page.click('#cart-lines li[data-sku="CAP-1"] .plus');
+  await page.click('#cart-lines li[data-sku="CAP-1"] .plus');
   await shot(page, "04-every-reward");
   await close();
 });

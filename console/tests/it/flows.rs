@@ -446,6 +446,43 @@ async fn a_batch_approves_several_with_one_signature_or_none(backend: Backend) {
         )
         .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+    // A draft changed since the page read it: the refusal names it. A signature that is not
+    // the key's over the batch is the batch's fault, not its first promotion's.
+    let stale = marketing
+        .post(
+            "/api/approvals",
+            json!({"items": [{"id": "socks-5", "base": "old", "digest": "00"}], "signature": "AA=="}),
+        )
+        .await;
+    assert_eq!(
+        (stale.status, stale.code().as_str()),
+        (409, "staleEdit"),
+        "{}",
+        stale.text
+    );
+    assert_eq!(stale.json()["error"]["detail"]["promotion"], "socks-5");
+    assert!(stale.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("`socks-5`: "));
+    let d = marketing.get("/api/promotions/socks-5").await.json();
+    let forged = marketing
+        .post(
+            "/api/approvals",
+            json!({"items": [{"id": "socks-5", "base": d["tag"], "digest": d["digest"]}],
+                   "signature": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64])}),
+        )
+        .await;
+    assert_eq!(
+        forged.json()["error"]["detail"]["reason"],
+        "badSignature",
+        "{}",
+        forged.text
+    );
+    assert!(forged.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the batch's one signature: "));
     let twice = marketing
         .approve_batch(&["running-10", "running-10"], "marketing-1")
         .await;
