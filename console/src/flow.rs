@@ -463,7 +463,9 @@ pub async fn approve_batch(state: &Shared, who: &Person, b: &Batch) -> ApiResult
         // A refusal names the promotion of the batch it is about.
         let d = draft_at(&folder, &item.id, &item.base).map_err(|e| {
             let mut detail = e.0.detail.clone().unwrap_or_else(|| json!({}));
-            detail["promotion"] = json!(item.id);
+            if let Some(fields) = detail.as_object_mut() {
+                fields.insert("promotion".into(), json!(item.id));
+            }
             ApiError::new(
                 e.0.status,
                 e.0.code,
