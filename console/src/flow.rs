@@ -199,23 +199,7 @@ pub async fn save(
 }
 
 fn draft_at(folder: &Folder, id: &str, base: &str) -> ApiResult<Terms> {
-    let Some(d) = folder.draft(id)? else {
-        return Err(if folder.working(id)?.is_none() {
-            ApiError::not_found(format!("no promotion `{id}`"))
-        } else {
-            ApiError::conflict(
-                ErrorCode::InvalidState,
-                format!(
-                    "`{id}` has no draft: its terms are approved as they are (or the draft was \
-                     withdrawn)"
-                ),
-            )
-        });
-    };
-    if d.tag != base {
-        return Err(stale(WriteError::Stale { current: d.tag }));
-    }
-    Ok(d)
+    folder.draft_at(id, base).map_err(about(id))
 }
 
 /// Sends a draft to review.

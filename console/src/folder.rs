@@ -185,18 +185,28 @@ impl Folder {
         Ok(tag_of(&bytes))
     }
 
-    /// Withdraws a draft (its approvals go with it).
-    pub fn discard_draft(&self, id: &str, base: &str) -> Result<(), WriteError> {
+    /// A promotion's draft as of `base`: no promotion, no draft (its terms are approved as
+    /// they are, or the draft was withdrawn), or a draft changed since, each refused apart.
+    pub fn draft_at(&self, id: &str, base: &str) -> Result<Terms, WriteError> {
         let Some(d) = self.draft(id)? else {
             return Err(if self.working(id)?.is_none() {
                 WriteError::NotFound
             } else {
-                WriteError::InvalidState("there is no draft to withdraw (withdrawn already, or the terms are approved as they are)")
+                WriteError::InvalidState(
+                    "there is no draft: the terms are approved as they are, or the draft was \
+                     withdrawn",
+                )
             });
         };
         if d.tag != base {
             return Err(WriteError::Stale { current: d.tag });
         }
+        Ok(d)
+    }
+
+    /// Withdraws a draft (its approvals go with it).
+    pub fn discard_draft(&self, id: &str, base: &str) -> Result<(), WriteError> {
+        let d = self.draft_at(id, base)?;
         remove(&d.path)?;
         for (path, _) in self.draft_approvals(id)? {
             remove(&path)?;
