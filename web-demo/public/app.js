@@ -13,11 +13,17 @@ const state = {
   cart: new Map(), // sku → quantity
   codes: [], // { code, grants: [{promotionId, name, grant}] }
   subject: sessionStorage.getItem("promoseal.subject") ?? crypto.randomUUID(),
-  order: null, // { id, key } while an order is being placed
+  order: null, // { id, key, body } from the moment an order is sent until it is answered
   last: null, // the last evaluation
   who: null, // { membership, customer, claim, at }: the shop's signed word for the shopper
 };
 sessionStorage.setItem("promoseal.subject", state.subject);
+// The cart and an order being placed outlive a reload of the tab: an order sent before the
+// reload is finished after it, with the same key, never placed twice.
+const SAVED = "promoseal.checkout";
+function remember() {
+  sessionStorage.setItem(SAVED, JSON.stringify({ cart: [...state.cart], order: state.order }));
+}
 // What tests and measurements read: the last preview's time, and whether the page is ready.
 window.promoseal = { ready: false, previewMs: [], errors: [] };
 
@@ -48,6 +54,7 @@ async function start() {
     money = (amount) => format.format(amount);
     $("shop-name").textContent = catalog.shop;
     renderProducts();
+    restore();
   } catch (e) {
     fatal(`The shop could not be loaded (${e.message}). Reload the page to try again.`);
     return;
@@ -73,6 +80,23 @@ async function start() {
   }
   await changeMembership();
   window.promoseal.ready = true;
+  if (state.order) {
+    $("checkout-message").textContent = "Finishing the order placed before the page was reloaded…";
+    await checkout();
+  }
+}
+
+/** What `remember` kept: the cart (items the catalog still has, within stock) and the order. */
+function restore() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(SAVED) ?? "null");
+  } catch {}
+  for (const [sku, q] of Array.isArray(saved?.cart) ? saved.cart : []) {
+    const p = product(sku);
+    if (p && Number.isInteger(q) && q > 0) state.cart.set(sku, Math.min(q, 99, p.stock));
+  }
+  if (saved?.order?.key && saved.order.body) state.order = saved.order;
 }
 
 function renderProducts() {
@@ -114,6 +138,7 @@ function change(sku, delta) {
   if (q <= 0) state.cart.delete(sku);
   // Never more than the shop has (nor than 99).
   else state.cart.set(sku, Math.min(q, 99, product(sku).stock));
+  remember();
   render();
 }
 
@@ -348,29 +373,36 @@ async function applyCode(event) {
 }
 
 async function checkout() {
-  if (!state.last || state.last.lines.length === 0) return;
-  try {
-    // A fresh claim, and the preview priced with it: what the ledger will compute.
-    await vouched();
-    render();
-  } catch {}
-  const e = state.last;
   const message = $("checkout-message");
+  // An order already sent (a network failure, or a reload while it ran) is sent again as it
+  // was, with its key: the ledger answers the first attempt's answer, or places it once.
+  if (!state.order) {
+    if (!state.last || state.last.lines.length === 0) return;
+    try {
+      // A fresh claim, and the preview priced with it: what the ledger will compute.
+      await vouched();
+      render();
+    } catch {}
+    const e = state.last;
+    const id = `web-${Date.now().toString(36)}-${state.subject.slice(0, 8)}`;
+    // The ledger prices the same cart with the typed codes at the preview's time, and refuses
+    // the order if its answer differs from what the shopper saw.
+    const priced = input({ withGrants: false });
+    priced.context.now = e.evaluatedAt;
+    const body = {
+      orderId: id,
+      bundle: { id: e.bundleId, version: e.bundleVersion },
+      input: priced,
+      quote: { discountTotal: e.discountTotal, total: e.total },
+    };
+    // One order id, idempotency key and body per order, kept for this tab before it is sent.
+    state.order = { id, key: crypto.randomUUID(), body };
+    remember();
+  }
+  const { body } = state.order;
   message.className = "";
-  // One order id and idempotency key per order: a retry is the same order, never a second one.
-  state.order ??= { id: `web-${Date.now().toString(36)}-${state.subject.slice(0, 8)}`, key: crypto.randomUUID() };
   $("checkout").disabled = true;
   message.textContent = "Placing the order…";
-  // The ledger prices the same cart with the typed codes at the preview's time, and refuses
-  // the order if its answer differs from what the shopper saw.
-  const priced = input({ withGrants: false });
-  priced.context.now = e.evaluatedAt;
-  const body = {
-    orderId: state.order.id,
-    bundle: { id: e.bundleId, version: e.bundleVersion },
-    input: priced,
-    quote: { discountTotal: e.discountTotal, total: e.total },
-  };
   try {
     for (let attempt = 0; ; attempt++) {
       const { status, json } = await post("/v1/redeem", body, { "Idempotency-Key": state.order.key });
@@ -383,6 +415,7 @@ async function checkout() {
       message.className = "error";
       message.textContent = plainRefusal(status, json);
       state.order = null;
+      remember();
       $("checkout").disabled = false;
       // The button was disabled while the order ran, which dropped a keyboard user's focus.
       $("checkout").focus();
@@ -440,6 +473,7 @@ function showReceipt(redemption) {
   state.cart.clear();
   state.codes = [];
   state.order = null;
+  remember();
   render();
 }
 

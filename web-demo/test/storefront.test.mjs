@@ -167,6 +167,37 @@ test("checkout: the edge forwards it, the ledger holds the redemption, the page 
   await close();
 });
 
+test("a reload while the order is on its way: the page sends the same order again after it, and the ledger holds it once", async () => {
+  const { page, close } = await shopper();
+  await add(page, "TEE-5");
+  await add(page, "CAP-1");
+  // The first attempt reaches the ledger, but its answer never reaches the page.
+  let first;
+  const delivered = new Promise((resolve) => {
+    page.route("**/v1/redeem", async (route) => {
+      const r = await route.fetch();
+      first = { status: r.status(), json: await r.json() };
+      resolve();
+    });
+  });
+  await page.click("#checkout");
+  await delivered;
+  assert.equal(first.status, 201, JSON.stringify(first.json));
+  await page.unroute("**/v1/redeem");
+  await page.reload();
+  // After the reload: the cart is back, the order is sent again with its key, and the answer
+  // is the first attempt's redemption, not a second order.
+  await page.waitForSelector("#receipt:not([hidden])");
+  assert.equal(await page.getAttribute("#receipt", "data-redemption"), first.json.id);
+  const r = await fetch(`${stack.ledger.url}/v1/redemptions/${first.json.id}`);
+  assert.equal((await r.json()).orderId, first.json.orderId);
+  // The receipt cleared what the tab kept: another reload shows an empty cart.
+  await page.reload();
+  await page.waitForFunction(() => window.promoseal.ready);
+  assert.equal(await page.isVisible("#cart-empty"), true);
+  await close();
+});
+
 test("membership is the shop's word: a forged or altered claim gets no member price at checkout", async () => {
   const { page, close } = await shopper();
   await page.selectOption("#membership", "gold");
