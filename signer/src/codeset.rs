@@ -247,7 +247,13 @@ impl CodeSetFile {
 
     /// A one-line summary in plain words.
     pub fn summary(&self) -> String {
-        let state = if self.active { "" } else { " (deactivated)" };
+        // A whole set switched off says so in words of its own: "0 revoked (deactivated)" read as if
+        // no code were off.
+        let state = if self.active {
+            ""
+        } else {
+            "; the whole set is deactivated: none of its codes is accepted"
+        };
         match &self.generated {
             Some(g) => format!(
                 "{}: generated campaign `{}`, {} codes like {}{}{}{}, {} revoked{state}",

@@ -269,14 +269,23 @@ function render() {
     if (add) add.disabled = p.stock === 0 || (state.cart.get(p.sku) ?? 0) >= p.stock;
   }
 
+  // The hints are a live region: drawn again only when what they say changes, so a screen
+  // reader does not read the same hints after every cart change.
   const hints = $("hints");
-  hints.replaceChildren();
-  for (const u of e.unlocks ?? []) {
-    const li = document.createElement("li");
-    li.dataset.promotion = u.promotionId;
+  const said = (e.unlocks ?? []).map((u) => {
     const gap = u.missingSpend ? `Spend ${money(u.missingSpend)} more` : `Add ${u.missingQuantity} more`;
-    li.textContent = `${gap} to unlock ${u.name} (save ${money(u.wouldGive)})`;
-    hints.append(li);
+    return [u.promotionId, `${gap} to unlock ${u.name} (save ${money(u.wouldGive)})`];
+  });
+  if (JSON.stringify(said) !== hints.dataset.said) {
+    hints.dataset.said = JSON.stringify(said);
+    hints.replaceChildren(
+      ...said.map(([promotion, text]) => {
+        const li = document.createElement("li");
+        li.dataset.promotion = promotion;
+        li.textContent = text;
+        return li;
+      }),
+    );
   }
 
   const totals = $("totals");

@@ -63,6 +63,15 @@ test("a hint names the gap; adding that much unlocks the discount, with no netwo
   assert.equal(await hint.textContent(), "Spend $57.00 more to unlock Free shipping over $75 (save $6.99)");
   assert.doesNotMatch(await totalsText(page), /Free shipping/);
   await shot(page, "02-hint");
+  // The hints are a live region: a redraw that says nothing new leaves them alone, so a screen
+  // reader does not read them again.
+  const drawn = await page.evaluate(() => {
+    document.querySelector("#hints li").dataset.kept = "yes";
+    document.querySelector("#membership").dispatchEvent(new Event("change"));
+    return window.promoseal.previewMs.length;
+  });
+  await page.waitForFunction((n) => window.promoseal.previewMs.length > n, drawn);
+  assert.equal(await hint.getAttribute("data-kept"), "yes");
   await add(page, "SOCK-9"); // 7.50 more: the gap follows
   assert.equal(await hint.textContent(), "Spend $49.50 more to unlock Free shipping over $75 (save $6.99)");
   await add(page, "JKT-1"); // 89.00 ≥ the gap
@@ -172,22 +181,27 @@ test("a reload while the order is on its way: the page sends the same order agai
   await add(page, "TEE-5");
   await add(page, "CAP-1");
   // The first attempt reaches the ledger, but its answer never reaches the page.
+  // The route is in place before the click (an unawaited `route` can lose that race, and the
+  // order then goes through untouched).
   let first;
-  const delivered = new Promise((resolve) => {
-    page.route("**/v1/redeem", async (route) => {
-      const r = await route.fetch();
-      first = { status: r.status(), json: await r.json() };
-      resolve();
-    });
+  let delivered;
+  const answered = new Promise((resolve) => (delivered = resolve));
+  await page.route("**/v1/redeem", async (route) => {
+    const r = await route.fetch();
+    first = { status: r.status(), json: await r.json() };
+    delivered();
   });
   await page.click("#checkout");
-  await delivered;
+  await answered;
   assert.equal(first.status, 201, JSON.stringify(first.json));
   await page.unroute("**/v1/redeem");
   await page.reload();
   // After the reload: the cart is back, the order is sent again with its key, and the answer
   // is the first attempt's redemption, not a second order.
-  await page.waitForSelector("#receipt:not([hidden])");
+  await page.waitForFunction(
+    () => !document.querySelector("#receipt").hidden || document.querySelector("#checkout-message").className === "error",
+  );
+  assert.equal(await page.isVisible("#receipt"), true, await page.textContent("#checkout-message"));
   assert.equal(await page.getAttribute("#receipt", "data-redemption"), first.json.id);
   const r = await fetch(`${stack.ledger.url}/v1/redemptions/${first.json.id}`);
   assert.equal((await r.json()).orderId, first.json.orderId);
@@ -279,6 +293,19 @@ test("usable by keyboard, and on a phone-sized screen", async () => {
   assert.equal(await page.locator("#cart-lines li").count(), 2);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no horizontal scrolling (${width}px)`);
+  // Every control a finger can reach is at least 24 × 24 CSS px (WCAG 2.5.8), the skip link
+  // as it appears on focus included.
+  const small = () =>
+    page.evaluate(() =>
+      [...document.querySelectorAll("button, select, input, .skip:focus")]
+        .filter((el) => el.getClientRects().length > 0)
+        .map((el) => [el.id || el.className || el.textContent.trim(), el.getBoundingClientRect()])
+        .filter(([, r]) => r.width < 24 || r.height < 24)
+        .map(([name, r]) => `${name} ${r.width.toFixed(0)}×${r.height.toFixed(0)}`),
+    );
+  assert.deepEqual(await small(), []);
+  await page.focus(".skip");
+  assert.deepEqual(await small(), []);
   await shot(page, "09-phone");
   await context.close();
 });

@@ -102,7 +102,15 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
         .post("/api/codes/autumn/deactivate", json!({"wholeSet": true}))
         .await;
     assert_eq!(whole.status, 200, "{}", whole.text);
-    assert!(!CodeSetFile::load(&c.dir, "autumn").unwrap().active);
+    let off = CodeSetFile::load(&c.dir, "autumn").unwrap();
+    assert!(!off.active);
+    // The summary says the whole set is off, not "0 revoked".
+    assert!(
+        off.summary()
+            .ends_with("the whole set is deactivated: none of its codes is accepted"),
+        "{}",
+        off.summary()
+    );
     keeper
         .post("/api/codes/autumn/reactivate", json!({"wholeSet": true}))
         .await;
