@@ -14,6 +14,7 @@ const state = {
   codes: [], // { code, grants: [{promotionId, name, grant}] }
   subject: sessionStorage.getItem("promoseal.subject") ?? crypto.randomUUID(),
   order: null, // { id, key, body } from the moment an order is sent until it is answered
+  sending: false, // an order's request is on its way
   last: null, // the last evaluation
   who: null, // { membership, customer, claim, at }: the shop's signed word for the shopper
 };
@@ -134,6 +135,8 @@ function product(sku) {
 }
 
 function change(sku, delta) {
+  // While an order's fate is open, the cart is the order's: it cannot change under it.
+  if (state.order) return;
   const q = (state.cart.get(sku) ?? 0) + delta;
   if (q <= 0) state.cart.delete(sku);
   // Never more than the shop has (nor than 99).
@@ -243,7 +246,8 @@ function render() {
     const plus = li.querySelector(".plus");
     plus.textContent = "+";
     plus.setAttribute("aria-label", `One more ${p.name}`);
-    plus.disabled = l.quantity >= p.stock;
+    plus.disabled = l.quantity >= p.stock || !!state.order;
+    minus.disabled = !!state.order;
     plus.addEventListener("click", () => change(l.id, +1));
     for (const a of l.allocations ?? []) {
       const s = document.createElement("p");
@@ -266,7 +270,7 @@ function render() {
   // An item all of whose stock is in the cart cannot be added again.
   for (const p of state.catalog.products) {
     const add = document.querySelector(`#products li[data-sku="${CSS.escape(p.sku)}"] button`);
-    if (add) add.disabled = p.stock === 0 || (state.cart.get(p.sku) ?? 0) >= p.stock;
+    if (add) add.disabled = p.stock === 0 || (state.cart.get(p.sku) ?? 0) >= p.stock || !!state.order;
   }
 
   // The hints are a live region: drawn again only when what they say changes, so a screen
@@ -299,7 +303,10 @@ function render() {
   totals.dataset.discount = e.discountTotal;
 
   renderCodes();
-  $("checkout").disabled = e.lines.length === 0 || !!state.order;
+  // An order sent but not answered (the network failed, or the shop has not confirmed it yet)
+  // keeps the cart, the membership and the codes as they were, and the button sends it again.
+  $("checkout").disabled = state.sending || (!state.order && e.lines.length === 0);
+  $("membership").disabled = !!state.order;
   const ms = performance.now() - t0;
   window.promoseal.previewMs.push(ms);
   document.body.dataset.previewMs = ms.toFixed(3);
@@ -348,6 +355,10 @@ async function applyCode(event) {
   message.className = "";
   if (!code) {
     message.textContent = "Type a code first.";
+    return;
+  }
+  if (state.order) {
+    message.textContent = "The order is being placed: its codes cannot change now.";
     return;
   }
   if (state.codes.some((c) => c.code === code)) {
@@ -408,33 +419,44 @@ async function checkout() {
     state.order = { id, key: crypto.randomUUID(), body };
     remember();
   }
-  const { body } = state.order;
+  const { body, key } = state.order;
   message.className = "";
-  $("checkout").disabled = true;
   message.textContent = "Placing the order…";
+  state.sending = true;
+  render();
+  let answered = null;
   try {
-    for (let attempt = 0; ; attempt++) {
-      const { status, json } = await post("/v1/redeem", body, { "Idempotency-Key": state.order.key });
-      if (status === 201) return showReceipt(json);
-      if (status === 202 && attempt < 30) {
-        message.textContent = "Order received; confirming the discounts with the shop…";
-        await new Promise((r) => setTimeout(r, 2000));
-        continue;
+    // 202: the edge could not reach the ledger and queued the order; it is delivered later,
+    // and the same request with the same key reads its outcome.
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const { status, json } = await post("/v1/redeem", body, { "Idempotency-Key": key });
+      if (status !== 202) {
+        answered = { status, json };
+        break;
       }
-      message.className = "error";
-      message.textContent = plainRefusal(status, json);
-      state.order = null;
-      remember();
-      $("checkout").disabled = false;
-      // The button was disabled while the order ran, which dropped a keyboard user's focus.
-      $("checkout").focus();
-      return;
+      message.textContent = "Order received; confirming the discounts with the shop…";
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    if (!answered) {
+      message.textContent =
+        "The shop has the order but has not confirmed it yet. Press the button to ask again; it will not be placed twice.";
     }
   } catch {
     message.className = "error";
     message.textContent = "The order could not be sent: the network failed. Press the button again; it will not be placed twice.";
-    $("checkout").disabled = false;
   }
+  state.sending = false;
+  if (answered?.status === 201) return showReceipt(answered.json);
+  if (answered) {
+    // Refused: the order is over, and the cart is the shopper's again.
+    message.className = "error";
+    message.textContent = plainRefusal(answered.status, answered.json);
+    state.order = null;
+    remember();
+  }
+  render();
+  // The button was disabled while the order ran, which dropped a keyboard user's focus.
+  $("checkout").focus();
 }
 
 /** Why the ledger refused a discount (`limitReached`'s `detail.limit`), in the shopper's words. */

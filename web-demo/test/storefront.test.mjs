@@ -212,6 +212,35 @@ test("a reload while the order is on its way: the page sends the same order agai
   await close();
 });
 
+test("a network failure during checkout: the cart waits for that order, and the button sends it again, once", async () => {
+  const { page, close } = await shopper();
+  await add(page, "TEE-5");
+  await page.route("**/v1/redeem", (route) => route.abort("internetdisconnected"));
+  await page.click("#checkout");
+  await page.waitForSelector("#checkout-message.error");
+  assert.match(await page.textContent("#checkout-message"), /network failed/);
+  // The order's fate is open: the cart, the membership and the codes are its own until it is
+  // answered, and the button (with the focus) sends it again.
+  assert.equal(await page.isDisabled('#cart-lines li[data-sku="TEE-5"] .plus'), true);
+  assert.equal(await page.isDisabled('#products li[data-sku="CAP-1"] button'), true);
+  assert.equal(await page.isDisabled("#membership"), true);
+  assert.equal(await page.isDisabled("#checkout"), false);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "checkout");
+  await page.unroute("**/v1/redeem");
+  const sent = [];
+  page.on("request", (r) => r.url().endsWith("/v1/redeem") && sent.push(r.headers()["idempotency-key"]));
+  await page.click("#checkout");
+  await page.waitForSelector("#receipt:not([hidden])");
+  const id = await page.getAttribute("#receipt", "data-redemption");
+  const r = await (await fetch(`${stack.ledger.url}/v1/redemptions/${id}`)).json();
+  assert.equal(r.state, "committed");
+  assert.equal(sent.length, 1);
+  // Answered: the cart is the shopper's again.
+  assert.equal(await page.isDisabled('#products li[data-sku="CAP-1"] button'), false);
+  assert.equal(await page.isDisabled("#membership"), false);
+  await close();
+});
+
 test("membership is the shop's word: a forged or altered claim gets no member price at checkout", async () => {
   const { page, close } = await shopper();
   await page.selectOption("#membership", "gold");
