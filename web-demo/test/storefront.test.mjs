@@ -180,29 +180,47 @@ test("a reload while the order is on its way: the page sends the same order agai
   const { page, close } = await shopper();
   await add(page, "TEE-5");
   await add(page, "CAP-1");
-  // The first attempt reaches the ledger, but its answer never reaches the page.
-  // The route is in place before the click (an unawaited `route` can lose that race, and the
-  // order then goes through untouched).
+  // The first attempt reaches the ledger, but its answer never reaches the page: the page is
+  // reloaded while the request hangs. The route stays in place until the receipt shows (taking
+  // it away would let the hanging request through, racing the reload); after the reload it
+  // passes the resent order on.
   let first;
   let delivered;
   const answered = new Promise((resolve) => (delivered = resolve));
+  const sent = [];
   await page.route("**/v1/redeem", async (route) => {
+    sent.push(route.request().headers()["idempotency-key"]);
     const r = await route.fetch();
-    first = { status: r.status(), json: await r.json() };
-    delivered();
+    if (!first) {
+      first = { status: r.status(), json: await r.json() };
+      delivered();
+      return;
+    }
+    await route.fulfill({ response: r });
   });
   await page.click("#checkout");
   await answered;
   assert.equal(first.status, 201, JSON.stringify(first.json));
-  await page.unroute("**/v1/redeem");
   await page.reload();
   // After the reload: the cart is back, the order is sent again with its key, and the answer
   // is the first attempt's redemption, not a second order.
-  await page.waitForFunction(
-    () => !document.querySelector("#receipt").hidden || document.querySelector("#checkout-message").className === "error",
-  );
+  await page
+    .waitForFunction(
+      () => !document.querySelector("#receipt").hidden || document.querySelector("#checkout-message").className === "error",
+    )
+    .catch(async (e) => {
+      const seen = await page.evaluate(() => ({
+        ready: window.promoseal.ready,
+        message: document.querySelector("#checkout-message").textContent,
+        saved: sessionStorage.getItem("promoseal.checkout"),
+      }));
+      throw new Error(`${e.message}: ${JSON.stringify(seen)}`);
+    });
+  await page.unroute("**/v1/redeem");
   assert.equal(await page.isVisible("#receipt"), true, await page.textContent("#checkout-message"));
   assert.equal(await page.getAttribute("#receipt", "data-redemption"), first.json.id);
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1], sent[0], "the same idempotency key");
   const r = await fetch(`${stack.ledger.url}/v1/redemptions/${first.json.id}`);
   assert.equal((await r.json()).orderId, first.json.orderId);
   // The receipt cleared what the tab kept: another reload shows an empty cart.
