@@ -1370,7 +1370,11 @@ impl Refund {
         let bad = |m: &str| ApiError::bad_request(ErrorCode::InvalidRequest, m);
         let part = match (amount, lines) {
             (None, None) => return Ok(None),
-            (Some(a), None) => Refund::Amount(a),
+            // One form per amount (`1`, `1.0` and `1.00` alike), so a retry that writes it
+            // otherwise is the same request to the idempotency record.
+            (Some(a), None) => {
+                Refund::Amount(promoseal_evaluator::money::DecimalString(a.0.normalize()))
+            }
             (None, Some(l)) if l.is_empty() => return Err(bad("lines: name at least one line")),
             (None, Some(l)) => Refund::Lines(l),
             (Some(_), Some(_)) => {

@@ -500,8 +500,17 @@ async fn partial_refunds_give_back_in_proportion(backend: Backend) {
         (l.count(budget).await, l.count(budget_uses).await),
         (750, 1)
     );
-    // The same key again: the same answer; with another amount: a reused key.
+    // The same key again: the same answer, however the amount is written; with another
+    // amount: a reused key.
     assert_eq!(l.post(&path, "rf-1", &ten).await, (200, v.clone()));
+    for same in ["10", "10.0", "10.000"] {
+        let again = json!({"kind": "refund", "amount": same});
+        assert_eq!(
+            l.post(&path, "rf-1", &again).await,
+            (200, v.clone()),
+            "{same}"
+        );
+    }
     let (s, e) = l
         .post(&path, "rf-1", &json!({"kind": "refund", "amount": "5.00"}))
         .await;
