@@ -267,6 +267,10 @@ pub struct Projection {
     pub expected_redemptions: u64,
     /// `sum of discounts × expectedRedemptions ÷ redemptions`, rounded once.
     pub projected_spend: Amount,
+    /// The promotion's budget (`limits.budget`) when the projected spend is above it: the
+    /// ledger stops the promotion there, so it is what the promotion can cost at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_caps_at: Option<Amount>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst_case: Option<WorstCase>,
     /// Present when every targeted line of every redeeming sample gives a `unitCost`.
@@ -398,6 +402,14 @@ impl fmt::Display for Report {
                         pr.samples,
                         cur = self.currency,
                     )?;
+                    if let Some(cap) = &pr.budget_caps_at {
+                        writeln!(
+                            f,
+                            "  budget: the ledger stops it at {cap} {cur} (limits.budget), below \
+                             the projected cost",
+                            cur = self.currency,
+                        )?;
+                    }
                     if let Some(w) = &pr.worst_case {
                         writeln!(
                             f,
@@ -967,6 +979,7 @@ fn project(
             average_discount: Amount::new(0, currency),
             expected_redemptions: expected,
             projected_spend: Amount::new(0, currency),
+            budget_caps_at: None,
             worst_case: None,
             margin: None,
         });
@@ -1076,6 +1089,13 @@ fn project(
         average_discount: amount(average, currency)?,
         expected_redemptions: expected,
         projected_spend: amount(projected, currency)?,
+        budget_caps_at: p
+            .limits
+            .budget
+            .as_ref()
+            .and_then(|b| currency.to_minor(b, &|| "limits.budget".into()).ok())
+            .filter(|&b| i128::from(b) < projected)
+            .map(|b| Amount::new(b, currency)),
         worst_case: worst,
         margin,
     })
@@ -1417,6 +1437,7 @@ mod tests {
         assert_eq!(pr.average_discount.to_string(), "2.67");
         assert_eq!(pr.expected_redemptions, 1000);
         assert_eq!(pr.projected_spend.to_string(), "2666.67");
+        assert_eq!(pr.budget_caps_at, None);
         let worst = pr.worst_case.as_ref().unwrap();
         assert_eq!(
             (worst.sample.as_str(), worst.discount.to_string().as_str()),
@@ -1424,6 +1445,25 @@ mod tests {
         );
         assert_eq!(pr.margin, None);
         // 800 × 25 ÷ 3 = 6666.67 → 6667 cents.
+        // A budget below the projection is what the promotion can cost at most; one above it
+        // changes nothing.
+        for (budget, caps) in [("1000", Some("1000.00")), ("5000", None)] {
+            let mut capped = p.clone();
+            capped.limits.budget = serde_json::from_value(serde_json::json!(budget)).unwrap();
+            let report = run(&[capped], &samples, "");
+            let pr = report.promotions[0].projection.as_ref().unwrap();
+            assert_eq!(pr.projected_spend.to_string(), "2666.67");
+            assert_eq!(
+                pr.budget_caps_at.as_ref().map(|a| a.to_string()).as_deref(),
+                caps
+            );
+            assert_eq!(
+                report
+                    .to_string()
+                    .contains("the ledger stops it at 1000.00 USD"),
+                caps.is_some()
+            );
+        }
         let report = run(&[p], &samples, "[projection]\nexpectedRedemptions = 25");
         let pr = report.promotions[0].projection.as_ref().unwrap();
         assert_eq!(pr.projected_spend.to_string(), "66.67");

@@ -154,7 +154,9 @@ export function lintView(review, currency) {
     append2(
       facts,
       "Projected cost",
-      `${pr.projectedSpend} ${currency} for ${pr.expectedRedemptions} redemptions (average ${pr.averageDiscount} ${currency}, over the ${pr.redemptions} of ${pr.samples} sample carts it applied to)`,
+      pr.budgetCapsAt
+        ? `at most ${pr.budgetCapsAt} ${currency}: its budget stops it there (without the budget, ${pr.projectedSpend} ${currency} for ${pr.expectedRedemptions} redemptions, average ${pr.averageDiscount} ${currency}, over the ${pr.redemptions} of ${pr.samples} sample carts it applied to)`
+        : `${pr.projectedSpend} ${currency} for ${pr.expectedRedemptions} redemptions (average ${pr.averageDiscount} ${currency}, over the ${pr.redemptions} of ${pr.samples} sample carts it applied to)`,
       "projected-cost",
     );
     if (pr.worstCase) append2(facts, "Worst case", `${pr.worstCase.discount} ${currency} off sample “${pr.worstCase.sample}”`);

@@ -350,6 +350,11 @@ export type Projection = {
    * `sum of discounts × expectedRedemptions ÷ redemptions`, rounded once.
    */
   projectedSpend: Money;
+  /**
+   * The promotion's budget (`limits.budget`) when the projected spend is above it: the
+   * ledger stops the promotion there, so it is what the promotion can cost at most.
+   */
+  budgetCapsAt?: Money;
   worstCase?: WorstCase;
   /**
    * Present when every targeted line of every redeeming sample gives a `unitCost`.
