@@ -49,6 +49,90 @@ fn encode(set: &BTreeSet<CodeHash>) -> Option<String> {
     (!set.is_empty()).then(|| STANDARD.encode(set.iter().flatten().copied().collect::<Vec<u8>>()))
 }
 
+/// What [`CodeSetFile::import_new`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Imported {
+    /// Codes new to the set.
+    pub added: usize,
+    /// Codes left out because another set holds them: `(set, how many)`, by set id.
+    pub elsewhere: Vec<(String, usize)>,
+}
+
+impl Imported {
+    /// "2 left out: already in set `vip` (1), `spring` (1)", or nothing.
+    pub fn left_out(&self) -> Option<String> {
+        let n: usize = self.elsewhere.iter().map(|(_, k)| k).sum();
+        (n > 0).then(|| {
+            let sets: Vec<String> = self
+                .elsewhere
+                .iter()
+                .map(|(set, k)| format!("`{set}` ({k})"))
+                .collect();
+            format!(
+                "{n} left out: already in set {} (a code belongs to one set)",
+                sets.join(", ")
+            )
+        })
+    }
+}
+
+/// A code's status in the set that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeStatus {
+    Active,
+    /// The code, or its whole set, is switched off.
+    Deactivated,
+}
+
+impl CodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeStatus::Active => "active",
+            CodeStatus::Deactivated => "deactivated",
+        }
+    }
+}
+
+/// For each code (in its one spelling), the id of a set other than `except` that already
+/// holds it, active or not. A code belongs to one set: in two, it would unlock both sets'
+/// promotions, and a deactivation in one would leave it working through the other.
+pub fn held_elsewhere(
+    sets: &[CodeSetFile],
+    except: &str,
+    secret: &CodeSecret,
+    codes: &[String],
+) -> Result<Vec<Option<String>>> {
+    let mut listed = Vec::new();
+    let mut campaigns = Vec::new();
+    for f in sets.iter().filter(|f| f.id != except) {
+        match f.campaign() {
+            Some(c) => campaigns.push((f.id.as_str(), c)),
+            None => {
+                let mut all = decode(f.hashes.as_ref())?;
+                all.extend(decode(f.deactivated.as_ref())?);
+                listed.push((f.id.as_str(), all));
+            }
+        }
+    }
+    Ok(codes
+        .iter()
+        .map(|c| {
+            let h = secret.hash(c);
+            listed
+                .iter()
+                .find(|(_, all)| all.contains(&h))
+                .map(|(id, _)| *id)
+                .or_else(|| {
+                    campaigns
+                        .iter()
+                        .find(|(_, campaign)| secret.check(campaign, c).is_some())
+                        .map(|(id, _)| *id)
+                })
+                .map(str::to_string)
+        })
+        .collect())
+}
+
 /// The rule for a code set's id, which names its file (`codes/<id>.json`): 1 to 64 lower-case
 /// letters, digits, `-` or `_`, so it can never name a path outside `codes/`.
 pub fn check_id(id: &str) -> std::result::Result<(), String> {
@@ -153,6 +237,29 @@ impl CodeSetFile {
         }
     }
 
+    /// Adds listed codes that no other set of the project (`sets`) holds; those another set
+    /// holds are left out and counted by set ([`held_elsewhere`]).
+    pub fn import_new(
+        &mut self,
+        sets: &[CodeSetFile],
+        secret: &CodeSecret,
+        codes: &[String],
+    ) -> Result<Imported> {
+        let held = held_elsewhere(sets, &self.id, secret, codes)?;
+        let mut elsewhere: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut fresh = Vec::with_capacity(codes.len());
+        for (c, h) in codes.iter().zip(held) {
+            match h {
+                Some(set) => *elsewhere.entry(set).or_default() += 1,
+                None => fresh.push(c.clone()),
+            }
+        }
+        Ok(Imported {
+            added: self.import(secret, &fresh)?,
+            elsewhere: elsewhere.into_iter().collect(),
+        })
+    }
+
     /// Adds listed codes (as keyed hashes); returns how many were new.
     pub fn import(&mut self, secret: &CodeSecret, codes: &[String]) -> Result<usize> {
         self.same_secret(secret)?;
@@ -176,13 +283,42 @@ impl CodeSetFile {
         Ok(added)
     }
 
+    /// Whether this set holds `code` (already in its one spelling, [`normalize_code`]), and
+    /// its status here: `None` when it does not hold it.
+    pub fn status_of(&self, secret: &CodeSecret, code: &str) -> Result<Option<CodeStatus>> {
+        let on = |active: bool| {
+            if active && self.active {
+                CodeStatus::Active
+            } else {
+                CodeStatus::Deactivated
+            }
+        };
+        if let (Some(g), Some(campaign)) = (&self.generated, self.campaign()) {
+            return Ok(secret
+                .check(&campaign, code)
+                .map(|serial| on(g.revoked.binary_search(&serial).is_err())));
+        }
+        let h = secret.hash(code);
+        Ok(if decode(self.hashes.as_ref())?.contains(&h) {
+            Some(on(true))
+        } else if decode(self.deactivated.as_ref())?.contains(&h) {
+            Some(on(false))
+        } else {
+            None
+        })
+    }
+
     /// Deactivates (`on == false`) or reactivates codes; an empty list means the whole set.
-    pub fn set_active(&mut self, secret: &CodeSecret, codes: &[String], on: bool) -> Result<()> {
+    /// Returns how many changed (a code named twice, or already in that state, does not count;
+    /// the whole set counts as one).
+    pub fn set_active(&mut self, secret: &CodeSecret, codes: &[String], on: bool) -> Result<usize> {
         self.same_secret(secret)?;
         if codes.is_empty() {
+            let changed = usize::from(self.active != on);
             self.active = on;
-            return Ok(());
+            return Ok(changed);
         }
+        let mut changed = 0;
         if let Some(campaign) = self.campaign() {
             let g = self.generated.as_mut().context("generated set")?;
             for c in codes {
@@ -192,14 +328,18 @@ impl CodeSetFile {
                         format!("`{c}` is not a code of campaign `{}`", campaign.campaign)
                     })?;
                 match (on, g.revoked.binary_search(&serial)) {
-                    (false, Err(at)) => g.revoked.insert(at, serial),
+                    (false, Err(at)) => {
+                        g.revoked.insert(at, serial);
+                        changed += 1;
+                    }
                     (true, Ok(at)) => {
                         g.revoked.remove(at);
+                        changed += 1;
                     }
                     _ => {}
                 }
             }
-            return Ok(());
+            return Ok(changed);
         }
         let mut active = decode(self.hashes.as_ref())?;
         let mut off = decode(self.deactivated.as_ref())?;
@@ -212,13 +352,14 @@ impl CodeSetFile {
             };
             if from.remove(&h) {
                 to.insert(h);
+                changed += 1;
             } else if !to.contains(&h) {
                 bail!("`{c}` is not a code of set `{}`", self.id);
             }
         }
         self.hashes = encode(&active);
         self.deactivated = encode(&off);
-        Ok(())
+        Ok(changed)
     }
 
     /// CSV rows for `codes export`: generated campaigns give every code with its serial and

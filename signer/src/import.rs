@@ -236,6 +236,18 @@ impl Collector {
                 row,
                 format!("code contains a control character (U+{:04X})", u32::from(c)),
             );
+        } else if let Some(c) = code.chars().find(|c| !c.is_ascii()) {
+            // Codes are matched in one spelling, ASCII upper case: `é` has no case folding
+            // there and `ﬁ` no decomposition, so a shopper could type such a code and be
+            // refused.
+            self.skip(
+                row,
+                format!(
+                    "code contains a character outside ASCII (U+{:04X}): codes are letters, \
+                     digits and ASCII punctuation, matched in either case",
+                    u32::from(c)
+                ),
+            );
         } else {
             self.codes.push(code);
         }
@@ -571,6 +583,19 @@ mod tests {
         assert_eq!(codes(&c), ["SUMMER10", "WINTER20"]);
         assert_eq!(c.duplicates, 1);
         assert!(c.skipped.is_empty());
+    }
+
+    #[test]
+    fn codes_outside_ascii_are_skipped_with_the_reason() {
+        // `é` has no case folding in a code's one spelling, `ﬁ` no decomposition: a shopper
+        // typing `café-1` or `FI-LIG` would be refused.
+        let p = write("ascii", "codes.txt", "ok-1\ncafé-1\nﬁ-lig\n".as_bytes());
+        let c = read(&p, None).unwrap();
+        assert_eq!(codes(&c), ["OK-1"]);
+        let why: Vec<(usize, &str)> = c.skipped.iter().map(|(r, w)| (*r, w.as_str())).collect();
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert!(why[0].1.contains("outside ASCII (U+00E9)"), "{why:?}");
+        assert!(why[1].1.contains("outside ASCII (U+FB01)"), "{why:?}");
     }
 
     #[test]

@@ -192,9 +192,12 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             } else {
                 CodeSetFile::new_listed(set, &secret)
             };
-            let added = f.import(&secret, &list)?;
+            let done = f.import_new(&CodeSetFile::load_all(project)?, &secret, &list)?;
             f.save(project)?;
-            out!("{}; {added} new", f.summary())?;
+            out!("{}; {} new", f.summary(), done.added)?;
+            if let Some(why) = done.left_out() {
+                out!("{why}")?;
+            }
         }
         CodesCommand::Export {
             project,
@@ -229,9 +232,12 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             let on = matches!(cmd, CodesCommand::Reactivate { .. });
             let secret = support::load_code_secret(secret)?;
             let mut f = CodeSetFile::load(project, set)?;
-            f.set_active(&secret, codes, on)?;
+            let changed = f.set_active(&secret, codes, on)?;
             f.save(project)?;
-            out!("{} (effective from the next signed bundle)", f.summary())?;
+            out!(
+                "{} ({changed} changed; effective from the next signed bundle)",
+                f.summary()
+            )?;
         }
     }
     Ok(())
