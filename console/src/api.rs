@@ -406,7 +406,7 @@ async fn release(
 ) -> ApiResult<(StatusCode, Json<publish::Release>)> {
     Ok((
         StatusCode::CREATED,
-        Json(publish::publish(&state, &who, "publish").await?),
+        Json(publish::publish(&state, &who).await?),
     ))
 }
 

@@ -194,6 +194,9 @@ pub struct Imported {
     /// The first rows that could not be used: `[row, why]`.
     pub skipped: Vec<(usize, String)>,
     pub skipped_total: usize,
+    /// Codes left out because another set holds them: `[set, how many]` (a code belongs to one
+    /// set).
+    pub in_other_sets: Vec<(String, usize)>,
     pub summary: String,
 }
 
@@ -239,9 +242,29 @@ pub async fn import(
         ApiError::unprocessable(ErrorCode::InvalidRequest, text)
     })?;
     if read.codes.is_empty() {
+        // Say why the rows were not codes, when some were refused.
+        let why: Vec<String> = read
+            .skipped
+            .iter()
+            .take(3)
+            .map(|(row, why)| format!("row {row}: {why}"))
+            .collect();
+        let more = read.skipped.len().saturating_sub(why.len());
         return Err(ApiError::unprocessable(
             ErrorCode::InvalidRequest,
-            format!("`{filename}`: no codes found"),
+            if why.is_empty() {
+                format!("`{filename}`: no codes found")
+            } else {
+                format!(
+                    "`{filename}`: no codes found ({}{})",
+                    why.join("; "),
+                    if more > 0 {
+                        format!("; {more} more rows skipped")
+                    } else {
+                        String::new()
+                    }
+                )
+            },
         ));
     }
     let folder = state.folder.lock().await;
@@ -250,9 +273,10 @@ pub async fn import(
     } else {
         CodeSetFile::new_listed(set, &secret)
     };
-    let added = f
-        .import(&secret, &read.codes)
+    let done = f
+        .import_new(&CodeSetFile::load_all(&folder.dir)?, &secret, &read.codes)
         .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
+    let added = done.added;
     f.save(&folder.dir)?;
     let now = state.now().0;
     audit::record(
@@ -270,6 +294,7 @@ pub async fn import(
         duplicates: read.duplicates,
         skipped_total: read.skipped.len(),
         skipped: read.skipped.into_iter().take(20).collect(),
+        in_other_sets: done.elsewhere,
         summary: f.summary(),
     })
 }
@@ -328,7 +353,8 @@ pub async fn set_active(
     let secret = secret(state)?;
     let folder = state.folder.lock().await;
     let mut f = load(&folder.dir, set)?;
-    f.set_active(&secret, codes, on)
+    let changed = f
+        .set_active(&secret, codes, on)
         .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidRequest, format!("{e:#}")))?;
     f.save(&folder.dir)?;
     let now = state.now().0;
@@ -342,11 +368,14 @@ pub async fn set_active(
             "codesDeactivated"
         },
         None,
-        // The log names how many, never which: it holds no code.
-        json!({ "set": set, "codes": codes.len(), "wholeSet": codes.is_empty() }),
+        // The log names how many changed, never which: it holds no code.
+        json!({ "set": set, "codes": changed, "wholeSet": codes.is_empty() }),
     )
     .await?;
-    Ok(json!({ "summary": f.summary(), "effective": "from the next published version" }))
+    Ok(json!({
+        "summary": f.summary(), "changed": changed,
+        "effective": "from the next published version",
+    }))
 }
 
 /// One code: the set that holds it and its status there in the project, whether the published
@@ -361,43 +390,19 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
     let project = state.reader.project()?;
     let root = state.root()?;
     let normalized = normalize_code(code);
-    // Which set holds it, active or not, from the files themselves.
-    let mut found: Option<(String, &'static str)> = None;
+    // Which sets hold it, active or not, from the files themselves (one, unless sets made
+    // before imports checked the others share it).
+    let mut holders: Vec<(String, &'static str)> = Vec::new();
     for f in CodeSetFile::load_all(&project.dir)? {
-        let status = match (&f.generated, f.campaign()) {
-            (Some(g), Some(campaign)) => secret.check(&campaign, &normalized).map(|serial| {
-                if !f.active || g.revoked.binary_search(&serial).is_ok() {
-                    "deactivated"
-                } else {
-                    "active"
-                }
-            }),
-            _ => {
-                let h = secret.hash(&normalized);
-                let has = |b: &Option<String>| {
-                    use base64::Engine as _;
-                    b.as_ref()
-                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                        .is_some_and(|bytes| {
-                            bytes
-                                .chunks_exact(promoseal_evaluator::codes::HASH_LEN)
-                                .any(|c| c == h.as_slice())
-                        })
-                };
-                if has(&f.hashes) {
-                    Some(if f.active { "active" } else { "deactivated" })
-                } else if has(&f.deactivated) {
-                    Some("deactivated")
-                } else {
-                    None
-                }
-            }
-        };
-        if let Some(s) = status {
-            found = Some((f.id.clone(), s));
-            break;
+        if let Some(status) = f.status_of(&secret, &normalized)? {
+            holders.push((f.id.clone(), status.as_str()));
         }
     }
+    let found = holders
+        .iter()
+        .find(|(_, s)| *s == "active")
+        .or(holders.first())
+        .cloned();
     // The published version: whether it accepts the code now (a change to the project takes
     // effect from the next one).
     let published = found.as_ref().and_then(|_| {
@@ -424,16 +429,63 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
         }
         _ => None,
     };
+    let unlocks = |set: &str| -> Vec<String> {
+        project
+            .promotions
+            .iter()
+            .filter(|p| p.code_set.as_deref() == Some(set))
+            .map(|p| p.id.clone())
+            .collect()
+    };
+    // Uses the ledger holds (reserved or committed) against each promotion's limit per code.
+    let live: Vec<&str> = redemptions
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| matches!(r["state"].as_str(), Some("reserved" | "committed")))
+        .filter_map(|r| r["promotionId"].as_str())
+        .collect();
+    let uses_left = |set: &str| -> serde_json::Map<String, Value> {
+        project
+            .promotions
+            .iter()
+            .filter(|p| p.code_set.as_deref() == Some(set))
+            .filter_map(|p| {
+                let limit = if p.limits.single_use_codes {
+                    Some(1)
+                } else {
+                    p.limits.per_code
+                }?;
+                let used = live.iter().filter(|&&id| id == p.id).count() as u64;
+                Some((p.id.clone(), json!(limit.saturating_sub(used))))
+            })
+            .collect()
+    };
     Ok(match found {
-        Some((set, status)) => json!({
-            "found": true, "set": set, "status": status,
-            // `true`/`false`: whether the published version accepts it now; null: none is.
-            "acceptedNow": published.as_ref().map(|b| b.knows_code(code)),
-            "promotions": project.promotions.iter()
-                .filter(|p| p.code_set.as_deref() == Some(set.as_str()))
-                .map(|p| p.id.clone()).collect::<Vec<_>>(),
-            "redemptions": redemptions,
-        }),
+        Some((set, status)) => {
+            let promotions = unlocks(&set);
+            let left = uses_left(&set);
+            // Used up: every promotion it unlocks limits its uses per code, and none is left.
+            let used_up = redemptions.is_some()
+                && !promotions.is_empty()
+                && promotions
+                    .iter()
+                    .all(|p| left.get(p).and_then(Value::as_u64) == Some(0));
+            json!({
+                "found": true, "set": set, "status": status,
+                // `true`/`false`: whether the published version accepts it now; null: none is.
+                "acceptedNow": published.as_ref().map(|b| b.knows_code(code)),
+                "promotions": promotions,
+                // Per promotion with a limit per code: the uses the ledger still allows.
+                "usesLeft": left,
+                "usedUp": used_up,
+                "sets": holders.iter().map(|(set, status)| json!({
+                    "set": set, "status": status, "promotions": unlocks(set),
+                })).collect::<Vec<_>>(),
+                "redemptions": redemptions,
+            })
+        }
         None => json!({ "found": false }),
     })
 }

@@ -729,6 +729,7 @@ pub async fn pause(
     paused: bool,
 ) -> ApiResult<crate::publish::Release> {
     crate::publish::release_key(state, who, "pausing and resuming")?;
+    let _one = state.releasing.lock().await;
     {
         let folder = state.folder.lock().await;
         folder.set_paused(id, paused, base).map_err(about(id))?;
@@ -743,7 +744,7 @@ pub async fn pause(
         )
         .await?;
     }
-    crate::publish::publish(state, who, if paused { "pause" } else { "resume" }).await
+    crate::publish::release(state, who, if paused { "pause" } else { "resume" }).await
 }
 
 /// Rolls back to the terms of an earlier release by publishing them as a new version (the
@@ -755,13 +756,26 @@ pub async fn rollback(
     version: u64,
 ) -> ApiResult<crate::publish::Release> {
     crate::publish::release_key(state, who, "rolling back")?;
+    let _one = state.releasing.lock().await;
+    let log = audit::entries(&state.db, None).await?;
     // When it was released: the console's log, else now (a release the CLI made recently).
-    let released_at = audit::entries(&state.db, None)
-        .await?
+    let released_at = log
         .iter()
         .rev()
         .find(|e| e.action == "published" && e.detail.get("version") == Some(&json!(version)))
         .map_or(state.now(), |e| Instant(e.at));
+    // When each key approved each set of terms, as the log recorded it.
+    let approved_at = |promotion: &str, key: &str, digest: &str| {
+        log.iter()
+            .rev()
+            .find(|e| {
+                e.action == "approved"
+                    && e.promotion.as_deref() == Some(promotion)
+                    && e.detail.get("keyId").and_then(|v| v.as_str()) == Some(key)
+                    && e.detail.get("digest").and_then(|v| v.as_str()) == Some(digest)
+            })
+            .map(|e| Instant(e.at).to_string())
+    };
     {
         let folder = state.folder.lock().await;
         if !folder
@@ -772,19 +786,48 @@ pub async fn rollback(
             return Err(ApiError::not_found(format!("no release version {version}")));
         }
         let root = folder.root()?;
-        let (restored, paused) = folder
-            .restore(&root, version, released_at)
+        if let Some(p) = folder.published(&root, state.now())? {
+            if version >= p.version {
+                return Err(ApiError::conflict(
+                    ErrorCode::InvalidState,
+                    format!(
+                        "version {version} is the current version: roll back to an earlier one"
+                    ),
+                ));
+            }
+        }
+        let r = folder
+            .restore(&root, version, released_at, &approved_at)
             .map_err(|e| ApiError::conflict(ErrorCode::InvalidState, format!("{e:#}")))?;
         let now = state.now().0;
-        audit::record(
-            &state.db,
+        let mut tx = state.db.begin().await?;
+        audit::append(
+            &mut tx,
             now,
             &who.key_id,
             "rolledBack",
             None,
-            json!({ "to": version, "restored": restored, "paused": paused }),
+            json!({ "to": version, "restored": r.restored, "paused": r.paused }),
         )
         .await?;
+        // Each promotion the rollback changed says so in its own history.
+        for (id, outcome) in r
+            .changed
+            .iter()
+            .map(|id| (id, "restored"))
+            .chain(r.paused.iter().map(|id| (id, "paused")))
+        {
+            audit::append(
+                &mut tx,
+                now,
+                &who.key_id,
+                "rolledBack",
+                Some(id),
+                json!({ "to": version, "outcome": outcome }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
     }
-    crate::publish::publish(state, who, &format!("rollback to version {version}")).await
+    crate::publish::release(state, who, &format!("rollback to version {version}")).await
 }

@@ -411,18 +411,32 @@ fn file_stem(id: &str) -> String {
         .collect()
 }
 
+/// What [`Folder::restore`] did.
+pub struct Restored {
+    /// Every promotion of the release.
+    pub restored: Vec<String>,
+    /// Those whose approved terms or state it changed (other terms, or paused before).
+    pub changed: Vec<String>,
+    /// Approved promotions the release did not carry, now paused.
+    pub paused: Vec<String>,
+}
+
 impl Folder {
     /// The terms and approvals of an earlier release (`published/edge-v<N>.bundle`, verified
     /// against the root at `at`, the time it was released) become the approved terms again:
     /// each promotion's file and approvals are replaced by the release's, and approved
     /// promotions the release did not carry are paused. Drafts are left as they are.
-    /// Returns the ids restored and the ids paused.
+    ///
+    /// An approval keeps the time it was made: the record the folder holds of the same key and
+    /// terms, else `approved_at(promotion, key, digest)` (the console's log), else the release's
+    /// issue time, which it cannot be later than.
     pub fn restore(
         &self,
         root: &Arc<TrustRoot>,
         version: u64,
         at: Instant,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+        approved_at: &dyn Fn(&str, &str, &str) -> Option<String>,
+    ) -> Result<Restored> {
         let path = self.dir.join(format!("published/edge-v{version}.bundle"));
         let bytes = support::read(&path)?;
         open_bundle(&bytes, root, &VerifyOptions::new(Audience::Edge, at))
@@ -446,31 +460,47 @@ impl Folder {
             }
         }
         let mut restored = Vec::new();
+        let mut changed = Vec::new();
         for p in &payload.promotions {
-            for (path, _) in self
+            let digest = encode_hex(&approval_digest(&payload.currency, p));
+            let mut kept = Vec::new();
+            for (path, record) in self
                 .current_approvals(&p.id)?
                 .into_iter()
                 .chain(self.paused_approvals(&p.id)?)
             {
+                if record.digest == digest {
+                    kept.push((record.approval.key_id, record.approved_at));
+                }
                 remove(&path)?;
             }
-            for old in [self.current_of(&p.id)?, self.paused_of(&p.id)?]
-                .into_iter()
-                .flatten()
-            {
+            let current = self.current_of(&p.id)?;
+            // Changed: not approved and live before (new, or paused), or other terms.
+            let same = current.as_ref().is_some_and(|t| {
+                encode_hex(&approval_digest(&payload.currency, &t.spec)) == digest
+            });
+            if !same {
+                changed.push(p.id.clone());
+            }
+            for old in [current, self.paused_of(&p.id)?].into_iter().flatten() {
                 remove(&old.path)?;
             }
-            let digest = encode_hex(&approval_digest(&payload.currency, p));
             for a in payload
                 .approvals
                 .iter()
                 .filter(|a| a.digests.contains(&digest))
             {
+                let approved_at = kept
+                    .iter()
+                    .find(|(key, _)| *key == a.key_id)
+                    .map(|(_, at)| at.clone())
+                    .or_else(|| approved_at(&p.id, &a.key_id, &digest))
+                    .unwrap_or_else(|| payload.issued_at.to_string());
                 let record = ApprovalRecord {
                     promotion: p.id.clone(),
                     approval: a.clone(),
                     digest: digest.clone(),
-                    approved_at: payload.issued_at.to_string(),
+                    approved_at,
                 };
                 let to = self.dir.join("approvals").join(format!(
                     "{}.{}.json",
@@ -486,6 +516,10 @@ impl Folder {
             support::write(&target, &json_file(p)?)?;
             restored.push(p.id.clone());
         }
-        Ok((restored, paused))
+        Ok(Restored {
+            restored,
+            changed,
+            paused,
+        })
     }
 }

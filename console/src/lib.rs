@@ -74,6 +74,11 @@ pub struct State {
     /// The project folder. Its lock serializes the console's writes (each is a check of the
     /// tag an edit started from, then the write): two people saving at once cannot both win.
     pub folder: tokio::sync::Mutex<Folder>,
+    /// One release at a time: a publish, pause, resume or rollback changes the folder, signs,
+    /// pushes and logs as a whole. Two that interleave could sign a rollback with another
+    /// action's pause inside it, push an older version after a newer one, or log them out of
+    /// order. Taken before `folder`, never while holding it.
+    pub releasing: tokio::sync::Mutex<()>,
     /// Read-only access to the same folder (reads need no lock: every write is a rename).
     pub reader: Folder,
     pub clock: Clock,
@@ -99,6 +104,7 @@ impl State {
         Ok(State {
             sign_in_limit: auth::SignInLimit::new(settings.sign_in_per_minute),
             folder: tokio::sync::Mutex::new(Folder::new(dir)),
+            releasing: tokio::sync::Mutex::new(()),
             reader,
             settings,
             db,

@@ -51,8 +51,16 @@ pub fn release_key<'a>(
     })
 }
 
-/// Signs and pushes the next release. `why` goes into the audit log (`publish`, `pause`, …).
-pub async fn publish(state: &Shared, who: &Person, why: &str) -> ApiResult<Release> {
+/// Signs and pushes the next release, after any release under way ([`crate::State::releasing`]).
+pub async fn publish(state: &Shared, who: &Person) -> ApiResult<Release> {
+    release_key(state, who, "publishing")?;
+    let _one = state.releasing.lock().await;
+    release(state, who, "publish").await
+}
+
+/// Signs and pushes the next release; the caller holds [`crate::State::releasing`]. `why` goes
+/// into the audit log (`publish`, `pause`, …).
+pub async fn release(state: &Shared, who: &Person, why: &str) -> ApiResult<Release> {
     let key = release_key(state, who, "publishing")?;
     let folder = state.folder.lock().await;
     let project = folder.project()?;

@@ -108,14 +108,17 @@ test("generate a campaign: its codes come as a download, with the warning that t
 test("import a CSV: counts, duplicates and skipped rows; an unsupported file is refused", async () => {
   const dir = tempDir("codes-upload");
   const csv = join(dir, "newsletter.csv");
-  writeFileSync(csv, "Customer;Coupon Code\nada;NEWS-ONE\nbob;news-one\ncy;NEWS-TWO\n;\ndee;NEWS-THREE\n");
+  // VIP-ANNA is the walkthrough's `vip` set's: a code belongs to one set, so it is left out.
+  writeFileSync(csv, "Customer;Coupon Code\nada;NEWS-ONE\nbob;news-one\ncy;NEWS-TWO\n;\ndee;NEWS-THREE\neve;vip-anna\n");
   await page.fill("#import-set", "newsletter");
   await page.setInputFiles("#import-file", csv);
   await page.click("#import");
   await page.waitForSelector("#import-counts");
   assert.equal(await words("#import-outcome"), "Imported newsletter.csv into newsletter.");
-  assert.equal(await page.textContent("#import-read"), "3");
+  assert.equal(await page.textContent("#import-read"), "4");
   assert.equal(await page.textContent("#import-added"), "3");
+  assert.equal(await page.textContent("#import-elsewhere"), "1 (vip: 1): a code belongs to one set");
+  assert.equal(await page.textContent("#import-already"), "0");
   assert.equal(await page.textContent("#import-duplicates"), "1");
   assert.deepEqual(await row("newsletter"), ["newsletter", "Listed codes", "Active", "3", "0", "0", "—"]);
   await shot("03-imported");
@@ -153,6 +156,11 @@ test("look up a downloaded code in lower case, deactivate it, and see it deactiv
     "Deactivated 1 code of autumn: this takes effect from the next published version.",
   );
   assert.deepEqual(await row("autumn"), ["autumn", "Generated campaign", "Active", "20", "1", "0", "—"]);
+  // The same again changes nothing, and says so.
+  await page.click("#deactivate");
+  await page.click(".confirm button.danger");
+  await page.waitForFunction(() => /^Nothing changed/.test(document.querySelector("#active-outcome")?.textContent));
+  assert.equal(await words("#active-outcome"), "Nothing changed: the code is already deactivated.");
 
   await page.fill("#lookup-code", code.toLowerCase());
   await page.click("#lookup");
@@ -176,6 +184,31 @@ test(
     assert.equal(await words("#lookup-ledger"), "None: the ledger has no redemption of this code.");
   },
 );
+
+test("a single-use code, once redeemed, is looked up as used up", async () => {
+  const code = stack.springCodes[1];
+  // The shop's backend redeems it through the edge, which prices the order itself.
+  const res = await fetch(`${stack.worker.url}/v1/redeem`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": `codes-used-up-${Date.now()}` },
+    body: JSON.stringify({
+      orderId: `codes-used-up-${Date.now()}`,
+      input: {
+        cart: { currency: "USD", lines: [{ id: "1", sku: "RUN-42", categories: ["shoes"], unitPrice: "120.00", quantity: 1 }] },
+        context: { now: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), codes: [code] },
+        customer: { id: "cus-codes-used-up" },
+      },
+    }),
+  });
+  const answer = await res.json();
+  assert.equal(res.status, 201, JSON.stringify(answer));
+  assert.ok(answer.promotions.some((p) => p.promotionId === "spring-5"), JSON.stringify(answer.promotions));
+  await page.fill("#lookup-code", code.toLowerCase());
+  await page.click("#lookup");
+  await page.waitForSelector('#lookup-outcome[data-used-up="true"]');
+  assert.equal(await page.getAttribute("#lookup-outcome", "data-status"), "active");
+  assert.match(await words("#lookup-used-up"), /^Used up: the ledger refuses it/);
+});
 
 test("export the campaign: every code with its status", async () => {
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-autumn")]);

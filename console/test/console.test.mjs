@@ -238,9 +238,15 @@ async function publish(page) {
   await page.goto(`${url}/releases`);
   const button = page.getByRole("button", { name: "Publish", exact: true });
   await button.waitFor();
+  // It says what will change, and asks first.
+  await button.click();
+  const confirm = page.getByRole("button", { name: "Publish now" });
+  await confirm.waitFor();
+  const question = await page.getAttribute(".confirm", "aria-label");
+  assert.match(question, /^Publish version \d+\? (New or changed terms go live: .+|No approved change is waiting: .+)\.$/);
   const before = await edgeStorefront();
   const clicked = Date.now();
-  await button.click();
+  await confirm.click();
   let served = before;
   while (served.etag === before.etag) {
     assert.ok(Date.now() - clicked < 60_000, "the edge serves the new version within a minute");
@@ -254,7 +260,7 @@ async function publish(page) {
   assert.match(outcome, /^Version \d+: \d+ promotions\. Pushed to ledger and edge\.$/);
   const version = Number(/^Version (\d+)/.exec(outcome)[1]);
   assert.equal(served.payload.version, version, "the edge serves the version the console published");
-  return { version, clickToEdgeMs, clickToAnswerMs, served, outcome };
+  return { version, clickToEdgeMs, clickToAnswerMs, served, outcome, question };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,9 +399,14 @@ test("the side panel's figures are promoseal lint's, and the simulator's total i
       assert.equal(shown[i].text, `${f.severity} ${f.message}`);
     });
     const cost = await text(page, '#rv-lint [data-fact="projected-cost"]');
+    const demand = `${pr.projectedSpend} USD for ${pr.expectedRedemptions} redemptions`;
+    const over = `over the ${pr.redemptions} of ${pr.samples} sample carts it applied to`;
+    // The template's budget (5,000 USD) is below what 1,000 redemptions would take: the
+    // projection is capped by it, as the ledger caps the spend.
+    assert.equal(pr.budgetCapsAt, "5000.00", JSON.stringify(pr));
     assert.equal(
       cost,
-      `${pr.projectedSpend} USD for ${pr.expectedRedemptions} redemptions (average ${pr.averageDiscount} USD, over the ${pr.redemptions} of ${pr.samples} sample carts it applied to)`,
+      `at most ${pr.budgetCapsAt} USD: its budget stops it there (without the budget, ${demand}, average ${pr.averageDiscount} USD, ${over})`,
     );
     const margin = await text(page, '#rv-lint [data-fact="margin"]');
     const m = pr.margin;
@@ -437,6 +448,8 @@ test("the side panel's figures are promoseal lint's, and the simulator's total i
   S.release = await person("release-2");
   const released = await publish(S.release.page);
   assert.ok(released.served.payload.promotions.some((p) => p.id === id), "the release carries the walk's promotion");
+  const name = released.served.payload.promotions.find((p) => p.id === id).name;
+  assert.ok(released.question.includes(`go live: ${name}`), released.question);
 
   // The same cart at the ledger, through the edge: priced there again from the signed bundle.
   const context = (await call(page, "GET", "/context")).body;

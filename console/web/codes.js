@@ -4,10 +4,7 @@
 // derives them again from the code secret),
 // importing a list from a CSV or spreadsheet, exporting a set, and deactivating or reactivating
 // codes or a whole set from the next published version.
-import {
-  $, ApiError, api, busy, clearError, confirmInline, el, fill, formatInstant, hasRole, header, money,
-  reviewContext, showError, showStatus,
-} from "./common.js";
+import { $, ApiError, api, busy, clearError, confirmInline, el, fill, formError, formatInstant, hasRole, header, money, reviewContext, showError, showStatus } from "./common.js";
 
 /** The largest upload the console takes (its `MAX_UPLOAD`), in bytes. */
 const MAX_UPLOAD = 10 * 1024 * 1024;
@@ -24,13 +21,6 @@ const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? 
 const setPath = (set) => `/codes/${encodeURIComponent(set)}`;
 
 /** An error of the form, shown like the API's, with the field to fix focused. */
-function formError(message, field, title = "Check the form") {
-  const e = new Error(message);
-  e.title = title;
-  if (field) $(field).focus();
-  return e;
-}
-
 /** Saves a downloaded file: an object URL on a link with a download attribute, clicked. */
 function save(blob, filename) {
   const url = URL.createObjectURL(blob);
@@ -200,15 +190,32 @@ async function lookup(ev) {
       $("lookup-result"),
       el(
         "dl",
-        { class: "facts", id: "lookup-outcome", dataset: { found: "true", set: r.set, status: r.status } },
+        { class: "facts", id: "lookup-outcome", dataset: { found: "true", set: r.set, status: r.status, usedUp: String(!!r.usedUp) } },
         el("dt", {}, "Code"),
         el("dd", {}, el("code", {}, code)),
         el("dt", {}, "Set"),
         el("dd", { id: "lookup-set" }, el("code", {}, r.set)),
         el("dt", {}, "Status"),
         el("dd", { id: "lookup-status" }, stateBadge(r.status === "active")),
+        r.sets.length > 1
+          ? [
+              el("dt", {}, "Also in"),
+              el(
+                "dd",
+                { id: "lookup-also" },
+                r.sets
+                  .filter((x) => x.set !== r.set)
+                  .map((x) => `${x.set} (${x.status}${x.promotions.length ? `, unlocks ${x.promotions.join(", ")}` : ""})`)
+                  .join("; "),
+                ": a code belongs to one set; deactivate it in the sets it should leave",
+              ),
+            ]
+          : null,
         el("dt", {}, "Accepted now"),
         el("dd", { id: "lookup-accepted" }, acceptedWords(r.acceptedNow)),
+        r.usedUp
+          ? [el("dt", {}, "Uses"), el("dd", { id: "lookup-used-up" }, "Used up: the ledger refuses it (each promotion it unlocks allows no more uses of this code).")]
+          : null,
         el("dt", {}, "Unlocks"),
         el("dd", {}, promotionLinks(r.promotions)),
         el("dt", {}, "Redemptions"),
@@ -344,7 +351,8 @@ async function importFile(ev) {
       throw e;
     }
     await load().catch(showError);
-    const already = r.read - r.added;
+    const elsewhere = (r.inOtherSets || []).reduce((n, [, k]) => n + k, 0);
+    const already = r.read - r.added - elsewhere;
     fill(
       $("import-result"),
       el("p", { class: "ok-text", id: "import-outcome" }, el("strong", {}, `Imported ${file.name} into ${set}.`)),
@@ -357,6 +365,14 @@ async function importFile(ev) {
         el("dd", { id: "import-added" }, r.added.toLocaleString()),
         el("dt", {}, "Already in the set"),
         el("dd", { id: "import-already" }, already.toLocaleString()),
+        el("dt", {}, "Left out: in another set"),
+        el(
+          "dd",
+          { id: "import-elsewhere" },
+          elsewhere
+            ? `${elsewhere.toLocaleString()} (${r.inOtherSets.map(([set, k]) => `${set}: ${k.toLocaleString()}`).join(", ")}): a code belongs to one set`
+            : "0",
+        ),
         el("dt", {}, "Duplicates in the file"),
         el("dd", { id: "import-duplicates" }, r.duplicates.toLocaleString()),
         el("dt", {}, "Rows skipped"),
@@ -405,7 +421,10 @@ function changeActive(on, button) {
     async () => {
       const r = await api("POST", `${setPath(set)}/${on ? "reactivate" : "deactivate"}`, wholeSet ? { wholeSet: true } : { codes });
       await load().catch(showError);
-      const done = `${on ? "Reactivated" : "Deactivated"} ${what}: this takes effect ${r.effective}.`;
+      const done =
+        r.changed === 0
+          ? `Nothing changed: ${wholeSet ? `the set ${set} is` : codes.length === 1 ? "the code is" : "the codes are"} already ${on ? "active" : "deactivated"}.`
+          : `${on ? "Reactivated" : "Deactivated"} ${wholeSet ? what : `${plural(r.changed, "code")} of ${set}`}: this takes effect ${r.effective}.`;
       fill($("active-result"), el("p", { class: "ok-text", id: "active-outcome" }, done), el("p", { class: "muted" }, r.summary));
       showStatus(done);
     },

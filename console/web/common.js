@@ -199,6 +199,14 @@ function errorTitle(err) {
   }
 }
 
+/** A mistake in a form, before anything is sent: focus goes to the field. */
+export function formError(message, field, title = "Check the form") {
+  const e = new Error(message);
+  e.title = title;
+  if (field) $(field).focus();
+  return e;
+}
+
 export function clearError() {
   const box = $("alert");
   if (box) {

@@ -27,6 +27,7 @@ const ACTION_WORDS = {
   paused: "paused",
   resumed: "resumed",
   published: "published",
+  rolledBack: "rolled back",
 };
 
 async function load() {
@@ -385,6 +386,12 @@ function historyDetail(e) {
       return el("blockquote", { class: "comment" }, x.text);
     case "approved":
       return el("span", { class: "muted" }, ` as ${(x.roles || []).join(", ") || "?"} · digest ${shortHash(x.digest)}`);
+    case "rolledBack":
+      return el(
+        "span",
+        { class: "muted" },
+        ` to version ${x.to}: ${x.outcome === "paused" ? "paused (that version did not carry it)" : "its terms and approvals are that version's"}`,
+      );
     case "created":
     case "edited":
     case "submitted":

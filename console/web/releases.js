@@ -1,9 +1,11 @@
 // Releases: the version published now, a Publish button for the release role, and the
 // history of releases and of how long the edge took to serve each.
-import { $, api, busy, clearError, confirmInline, el, fill, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
+import { $, api, busy, clearError, confirmInline, el, fill, formError, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
 
 let me = null;
 let timeZone;
+/** The version published now (0 before the first). */
+let current = 0;
 
 function releaseWords(r) {
   return [
@@ -40,6 +42,7 @@ function entryView(e) {
 
 async function load() {
   const data = await api("GET", "/releases");
+  current = data.current?.version ?? 0;
   fill(
     $("current"),
     data.current
@@ -71,9 +74,17 @@ async function load() {
   );
 }
 
+/** Publishing goes to every shopper at once: it says first what will change, then asks. */
 async function publish(button) {
   clearError();
+  let waiting;
   await busy(button, async () => {
+    waiting = (await api("GET", "/promotions")).filter((p) => p.state === "approved");
+  });
+  const question = waiting.length
+    ? `Publish version ${current + 1}? New or changed terms go live: ${waiting.map((p) => p.name).join(", ")}.`
+    : `Publish version ${current + 1}? No approved change is waiting: the same terms are signed again as a new version.`;
+  confirmInline(button, question, "Publish now", async () => {
     showStatus("Publishing…");
     const r = await api("POST", "/releases", {});
     await load();
@@ -88,11 +99,15 @@ function rollback(ev) {
   ev.preventDefault();
   clearError();
   const text = $("rollback-version").value.trim();
-  if (!/^\d+$/.test(text)) {
-    showError(new Error("give the number of an earlier version"));
+  const version = Number(text);
+  if (!/^\d+$/.test(text) || version < 1) {
+    showError(formError("give the number of an earlier version", "rollback-version"));
     return;
   }
-  const version = Number(text);
+  if (version >= current) {
+    showError(formError(`version ${version} is ${version === current ? "the current version" : "not released yet"}: give an earlier one`, "rollback-version"));
+    return;
+  }
   confirmInline($("rollback"), `Publish the terms of version ${version} again as a new version?`, `Roll back to version ${version}`, async () => {
     showStatus(`Rolling back to version ${version}…`);
     const r = await api("POST", "/releases/rollback", { version });

@@ -51,10 +51,36 @@ async fn generate_look_up_deactivate_export(backend: Backend) {
         (found["set"].clone(), found["status"].clone()),
         (json!("autumn"), json!("active"))
     );
+    // Named twice, it changes once; the log counts what changed.
     let off = keeper
-        .post("/api/codes/autumn/deactivate", json!({"codes": [code]}))
+        .post(
+            "/api/codes/autumn/deactivate",
+            json!({"codes": [code, lower, code]}),
+        )
         .await;
     assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(off.json()["changed"], 1);
+    let again = keeper
+        .post("/api/codes/autumn/deactivate", json!({"codes": [code]}))
+        .await;
+    assert_eq!(again.json()["changed"], 0);
+    // A code belongs to one set: imported into another, it is left out and counted.
+    let csv = format!("code\n{lower}\nNEW-ONE\n");
+    let imported = keeper
+        .send_raw(
+            "/api/codes/other/import?filename=x.csv",
+            "application/octet-stream",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    assert_eq!(
+        (
+            imported.json()["added"].clone(),
+            imported.json()["inOtherSets"].clone()
+        ),
+        (json!(1), json!([["autumn", 1]]))
+    );
     let found = keeper
         .post("/api/codes/lookup", json!({"code": code}))
         .await

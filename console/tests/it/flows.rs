@@ -4,7 +4,7 @@ use promoseal_db::{both, Backend};
 use promoseal_evaluator::codes::encode_hex;
 use promoseal_evaluator::seal::approval_digest;
 use promoseal_signer::project::Project;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{running_shoes, Console};
 
@@ -14,6 +14,7 @@ both!(
     the_audit_log_is_a_chain_and_tampering_shows,
     sessions_end_on_sign_out,
     rollback_publishes_earlier_terms_as_a_new_version,
+    releases_sent_together_run_one_at_a_time,
     a_batch_approves_several_with_one_signature_or_none,
 );
 
@@ -369,6 +370,16 @@ async fn rollback_publishes_earlier_terms_as_a_new_version(backend: Backend) {
             .status,
         404
     );
+    // The current version is no rollback.
+    let same = release
+        .post("/api/releases/rollback", json!({"version": 2}))
+        .await;
+    assert_eq!(
+        (same.status, same.json()["error"]["code"].clone()),
+        (409, json!("invalidState")),
+        "{}",
+        same.text
+    );
     let v3 = release
         .post("/api/releases/rollback", json!({"version": 1}))
         .await;
@@ -394,6 +405,94 @@ async fn rollback_publishes_earlier_terms_as_a_new_version(backend: Backend) {
         release.get("/api/promotions/tees-15").await.json()["state"],
         "live"
     );
+    // Each promotion the rollback changed has it in its own history.
+    let last = |d: &Value| d["history"].as_array().unwrap().last().cloned().unwrap();
+    let running = release.get("/api/promotions/running-10").await.json();
+    assert_eq!(
+        (
+            last(&running)["action"].clone(),
+            last(&running)["detail"].clone()
+        ),
+        (json!("rolledBack"), json!({"to": 1, "outcome": "paused"}))
+    );
+    let tees = release.get("/api/promotions/tees-15").await.json();
+    assert_eq!(
+        last(&tees)["detail"],
+        json!({"to": 1, "outcome": "restored"})
+    );
+
+    // Back to version 2, later: the approvals keep the times they were made (running-10's
+    // from its paused record, the $12 tees' from the log), not the rollback's.
+    let approved_v2 = |d: &Value| {
+        d["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["approvedAt"].clone())
+            .collect::<Vec<_>>()
+    };
+    let before = approved_v2(&running);
+    c.advance(600);
+    let v4 = release
+        .post("/api/releases/rollback", json!({"version": 2}))
+        .await;
+    assert_eq!(v4.json()["promotions"], json!(2), "{}", v4.text);
+    let running = release.get("/api/promotions/running-10").await.json();
+    assert_eq!(running["state"], "live");
+    assert_eq!(approved_v2(&running), before);
+    let tees = release.get("/api/promotions/tees-15").await.json();
+    let at: Vec<Value> = approved_v2(&tees);
+    assert_eq!(at.len(), 2, "{tees}");
+    assert!(at.iter().all(|t| before.contains(t)), "{at:?} {before:?}");
+    c.stop().await;
+}
+
+/// Releases run one at a time: a publish, a rollback and a pause sent together each sign what
+/// they mean (the rollback never signs another action's pause), and the log lists them in
+/// version order.
+async fn releases_sent_together_run_one_at_a_time(backend: Backend) {
+    let c = Console::start(backend).await;
+    let release = c.signed_in("release-1").await;
+    assert_eq!(release.post("/api/releases", json!({})).await.status, 201);
+    let tees = release.get("/api/promotions/tees-15").await.json();
+    let (a, b, p, d) = tokio::join!(
+        release.post("/api/releases", json!({})),
+        release.post("/api/releases/rollback", json!({"version": 1})),
+        release.post(
+            "/api/promotions/tees-15/pause",
+            json!({"base": tees["approvedTag"]})
+        ),
+        release.post("/api/releases", json!({})),
+    );
+    for r in [&a, &b, &d] {
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // The pause runs before the rollback, or after it and finds the terms it named rewritten.
+    assert!(
+        p.status == 200
+            || (p.status, p.json()["error"]["code"].clone()) == (409, json!("staleEdit")),
+        "{}",
+        p.text
+    );
+    // Version 1 carried tees-15: its rollback does too, whenever the pause ran.
+    assert_eq!(b.json()["promotions"], json!(1), "{}", b.text);
+    let mut versions: Vec<u64> = [&a, &b, &p, &d]
+        .iter()
+        .filter_map(|r| r.json()["version"].as_u64())
+        .collect();
+    versions.sort_unstable();
+    let expected: Vec<u64> = (2..2 + versions.len() as u64).collect();
+    assert_eq!(versions, expected);
+    let log = release.get("/api/audit").await.json();
+    let published: Vec<u64> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "published")
+        .map(|e| e["detail"]["version"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (1..2 + versions.len() as u64).collect();
+    assert_eq!(published, expected);
     c.stop().await;
 }
 
