@@ -79,7 +79,7 @@ async function publish(button) {
   clearError();
   let waiting;
   await busy(button, async () => {
-    waiting = (await api("GET", "/promotions")).filter((p) => p.state === "approved");
+    waiting = (await api("GET", "/promotions")).promotions.filter((p) => p.state === "approved");
   });
   const question = waiting.length
     ? `Publish version ${current + 1}? New or changed terms go live: ${waiting.map((p) => p.name).join(", ")}.`
