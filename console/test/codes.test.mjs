@@ -208,6 +208,7 @@ test("a single-use code, once redeemed, is looked up as used up", async () => {
   await page.waitForSelector('#lookup-outcome[data-used-up="true"]');
   assert.equal(await page.getAttribute("#lookup-outcome", "data-status"), "active");
   assert.match(await words("#lookup-used-up"), /^Used up: the ledger refuses it/);
+  assert.equal(await words("#lookup-accepted"), "The published version knows it, but its uses are taken (below).");
 });
 
 test("export the campaign: every code with its status", async () => {

@@ -125,8 +125,9 @@ async function exportSet(button, set) {
 // Look up one code
 
 /** Whether the published version accepts the code now (the status above is the project's). */
-function acceptedWords(accepted) {
+function acceptedWords(accepted, usedUp) {
   if (accepted == null) return "No version is published.";
+  if (accepted && usedUp) return "The published version knows it, but its uses are taken (below).";
   return accepted ? "Yes, by the published version." : "No, not by the published version.";
 }
 
@@ -192,7 +193,7 @@ async function lookup(ev) {
         "dl",
         { class: "facts", id: "lookup-outcome", dataset: { found: "true", set: r.set, status: r.status, usedUp: String(!!r.usedUp) } },
         el("dt", {}, "Code"),
-        el("dd", {}, el("code", {}, code)),
+        el("dd", {}, el("code", {}, code.trim().toUpperCase())),
         el("dt", {}, "Set"),
         el("dd", { id: "lookup-set" }, el("code", {}, r.set)),
         el("dt", {}, "Status"),
@@ -212,7 +213,7 @@ async function lookup(ev) {
             ]
           : null,
         el("dt", {}, "Accepted now"),
-        el("dd", { id: "lookup-accepted" }, acceptedWords(r.acceptedNow)),
+        el("dd", { id: "lookup-accepted" }, acceptedWords(r.acceptedNow, r.usedUp)),
         r.usedUp
           ? [el("dt", {}, "Uses"), el("dd", { id: "lookup-used-up" }, "Used up: the ledger refuses it (each promotion it unlocks allows no more uses of this code).")]
           : null,

@@ -15,15 +15,20 @@ const state = {
   subject: sessionStorage.getItem("promoseal.subject") ?? crypto.randomUUID(),
   order: null, // { id, key, body } from the moment an order is sent until it is answered
   sending: false, // an order's request is on its way
+  checking: false, // a typed code is being checked at the edge
   last: null, // the last evaluation
   who: null, // { membership, customer, claim, at }: the shop's signed word for the shopper
 };
 sessionStorage.setItem("promoseal.subject", state.subject);
 // The cart and an order being placed outlive a reload of the tab: an order sent before the
-// reload is finished after it, with the same key, never placed twice.
+// reload is finished after it, with the same key, never placed twice. The membership and the
+// codes are kept with it, so the page shows the order as it was sent.
 const SAVED = "promoseal.checkout";
 function remember() {
-  sessionStorage.setItem(SAVED, JSON.stringify({ cart: [...state.cart], order: state.order }));
+  sessionStorage.setItem(
+    SAVED,
+    JSON.stringify({ cart: [...state.cart], order: state.order, membership: $("membership").value, codes: state.codes }),
+  );
 }
 // What tests and measurements read: the last preview's time, and whether the page is ready.
 window.promoseal = { ready: false, previewMs: [], errors: [] };
@@ -97,7 +102,13 @@ function restore() {
     const p = product(sku);
     if (p && Number.isInteger(q) && q > 0) state.cart.set(sku, Math.min(q, 99, p.stock));
   }
-  if (saved?.order?.key && saved.order.body) state.order = saved.order;
+  if (saved?.order?.key && saved.order.body) {
+    // The order's membership and codes, as it was sent (the page prices what it shows).
+    state.order = saved.order;
+    const membership = $("membership");
+    if ([...membership.options].some((o) => o.value === saved.membership)) membership.value = saved.membership;
+    if (Array.isArray(saved.codes)) state.codes = saved.codes.filter((c) => typeof c?.code === "string" && Array.isArray(c.grants));
+  }
 }
 
 function renderProducts() {
@@ -137,6 +148,8 @@ function product(sku) {
 function change(sku, delta) {
   // While an order's fate is open, the cart is the order's: it cannot change under it.
   if (state.order) return;
+  // A new cart: the last order's receipt is done with.
+  $("receipt").hidden = true;
   const q = (state.cart.get(sku) ?? 0) + delta;
   if (q <= 0) state.cart.delete(sku);
   // Never more than the shop has (nor than 99).
@@ -307,6 +320,8 @@ function render() {
   // keeps the cart, the membership and the codes as they were, and the button sends it again.
   $("checkout").disabled = state.sending || (!state.order && e.lines.length === 0);
   $("membership").disabled = !!state.order;
+  $("code").disabled = !!state.order;
+  $("apply-code").disabled = !!state.order || state.checking;
   const ms = performance.now() - t0;
   window.promoseal.previewMs.push(ms);
   document.body.dataset.previewMs = ms.toFixed(3);
@@ -325,6 +340,8 @@ function renderCodes() {
     remove.className = "quiet";
     remove.textContent = "Remove";
     remove.setAttribute("aria-label", `Remove code ${c.code}`);
+    // The codes of an order being placed are the order's.
+    remove.disabled = !!state.order;
     remove.addEventListener("click", () => {
       state.codes = state.codes.filter((x) => x !== c);
       render();
@@ -358,13 +375,14 @@ async function applyCode(event) {
     return;
   }
   if (state.order) {
-    message.textContent = "The order is being placed: its codes cannot change now.";
+    message.textContent = "Finish the order first: its codes cannot change until it is answered.";
     return;
   }
   if (state.codes.some((c) => c.code === code)) {
     message.textContent = `${code} is already applied.`;
     return;
   }
+  state.checking = true;
   $("apply-code").disabled = true;
   message.textContent = "Checking the code…";
   try {
@@ -388,7 +406,8 @@ async function applyCode(event) {
     message.className = "error";
     message.textContent = "The code could not be checked: the network failed. Try again.";
   } finally {
-    $("apply-code").disabled = false;
+    state.checking = false;
+    $("apply-code").disabled = !!state.order;
   }
 }
 
@@ -447,7 +466,12 @@ async function checkout() {
   }
   state.sending = false;
   if (answered?.status === 201) return showReceipt(answered.json);
-  if (answered) {
+  if (answered && (answered.status >= 500 || answered.status === 408)) {
+    // The shop failed to answer: the order may have been placed. It stays this tab's, and the
+    // button asks again under its key.
+    message.className = "error";
+    message.textContent = `The shop could not confirm the order (it answered ${answered.status}). Press the button again; it will not be placed twice.`;
+  } else if (answered) {
     // Refused: the order is over, and the cart is the shopper's again.
     message.className = "error";
     message.textContent = plainRefusal(answered.status, answered.json);

@@ -178,8 +178,11 @@ test("checkout: the edge forwards it, the ledger holds the redemption, the page 
 
 test("a reload while the order is on its way: the page sends the same order again after it, and the ledger holds it once", async () => {
   const { page, close } = await shopper();
+  await page.selectOption("#membership", "member");
+  await page.waitForSelector('body[data-membership="member"]');
   await add(page, "TEE-5");
   await add(page, "CAP-1");
+  const total = await page.getAttribute("#totals", "data-total");
   // The first attempt reaches the ledger, but its answer never reaches the page: the page is
   // reloaded while the request hangs. The route stays in place until the receipt shows (taking
   // it away would let the hanging request through, racing the reload); after the reload it
@@ -221,6 +224,9 @@ test("a reload while the order is on its way: the page sends the same order agai
   assert.equal(await page.getAttribute("#receipt", "data-redemption"), first.json.id);
   assert.equal(sent.length, 2);
   assert.equal(sent[1], sent[0], "the same idempotency key");
+  // The page showed the order as it was sent: the member's price, not a guest's.
+  assert.equal(await page.inputValue("#membership"), "member");
+  assert.match(await page.textContent("#receipt"), new RegExp(`Total charged\\$${total.replace(".", "\\.")}`));
   const r = await fetch(`${stack.ledger.url}/v1/redemptions/${first.json.id}`);
   assert.equal((await r.json()).orderId, first.json.orderId);
   // The receipt cleared what the tab kept: another reload shows an empty cart.
@@ -242,8 +248,16 @@ test("a network failure during checkout: the cart waits for that order, and the 
   assert.equal(await page.isDisabled('#cart-lines li[data-sku="TEE-5"] .plus'), true);
   assert.equal(await page.isDisabled('#products li[data-sku="CAP-1"] button'), true);
   assert.equal(await page.isDisabled("#membership"), true);
+  assert.equal(await page.isDisabled("#code"), true);
   assert.equal(await page.isDisabled("#checkout"), false);
   assert.equal(await page.evaluate(() => document.activeElement?.id), "checkout");
+  // A 5xx is no answer either: the order may have been placed, so it is kept.
+  await page.unroute("**/v1/redeem");
+  await page.route("**/v1/redeem", (route) => route.fulfill({ status: 502, contentType: "text/html", body: "<h1>Bad gateway</h1>" }));
+  await page.click("#checkout");
+  await page.waitForFunction(() => /answered 502/.test(document.querySelector("#checkout-message").textContent));
+  assert.equal(await page.isDisabled('#products li[data-sku="CAP-1"] button'), true);
+  assert.equal(await page.isDisabled("#checkout"), false);
   await page.unroute("**/v1/redeem");
   const sent = [];
   page.on("request", (r) => r.url().endsWith("/v1/redeem") && sent.push(r.headers()["idempotency-key"]));
@@ -253,9 +267,12 @@ test("a network failure during checkout: the cart waits for that order, and the 
   const r = await (await fetch(`${stack.ledger.url}/v1/redemptions/${id}`)).json();
   assert.equal(r.state, "committed");
   assert.equal(sent.length, 1);
-  // Answered: the cart is the shopper's again.
+  // Answered: the cart is the shopper's again, and a new cart puts the receipt away.
   assert.equal(await page.isDisabled('#products li[data-sku="CAP-1"] button'), false);
   assert.equal(await page.isDisabled("#membership"), false);
+  assert.equal(await page.isDisabled("#code"), false);
+  await add(page, "CAP-1");
+  assert.equal(await page.isHidden("#receipt"), true);
   await close();
 });
 
