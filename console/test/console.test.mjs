@@ -592,6 +592,13 @@ test("the console logs how long the edge took to serve the release (servedAtEdge
   assert.ok(Number.isInteger(entry.detail.afterMs) && entry.detail.afterMs >= 0 && entry.detail.afterMs < 60_000, JSON.stringify(entry));
   await r.goto(`${url}/releases`);
   await waitForText(r, `#release-history li[data-action="servedAtEdge"][data-version="${version}"]`, `served at the edge ${entry.detail.afterMs} ms after the push`);
+  // Rolling back to the version published now is refused at the field, before anything is sent.
+  await r.fill("#rollback-version", String(version));
+  await r.click("#rollback");
+  await waitForText(r, "#rollback-error", `Version ${version} is the current version: give an earlier one.`);
+  assert.equal(await r.getAttribute("#rollback-version", "aria-invalid"), "true");
+  assert.equal(await r.evaluate(() => document.activeElement?.id), "rollback-version");
+  assert.equal(await r.isHidden("#alert"), true);
   S.published.servedAtEdgeAfterMs = entry.detail.afterMs;
   console.log(`console publish: the console measured version ${version} at the edge ${entry.detail.afterMs} ms after its push`);
   writeFigures("publish.json", S.published);

@@ -1,6 +1,6 @@
 // Releases: the version published now, a Publish button for the release role, and the
 // history of releases and of how long the edge took to serve each.
-import { $, api, busy, clearError, confirmInline, el, fill, formError, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
+import { $, api, busy, clearError, confirmInline, el, fill, formatInstant, hasRole, header, showError, showStatus } from "./common.js";
 
 let me = null;
 let timeZone;
@@ -95,19 +95,28 @@ async function publish(button) {
   });
 }
 
+/** A version that cannot be rolled back to is named at the field, which takes the focus. */
+function versionError(message) {
+  const field = $("rollback-version");
+  field.setAttribute("aria-invalid", String(!!message));
+  $("rollback-error").textContent = message || "";
+  $("rollback-error").hidden = !message;
+  if (message) field.focus();
+  return !!message;
+}
+
 function rollback(ev) {
   ev.preventDefault();
   clearError();
   const text = $("rollback-version").value.trim();
   const version = Number(text);
-  if (!/^\d+$/.test(text) || version < 1) {
-    showError(formError("give the number of an earlier version", "rollback-version"));
-    return;
-  }
-  if (version >= current) {
-    showError(formError(`version ${version} is ${version === current ? "the current version" : "not released yet"}: give an earlier one`, "rollback-version"));
-    return;
-  }
+  const wrong =
+    !/^\d+$/.test(text) || version < 1
+      ? "Give the number of an earlier version."
+      : version >= current
+        ? `Version ${version} is ${version === current ? "the current version" : "not released yet"}: give an earlier one.`
+        : null;
+  if (versionError(wrong)) return;
   confirmInline($("rollback"), `Publish the terms of version ${version} again as a new version?`, `Roll back to version ${version}`, async () => {
     showStatus(`Rolling back to version ${version}…`);
     const r = await api("POST", "/releases/rollback", { version });

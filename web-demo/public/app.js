@@ -286,8 +286,8 @@ function render() {
     if (add) add.disabled = p.stock === 0 || (state.cart.get(p.sku) ?? 0) >= p.stock || !!state.order;
   }
 
-  // The hints are a live region: drawn again only when what they say changes, so a screen
-  // reader does not read the same hints after every cart change.
+  // The hints are a live region: only a hint whose words change is drawn again (the others
+  // stay the same elements), so a screen reader reads what is new, not every hint again.
   const hints = $("hints");
   const said = (e.unlocks ?? []).map((u) => {
     const gap = u.missingSpend ? `Spend ${money(u.missingSpend)} more` : `Add ${u.missingQuantity} more`;
@@ -295,14 +295,19 @@ function render() {
   });
   if (JSON.stringify(said) !== hints.dataset.said) {
     hints.dataset.said = JSON.stringify(said);
-    hints.replaceChildren(
-      ...said.map(([promotion, text]) => {
-        const li = document.createElement("li");
-        li.dataset.promotion = promotion;
-        li.textContent = text;
-        return li;
-      }),
-    );
+    const shown = new Map([...hints.children].map((li) => [`${li.dataset.promotion} ${li.textContent}`, li]));
+    const next = said.map(([promotion, text]) => {
+      const same = shown.get(`${promotion} ${text}`);
+      if (same) return same;
+      const li = document.createElement("li");
+      li.dataset.promotion = promotion;
+      li.textContent = text;
+      return li;
+    });
+    for (const li of [...hints.children]) if (!next.includes(li)) li.remove();
+    next.forEach((li, i) => {
+      if (hints.children[i] !== li) hints.insertBefore(li, hints.children[i] ?? null);
+    });
   }
 
   const totals = $("totals");

@@ -72,6 +72,16 @@ test("a hint names the gap; adding that much unlocks the discount, with no netwo
   });
   await page.waitForFunction((n) => window.promoseal.previewMs.length > n, drawn);
   assert.equal(await hint.getAttribute("data-kept"), "yes");
+  // A member gets one hint more; the shipping hint, which says the same, is not drawn again.
+  const before = await hint.textContent();
+  await page.selectOption("#membership", "member");
+  await page.waitForSelector('body[data-membership="member"]');
+  assert.equal(await hint.textContent(), before);
+  assert.equal(await hint.getAttribute("data-kept"), "yes");
+  await page.selectOption("#membership", "guest");
+  await page.waitForSelector('body[data-membership="guest"]');
+  // A membership is the shop's word (a claim from its backend); cart changes ask nothing.
+  requests.length = 0;
   await add(page, "SOCK-9"); // 7.50 more: the gap follows
   assert.equal(await hint.textContent(), "Spend $49.50 more to unlock Free shipping over $75 (save $6.99)");
   await add(page, "JKT-1"); // 89.00 ≥ the gap
