@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use promoseal_evaluator::codes::{Campaign, CodeSecret};
 use promoseal_evaluator::model::Audience;
+use promoseal_evaluator::model::PromotionSpec;
 use promoseal_evaluator::normalize_code;
 use promoseal_evaluator::seal::{open_bundle, VerifyOptions};
 use promoseal_signer::codeset::{self, CodeSetFile};
@@ -429,13 +430,16 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
         }
         _ => None,
     };
-    let unlocks = |set: &str| -> Vec<String> {
+    // The promotions a set unlocks.
+    let unlocking = |set: &str| -> Vec<&PromotionSpec> {
         project
             .promotions
             .iter()
             .filter(|p| p.code_set.as_deref() == Some(set))
-            .map(|p| p.id.clone())
             .collect()
+    };
+    let ids = |promotions: &[&PromotionSpec]| -> Vec<String> {
+        promotions.iter().map(|p| p.id.clone()).collect()
     };
     // Uses the ledger holds (reserved or committed) against each promotion's limit per code.
     let live: Vec<&str> = redemptions
@@ -446,11 +450,9 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
         .filter(|r| matches!(r["state"].as_str(), Some("reserved" | "committed")))
         .filter_map(|r| r["promotionId"].as_str())
         .collect();
-    let uses_left = |set: &str| -> serde_json::Map<String, Value> {
-        project
-            .promotions
+    let uses_left = |promotions: &[&PromotionSpec]| -> serde_json::Map<String, Value> {
+        promotions
             .iter()
-            .filter(|p| p.code_set.as_deref() == Some(set))
             .filter_map(|p| {
                 let limit = if p.limits.single_use_codes {
                     Some(1)
@@ -464,8 +466,9 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
     };
     Ok(match found {
         Some((set, status)) => {
-            let promotions = unlocks(&set);
-            let left = uses_left(&set);
+            let unlocked = unlocking(&set);
+            let left = uses_left(&unlocked);
+            let promotions = ids(&unlocked);
             // Used up: every promotion it unlocks limits its uses per code, and none is left.
             let used_up = redemptions.is_some()
                 && !promotions.is_empty()
@@ -481,7 +484,7 @@ pub async fn lookup(state: &Shared, who: &Person, code: &str) -> ApiResult<Value
                 "usesLeft": left,
                 "usedUp": used_up,
                 "sets": holders.iter().map(|(set, status)| json!({
-                    "set": set, "status": status, "promotions": unlocks(set),
+                    "set": set, "status": status, "promotions": ids(&unlocking(set)),
                 })).collect::<Vec<_>>(),
                 "redemptions": redemptions,
             })

@@ -764,17 +764,21 @@ pub async fn rollback(
         .rev()
         .find(|e| e.action == "published" && e.detail.get("version") == Some(&json!(version)))
         .map_or(state.now(), |e| Instant(e.at));
-    // When each key approved each set of terms, as the log recorded it.
+    // When each key approved each set of terms, as the log recorded it (the latest entry of
+    // each, read in one pass).
+    let approvals: std::collections::HashMap<(&str, &str, &str), i64> = log
+        .iter()
+        .filter(|e| e.action == "approved")
+        .filter_map(|e| {
+            let key = e.detail.get("keyId")?.as_str()?;
+            let digest = e.detail.get("digest")?.as_str()?;
+            Some(((e.promotion.as_deref()?, key, digest), e.at))
+        })
+        .collect();
     let approved_at = |promotion: &str, key: &str, digest: &str| {
-        log.iter()
-            .rev()
-            .find(|e| {
-                e.action == "approved"
-                    && e.promotion.as_deref() == Some(promotion)
-                    && e.detail.get("keyId").and_then(|v| v.as_str()) == Some(key)
-                    && e.detail.get("digest").and_then(|v| v.as_str()) == Some(digest)
-            })
-            .map(|e| Instant(e.at).to_string())
+        approvals
+            .get(&(promotion, key, digest))
+            .map(|&at| Instant(at).to_string())
     };
     {
         let folder = state.folder.lock().await;
