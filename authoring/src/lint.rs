@@ -487,6 +487,14 @@ pub fn lint_promotion(input: &LintInput, policy: &Policy, id: &str) -> Result<Re
     run(input, policy, Some(id))
 }
 
+/// Whether the promotions compile, together and in the shop's currency: what [`lint`] checks
+/// before it measures anything, and what `promoseal approve` checks before it signs.
+pub fn check(input: &LintInput) -> Result<(), LintError> {
+    let currency = Currency::from_code(input.currency)
+        .ok_or_else(|| LintError::UnknownCurrency(input.currency.to_string()))?;
+    compile_all(input, currency).map(|_| ())
+}
+
 /// [`lint`] of every promotion, or of `only` among the others.
 fn run(input: &LintInput, policy: &Policy, only: Option<&str>) -> Result<Report, LintError> {
     let currency = Currency::from_code(input.currency)

@@ -214,6 +214,34 @@ struct Collector {
     skipped: Vec<(usize, String)>,
 }
 
+/// What keeps a code (in its one spelling, [`normalize_code`]) out of a set, if anything: the
+/// rule of every way codes come in (a file's rows, `--code`, the console's import).
+pub fn code_problem(code: &str) -> Option<String> {
+    if code.is_empty() {
+        Some("empty code".into())
+    } else if code.len() > MAX_CODE_LEN {
+        Some(format!(
+            "code of {} bytes is longer than the {MAX_CODE_LEN} a code may have",
+            code.len()
+        ))
+    } else if let Some(c) = code.chars().find(|c| c.is_control()) {
+        Some(format!(
+            "code contains a control character (U+{:04X})",
+            u32::from(c)
+        ))
+    } else {
+        // Codes are matched in one spelling, ASCII upper case: `é` has no case folding there
+        // and `ﬁ` no decomposition, so a shopper could type such a code and be refused.
+        code.chars().find(|c| !c.is_ascii()).map(|c| {
+            format!(
+                "code contains a character outside ASCII (U+{:04X}): codes are letters, digits \
+                 and ASCII punctuation, matched in either case",
+                u32::from(c)
+            )
+        })
+    }
+}
+
 impl Collector {
     fn skip(&mut self, row: usize, why: impl Into<String>) {
         self.skipped.push((row, why.into()));
@@ -221,35 +249,9 @@ impl Collector {
 
     fn push(&mut self, row: usize, raw: &str) {
         let code = normalize_code(raw);
-        if code.is_empty() {
-            self.skip(row, "empty code");
-        } else if code.len() > MAX_CODE_LEN {
-            self.skip(
-                row,
-                format!(
-                    "code of {} bytes is longer than the {MAX_CODE_LEN} a code may have",
-                    code.len()
-                ),
-            );
-        } else if let Some(c) = code.chars().find(|c| c.is_control()) {
-            self.skip(
-                row,
-                format!("code contains a control character (U+{:04X})", u32::from(c)),
-            );
-        } else if let Some(c) = code.chars().find(|c| !c.is_ascii()) {
-            // Codes are matched in one spelling, ASCII upper case: `é` has no case folding
-            // there and `ﬁ` no decomposition, so a shopper could type such a code and be
-            // refused.
-            self.skip(
-                row,
-                format!(
-                    "code contains a character outside ASCII (U+{:04X}): codes are letters, \
-                     digits and ASCII punctuation, matched in either case",
-                    u32::from(c)
-                ),
-            );
-        } else {
-            self.codes.push(code);
+        match code_problem(&code) {
+            Some(why) => self.skip(row, why),
+            None => self.codes.push(code),
         }
     }
 

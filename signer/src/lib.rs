@@ -5,15 +5,30 @@ use promoseal_evaluator::model::Audience;
 
 /// Writes to standard output like `println!` (`out!`) or `print!` (`out!(raw …)`), answering
 /// an error instead of panicking when it cannot: a pipe closed early (`promoseal lint | head`)
-/// or a full disk. `main` ends quietly on the first, and names the second.
+/// or a full disk. `main` ends quietly on the first, and names the second. What it writes
+/// shows control and text-direction characters as escapes ([`support::shown`]): a name in
+/// the terms must not hide the terms on the approver's screen.
 macro_rules! out {
     (raw $($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::support::Output)
+        let text = format!($($arg)*);
+        write!(std::io::stdout().lock(), "{}", $crate::support::shown(&text))
+            .map_err($crate::support::Output)
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::support::Output)
+        let text = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{}", $crate::support::shown(&text))
+            .map_err($crate::support::Output)
+    }};
+}
+
+/// Writes a line to standard error like `eprintln!`, with control and text-direction
+/// characters shown as escapes, as [`out!`] does: warnings and refusals name ids, files and
+/// codes that came from files.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        eprintln!("{}", $crate::support::shown(&format!($($arg)*)))
     }};
 }
 

@@ -8,6 +8,7 @@ use clap::Parser;
 use promoseal_signer::commands::{
     approve, claim, codes, cosign, eval, inspect, keygen, lint, root, sign, verify, windows,
 };
+use promoseal_signer::support::shown;
 use promoseal_signer::{Cli, Command, Output, Refused};
 
 fn main() -> ExitCode {
@@ -40,11 +41,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) if e.is::<Refused>() => {
-            eprintln!("promoseal: {e}");
+            eprintln!("promoseal: {}", shown(&e.to_string()));
             ExitCode::from(3)
         }
         Err(e) => {
-            eprintln!("promoseal: error: {e:#}");
+            eprintln!("promoseal: error: {}", shown(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -35,6 +35,28 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     parsed.with_context(|| format!("`{}`", path.display()))
 }
 
+/// `text` as a terminal may show it: a control character (but a line break or a tab), a
+/// bidirectional override or isolate, or an invisible one (zero-width, BOM) as a `\u` escape
+/// of JSON's form, so that JSON stays JSON; any other text as it is.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Writes a file atomically (temporary file, then rename), so a crash never leaves half of one.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with_mode(path, bytes, None)
@@ -98,6 +120,12 @@ pub fn load_key(path: &Path) -> Result<SigningIdentity> {
     let seed: [u8; 32] = decode_hex(&k.seed)
         .and_then(|b| b.try_into().ok())
         .with_context(|| format!("`{}`: the seed is not 64 hex digits", path.display()))?;
+    private(path)?;
+    Ok(SigningIdentity::from_seed(k.key_id, seed))
+}
+
+/// Refuses a secret file (a key, the code secret) that others than its owner may read.
+fn private(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -110,7 +138,7 @@ pub fn load_key(path: &Path) -> Result<SigningIdentity> {
             );
         }
     }
-    Ok(SigningIdentity::from_seed(k.key_id, seed))
+    Ok(())
 }
 
 pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<SigningIdentity>> {
@@ -118,7 +146,10 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<SigningIdentity>> {
 }
 
 pub fn load_code_secret(path: &Path) -> Result<CodeSecret> {
-    CodeSecret::from_hex(&read_text(path)?).map_err(|m| anyhow!("`{}`: {m}", path.display()))
+    let secret = CodeSecret::from_hex(&read_text(path)?)
+        .map_err(|m| anyhow!("`{}`: {m}", path.display()))?;
+    private(path)?;
+    Ok(secret)
 }
 
 pub fn new_code_secret(path: &Path) -> Result<()> {

@@ -737,3 +737,145 @@ fn customer_claims_are_signed_by_shop_keys_and_verified_by_the_root() {
         run.fails(&args, 1, fragment);
     }
 }
+
+/// What `approve` and `sign` refuse before they write anything: terms the evaluator or the
+/// project's rules refuse, an approval beyond the key's limit, a name that would hide the terms
+/// on the approver's screen; and a version number is never signed twice, whatever
+/// `state.json` says.
+#[test]
+fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
+    let run = Run::new("refusals");
+    for (id, role) in [
+        ("root-1", "root"),
+        ("release-1", "release"),
+        ("marketing-1", "marketing"),
+    ] {
+        run.ok(&["keygen", "--id", id, "--role", role, "--out", "keys"]);
+    }
+    run.ok(&[
+        "keygen",
+        "--id",
+        "finance-1",
+        "--role",
+        "finance",
+        "--out",
+        "keys",
+        "--max-budget",
+        "USD:20000",
+    ]);
+    let keys: Vec<Value> = ["root-1", "release-1", "marketing-1", "finance-1"]
+        .iter()
+        .map(|k| pub_key(&run, k))
+        .collect();
+    let root = json!({
+        "format": 1, "version": 1, "keys": keys,
+        "approvals": {"required": ["marketing"], "rules": [{"role": "finance", "percentAbove": "20"}]}
+    });
+    run.write("root.json", &root.to_string());
+    run.ok(&[
+        "root",
+        "create",
+        "--from",
+        "root.json",
+        "--key",
+        "keys/root-1.key",
+        "--out",
+        "shop/root.env",
+    ]);
+    run.write(
+        "shop/promoseal.toml",
+        "bundleId = \"refusals\"\ncurrency = \"USD\"\nvalidDays = 30\n",
+    );
+    let promotion = |id: &str, name: &str, percent: &str, budget: &str| {
+        run.write(
+            &format!("shop/promotions/{id}.toml"),
+            &format!(
+                "id = \"{id}\"\nname = \"{name}\"\nitems = {{ categories = [\"shoes\"] }}\nreward = {{ type = \"percentOff\", percent = \"{percent}\" }}\nlimits = {{ budget = \"{budget}\" }}\n"
+            ),
+        );
+    };
+    let approve = |id: &str, key: &str| {
+        [
+            "approve",
+            "--project",
+            "shop",
+            "--promotion",
+            id,
+            "--key",
+            key,
+            "--yes",
+        ]
+        .map(String::from)
+    };
+    fn refs(a: &[String; 8]) -> Vec<&str> {
+        a.iter().map(String::as_str).collect()
+    }
+    let approvals = || std::fs::read_dir(run.path("shop/approvals")).map_or(0, |d| d.count());
+
+    // Beyond finance-1's budget limit: marketing's approval is written, finance's is refused.
+    promotion("big", "Big", "30", "50000");
+    run.ok(&refs(&approve("big", "keys/marketing-1.key")));
+    run.fails(
+        &refs(&approve("big", "keys/finance-1.key")),
+        1,
+        "promotion `big`: the promotion is beyond the key's authorization limit",
+    );
+    assert_eq!(approvals(), 1, "nothing written for finance");
+    // Terms the evaluator refuses, and a name that hides what follows it, are not signed.
+    promotion("over", "Over", "150", "100");
+    run.fails(
+        &refs(&approve("over", "keys/marketing-1.key")),
+        1,
+        "percentage `150` is above 100",
+    );
+    promotion("hidden", "Socks 10%\\u001b[8m", "10", "100");
+    run.fails(
+        &refs(&approve("hidden", "keys/marketing-1.key")),
+        1,
+        "holds no control or text-direction characters",
+    );
+    assert_eq!(approvals(), 1);
+    // `lint` shows the name's escape as an escape.
+    let o = run.cmd(&["lint", "--project", "shop"], None);
+    assert!(
+        !text(&o.stdout).contains('\u{1b}') && !text(&o.stderr).contains('\u{1b}'),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    for id in ["big", "over", "hidden"] {
+        std::fs::remove_file(run.path(&format!("shop/promotions/{id}.toml"))).unwrap();
+    }
+    std::fs::remove_dir_all(run.path("shop/approvals")).unwrap();
+
+    // A version is signed once: a lost `state.json` does not sign version 1 again.
+    promotion("shoes", "10% off shoes", "10", "100");
+    run.ok(&refs(&approve("shoes", "keys/marketing-1.key")));
+    let sign = ["sign", "--project", "shop", "--key", "keys/release-1.key"];
+    assert!(run.ok(&sign).contains("edge bundle v1"));
+    let v1 = std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap();
+    std::fs::remove_file(run.path("shop/published/state.json")).unwrap();
+    assert!(run.ok(&sign).contains("edge bundle v2"));
+    assert_eq!(
+        std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap(),
+        v1
+    );
+    // Signed at a time the hosts would refuse: said at once.
+    let o = run.cmd(
+        &[
+            "sign",
+            "--project",
+            "shop",
+            "--key",
+            "keys/release-1.key",
+            "--now",
+            "2020-01-01T00:00:00Z",
+        ],
+        None,
+    );
+    assert!(
+        text(&o.stderr).contains("every host would refuse it: expired"),
+        "{}",
+        text(&o.stderr)
+    );
+}

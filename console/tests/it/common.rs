@@ -137,6 +137,15 @@ pub fn project() -> PathBuf {
         format!("{}\n", encode_hex(&CODE_SECRET)),
     )
     .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.join("codes.secret"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
     // The release key, as the console's server holds it (0600, as promoseal keygen writes it).
     let release = json!({"keyId": "release-1", "seed": encode_hex(&[2u8; 32])});
     let path = dir.join("release-1.key");

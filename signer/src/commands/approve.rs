@@ -4,9 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use promoseal_authoring::describe;
+use promoseal_authoring::lint::{check, LintInput};
+use promoseal_authoring::review::{id_error, project_errors};
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::PromotionSpec;
-use promoseal_evaluator::seal::{approval_digest, approves, SigningIdentity};
+use promoseal_evaluator::seal::{
+    approval_digest, approves, judge_approval, ApprovalRefusal, Exposure, SigningIdentity,
+    TrustRoot,
+};
 
 use crate::project::{self, Project};
 use crate::support;
@@ -42,8 +47,9 @@ pub fn run(args: &Args) -> Result<()> {
             promotions.push(p);
         }
     }
+    sound(&project, &promotions)?;
     let key = support::load_key(key)?;
-    approver_in_root(&project, &key)?;
+    let root = approver_in_root(&project, &key)?;
     let currency = &project.config.currency;
     out!("You are approving, as key `{}`, in {currency}:", key.id)?;
     for p in &promotions {
@@ -69,6 +75,33 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let batch = key.approve_all(currency, &promotions);
+    // Judged as every verifier will judge it, before anything is written: an approval that
+    // would count for nothing (an expired key, terms beyond its limit) is refused here.
+    if let Some(root) = &root {
+        let now = support::now_or_clock(None)?;
+        let mut refused = Vec::new();
+        for p in &promotions {
+            match judge_approval(root, currency, p, &batch, now) {
+                Ok(_) => {}
+                // Terms that need no approval: the approval is harmless, and counts for nothing.
+                Err(ApprovalRefusal::NotAnApprover { required }) if required.is_empty() => {
+                    say!("note: promotion `{}` needs no approval", p.id);
+                }
+                Err(why) => refused.push(format!("promotion `{}`: {why}", p.id)),
+            }
+        }
+        if !refused.is_empty() {
+            for r in &refused {
+                say!("{r}");
+            }
+            bail!(
+                "not approved: key `{}`'s approval would not count for {} promotion(s); \
+                 nothing was written",
+                key.id,
+                refused.len()
+            );
+        }
+    }
     let approved_at = jiff::Timestamp::now().to_string();
     for p in &promotions {
         let record = project::ApprovalRecord {
@@ -86,18 +119,49 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Refuses terms a shop would not sign: what the evaluator refuses (`promoseal lint` says the
+/// same), and what the project's rules refuse (the id's form, a name with control or
+/// text-direction characters, a reward of nothing, a limit of 0), as the console does.
+fn sound(project: &Project, promotions: &[&PromotionSpec]) -> Result<()> {
+    let owned: Vec<PromotionSpec> = promotions.iter().map(|p| (*p).clone()).collect();
+    check(&LintInput {
+        currency: &project.config.currency,
+        pricing: &project.config.pricing,
+        promotions: &owned,
+        samples: &[],
+    })
+    .map_err(|e| anyhow::anyhow!("not approved: {e}"))?;
+    let mut errors = Vec::new();
+    for p in promotions {
+        let draft = serde_json::to_value(p)?;
+        for e in id_error(&p.id)
+            .into_iter()
+            .chain(project_errors(&draft, p, &Exposure::of(p)))
+        {
+            errors.push(format!("promotion `{}`: {}: {}", p.id, e.path, e.message));
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            say!("{e}");
+        }
+        bail!("not approved: {} problem(s) in the terms", errors.len());
+    }
+    Ok(())
+}
+
 /// Refuses a key whose approval would count for nothing: one the project's trust root does not
 /// list (or lists with another public key), or lists with machine roles only. Without a root
-/// file yet there is nothing to check against: a warning says so.
-fn approver_in_root(project: &Project, key: &SigningIdentity) -> Result<()> {
+/// file yet there is nothing to check against: a warning says so. The root, when there is one.
+fn approver_in_root(project: &Project, key: &SigningIdentity) -> Result<Option<TrustRoot>> {
     let path = project.root_path();
     if !path.exists() {
-        eprintln!(
+        say!(
             "warning: no trust root at `{}`: key `{}` is not checked against one",
             path.display(),
             key.id
         );
-        return Ok(());
+        return Ok(None);
     }
     let root = support::load_root(&path, &[])?;
     let Some(entry) = root.payload().keys.iter().find(|k| k.id == key.id) else {
@@ -122,5 +186,5 @@ fn approver_in_root(project: &Project, key: &SigningIdentity) -> Result<()> {
             entry.roles.join(", ")
         );
     }
-    Ok(())
+    Ok(Some(root))
 }

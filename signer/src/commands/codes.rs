@@ -165,6 +165,12 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
             if list.iter().any(String::is_empty) {
                 bail!("--code: a code is never empty");
             }
+            if let Some((code, why)) = list
+                .iter()
+                .find_map(|c| import::code_problem(c).map(|why| (c, why)))
+            {
+                bail!("--code `{code}`: {why}");
+            }
             if let Some(file) = file {
                 let imported = import::read_codes(
                     file,
@@ -174,9 +180,9 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
                     },
                 )?;
                 for (row, why) in imported.skipped.iter().take(20) {
-                    eprintln!("skipped row {row}: {why}");
+                    say!("skipped row {row}: {why}");
                 }
-                eprintln!(
+                say!(
                     "{} codes read, {} duplicates, {} rows skipped",
                     imported.codes.len(),
                     imported.duplicates,

@@ -127,7 +127,7 @@ pub fn run(args: &Args) -> Result<()> {
         &out.join(format!("{id}.pub.json")),
         format!("{json}\n").as_bytes(),
     )?;
-    eprintln!("secret key: {} (mode 0600)", secret_path.display());
+    say!("secret key: {} (mode 0600)", secret_path.display());
     out!("{json}")?;
     Ok(())
 }

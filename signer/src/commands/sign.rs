@@ -1,13 +1,14 @@
 //! `promoseal sign`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::{Audience, BundlePayload};
 use promoseal_evaluator::seal::{
-    open_bundle, uncovered, Envelope, EnvelopeType, SigningIdentity, VerifyOptions,
+    judge_approval, open_bundle, uncovered, ApprovalRefusal, Envelope, EnvelopeType,
+    SigningIdentity, VerifyOptions,
 };
 use promoseal_evaluator::{time::Instant, Bundle};
 
@@ -38,14 +39,39 @@ pub fn run(args: &Args) -> Result<()> {
     let root = Arc::new(load_root(&project.root_path(), &[])?);
     let keys = support::load_keys(keys)?;
     let now = now_or_clock(now.as_deref())?;
+    // An unknown currency makes every approval stale (the digest covers it): name the cause.
+    if promoseal_evaluator::money::Currency::from_code(&project.config.currency).is_none() {
+        bail!(
+            "`{}`: currency: unknown currency `{}` (ISO 4217, upper case: USD, EUR, …)",
+            project.dir.join("promoseal.toml").display(),
+            project.config.currency
+        );
+    }
     let (_, stale) = project.approvals()?;
     for s in &stale {
-        eprintln!("warning: ignoring stale approval {s}");
+        say!("warning: ignoring stale approval {s}");
     }
     let released = release(&project, &root, &keys, now)?;
+    let clock = now_or_clock(None)?;
     for b in &released.bundles {
         if let Some(note) = &b.note {
-            eprintln!("note: {} bundle {note}", b.name);
+            say!("note: {} bundle {note}", b.name);
+        }
+        // Issued at another time than the clock's (`--now`): say when hosts would refuse it.
+        if b.note.is_none() && clock != now {
+            let audience = if b.name == "edge" {
+                Audience::Edge
+            } else {
+                Audience::Storefront
+            };
+            if let Err(e) = open_bundle(&b.sealed, &root, &VerifyOptions::new(audience, clock)) {
+                say!(
+                    "warning: {} bundle v{}: at the clock ({clock}) every host would refuse it: {}",
+                    b.name,
+                    released.version,
+                    e.refusal()
+                );
+            }
         }
         out!(
             "{} bundle v{}: {} ({} promotions, {} bytes)",
@@ -94,7 +120,11 @@ pub fn release(
     } else {
         project::PublishState::default()
     };
-    let version = state.version + 1;
+    // The next version follows every version already written, not only the one `state.json`
+    // records: a lost or reset state file must never sign a second, different bundle under a
+    // published number (an equivocation every verifier would see as one).
+    let out = project.dir.join("published");
+    let version = state.version.max(highest_written(&out)?) + 1;
     let cfg = &project.config;
     let payload = BundlePayload {
         format: promoseal_evaluator::model::FORMAT_VERSION,
@@ -113,22 +143,35 @@ pub fn release(
         promotions: project.promotions.clone(),
         approvals,
     };
+    // The terms first: terms the evaluator refuses are the problem, not their approvals.
+    Bundle::compile(&payload)?;
     let missing = uncovered(root, &payload, now);
     if !missing.is_empty() {
         for u in &missing {
-            eprintln!(
+            say!(
                 "promotion `{}` needs {} `{}` approval(s) covering it, has {}",
-                u.promotion, u.required, u.role, u.valid
+                u.promotion,
+                u.required,
+                u.role,
+                u.valid
             );
+            // Why the approvals it has do not count (approvals of other terms aside).
+            let Some(p) = payload.promotions.iter().find(|p| p.id == u.promotion) else {
+                continue;
+            };
+            for a in &payload.approvals {
+                match judge_approval(root, &payload.currency, p, a, now) {
+                    Ok(_) | Err(ApprovalRefusal::NotTheseTerms) => {}
+                    Err(why) => say!("  `{}`'s approval does not count: {why}", a.key_id),
+                }
+            }
         }
         bail!(
             "refusing to sign: {} promotion(s) lack approvals (promoseal approve)",
             missing.len()
         );
     }
-    Bundle::compile(&payload)?;
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
-    let out = project.dir.join("published");
     let mut bundles = Vec::new();
     for (name, p) in [
         ("edge", payload.clone()),
@@ -146,8 +189,12 @@ pub fn release(
             Err(e) => return Err(refused(&e)),
         };
         let file = out.join(format!("{name}-v{version}.bundle"));
-        support::write(&file, &sealed)?;
-        support::write(&out.join(format!("{name}.bundle")), &sealed)?;
+        if file.exists() {
+            bail!(
+                "`{}` exists: refusing to sign another version {version}",
+                file.display()
+            );
+        }
         bundles.push(Sealed {
             name,
             file,
@@ -155,6 +202,11 @@ pub fn release(
             promotions: p.promotions.len(),
             note,
         });
+    }
+    // Written only once both are signed, so a refusal leaves the folder as it was.
+    for b in &bundles {
+        support::write(&b.file, &b.sealed)?;
+        support::write(&out.join(format!("{}.bundle", b.name)), &b.sealed)?;
     }
     let digest = |i: usize| -> Result<String> {
         let Some(b) = bundles.get(i) else {
@@ -173,4 +225,24 @@ pub fn release(
     bytes.push(b'\n');
     support::write(&state_path, &bytes)?;
     Ok(Released { version, bundles })
+}
+
+/// The highest version of a bundle written in `published/` (`<name>-v<N>.bundle`), 0 for none.
+fn highest_written(published: &Path) -> Result<u64> {
+    if !published.exists() {
+        return Ok(0);
+    }
+    let mut highest = 0;
+    for entry in std::fs::read_dir(published)
+        .with_context(|| format!("cannot read `{}`", published.display()))?
+    {
+        let name = entry?.file_name();
+        let version = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".bundle"))
+            .and_then(|n| n.rsplit_once("-v"))
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        highest = highest.max(version.unwrap_or(0));
+    }
+    Ok(highest)
 }
