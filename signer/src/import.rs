@@ -463,20 +463,65 @@ fn read_workbook(
     let mut workbook = open_workbook_auto(path)
         .map_err(|e| anyhow!("`{file_name}`: cannot open the spreadsheet: {e}"))?;
     let names = workbook.sheet_names();
-    let name = match sheet {
-        None => names.first().cloned(),
-        Some(s) => names
-            .iter()
-            .find(|n| *n == s)
-            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(s)))
-            .or_else(|| {
-                s.parse::<usize>()
-                    .ok()
-                    .and_then(|i| i.checked_sub(1))
-                    .and_then(|i| names.get(i))
-            })
-            .cloned(),
-    };
+    let name =
+        match sheet {
+            // Several sheets: the one whose first row names a code column (a cover sheet's line
+            // must not become a code).
+            None if names.len() > 1 => {
+                let mut with_codes = Vec::new();
+                for n in &names {
+                    let Ok(range) = workbook.worksheet_range(n) else {
+                        continue;
+                    };
+                    let first = range.rows().find(|cells| {
+                        cells
+                            .iter()
+                            .any(|c| cell_text(c).is_ok_and(|t| !t.trim().is_empty()))
+                    });
+                    let names_codes = first.is_some_and(|cells| {
+                        cells
+                            .iter()
+                            .filter_map(|c| cell_text(c).ok())
+                            .any(|t| match column {
+                                Some(ColumnArg::Name(want)) => t.trim().eq_ignore_ascii_case(want),
+                                _ => header_score(&t) > 0,
+                            })
+                    });
+                    if names_codes {
+                        with_codes.push(n.clone());
+                    }
+                }
+                match with_codes.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => {
+                        bail!(
+                    "`{file_name}`: the workbook has {} sheets ({}) and {} of them has a code \
+                     column's header: name the sheet (--sheet NAME or number), or keep only the \
+                     codes' sheet",
+                    names.len(),
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if with_codes.is_empty() { "none" } else { "more than one" }
+                )
+                    }
+                }
+            }
+            None => names.first().cloned(),
+            Some(s) => names
+                .iter()
+                .find(|n| *n == s)
+                .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(s)))
+                .or_else(|| {
+                    s.parse::<usize>()
+                        .ok()
+                        .and_then(|i| i.checked_sub(1))
+                        .and_then(|i| names.get(i))
+                })
+                .cloned(),
+        };
     let Some(name) = name else {
         let list = names
             .iter()
@@ -744,13 +789,43 @@ mod tests {
         // The sheet by number, the column by spreadsheet number (C = 3).
         let c = read_codes(&path, &opts("2", Some("3"))).unwrap();
         assert_eq!(codes(&c), ["GIFT-1", "12345"]);
-        // The first sheet by default: a single column without header.
+        // Without --sheet, the one sheet whose first row names a code column: a cover
+        // sheet's line is not a code.
         let c = read_codes(&path, &ImportOptions::default()).unwrap();
-        assert_eq!(codes(&c), ["IGNORE ME"]);
+        assert_eq!(codes(&c), ["GIFT-1", "12345"]);
         let e = read_codes(&path, &opts("Missing", None))
             .unwrap_err()
             .to_string();
         assert!(e.contains("`Notes`, `Codes`"), "{e}");
+    }
+
+    #[test]
+    fn several_sheets_without_a_code_header_need_the_sheet_named() {
+        use rust_xlsxwriter::Workbook;
+        let path = dir("sheets").join("codes.xlsx");
+        let mut wb = Workbook::new();
+        for name in ["Intro", "List"] {
+            let s = wb.add_worksheet();
+            s.set_name(name).unwrap();
+            s.write_string(0, 0, "no header here").unwrap();
+        }
+        wb.save(&path).unwrap();
+        let e = read_codes(&path, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2 sheets (`Intro`, `List`) and none of them has a code column's header"),
+            "{e}"
+        );
+        let c = read_codes(
+            &path,
+            &ImportOptions {
+                sheet: Some("List".into()),
+                column: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(codes(&c), ["NO HEADER HERE"]);
     }
 
     #[test]

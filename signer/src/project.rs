@@ -91,6 +91,17 @@ pub fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
 impl Project {
     pub fn load(dir: &Path) -> Result<Project> {
         let config: Config = parse_file(&dir.join("promoseal.toml"))?;
+        // The zone the shop's times are written in: one the time-zone database knows, or every
+        // time would be shown and read in UTC without a word.
+        if let Some(zone) = &config.time_zone {
+            if jiff::tz::TimeZone::get(zone).is_err() {
+                bail!(
+                    "`{}`: timeZone: unknown time zone `{zone}` (an IANA name such as \
+                     `America/New_York`)",
+                    dir.join("promoseal.toml").display()
+                );
+            }
+        }
         let mut promotions: Vec<PromotionSpec> = Vec::new();
         for path in files_with(&dir.join("promotions"), &["toml", "json"])? {
             let p: PromotionSpec = parse_file(&path)?;

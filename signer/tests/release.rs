@@ -782,6 +782,16 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         "--out",
         "shop/root.env",
     ]);
+    // A zone the time-zone database does not know is named, not read as UTC.
+    run.write(
+        "shop/promoseal.toml",
+        "bundleId = \"refusals\"\ncurrency = \"USD\"\ntimeZone = \"Mars/Base\"\n",
+    );
+    run.fails(
+        &["lint", "--project", "shop"],
+        1,
+        "timeZone: unknown time zone `Mars/Base`",
+    );
     run.write(
         "shop/promoseal.toml",
         "bundleId = \"refusals\"\ncurrency = \"USD\"\nvalidDays = 30\n",
