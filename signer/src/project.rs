@@ -162,6 +162,28 @@ impl Project {
         }
         Ok((current, stale))
     }
+
+    /// Promotions that `approvals` (a batch is one signature over all of its digests) still
+    /// approve for a key although the key's record for them was removed: a batch cannot drop
+    /// one digest, so deleting a record withdraws nothing while the batch travels for another
+    /// promotion. Said, so that nobody believes an approval withdrawn.
+    pub fn carried_without_record(&self, approvals: &[ApprovalSpec]) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.promotions {
+            let digest = encode_hex(&approval_digest(&self.config.currency, p));
+            for a in approvals.iter().filter(|a| a.digests.contains(&digest)) {
+                if !self.approval_path(&p.id, &a.key_id).exists() {
+                    out.push(format!(
+                        "`{}`'s approval of `{}` has no record in approvals/, but the batch it \
+                         signed with other promotions still approves it; to withdraw it, change \
+                         the terms, or approve the others again without it",
+                        a.key_id, p.id
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Sample carts (`samples/*.json`: evaluation inputs) by file name, sorted: what lint projects

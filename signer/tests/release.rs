@@ -860,12 +860,24 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
 
     // A version is signed once: a lost `state.json` does not sign version 1 again.
     promotion("shoes", "10% off shoes", "10", "100");
-    run.ok(&refs(&approve("shoes", "keys/marketing-1.key")));
+    promotion("hats", "10% off hats", "10", "100");
+    let mut both = approve("shoes", "keys/marketing-1.key").to_vec();
+    both.extend(["--promotion".to_string(), "hats".to_string()]);
+    run.ok(&both.iter().map(String::as_str).collect::<Vec<_>>());
     let sign = ["sign", "--project", "shop", "--key", "keys/release-1.key"];
     assert!(run.ok(&sign).contains("edge bundle v1"));
     let v1 = std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap();
+    // A record removed withdraws nothing while its batch travels for the other promotion:
+    // said at once.
+    std::fs::remove_file(run.path("shop/approvals/hats.marketing-1.json")).unwrap();
+    let o = run.cmd(&sign, None);
+    assert!(
+        text(&o.stderr).contains("`marketing-1`'s approval of `hats` has no record"),
+        "{}",
+        text(&o.stderr)
+    );
     std::fs::remove_file(run.path("shop/published/state.json")).unwrap();
-    assert!(run.ok(&sign).contains("edge bundle v2"));
+    assert!(run.ok(&sign).contains("edge bundle v3"));
     assert_eq!(
         std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap(),
         v1

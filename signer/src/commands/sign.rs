@@ -47,9 +47,12 @@ pub fn run(args: &Args) -> Result<()> {
             project.config.currency
         );
     }
-    let (_, stale) = project.approvals()?;
+    let (current, stale) = project.approvals()?;
     for s in &stale {
         say!("warning: ignoring stale approval {s}");
+    }
+    for c in project.carried_without_record(&current) {
+        say!("warning: {c}");
     }
     let released = release(&project, &root, &keys, now)?;
     let clock = now_or_clock(None)?;
