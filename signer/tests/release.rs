@@ -882,6 +882,18 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap(),
         v1
     );
+    // A second signature goes on the bundle under both of its names.
+    let out = run.ok(&[
+        "cosign",
+        "shop/published/edge.bundle",
+        "--key",
+        "keys/release-1.key",
+    ]);
+    assert!(out.contains("edge-v3.bundle too"), "{out}");
+    assert_eq!(
+        std::fs::read(run.path("shop/published/edge.bundle")).unwrap(),
+        std::fs::read(run.path("shop/published/edge-v3.bundle")).unwrap()
+    );
     // Signed at a time the hosts would refuse: said at once.
     let o = run.cmd(
         &[
