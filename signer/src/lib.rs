@@ -67,7 +67,8 @@ pub enum Command {
     Cosign(commands::cosign::Args),
     /// Check promotions against a policy of limits, with projected cost over sample carts.
     Lint(commands::lint::Args),
-    /// Approve one promotion with a role key, after reading it in plain words.
+    /// Approve promotions with a role key (one signature over all of them), after reading them
+    /// in plain words; nothing is signed that would not count.
     Approve(commands::approve::Args),
     /// Build, check and sign the edge and storefront bundles of a project.
     Sign(commands::sign::Args),

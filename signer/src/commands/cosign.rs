@@ -50,9 +50,7 @@ fn same_payload(file: &Path, digest: &[u8; 32]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "bundle")
-            || path.file_name() == file.file_name()
-        {
+        if path.extension().is_none_or(|e| e != "bundle") || path.file_name() == file.file_name() {
             continue;
         }
         let Ok(bytes) = read(&path) else { continue };
