@@ -558,17 +558,35 @@ pub const MAX_DESCRIPTION: usize = 2000;
 /// characters that hide or disguise what it says (controls, and the bidirectional overrides
 /// and isolates that can make `gnp.exe` read as `exe.png`); `lines` allows line breaks and tabs.
 fn text_error(text: &str, most: usize, lines: bool) -> Option<String> {
-    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     if text.chars().count() > most {
         Some(format!("has at most {most} characters"))
     } else if text
         .chars()
-        .any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')) || bidi(c))
+        .any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')) || disguising(c))
     {
         Some("holds no control or text-direction characters".into())
     } else {
         None
     }
+}
+
+/// Whether `c` disguises text without being seen: the bidirectional overrides, embeddings,
+/// isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), and invisible
+/// characters (U+200B, U+2060–U+2064, U+FEFF). The joiners U+200C and U+200D are not among
+/// them: emoji sequences and Persian need them. Refused in names (the console's editor,
+/// `promoseal approve`) and shown as escapes by the CLI.
+pub fn disguising(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// What [`empty_lists`] finds in a selecting list.

@@ -94,6 +94,11 @@ impl State {
             Some(path) => Some(support::load_key(path)?),
             None => None,
         };
+        // The code secret is read where it is used; a file that cannot serve is said at start
+        // (unreadable, not a secret, or readable by others), not at every code request.
+        if let Some(path) = &settings.code_secret {
+            support::load_code_secret(path)?;
+        }
         let dir = settings.project.clone();
         // Refuse to start on a folder the CLI could not read.
         let reader = Folder::new(dir.clone());

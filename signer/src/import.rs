@@ -463,65 +463,71 @@ fn read_workbook(
     let mut workbook = open_workbook_auto(path)
         .map_err(|e| anyhow!("`{file_name}`: cannot open the spreadsheet: {e}"))?;
     let names = workbook.sheet_names();
-    let name =
-        match sheet {
-            // Several sheets: the one whose first row names a code column (a cover sheet's line
-            // must not become a code).
-            None if names.len() > 1 => {
-                let mut with_codes = Vec::new();
-                for n in &names {
-                    let Ok(range) = workbook.worksheet_range(n) else {
-                        continue;
-                    };
-                    let first = range.rows().find(|cells| {
-                        cells
-                            .iter()
-                            .any(|c| cell_text(c).is_ok_and(|t| !t.trim().is_empty()))
-                    });
-                    let names_codes = first.is_some_and(|cells| {
-                        cells
-                            .iter()
-                            .filter_map(|c| cell_text(c).ok())
-                            .any(|t| match column {
-                                Some(ColumnArg::Name(want)) => t.trim().eq_ignore_ascii_case(want),
-                                _ => header_score(&t) > 0,
-                            })
-                    });
-                    if names_codes {
-                        with_codes.push(n.clone());
-                    }
+    let name = match sheet {
+        // Several sheets: the one whose first row names a code column (a cover sheet's line
+        // must not become a code).
+        None if names.len() > 1 => {
+            // The sheets that hold anything, and among them those whose first row names a code
+            // column.
+            let (mut filled, mut with_codes) = (Vec::new(), Vec::new());
+            for n in &names {
+                let Ok(range) = workbook.worksheet_range(n) else {
+                    continue;
+                };
+                let Some(first) = range.rows().find(|cells| {
+                    cells
+                        .iter()
+                        .any(|c| cell_text(c).is_ok_and(|t| !t.trim().is_empty()))
+                }) else {
+                    continue;
+                };
+                filled.push(n.clone());
+                if first
+                    .iter()
+                    .filter_map(|c| cell_text(c).ok())
+                    .any(|t| match column {
+                        Some(ColumnArg::Name(want)) => t.trim().eq_ignore_ascii_case(want),
+                        _ => header_score(&t) > 0,
+                    })
+                {
+                    with_codes.push(n.clone());
                 }
-                match with_codes.as_slice() {
-                    [one] => Some(one.clone()),
-                    _ => {
-                        bail!(
-                    "`{file_name}`: the workbook has {} sheets ({}) and {} of them has a code \
-                     column's header: name the sheet (--sheet NAME or number), or keep only the \
-                     codes' sheet",
-                    names.len(),
-                    names
+            }
+            match (filled.as_slice(), with_codes.as_slice()) {
+                ([one], _) | (_, [one]) => Some(one.clone()),
+                // Every sheet empty: the first one says so.
+                ([], _) => names.first().cloned(),
+                _ => bail!(
+                    "`{file_name}`: the workbook has {} sheets with cells ({}) and {} of them \
+                     has a code column's header: name the sheet (the command line's --sheet), \
+                     or keep only the codes' sheet",
+                    filled.len(),
+                    filled
                         .iter()
                         .map(|n| format!("`{n}`"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    if with_codes.is_empty() { "none" } else { "more than one" }
-                )
+                    if with_codes.is_empty() {
+                        "none"
+                    } else {
+                        "more than one"
                     }
-                }
+                ),
             }
-            None => names.first().cloned(),
-            Some(s) => names
-                .iter()
-                .find(|n| *n == s)
-                .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(s)))
-                .or_else(|| {
-                    s.parse::<usize>()
-                        .ok()
-                        .and_then(|i| i.checked_sub(1))
-                        .and_then(|i| names.get(i))
-                })
-                .cloned(),
-        };
+        }
+        None => names.first().cloned(),
+        Some(s) => names
+            .iter()
+            .find(|n| *n == s)
+            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(s)))
+            .or_else(|| {
+                s.parse::<usize>()
+                    .ok()
+                    .and_then(|i| i.checked_sub(1))
+                    .and_then(|i| names.get(i))
+            })
+            .cloned(),
+    };
     let Some(name) = name else {
         let list = names
             .iter()
@@ -814,7 +820,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("2 sheets (`Intro`, `List`) and none of them has a code column's header"),
+            e.contains(
+                "2 sheets with cells (`Intro`, `List`) and none of them has a code column's header"
+            ),
             "{e}"
         );
         let c = read_codes(
@@ -826,6 +834,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(codes(&c), ["NO HEADER HERE"]);
+        // Codes without a header on the one sheet that holds anything, beside empty ones.
+        let path = dir("sheets").join("one.xlsx");
+        let mut wb = Workbook::new();
+        wb.add_worksheet().write_string(0, 0, "PLAIN-1").unwrap();
+        wb.add_worksheet();
+        wb.add_worksheet();
+        wb.save(&path).unwrap();
+        let c = read_codes(&path, &ImportOptions::default()).unwrap();
+        assert_eq!(codes(&c), ["PLAIN-1"]);
     }
 
     #[test]

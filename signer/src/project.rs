@@ -122,6 +122,21 @@ impl Project {
         })
     }
 
+    /// Promotion `id` as its file writes it (JSON's form of the TOML or JSON), for the rules
+    /// that read what was written rather than what it means (an empty list reads as left out).
+    pub fn written(&self, id: &str) -> Result<serde_json::Value> {
+        for path in files_with(&self.dir.join("promotions"), &["toml", "json"])? {
+            let v: serde_json::Value = parse_file(&path)?;
+            if v.get("id").and_then(serde_json::Value::as_str) == Some(id) {
+                return Ok(v);
+            }
+        }
+        bail!(
+            "no promotion `{id}` in `{}`",
+            self.dir.join("promotions").display()
+        )
+    }
+
     pub fn root_path(&self) -> PathBuf {
         self.dir.join(&self.config.root)
     }

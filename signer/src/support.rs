@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use promoseal_authoring::review::disguising;
 use promoseal_evaluator::codes::{decode_hex, encode_hex, CodeSecret};
 use promoseal_evaluator::seal::{SigningIdentity, TrustRoot, VerifyError};
 use promoseal_evaluator::time::Instant;
@@ -35,14 +36,12 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     parsed.with_context(|| format!("`{}`", path.display()))
 }
 
-/// `text` as a terminal may show it: a control character (but a line break or a tab), a
-/// bidirectional override or isolate, or an invisible one (zero-width, BOM) as a `\u` escape
-/// of JSON's form, so that JSON stays JSON; any other text as it is.
+/// `text` as a terminal may show it: a control character (but a line break or a tab) or a
+/// character that disguises text (`promoseal_authoring::review::disguising`: direction
+/// overrides, isolates and marks, invisible ones) as a `\u` escape of JSON's form, so that JSON
+/// stays JSON; any other text as it is.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-    };
+    let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || disguising(c);
     if !text.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -71,6 +70,22 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         );
     }
     write_with_mode(path, bytes, Some(0o600))
+}
+
+/// Writes a file that must not exist yet, atomically: the complete temporary file is linked
+/// in under the name, which fails when the name is taken (two writers cannot both win).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp~", std::process::id()));
+    write_with_mode(&tmp, bytes, None)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("`{}` exists: refusing to write over it", path.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot write `{}`", path.display())),
+    }
 }
 
 fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
@@ -213,4 +228,22 @@ pub fn load_root(path: &Path, rotations: &[PathBuf]) -> Result<TrustRoot> {
         root = root.rotate(&read(r)?).map_err(|e| refused(&e))?;
     }
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn text_that_could_hide_or_disguise_is_shown_escaped_and_json_stays_json() {
+        assert_eq!(shown("10% off\tall\nitems"), "10% off\tall\nitems");
+        assert_eq!(shown("Socks\u{1b}[8m"), "Socks\\u001b[8m");
+        assert_eq!(shown("Sale \u{202E}gnp.exe"), "Sale \\u202egnp.exe");
+        assert_eq!(shown("a\u{200B}b\u{feff}"), "a\\u200bb\\ufeff");
+        // Joiners stay: emoji sequences need them.
+        assert_eq!(shown("👨\u{200D}👩"), "👨\u{200D}👩");
+        let json = serde_json::json!({"name": "x\u{202E}y\u{1b}"}).to_string();
+        let back: serde_json::Value = serde_json::from_str(&shown(&json)).unwrap();
+        assert_eq!(back["name"], "x\u{202E}y\u{1b}");
+    }
 }

@@ -244,6 +244,23 @@ fn keys_to_published_bundle_and_every_refusal() {
         "shop/root.env",
     ]);
 
+    run.fails(
+        &[
+            "root",
+            "create",
+            "--from",
+            "root.json",
+            "--key",
+            "keys/root-1.key",
+            "--key",
+            "keys/root-2.key",
+            "--out",
+            "shop/root.env",
+        ],
+        1,
+        "refusing to replace a trust root",
+    );
+
     // 3. The project: settings, three promotions, codes.
     run.write(
         "shop/promoseal.toml",
@@ -844,16 +861,27 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         1,
         "holds no control or text-direction characters",
     );
-    assert_eq!(approvals(), 1);
-    // `lint` shows the name's escape as an escape.
-    let o = run.cmd(&["lint", "--project", "shop"], None);
-    assert!(
-        !text(&o.stdout).contains('\u{1b}') && !text(&o.stderr).contains('\u{1b}'),
-        "{}{}",
-        text(&o.stdout),
-        text(&o.stderr)
+    // An empty list, as written, reads as everything: refused as the console's editor does.
+    run.write(
+        "shop/promotions/empty.toml",
+        "id = \"empty\"\nname = \"Empty\"\nitems = { categories = [] }\nreward = { type = \"percentOff\", percent = \"10\" }\nlimits = { budget = \"100\" }\n",
     );
-    for id in ["big", "over", "hidden"] {
+    run.fails(
+        &refs(&approve("empty", "keys/marketing-1.key")),
+        1,
+        "promotion `empty`: items.categories: an empty list selects nothing",
+    );
+    std::fs::remove_file(run.path("shop/promotions/empty.toml")).unwrap();
+    assert_eq!(approvals(), 1);
+    // `lint` prints the name with its escape character as an escape.
+    std::fs::remove_file(run.path("shop/promotions/over.toml")).unwrap();
+    run.write("shop/policy.toml", "");
+    let report = run.ok(&["lint", "--project", "shop"]);
+    assert!(
+        report.contains("Socks 10%\\u001b[8m") && !report.contains('\u{1b}'),
+        "{report}"
+    );
+    for id in ["big", "hidden"] {
         std::fs::remove_file(run.path(&format!("shop/promotions/{id}.toml"))).unwrap();
     }
     std::fs::remove_dir_all(run.path("shop/approvals")).unwrap();

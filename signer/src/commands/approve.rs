@@ -61,22 +61,10 @@ pub fn run(args: &Args) -> Result<()> {
             codes::encode_hex(&approval_digest(currency, p))
         )?;
     }
-    if !*yes {
-        use std::io::BufRead as _;
-        let what = match promotions.len() {
-            1 => "this promotion".to_string(),
-            n => format!("these {n} promotions"),
-        };
-        eprint!("Approve {what}? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            bail!("not approved");
-        }
-    }
     let batch = key.approve_all(currency, &promotions);
     // Judged as every verifier will judge it, before anything is written: an approval that
-    // would count for nothing (an expired key, terms beyond its limit) is refused here.
+    // would count for nothing (an expired key, terms beyond its limit, a key holding none of
+    // the roles the terms need) is refused here, before the question.
     if let Some(root) = &root {
         let now = support::now_or_clock(None)?;
         let mut refused = Vec::new();
@@ -100,6 +88,19 @@ pub fn run(args: &Args) -> Result<()> {
                 key.id,
                 refused.len()
             );
+        }
+    }
+    if !*yes {
+        use std::io::BufRead as _;
+        let what = match promotions.len() {
+            1 => "this promotion".to_string(),
+            n => format!("these {n} promotions"),
+        };
+        eprint!("Approve {what}? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not approved");
         }
     }
     let approved_at = jiff::Timestamp::now().to_string();
@@ -133,7 +134,7 @@ fn sound(project: &Project, promotions: &[&PromotionSpec]) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("not approved: {e}"))?;
     let mut errors = Vec::new();
     for p in promotions {
-        let draft = serde_json::to_value(p)?;
+        let draft = project.written(&p.id)?;
         for e in id_error(&p.id)
             .into_iter()
             .chain(project_errors(&draft, p, &Exposure::of(p)))

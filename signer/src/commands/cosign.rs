@@ -25,9 +25,16 @@ pub fn run(args: &Args) -> Result<()> {
     // The same bundle under its other names (`edge.bundle` and `edge-v3.bundle`): they stay
     // one set of bytes.
     let twins = same_payload(file, &env.digest)?;
-    support::write(file, &signed)?;
+    // Each twin gets the signatures added to its own (it may hold one the file does not).
+    let mut twins_signed = Vec::with_capacity(twins.len());
     for twin in &twins {
-        support::write(twin, &signed)?;
+        let bytes = Envelope::add_signatures(&read(twin)?, &refs)
+            .map_err(|m| anyhow!("`{}`: {m}", twin.display()))?;
+        twins_signed.push(bytes);
+    }
+    support::write(file, &signed)?;
+    for (twin, bytes) in twins.iter().zip(&twins_signed) {
+        support::write(twin, bytes)?;
     }
     let ids: Vec<&str> = env.signatures.iter().map(|s| s.key_id.as_str()).collect();
     out!("{} now signed by: {}", file.display(), ids.join(", "))?;

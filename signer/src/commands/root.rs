@@ -75,6 +75,15 @@ fn create(from: &Path, publics: &[PathBuf], keys: &[PathBuf], out: &Path) -> Res
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
     let sealed = Envelope::seal(EnvelopeType::Root, &payload_bytes(from, publics)?.0, &refs);
     let root = TrustRoot::from_envelope(&sealed).map_err(|e| refused(&e))?;
+    // Every bundle and approval is judged against the root: a new one never replaces one in
+    // place without a word.
+    if out.exists() {
+        bail!(
+            "`{}` exists: refusing to replace a trust root (a successor is made with `promoseal \
+             root rotate`; remove the file first to start over)",
+            out.display()
+        );
+    }
     support::write(out, &sealed)?;
     out!(
         "trust root v{} written to {} (sha256 {})",

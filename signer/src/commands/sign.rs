@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use promoseal_evaluator::codes;
 use promoseal_evaluator::model::{Audience, BundlePayload};
 use promoseal_evaluator::seal::{
-    judge_approval, open_bundle, uncovered, ApprovalRefusal, Envelope, EnvelopeType,
+    approval_digest, judge_approval, open_bundle, uncovered, Envelope, EnvelopeType,
     SigningIdentity, VerifyOptions,
 };
 use promoseal_evaluator::{time::Instant, Bundle};
@@ -127,7 +127,11 @@ pub fn release(
     // records: a lost or reset state file must never sign a second, different bundle under a
     // published number (an equivocation every verifier would see as one).
     let out = project.dir.join("published");
-    let version = state.version.max(highest_written(&out)?) + 1;
+    let version = state
+        .version
+        .max(highest_written(&out)?)
+        .checked_add(1)
+        .ok_or_else(|| anyhow!("`{}`: no version follows the last", out.display()))?;
     let cfg = &project.config;
     let payload = BundlePayload {
         format: promoseal_evaluator::model::FORMAT_VERSION,
@@ -150,28 +154,35 @@ pub fn release(
     Bundle::compile(&payload)?;
     let missing = uncovered(root, &payload, now);
     if !missing.is_empty() {
+        // Each promotion short of approvals, and why the approvals of its terms do not count,
+        // in the refusal itself (the console shows it).
+        let mut why = Vec::new();
         for u in &missing {
-            say!(
+            why.push(format!(
                 "promotion `{}` needs {} `{}` approval(s) covering it, has {}",
-                u.promotion,
-                u.required,
-                u.role,
-                u.valid
-            );
-            // Why the approvals it has do not count (approvals of other terms aside).
+                u.promotion, u.required, u.role, u.valid
+            ));
             let Some(p) = payload.promotions.iter().find(|p| p.id == u.promotion) else {
                 continue;
             };
-            for a in &payload.approvals {
-                match judge_approval(root, &payload.currency, p, a, now) {
-                    Ok(_) | Err(ApprovalRefusal::NotTheseTerms) => {}
-                    Err(why) => say!("  `{}`'s approval does not count: {why}", a.key_id),
+            let digest = codes::encode_hex(&approval_digest(&payload.currency, p));
+            for a in payload
+                .approvals
+                .iter()
+                .filter(|a| a.digests.contains(&digest))
+            {
+                if let Err(refusal) = judge_approval(root, &payload.currency, p, a, now) {
+                    why.push(format!(
+                        "  `{}`'s approval does not count: {refusal}",
+                        a.key_id
+                    ));
                 }
             }
         }
         bail!(
-            "refusing to sign: {} promotion(s) lack approvals (promoseal approve)",
-            missing.len()
+            "refusing to sign: {} promotion(s) lack approvals (promoseal approve):\n{}",
+            missing.len(),
+            why.join("\n")
         );
     }
     let refs: Vec<&SigningIdentity> = keys.iter().collect();
@@ -192,12 +203,6 @@ pub fn release(
             Err(e) => return Err(refused(&e)),
         };
         let file = out.join(format!("{name}-v{version}.bundle"));
-        if file.exists() {
-            bail!(
-                "`{}` exists: refusing to sign another version {version}",
-                file.display()
-            );
-        }
         bundles.push(Sealed {
             name,
             file,
@@ -206,9 +211,13 @@ pub fn release(
             note,
         });
     }
-    // Written only once both are signed, so a refusal leaves the folder as it was.
+    // Written only once both are signed, so a refusal leaves the folder as it was: first the
+    // versioned files, each only if its name is free (two signers at once cannot both take a
+    // version), then the current names, then the state.
     for b in &bundles {
-        support::write(&b.file, &b.sealed)?;
+        support::write_new(&b.file, &b.sealed)?;
+    }
+    for b in &bundles {
         support::write(&out.join(format!("{}.bundle", b.name)), &b.sealed)?;
     }
     let digest = |i: usize| -> Result<String> {
@@ -240,11 +249,15 @@ fn highest_written(published: &Path) -> Result<u64> {
         .with_context(|| format!("cannot read `{}`", published.display()))?
     {
         let name = entry?.file_name();
+        // Only the names `release` writes: `edge-v<N>.bundle`, `storefront-v<N>.bundle`.
         let version = name
             .to_str()
             .and_then(|n| n.strip_suffix(".bundle"))
-            .and_then(|n| n.rsplit_once("-v"))
-            .and_then(|(_, v)| v.parse::<u64>().ok());
+            .and_then(|n| {
+                n.strip_prefix("edge-v")
+                    .or_else(|| n.strip_prefix("storefront-v"))
+            })
+            .and_then(|v| v.parse::<u64>().ok());
         highest = highest.max(version.unwrap_or(0));
     }
     Ok(highest)
