@@ -242,31 +242,9 @@ pub async fn import(
         let text = format!("{e:#}").replace(&tmp.display().to_string(), filename);
         ApiError::unprocessable(ErrorCode::InvalidRequest, text)
     })?;
-    if read.codes.is_empty() {
-        // Say why the rows were not codes, when some were refused.
-        let why: Vec<String> = read
-            .skipped
-            .iter()
-            .take(3)
-            .map(|(row, why)| format!("row {row}: {why}"))
-            .collect();
-        let more = read.skipped.len().saturating_sub(why.len());
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidRequest,
-            if why.is_empty() {
-                format!("`{filename}`: no codes found")
-            } else {
-                format!(
-                    "`{filename}`: no codes found ({}{})",
-                    why.join("; "),
-                    if more > 0 {
-                        format!("; {more} more rows skipped")
-                    } else {
-                        String::new()
-                    }
-                )
-            },
-        ));
+    // Say why the rows were not codes, when some were refused.
+    if let Some(why) = read.none_found(filename) {
+        return Err(ApiError::unprocessable(ErrorCode::InvalidRequest, why));
     }
     let folder = state.folder.lock().await;
     let mut f = if codeset::path(&folder.dir, set).exists() {

@@ -32,6 +32,33 @@ pub struct ImportedCodes {
     pub skipped: Vec<(usize, String)>,
 }
 
+impl ImportedCodes {
+    /// Why a file gave no code, for a file named `file` (its first refused rows' reasons), or
+    /// `None` when it gave some: the message of the CLI and of the console.
+    pub fn none_found(&self, file: &str) -> Option<String> {
+        if !self.codes.is_empty() {
+            return None;
+        }
+        let why: Vec<String> = self
+            .skipped
+            .iter()
+            .take(3)
+            .map(|(row, why)| format!("row {row}: {why}"))
+            .collect();
+        let more = self.skipped.len().saturating_sub(why.len());
+        Some(if why.is_empty() {
+            format!("`{file}`: no codes found")
+        } else if more > 0 {
+            format!(
+                "`{file}`: no codes found ({}; {more} more rows skipped)",
+                why.join("; ")
+            )
+        } else {
+            format!("`{file}`: no codes found ({})", why.join("; "))
+        })
+    }
+}
+
 /// Reads the codes of one column of a delimited text file or a spreadsheet. The format is
 /// chosen by the extension: `.csv`, `.tsv`, `.txt` (or none) are text, `.xlsx`, `.xlsm`,
 /// `.xlsb`, `.xls` and `.ods` are spreadsheets.

@@ -239,6 +239,23 @@ fn keygen_and_code_sets_refuse_names_that_are_paths_and_limits_that_are_not_limi
     }
     let o = import("ok", "");
     assert_fails_with(&o, "a code is never empty");
+    // A code a shopper could not type as imported, given on the command line or in a file.
+    assert_fails_with(&import("ok", "Ünï"), "outside ASCII (U+00DC)");
+    let header_only = dir.join("header.csv");
+    std::fs::write(&header_only, "code\nCAFÉ-1\n").unwrap();
+    let o = promoseal(&[
+        "codes",
+        "import",
+        "--project",
+        dir.to_str().unwrap(),
+        "--set",
+        "ok",
+        "--file",
+        header_only.to_str().unwrap(),
+        "--secret",
+        secret.to_str().unwrap(),
+    ]);
+    assert_fails_with(&o, "no codes found (row 2: code contains a character outside ASCII");
     assert!(!dir.join("x.json").exists() && !dir.join("codes").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -188,6 +188,9 @@ pub fn run(cmd: &CodesCommand) -> Result<()> {
                     imported.duplicates,
                     imported.skipped.len()
                 );
+                if let Some(why) = imported.none_found(&file.display().to_string()) {
+                    bail!("{why}");
+                }
                 list.extend(imported.codes);
             }
             if list.is_empty() {
