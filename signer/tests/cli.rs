@@ -104,7 +104,11 @@ fn bad_input_is_a_clear_error_and_a_failure_exit() {
     let out = eval("examples/nope.json", "examples/cart.json", &[]);
     assert_fails_with(&out, "cannot read `examples/nope.json`");
     let out = eval_example(&["--now", "2028-01-01T00:00:00Z"]);
-    assert_fails_with(&out, "bundle `demo-shop` expired at 2027-11-01T00:00:00Z");
+    assert_fails_with(
+        &out,
+        "`examples/cart.json` against `examples/bundle.json`: bundle `demo-shop` expired at \
+         2027-11-01T00:00:00Z",
+    );
     let out = eval_example(&["--now", "tomorrow"]);
     assert_fails_with(&out, "--now: `tomorrow` is not an RFC 3339 instant");
 }
@@ -255,7 +259,10 @@ fn keygen_and_code_sets_refuse_names_that_are_paths_and_limits_that_are_not_limi
         "--secret",
         secret.to_str().unwrap(),
     ]);
-    assert_fails_with(&o, "no codes found (row 2: code contains a character outside ASCII");
+    assert_fails_with(
+        &o,
+        "no codes found (row 2: code contains a character outside ASCII",
+    );
     assert!(!dir.join("x.json").exists() && !dir.join("codes").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

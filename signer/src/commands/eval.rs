@@ -49,6 +49,7 @@ pub fn run(args: &Args) -> Result<()> {
         unsigned: _,
         pretty,
     } = args;
+    let bundle_path = bundle;
     let mut input = parse_input(&read(cart)?).with_context(|| format!("`{}`", cart.display()))?;
     if let Some(now) = now {
         input.context.now = instant(now, "--now")?;
@@ -80,7 +81,19 @@ pub fn run(args: &Args) -> Result<()> {
             .map_err(|e| refused(&e))?
         }
     };
-    let evaluation = evaluate(&bundle, &input)?;
+    // A problem of the input found while pricing (a currency that is not the bundle's, a
+    // quantity beyond the limit) names the cart's file, as one found while reading does.
+    let evaluation = evaluate(&bundle, &input).map_err(|e| match e {
+        promoseal_evaluator::Error::Input(_) => {
+            anyhow::Error::new(e).context(format!("`{}`", cart.display()))
+        }
+        promoseal_evaluator::Error::Evaluation(_) => anyhow::Error::new(e).context(format!(
+            "`{}` against `{}`",
+            cart.display(),
+            bundle_path.display()
+        )),
+        e => e.into(),
+    })?;
     let json = if *pretty {
         serde_json::to_string_pretty(&evaluation)?
     } else {
