@@ -30,8 +30,12 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let parsed = if path.extension().is_some_and(|e| e == "toml") {
         toml::from_str(&text).map_err(|e| anyhow!("{e}"))
     } else {
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(de).map_err(|e| anyhow!("{}: {}", e.path(), e.inner()))
+        // The evaluator's one strict reader: the offending field's path, or the line and
+        // column of a text that is not JSON.
+        promoseal_evaluator::from_json_strict(text.as_bytes()).map_err(|e| match e.path {
+            Some(path) if !e.syntax => anyhow!("{path}: {}", e.detail),
+            _ => anyhow!("{}", e.message),
+        })
     };
     parsed.with_context(|| format!("`{}`", path.display()))
 }

@@ -847,6 +847,24 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         1,
         "holds no control or text-direction characters",
     );
+    // A JSON promotion's problem is named by its field, or by line and column when the text
+    // is not JSON.
+    run.write(
+        "shop/promotions/j.json",
+        r#"{"id": "j", "name": "J", "reward": {"type": "percentOff", "percent": "10"}, "bogus": 1}"#,
+    );
+    run.fails(
+        &["lint", "--project", "shop"],
+        1,
+        "j.json`: bogus: unknown field `bogus`",
+    );
+    run.write("shop/promotions/j.json", r#"{"id": "j", "#);
+    run.fails(
+        &["lint", "--project", "shop"],
+        1,
+        "j.json`: EOF while parsing a value at line 1",
+    );
+    std::fs::remove_file(run.path("shop/promotions/j.json")).unwrap();
     // An empty list, as written, reads as everything: refused as the console's editor does.
     run.write(
         "shop/promotions/empty.toml",
