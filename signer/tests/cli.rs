@@ -194,6 +194,15 @@ fn keygen_and_code_sets_refuse_names_that_are_paths_and_limits_that_are_not_limi
         (vec!["--id", "a/b", "--role", "root"], "a key id is 1 to 64"),
         (vec!["--id", "a", "--role", ""], "a role is a name"),
         (
+            vec!["--id", "a", "--role", "Release"],
+            "a role is lower-case",
+        ),
+        (
+            vec!["--id", "a", "--role", "relase"],
+            "did you mean `release`?",
+        ),
+        (vec!["--id", "a", "--role", "rot"], "did you mean `root`?"),
+        (
             vec!["--id", "a", "--role", "m", "--max-percent", "150"],
             "at most 100",
         ),

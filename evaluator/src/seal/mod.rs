@@ -36,7 +36,7 @@ pub use envelope::{Envelope, EnvelopeType, SignatureSpec, MAX_HEADER};
 pub use grant::{GrantClaims, MAX_GRANT_LIFETIME};
 pub use root::{
     approves, ApprovalPolicy, ApprovalRule, AuthorizationLimits, KeySpec, Role, RootPayload,
-    TrustRoot,
+    TrustRoot, MACHINE_ROLES,
 };
 pub use verify::{
     open_bundle, open_held, Accepted, Refusal, Subject, VerifyError, VerifyOptions,

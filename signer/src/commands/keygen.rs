@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, Result};
 use promoseal_evaluator::codes;
 use promoseal_evaluator::money::{Currency, DecimalString};
-use promoseal_evaluator::seal::{AuthorizationLimits, KeySpec, SigningIdentity};
+use promoseal_evaluator::seal::{AuthorizationLimits, KeySpec, SigningIdentity, MACHINE_ROLES};
 
 use crate::support;
 
@@ -107,6 +107,9 @@ pub fn run(args: &Args) -> Result<()> {
     {
         return Err(anyhow!("--role `{role}`: a role is a name, as marketing"));
     }
+    for role in roles {
+        role_error(role)?;
+    }
     let limits = limits(args)?;
     let seed = support::random32()?;
     let key_file = support::KeyFile {
@@ -130,4 +133,54 @@ pub fn run(args: &Args) -> Result<()> {
     say!("secret key: {} (mode 0600)", secret_path.display());
     out!("{json}")?;
     Ok(())
+}
+
+/// A role the root's rules can name: lower-case letters, digits and `-`; and not a typo of a
+/// machine's role (one letter from `root`, `edge`, `shop`, two from `release`), which would
+/// silently make an approving role (`relase` approves promotions; `release` signs bundles).
+fn role_error(role: &str) -> Result<()> {
+    if !role
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(anyhow!(
+            "--role `{role}`: a role is lower-case letters, digits and `-`, as marketing"
+        ));
+    }
+    if let Some(near) = MACHINE_ROLES
+        .iter()
+        .find(|m| **m != role && distance(m, role) <= if m.len() <= 4 { 1 } else { 2 })
+    {
+        return Err(anyhow!(
+            "--role `{role}`: did you mean `{near}`? A role that is not a machine's ({}) \
+             approves promotions; if `{role}` is meant, it is too close to `{near}` to be told \
+             apart",
+            MACHINE_ROLES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The edit distance between two short names (Levenshtein, by characters).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row.first().copied().unwrap_or(0);
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(above.saturating_add(1))
+                .min(left.saturating_add(1));
+            diagonal = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = next;
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
 }

@@ -12,10 +12,10 @@ pub struct Args {
     /// Comma-separated weekdays (`mon,tue,…`); every day when omitted.
     #[arg(long, default_value = "")]
     pub days: String,
-    /// Opening wall-clock time, `HH:MM`.
+    /// Opening wall-clock time, `HH:MM` (or `HH:MM:SS`).
     #[arg(long)]
     pub from: String,
-    /// Closing wall-clock time, `HH:MM` (at or before `--from`: the next day).
+    /// Closing wall-clock time, `HH:MM` or `HH:MM:SS` (at or before `--from`: the next day).
     #[arg(long)]
     pub to: String,
     /// Start of the range to expand (RFC 3339), e.g. the promotion's start.
