@@ -890,6 +890,19 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
     }
     std::fs::remove_dir_all(run.path("shop/approvals")).unwrap();
 
+    // Terms that ended already are approved with a note saying so.
+    run.write(
+        "shop/promotions/past.toml",
+        "id = \"past\"\nname = \"Past\"\nendsAt = \"2020-01-01T00:00:00Z\"\nitems = { categories = [\"shoes\"] }\nreward = { type = \"percentOff\", percent = \"10\" }\nlimits = { budget = \"100\" }\n",
+    );
+    let o = run.cmd(&refs(&approve("past", "keys/marketing-1.key")), None);
+    assert!(
+        o.status.success() && text(&o.stderr).contains("ended at 2020-01-01T00:00:00Z"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::remove_file(run.path("shop/promotions/past.toml")).unwrap();
+    std::fs::remove_dir_all(run.path("shop/approvals")).unwrap();
     // A version is signed once: a lost `state.json` does not sign version 1 again.
     promotion("shoes", "10% off shoes", "10", "100");
     promotion("hats", "10% off hats", "10", "100");

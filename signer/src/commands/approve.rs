@@ -61,12 +61,21 @@ pub fn run(args: &Args) -> Result<()> {
             codes::encode_hex(&approval_digest(currency, p))
         )?;
     }
+    let clock = support::now_or_clock(None)?;
+    for p in &promotions {
+        if let Some(end) = p.ends_at.filter(|end| *end <= clock) {
+            say!(
+                "note: promotion `{}` ended at {end}: approved, it still applies to nothing",
+                p.id
+            );
+        }
+    }
     let batch = key.approve_all(currency, &promotions);
     // Judged as every verifier will judge it, before anything is written: an approval that
     // would count for nothing (an expired key, terms beyond its limit, a key holding none of
     // the roles the terms need) is refused here, before the question.
     if let Some(root) = &root {
-        let now = support::now_or_clock(None)?;
+        let now = clock;
         let mut refused = Vec::new();
         for p in &promotions {
             match judge_approval(root, currency, p, &batch, now) {
