@@ -122,19 +122,19 @@ impl Project {
         })
     }
 
-    /// Promotion `id` as its file writes it (JSON's form of the TOML or JSON), for the rules
-    /// that read what was written rather than what it means (an empty list reads as left out).
-    pub fn written(&self, id: &str) -> Result<serde_json::Value> {
+    /// Every promotion as its file writes it (JSON's form of the TOML or JSON), by id, read in
+    /// one pass: for the rules that read what was written rather than what it means (an empty
+    /// list reads as left out, and the parsed terms drop it).
+    pub fn written(&self) -> Result<std::collections::HashMap<String, serde_json::Value>> {
+        let mut out = std::collections::HashMap::new();
         for path in files_with(&self.dir.join("promotions"), &["toml", "json"])? {
             let v: serde_json::Value = parse_file(&path)?;
-            if v.get("id").and_then(serde_json::Value::as_str) == Some(id) {
-                return Ok(v);
+            if let Some(id) = v.get("id").and_then(serde_json::Value::as_str) {
+                let id = id.to_string();
+                out.insert(id, v);
             }
         }
-        bail!(
-            "no promotion `{id}` in `{}`",
-            self.dir.join("promotions").display()
-        )
+        Ok(out)
     }
 
     pub fn root_path(&self) -> PathBuf {

@@ -87,6 +87,28 @@ impl Drop for Run {
     }
 }
 
+/// `root create` of `root.json` into `shop/root.env`, signed by the keys named.
+fn root_create(keys: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "root",
+        "create",
+        "--from",
+        "root.json",
+        "--out",
+        "shop/root.env",
+    ]
+    .map(String::from)
+    .to_vec();
+    for k in keys {
+        args.extend(["--key".to_string(), format!("keys/{k}.key")]);
+    }
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -217,32 +239,9 @@ fn keys_to_published_bundle_and_every_refusal() {
         "approvals": {"required": ["marketing"], "rules": [{"role": "finance", "percentAbove": "20"}]}
     });
     run.write("root.json", &root.to_string());
-    run.fails(
-        &[
-            "root",
-            "create",
-            "--from",
-            "root.json",
-            "--key",
-            "keys/root-1.key",
-            "--out",
-            "shop/root.env",
-        ],
-        3,
-        "below threshold",
-    );
-    let create = [
-        "root",
-        "create",
-        "--from",
-        "root.json",
-        "--key",
-        "keys/root-1.key",
-        "--key",
-        "keys/root-2.key",
-        "--out",
-        "shop/root.env",
-    ];
+    run.fails(&strs(&root_create(&["root-1"])), 3, "below threshold");
+    let create = root_create(&["root-1", "root-2"]);
+    let create = strs(&create);
     run.ok(&create);
     // A root is never replaced in place: a successor is a rotation.
     run.fails(&create, 1, "refusing to replace a trust root");
@@ -775,16 +774,7 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         "approvals": {"required": ["marketing"], "rules": [{"role": "finance", "percentAbove": "20"}]}
     });
     run.write("root.json", &root.to_string());
-    run.ok(&[
-        "root",
-        "create",
-        "--from",
-        "root.json",
-        "--key",
-        "keys/root-1.key",
-        "--out",
-        "shop/root.env",
-    ]);
+    run.ok(&strs(&root_create(&["root-1"])));
     // A zone the time-zone database does not know is named, not read as UTC.
     run.write(
         "shop/promoseal.toml",
@@ -820,16 +810,13 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         ]
         .map(String::from)
     };
-    fn refs(a: &[String; 8]) -> Vec<&str> {
-        a.iter().map(String::as_str).collect()
-    }
     let approvals = || std::fs::read_dir(run.path("shop/approvals")).map_or(0, |d| d.count());
 
     // Beyond finance-1's budget limit: marketing's approval is written, finance's is refused.
     promotion("big", "Big", "30", "50000");
-    run.ok(&refs(&approve("big", "keys/marketing-1.key")));
+    run.ok(&strs(&approve("big", "keys/marketing-1.key")));
     run.fails(
-        &refs(&approve("big", "keys/finance-1.key")),
+        &strs(&approve("big", "keys/finance-1.key")),
         1,
         "promotion `big`: the promotion is beyond the key's authorization limit",
     );
@@ -837,13 +824,13 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
     // Terms the evaluator refuses, and a name that hides what follows it, are not signed.
     promotion("over", "Over", "150", "100");
     run.fails(
-        &refs(&approve("over", "keys/marketing-1.key")),
+        &strs(&approve("over", "keys/marketing-1.key")),
         1,
         "percentage `150` is above 100",
     );
     promotion("hidden", "Socks 10%\\u001b[8m", "10", "100");
     run.fails(
-        &refs(&approve("hidden", "keys/marketing-1.key")),
+        &strs(&approve("hidden", "keys/marketing-1.key")),
         1,
         "holds no control or text-direction characters",
     );
@@ -871,7 +858,7 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         "id = \"empty\"\nname = \"Empty\"\nitems = { categories = [] }\nreward = { type = \"percentOff\", percent = \"10\" }\nlimits = { budget = \"100\" }\n",
     );
     run.fails(
-        &refs(&approve("empty", "keys/marketing-1.key")),
+        &strs(&approve("empty", "keys/marketing-1.key")),
         1,
         "promotion `empty`: items.categories: an empty list selects nothing",
     );
@@ -895,7 +882,7 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
         "shop/promotions/past.toml",
         "id = \"past\"\nname = \"Past\"\nendsAt = \"2020-01-01T00:00:00Z\"\nitems = { categories = [\"shoes\"] }\nreward = { type = \"percentOff\", percent = \"10\" }\nlimits = { budget = \"100\" }\n",
     );
-    let o = run.cmd(&refs(&approve("past", "keys/marketing-1.key")), None);
+    let o = run.cmd(&strs(&approve("past", "keys/marketing-1.key")), None);
     assert!(
         o.status.success() && text(&o.stderr).contains("ended at 2020-01-01T00:00:00Z"),
         "{}",
@@ -908,7 +895,7 @@ fn approvals_that_would_not_count_and_versions_signed_twice_are_refused() {
     promotion("hats", "10% off hats", "10", "100");
     let mut both = approve("shoes", "keys/marketing-1.key").to_vec();
     both.extend(["--promotion".to_string(), "hats".to_string()]);
-    run.ok(&both.iter().map(String::as_str).collect::<Vec<_>>());
+    run.ok(&strs(&both));
     let sign = ["sign", "--project", "shop", "--key", "keys/release-1.key"];
     assert!(run.ok(&sign).contains("edge bundle v1"));
     let v1 = std::fs::read(run.path("shop/published/edge-v1.bundle")).unwrap();

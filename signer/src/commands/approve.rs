@@ -75,10 +75,9 @@ pub fn run(args: &Args) -> Result<()> {
     // would count for nothing (an expired key, terms beyond its limit, a key holding none of
     // the roles the terms need) is refused here, before the question.
     if let Some(root) = &root {
-        let now = clock;
         let mut refused = Vec::new();
         for p in &promotions {
-            match judge_approval(root, currency, p, &batch, now) {
+            match judge_approval(root, currency, p, &batch, clock) {
                 Ok(_) => {}
                 // Terms that need no approval: the approval is harmless, and counts for nothing.
                 Err(ApprovalRefusal::NotAnApprover { required }) if required.is_empty() => {
@@ -141,12 +140,13 @@ fn sound(project: &Project, promotions: &[&PromotionSpec]) -> Result<()> {
         samples: &[],
     })
     .map_err(|e| anyhow::anyhow!("not approved: {e}"))?;
+    let written = project.written()?;
     let mut errors = Vec::new();
     for p in promotions {
-        let draft = project.written(&p.id)?;
+        let draft = written.get(&p.id).unwrap_or(&serde_json::Value::Null);
         for e in id_error(&p.id)
             .into_iter()
-            .chain(project_errors(&draft, p, &Exposure::of(p)))
+            .chain(project_errors(draft, p, &Exposure::of(p)))
         {
             errors.push(format!("promotion `{}`: {}: {}", p.id, e.path, e.message));
         }

@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> Result<()> {
             say!("note: {} bundle {note}", b.name);
         }
         // Issued at another time than the clock's (`--now`): say when hosts would refuse it.
-        if b.note.is_none() && clock != now {
+        if b.note.is_none() && args.now.is_some() {
             let audience = if b.name == "edge" {
                 Audience::Edge
             } else {
