@@ -185,30 +185,46 @@ impl Serialize for Percent {
 
 /// The decimal digits of `minor` with `exponent` places, written into `buf` (no allocation).
 fn digits(minor: i64, exponent: u32, buf: &mut [u8; 32]) -> &str {
-    // Digits from the right, the decimal point after `exponent` of them (hot: no `format!`).
+    // From the right, two digits at a time where it can (hot: a large answer writes a thousand
+    // amounts): the `exponent` places, the point, then the whole part (at least one digit).
     let mut pos = buf.len();
     let mut abs = minor.unsigned_abs();
-    let mut written = 0_u32;
-    while written <= exponent || abs > 0 {
-        if written == exponent && exponent > 0 {
-            pos -= 1;
-            if let Some(b) = buf.get_mut(pos) {
-                *b = b'.';
-            }
+    let mut put = |pos: &mut usize, bytes: &[u8]| {
+        *pos = pos.saturating_sub(bytes.len());
+        if let Some(to) = buf.get_mut(*pos..*pos + bytes.len()) {
+            to.copy_from_slice(bytes);
         }
-        pos -= 1;
-        if let Some(b) = buf.get_mut(pos) {
-            // `abs % 10` is below 10, so the cast cannot truncate.
-            *b = b'0' + (abs % 10) as u8;
-        }
+    };
+    // `abs % 100` is below 100, so the casts cannot truncate.
+    let pair = |abs: u64| {
+        let two = (abs % 100) as u8;
+        [b'0' + two / 10, b'0' + two % 10]
+    };
+    let single = |abs: u64| [b'0' + (abs % 10) as u8];
+    let mut places = exponent;
+    while places >= 2 {
+        put(&mut pos, &pair(abs));
+        abs /= 100;
+        places -= 2;
+    }
+    if places == 1 {
+        put(&mut pos, &single(abs));
         abs /= 10;
-        written += 1;
+    }
+    if exponent > 0 {
+        put(&mut pos, b".");
+    }
+    while abs >= 100 {
+        put(&mut pos, &pair(abs));
+        abs /= 100;
+    }
+    if abs >= 10 {
+        put(&mut pos, &pair(abs));
+    } else {
+        put(&mut pos, &single(abs));
     }
     if minor < 0 {
-        pos -= 1;
-        if let Some(b) = buf.get_mut(pos) {
-            *b = b'-';
-        }
+        put(&mut pos, b"-");
     }
     buf.get(pos..)
         .and_then(|digits| std::str::from_utf8(digits).ok())
@@ -444,6 +460,40 @@ mod tests {
         assert_eq!(usd.format(123_456_789), "1234567.89");
         assert_eq!(jpy.format(0), "0");
         assert_eq!(format_minor(i64::MIN, 2), "-92233720368547758.08");
+    }
+
+    /// The digits, written two at a time, against the plain definition: every exponent a
+    /// currency or a percentage uses, around every power of ten and at the ends of `i64`.
+    #[test]
+    fn digits_match_the_plain_definition() {
+        let plain = |minor: i64, exponent: u32| {
+            let scale = 10_u128.pow(exponent);
+            let abs = u128::from(minor.unsigned_abs());
+            let sign = if minor < 0 { "-" } else { "" };
+            let width = exponent as usize;
+            match exponent {
+                0 => format!("{sign}{abs}"),
+                _ => format!("{sign}{}.{:0width$}", abs / scale, abs % scale),
+            }
+        };
+        let mut values = vec![0, 1, -1, i64::MAX, i64::MIN, i64::MIN + 1];
+        for p in 0..19 {
+            let t = 10_i64.pow(p);
+            for v in [t - 1, t, t + 1, 7 * t + 3] {
+                values.extend([v, -v]);
+            }
+        }
+        values.extend((0..2_000).map(|v| v * 37 - 1_000));
+        for exponent in 0..=6 {
+            for &v in &values {
+                let mut buf = [0_u8; 32];
+                assert_eq!(
+                    digits(v, exponent, &mut buf),
+                    plain(v, exponent),
+                    "{v} {exponent}"
+                );
+            }
+        }
     }
 
     #[test]
