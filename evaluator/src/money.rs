@@ -278,7 +278,15 @@ impl<'de> Deserialize<'de> for DecimalString {
 
 impl Serialize for DecimalString {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        // As `Decimal` displays it (its scale kept: "1.50"), without the formatting machinery
+        // when the digits fit: every amount and percentage of the canonical terms an approval
+        // digest hashes goes through here.
+        match (i64::try_from(self.0.mantissa()), self.0.scale()) {
+            (Ok(minor), exponent @ 0..=18) => {
+                serializer.serialize_str(digits(minor, exponent, &mut [0_u8; 32]))
+            }
+            _ => serializer.collect_str(&self.0),
+        }
     }
 }
 
@@ -460,6 +468,48 @@ mod tests {
         assert_eq!(usd.format(123_456_789), "1234567.89");
         assert_eq!(jpy.format(0), "0");
         assert_eq!(format_minor(i64::MIN, 2), "-92233720368547758.08");
+    }
+
+    /// A decimal string serializes as `Decimal` displays it, whichever path writes it.
+    #[test]
+    fn decimal_strings_serialize_as_displayed() {
+        let mut texts: Vec<String> = [
+            "0",
+            "0.0",
+            "0.00",
+            "1",
+            "1.5",
+            "1.50",
+            "19.99",
+            "100",
+            "0.000001",
+            "12.500000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "0.000000000000000001",
+            "0.0000000000000000001",
+            "79228162514264337593543950335",
+            "123456789.123456789",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for scale in 0..=20_u32 {
+            for v in [1_u64, 7, 10, 99, 12_345, u64::from(u32::MAX), 1 << 62] {
+                let d = Decimal::from_i128_with_scale(i128::from(v), scale);
+                texts.push(d.to_string());
+            }
+        }
+        let mut checked = 0;
+        for t in texts {
+            let Ok(d) = DecimalString::parse(&t) else {
+                continue;
+            };
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.0), "{t}");
+            checked += 1;
+        }
+        assert!(checked > 150, "{checked} decimals checked");
     }
 
     /// The digits, written two at a time, against the plain definition: every exponent a

@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use super::root::{ApprovalPolicy, AuthorizationLimits, Key, KeySpec, TrustRoot};
 use super::{sha256, SigningIdentity};
-use std::collections::HashMap;
 
 use crate::codes::encode_hex;
 use crate::model::{ApprovalSpec, BundlePayload, PromotionSpec, RewardSpec};
@@ -116,11 +115,6 @@ pub fn approval_root_hex(digests: &[String]) -> Result<String, String> {
         .ok_or_else(|| "the batch approves no digest".to_string())
 }
 
-/// Why an approval's digests are not a batch a key could have signed.
-fn batch_error(a: &ApprovalSpec) -> Option<String> {
-    parse_batch(a).err()
-}
-
 /// The digests of a well-formed batch; `None` when it is not one.
 fn batch(a: &ApprovalSpec) -> Option<Vec<[u8; 32]>> {
     parse_batch(a).ok()
@@ -171,16 +165,6 @@ fn lower_hex_digest(s: &str) -> Option<[u8; 32]> {
         *o = nibble(*pair.first()?)? << 4 | nibble(*pair.get(1)?)?;
     }
     Some(out)
-}
-
-/// The first approval of a payload that is not a well-formed batch, as the verifier refuses
-/// it: `approval N (key K) …`.
-pub(crate) fn malformed_approval(payload: &BundlePayload) -> Option<String> {
-    payload
-        .approvals
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| batch_error(a).map(|e| format!("approval {i} (key `{}`) {e}", a.key_id)))
 }
 
 /// Whether this key's signature over the batch's root is valid (and the batch well formed).
@@ -395,6 +379,33 @@ pub struct Uncovered {
 /// Each batch's signature is checked once, and only when it names a promotion of the payload
 /// that needs approval; each promotion's digest is computed once.
 pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec<Uncovered> {
+    let batches: Vec<Option<Vec<[u8; 32]>>> = payload.approvals.iter().map(batch).collect();
+    uncovered_in(root, payload, &batches, now)
+}
+
+/// The digests of every approval's batch, in payload order, or why the first that is not a
+/// well-formed batch is refused (`approval N (key K) …`): what the verifier reads once.
+pub(crate) fn batches(payload: &BundlePayload) -> Result<Vec<Option<Vec<[u8; 32]>>>, String> {
+    payload
+        .approvals
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            parse_batch(a)
+                .map(Some)
+                .map_err(|e| format!("approval {i} (key `{}`) {e}", a.key_id))
+        })
+        .collect()
+}
+
+/// [`uncovered`], with the payload's batches already read (`None`: not a well-formed batch,
+/// which covers nothing).
+pub(crate) fn uncovered_in(
+    root: &TrustRoot,
+    payload: &BundlePayload,
+    batches: &[Option<Vec<[u8; 32]>>],
+    now: Instant,
+) -> Vec<Uncovered> {
     let currency = payload.currency.as_str();
     // The promotions that need approval: their exposure, roles and digest.
     let mut buf = Vec::new();
@@ -414,29 +425,43 @@ pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec
             })
         })
         .collect();
-    let mut at: HashMap<[u8; 32], Vec<usize>> = HashMap::with_capacity(needs.len());
-    for (i, n) in needs.iter().enumerate() {
-        at.entry(n.3).or_default().push(i);
-    }
+    // The needs in digest order: a batch's digests ascend, so one merge finds the promotions
+    // it names (identical terms share a digest, and every one of them is named).
+    let digest_of = |i: usize| needs.get(i).map(|n| &n.3);
+    let mut by_digest: Vec<usize> = (0..needs.len()).collect();
+    sort_by_digest(&mut by_digest, digest_of);
     let mut signers: Vec<Vec<&Key>> = vec![Vec::new(); needs.len()];
-    for a in &payload.approvals {
+    let mut named: Vec<usize> = Vec::new();
+    for (a, digests) in payload.approvals.iter().zip(batches) {
         let Some(k) = root.key(&a.key_id).filter(|k| k.live(now)) else {
             continue;
         };
-        // Only well-formed batches that name a promotion needing approval are worth a
-        // signature check.
-        let Some(digests) = batch(a).filter(|ds| ds.iter().any(|d| at.contains_key(d))) else {
+        let Some(digests) = digests else {
             continue;
         };
-        if !signs(&k.key, a, &digests) {
+        named.clear();
+        let mut next = 0;
+        for d in digests {
+            while by_digest
+                .get(next)
+                .is_some_and(|&i| digest_of(i).is_some_and(|n| n < d))
+            {
+                next += 1;
+            }
+            let mut same = next;
+            while let Some(&i) = by_digest.get(same).filter(|&&i| digest_of(i) == Some(d)) {
+                named.push(i);
+                same += 1;
+            }
+        }
+        // Only a batch that names a promotion needing approval is worth a signature check.
+        if named.is_empty() || !signs(&k.key, a, digests) {
             continue;
         }
-        for d in &digests {
-            for &i in at.get(d).map_or(&[][..], Vec::as_slice) {
-                if let Some(s) = signers.get_mut(i) {
-                    if !s.iter().any(|s| s.id == k.id) {
-                        s.push(k);
-                    }
+        for &i in &named {
+            if let Some(s) = signers.get_mut(i) {
+                if !s.iter().any(|s| s.id == k.id) {
+                    s.push(k);
                 }
             }
         }
@@ -460,6 +485,39 @@ pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec
             })
         })
         .collect()
+}
+
+/// Sorts `items` by their digests, ascending: a heapsort written once, because the standard
+/// sorts are compiled anew for every key, and one keyed by a digest costs 30 to 90 KB of
+/// `.wasm` (measured), where this costs about one. O(n log n) comparisons, no allocation.
+fn sort_by_digest<'d>(items: &mut [usize], digest: impl Fn(usize) -> Option<&'d [u8; 32]>) {
+    let less = |items: &[usize], a: usize, b: usize| {
+        let key = |k: usize| items.get(k).and_then(|&i| digest(i));
+        key(a) < key(b)
+    };
+    // Moves the item at `root` down until the heap of the first `end` items is ordered again.
+    let sift = |items: &mut [usize], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && less(items, child, child + 1) {
+            child += 1;
+        }
+        if !less(items, root, child) {
+            break;
+        }
+        items.swap(root, child);
+        root = child;
+    };
+    let n = items.len();
+    for root in (0..n / 2).rev() {
+        sift(items, root, n);
+    }
+    for end in (1..n).rev() {
+        items.swap(0, end);
+        sift(items, 0, end);
+    }
 }
 
 /// Why one approval does not count for a promotion.
@@ -575,6 +633,38 @@ pub fn judge_approval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The heapsort puts items in the order the standard sort gives their digests: every
+    /// length up to 70, with repeated digests and digests equal in all but the last byte.
+    #[test]
+    fn items_sort_by_digest() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in 0..70 {
+            let digests: Vec<[u8; 32]> = (0..n)
+                .map(|_| {
+                    let mut d = [(next() % 3) as u8; 32];
+                    d[31] = (next() % 4) as u8;
+                    d[0] = (next() % 5) as u8;
+                    d
+                })
+                .collect();
+            let mut items: Vec<usize> = (0..n).collect();
+            sort_by_digest(&mut items, |i| digests.get(i));
+            let got: Vec<[u8; 32]> = items.iter().map(|&i| digests[i]).collect();
+            let mut want = digests.clone();
+            want.sort_unstable();
+            assert_eq!(got, want, "{n} items");
+            let mut seen = items.clone();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "each item once");
+        }
+    }
     use crate::seal::RootPayload;
 
     fn h(bytes: &[u8]) -> [u8; 32] {
@@ -732,23 +822,23 @@ mod tests {
         // Reordered or repeated digests are not a batch: the verifier refuses the payload.
         let mut reordered = signed.clone();
         reordered.digests.reverse();
-        let m = malformed_approval(&payload(&both, vec![reordered])).unwrap();
+        let m = batches(&payload(&both, vec![reordered])).unwrap_err();
         assert!(m.contains("out of ascending order"), "{m}");
         let mut twice = signed.clone();
         twice.digests.insert(0, twice.digests[0].clone());
-        let m = malformed_approval(&payload(&both, vec![twice])).unwrap();
+        let m = batches(&payload(&both, vec![twice])).unwrap_err();
         assert!(m.contains("names a digest twice"), "{m}");
         let mut upper = signed.clone();
         upper.digests[0] = upper.digests[0].to_uppercase();
-        let m = malformed_approval(&payload(&both, vec![upper.clone()])).unwrap();
+        let m = batches(&payload(&both, vec![upper.clone()])).unwrap_err();
         assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
         // Every digest is checked before the order: the bad digest is named, not the order.
         upper.digests.reverse();
-        let m = malformed_approval(&payload(&both, vec![upper])).unwrap();
+        let m = batches(&payload(&both, vec![upper])).unwrap_err();
         assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
         let mut short = signed.clone();
         short.digests[1].pop();
-        let m = malformed_approval(&payload(&both, vec![short.clone()])).unwrap();
+        let m = batches(&payload(&both, vec![short.clone()])).unwrap_err();
         assert!(m.contains("is not 64 lowercase hex digits"), "{m}");
         assert_eq!(
             judge_approval(&root, "USD", &a, &short, now),

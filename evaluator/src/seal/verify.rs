@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::approval::{malformed_approval, uncovered};
+use super::approval::{batches, uncovered_in};
 use super::envelope::{Envelope, EnvelopeType, MAX_HEADER};
 use super::root::{TrustRoot, ROLE_RELEASE};
 use crate::compile::Bundle;
@@ -415,10 +415,9 @@ fn check_payload(
             return Err(refuse(Refusal::CodeMaterial { what }));
         }
     }
-    if let Some(m) = malformed_approval(p) {
-        return Err(refuse(Refusal::Malformed(m)));
-    }
-    if let Some(u) = uncovered(root, p, now).into_iter().next() {
+    // Every batch is read once: refused when malformed, then weighed.
+    let batches = batches(p).map_err(|m| refuse(Refusal::Malformed(m)))?;
+    if let Some(u) = uncovered_in(root, p, &batches, now).into_iter().next() {
         return Err(refuse(Refusal::Unapproved {
             promotion: u.promotion,
             role: u.role,
