@@ -184,6 +184,8 @@ impl Serialize for Percent {
 }
 
 /// The decimal digits of `minor` with `exponent` places, written into `buf` (no allocation).
+/// Callers pass a currency's exponent (at most 3), a percentage's (6) or a decimal's scale up
+/// to 18: at most 21 bytes. (Past 30 places the buffer would be short, and digits lost.)
 fn digits(minor: i64, exponent: u32, buf: &mut [u8; 32]) -> &str {
     // From the right, two digits at a time where it can (hot: a large answer writes a thousand
     // amounts): the `exponent` places, the point, then the whole part (at least one digit).
@@ -282,7 +284,8 @@ impl Serialize for DecimalString {
         // when the digits fit: every amount and percentage of the canonical terms an approval
         // digest hashes goes through here.
         match (i64::try_from(self.0.mantissa()), self.0.scale()) {
-            (Ok(minor), exponent @ 0..=18) => {
+            // Not a negative zero, which `Decimal` displays as "-0" (none is read: no sign is).
+            (Ok(minor), exponent @ 0..=18) if !self.0.is_sign_negative() || minor != 0 => {
                 serializer.serialize_str(digits(minor, exponent, &mut [0_u8; 32]))
             }
             _ => serializer.collect_str(&self.0),
@@ -500,6 +503,11 @@ mod tests {
                 texts.push(d.to_string());
             }
         }
+        let negative_zero = DecimalString(-Decimal::ZERO);
+        assert_eq!(
+            serde_json::to_string(&negative_zero).unwrap(),
+            format!("\"{}\"", negative_zero.0)
+        );
         let mut checked = 0;
         for t in texts {
             let Ok(d) = DecimalString::parse(&t) else {

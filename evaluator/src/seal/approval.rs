@@ -384,7 +384,8 @@ pub fn uncovered(root: &TrustRoot, payload: &BundlePayload, now: Instant) -> Vec
 }
 
 /// The digests of every approval's batch, in payload order, or why the first that is not a
-/// well-formed batch is refused (`approval N (key K) …`): what the verifier reads once.
+/// well-formed batch is refused (`approval N (key K) …`): what the verifier reads once. Every
+/// entry is `Some` (the shape [`uncovered_in`] takes, where `None` is a batch to pass over).
 pub(crate) fn batches(payload: &BundlePayload) -> Result<Vec<Option<Vec<[u8; 32]>>>, String> {
     payload
         .approvals
@@ -425,8 +426,8 @@ pub(crate) fn uncovered_in(
             })
         })
         .collect();
-    // The needs in digest order: a batch's digests ascend, so one merge finds the promotions
-    // it names (identical terms share a digest, and every one of them is named).
+    // The needs in digest order: a batch's digests ascend, so one pass finds the promotions
+    // it names (`named_in`).
     let digest_of = |i: usize| needs.get(i).map(|n| &n.3);
     let mut by_digest: Vec<usize> = (0..needs.len()).collect();
     sort_by_digest(&mut by_digest, digest_of);
@@ -439,21 +440,7 @@ pub(crate) fn uncovered_in(
         let Some(digests) = digests else {
             continue;
         };
-        named.clear();
-        let mut next = 0;
-        for d in digests {
-            while by_digest
-                .get(next)
-                .is_some_and(|&i| digest_of(i).is_some_and(|n| n < d))
-            {
-                next += 1;
-            }
-            let mut same = next;
-            while let Some(&i) = by_digest.get(same).filter(|&&i| digest_of(i) == Some(d)) {
-                named.push(i);
-                same += 1;
-            }
-        }
+        named_in(&by_digest, digest_of, digests, &mut named);
         // Only a batch that names a promotion needing approval is worth a signature check.
         if named.is_empty() || !signs(&k.key, a, digests) {
             continue;
@@ -485,6 +472,28 @@ pub(crate) fn uncovered_in(
             })
         })
         .collect()
+}
+
+/// The items of `by_digest` (in ascending digest order) that `batch` (ascending) names, into
+/// `named`: one pass that jumps by binary search, so a batch of one digest costs a search and
+/// a batch of all of them a merge. Items with the same digest (identical terms) are all named.
+fn named_in<'d>(
+    by_digest: &[usize],
+    digest_of: impl Fn(usize) -> Option<&'d [u8; 32]>,
+    batch: &[[u8; 32]],
+    named: &mut Vec<usize>,
+) {
+    named.clear();
+    let mut next = 0;
+    for d in batch {
+        let rest = by_digest.get(next..).unwrap_or(&[]);
+        next += rest.partition_point(|&i| digest_of(i).is_some_and(|n| n < d));
+        let mut same = next;
+        while let Some(&i) = by_digest.get(same).filter(|&&i| digest_of(i) == Some(d)) {
+            named.push(i);
+            same += 1;
+        }
+    }
 }
 
 /// Sorts `items` by their digests, ascending: a heapsort written once, because the standard
@@ -634,6 +643,8 @@ pub fn judge_approval(
 mod tests {
     use super::*;
 
+    use crate::seal::RootPayload;
+
     /// The heapsort puts items in the order the standard sort gives their digests: every
     /// length up to 70, with repeated digests and digests equal in all but the last byte.
     #[test]
@@ -665,7 +676,40 @@ mod tests {
             assert_eq!(seen, (0..n).collect::<Vec<_>>(), "each item once");
         }
     }
-    use crate::seal::RootPayload;
+
+    /// A batch names exactly the items whose digest it lists, whatever the batch's length and
+    /// wherever its digests fall among the items' (below, between, above, equal to several).
+    #[test]
+    fn a_batch_names_the_items_it_lists() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let digest = |v: u64| {
+            let mut d = [0_u8; 32];
+            d[0] = (v % 7) as u8;
+            d[31] = (v / 7 % 5) as u8;
+            d
+        };
+        let mut named = Vec::new();
+        for round in 0..300 {
+            let items: Vec<[u8; 32]> = (0..round % 40).map(|_| digest(next() % 35)).collect();
+            let mut batch: Vec<[u8; 32]> = (0..next() % 12).map(|_| digest(next() % 35)).collect();
+            batch.sort_unstable();
+            batch.dedup();
+            let mut by_digest: Vec<usize> = (0..items.len()).collect();
+            sort_by_digest(&mut by_digest, |i| items.get(i));
+            named_in(&by_digest, |i| items.get(i), &batch, &mut named);
+            named.sort_unstable();
+            let want: Vec<usize> = (0..items.len())
+                .filter(|&i| batch.contains(&items[i]))
+                .collect();
+            assert_eq!(named, want, "round {round}");
+        }
+    }
 
     fn h(bytes: &[u8]) -> [u8; 32] {
         sha256(bytes)
