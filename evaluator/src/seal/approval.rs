@@ -645,17 +645,21 @@ mod tests {
 
     use crate::seal::RootPayload;
 
-    /// The heapsort puts items in the order the standard sort gives their digests: every
-    /// length up to 70, with repeated digests and digests equal in all but the last byte.
-    #[test]
-    fn items_sort_by_digest() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
+    /// A deterministic stream of numbers for the tests' random cases.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// The heapsort puts items in the order the standard sort gives their digests: every
+    /// length up to 70, with repeated digests and digests equal in all but the last byte.
+    #[test]
+    fn items_sort_by_digest() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for n in 0..70 {
             let digests: Vec<[u8; 32]> = (0..n)
                 .map(|_| {
@@ -681,13 +685,7 @@ mod tests {
     /// wherever its digests fall among the items' (below, between, above, equal to several).
     #[test]
     fn a_batch_names_the_items_it_lists() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let digest = |v: u64| {
             let mut d = [0_u8; 32];
             d[0] = (v % 7) as u8;
