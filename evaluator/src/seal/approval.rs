@@ -498,7 +498,7 @@ fn named_in<'d>(
 
 /// Sorts `items` by their digests, ascending: a heapsort written once, because the standard
 /// sorts are compiled anew for every key, and one keyed by a digest costs 30 to 90 KB of
-/// `.wasm` (measured), where this costs about one. O(n log n) comparisons, no allocation.
+/// `.wasm` (measured), where this costs about 2 KB. O(n log n) comparisons, no allocation.
 fn sort_by_digest<'d>(items: &mut [usize], digest: impl Fn(usize) -> Option<&'d [u8; 32]>) {
     let less = |items: &[usize], a: usize, b: usize| {
         let key = |k: usize| items.get(k).and_then(|&i| digest(i));
