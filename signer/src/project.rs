@@ -130,8 +130,7 @@ impl Project {
         for path in files_with(&self.dir.join("promotions"), &["toml", "json"])? {
             let v: serde_json::Value = parse_file(&path)?;
             if let Some(id) = v.get("id").and_then(serde_json::Value::as_str) {
-                let id = id.to_string();
-                out.insert(id, v);
+                out.insert(id.to_string(), v);
             }
         }
         Ok(out)

@@ -149,7 +149,7 @@ fn role_error(role: &str) -> Result<()> {
     }
     if let Some(near) = MACHINE_ROLES
         .iter()
-        .find(|m| **m != role && distance(m, role) <= if m.len() <= 4 { 1 } else { 2 })
+        .find(|m| **m != role && strsim::levenshtein(m, role) <= if m.len() <= 4 { 1 } else { 2 })
     {
         return Err(anyhow!(
             "--role `{role}`: did you mean `{near}`? A role that is not a machine's ({}) \
@@ -159,28 +159,4 @@ fn role_error(role: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The edit distance between two short names (Levenshtein, by characters).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row.first().copied().unwrap_or(0);
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-        for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let next = (diagonal + usize::from(ca != *cb))
-                .min(above.saturating_add(1))
-                .min(left.saturating_add(1));
-            diagonal = above;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = next;
-            }
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
